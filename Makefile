@@ -1,0 +1,36 @@
+# make demo / make test: each creates .venv when missing.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+
+.PHONY: demo test test-all sync clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# the CPU build of torch first: the project's torch range then installs nothing more
+	$(PIP) install -q torch==2.13.0
+	# strict editable mode: the default mode hides hydra_plugins/ from Hydra's plugin scan
+	$(PIP) install -q -e '.[test]' --config-settings editable_mode=strict
+	# upstream sweeper for the compatibility test only; its optuna<3 pin is why it is not a dependency
+	$(PIP) install -q --no-deps hydra-optuna-sweeper==1.3.0
+	touch $@
+
+# strict editable installs link files, not folders: re-link when the set of package files changes
+sync: $(VENV)/.installed
+	@find budgetsweep conf hydra_plugins \( -name '*.py' -o -name '*.yaml' \) | sort > $(VENV)/.files.new
+	@cmp -s $(VENV)/.files.new $(VENV)/.files || { \
+	  $(PIP) install -q -e . --no-deps --config-settings editable_mode=strict && mv $(VENV)/.files.new $(VENV)/.files; }
+
+demo: sync
+	$(PY) -m budgetsweep.demo
+
+test: sync
+	$(PY) -m pytest -q
+
+test-all: sync
+	$(PY) -m pytest -q -m ""
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,142 @@
+"""From a composed config to a planned run: task, full recipe, reductions, proxy recipe, work.
+
+Everything here is checked before any training starts, so bad input fails with one message
+and no compute spent. The budget sweeper calls ``plan_run`` to predict a trial's cost.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from budgetsweep.recipe import DataSpec, OptimSpec, Recipe, TrainSpec, config_key, spec_from_mapping
+from budgetsweep.reductions.base import Reduction, apply_all, reduction_label
+
+# overrides that do not define a configuration: how it is reduced, its seed, where it runs
+_NOT_CONFIG = ("reduction", "seed", "hydra", "budgetsweep", "train.device", "train.eval_every",
+               "train.save_checkpoint")
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message names the key, the value and what is allowed."""
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    task: Any = field(repr=False)
+    full_recipe: Recipe
+    recipe: Recipe
+    reductions: tuple[Reduction, ...]
+    described: list[dict[str, Any]]
+    predicted_factor: float
+    config_key: str
+    config: dict[str, Any]
+    reduction_label: str
+    n_train_full: int
+    steps: int
+    examples: int
+    flops_per_example: float | None = None
+
+    @property
+    def flops(self) -> float | None:
+        return None if self.flops_per_example is None else self.examples * self.flops_per_example
+
+
+def _container(node) -> dict[str, Any]:
+    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node or {})
+
+
+def build_full_recipe(cfg: DictConfig) -> Recipe:
+    optim = _container(cfg.optim)
+    train = _container(cfg.train)
+    return Recipe(
+        task=_container(cfg.task),
+        model=_container(cfg.model),
+        optim=spec_from_mapping(OptimSpec, optim, "optim"),
+        train=spec_from_mapping(TrainSpec, train, "train"),
+        data=DataSpec(),
+        seed=cfg.seed,
+    )
+
+
+def build_reductions(cfg: DictConfig) -> list[Reduction]:
+    """Instantiate ``cfg.reduction`` (a mapping name -> config with ``_target_``), in list order."""
+    found = []
+    for name, node in (cfg.get("reduction") or {}).items():
+        if not isinstance(node, DictConfig) or "_target_" not in node:
+            raise ConfigError(f"reduction.{name} has no _target_; each reduction config must name its class")
+        try:
+            found.append(instantiate(node))
+        except Exception as exc:  # Hydra wraps the constructor's ValueError
+            raise ConfigError(_root_message(exc)) from None
+    return found
+
+
+def _root_message(exc: BaseException) -> str:
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return str(exc)
+
+
+def readable_config(overrides: list[str], task_name: str) -> dict[str, Any]:
+    """The hyperparameters that identify a configuration, from the command line's overrides."""
+    config: dict[str, Any] = {"task": task_name}
+    for item in overrides:
+        key, sep, value = item.lstrip("+~").partition("=")
+        if not sep or key.split(".")[0].split("/")[0] in ("hydra",) or key.startswith(_NOT_CONFIG):
+            continue
+        config[key] = _scalar(value)
+    return config
+
+
+def _scalar(text: str):
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def plan_run(cfg: DictConfig, overrides: list[str] | None = None, *, count_flops: bool = True) -> RunPlan:
+    """Validate and plan one run. Raises ConfigError for anything that cannot run."""
+    try:
+        task = instantiate(cfg.task)
+    except Exception as exc:
+        raise ConfigError(_root_message(exc)) from None
+    try:
+        full = build_full_recipe(cfg)
+        reductions = build_reductions(cfg)
+        recipe, described, factor = apply_all(reductions, full)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    n_full = task.n_train()
+    n_seen = max(1, round(n_full * recipe.data.fraction))
+    steps = recipe.run_steps(n_full)
+    examples = steps * min(recipe.train.batch_size, n_seen)
+    flops_per_example = _count_flops(task, recipe) if count_flops else None
+    return RunPlan(
+        task=task, full_recipe=full, recipe=recipe, reductions=tuple(reductions), described=described,
+        predicted_factor=factor, config_key=config_key(full), reduction_label=reduction_label(reductions),
+        config=readable_config(overrides or [], getattr(task, "name", "task")),
+        n_train_full=n_full, steps=steps, examples=examples, flops_per_example=flops_per_example,
+    )
+
+
+def _count_flops(task, recipe: Recipe) -> float:
+    import torch
+
+    from budgetsweep.train.measure import training_flops_per_example
+
+    data = task.build_data(recipe)
+    try:
+        model = task.build_model(recipe)
+    except Exception as exc:
+        raise ConfigError(f"model could not be built: {_root_message(exc)}") from None
+    batch = min(8, len(data.train_x))
+    with torch.random.fork_rng():
+        return training_flops_per_example(model, task.loss, data.train_x[:batch], data.train_y[:batch])

@@ -1,0 +1,184 @@
+"""The recipe: everything one training run needs, as plain validated dataclasses.
+
+Reductions transform a recipe into a cheaper one (``dataclasses.replace``), so a recipe is
+frozen. Bad values raise ``ValueError`` naming the field, its value and what is allowed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("constant", "cosine", "linear", "wsd")
+PRECISIONS = ("fp32", "bf16", "fp16")
+KEEP_MODES = ("epochs", "steps")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
+    if not ok:
+        raise ValueError(f"{key}={value!r} is not allowed; {key} must be {allowed}")
+
+
+@dataclass(frozen=True)
+class OptimSpec:
+    name: str = "adamw"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+
+    def __post_init__(self) -> None:
+        _check(self.name in OPTIMIZERS, "optim.name", self.name, f"one of {OPTIMIZERS}")
+        _check(self.lr > 0 and math.isfinite(self.lr), "optim.lr", self.lr, "a positive number")
+        _check(0 <= self.momentum < 1, "optim.momentum", self.momentum, "in [0, 1)")
+        _check(self.weight_decay >= 0, "optim.weight_decay", self.weight_decay, ">= 0")
+        _check(0 <= self.beta1 < 1, "optim.beta1", self.beta1, "in [0, 1)")
+        _check(0 <= self.beta2 < 1, "optim.beta2", self.beta2, "in [0, 1)")
+        _check(self.eps > 0, "optim.eps", self.eps, "> 0")
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """How long and how to train.
+
+    Length is ``epochs`` or ``steps`` (exactly one). The schedule has a nominal length
+    (``schedule_fraction`` of the full length) and the run stops after ``run_fraction`` of
+    the full length; a truncated schedule stops before its nominal end, a compressed one
+    shrinks the nominal length itself.
+    """
+
+    batch_size: int = 32
+    epochs: float | None = 30.0
+    steps: int | None = None
+    schedule: str = "cosine"
+    warmup_steps: int = 0
+    cooldown_fraction: float = 0.2  # share of the schedule spent decaying under wsd
+    min_lr_ratio: float = 0.0
+    eval_every: int = 100
+    precision: str = "fp32"
+    device: str = "auto"
+    run_fraction: float = 1.0
+    schedule_fraction: float = 1.0
+    save_checkpoint: bool = False
+
+    def __post_init__(self) -> None:
+        _check(isinstance(self.batch_size, int) and self.batch_size >= 1,
+               "train.batch_size", self.batch_size, "an integer >= 1")
+        _check((self.epochs is None) != (self.steps is None), "train.epochs/train.steps",
+               (self.epochs, self.steps), "exactly one of them set (the other null)")
+        if self.epochs is not None:
+            _check(self.epochs > 0, "train.epochs", self.epochs, "> 0")
+        if self.steps is not None:
+            _check(isinstance(self.steps, int) and self.steps >= 1, "train.steps", self.steps, "an integer >= 1")
+        _check(self.schedule in SCHEDULES, "train.schedule", self.schedule, f"one of {SCHEDULES}")
+        _check(self.warmup_steps >= 0, "train.warmup_steps", self.warmup_steps, ">= 0")
+        _check(0 < self.cooldown_fraction <= 1, "train.cooldown_fraction", self.cooldown_fraction, "in (0, 1]")
+        _check(0 <= self.min_lr_ratio <= 1, "train.min_lr_ratio", self.min_lr_ratio, "in [0, 1]")
+        _check(self.eval_every >= 1, "train.eval_every", self.eval_every, "an integer >= 1")
+        _check(self.precision in PRECISIONS, "train.precision", self.precision, f"one of {PRECISIONS}")
+        _check(self.device in DEVICES, "train.device", self.device, f"one of {DEVICES}")
+        _check(0 < self.run_fraction <= 1, "train.run_fraction", self.run_fraction, "in (0, 1]")
+        _check(0 < self.schedule_fraction <= 1, "train.schedule_fraction", self.schedule_fraction, "in (0, 1]")
+        _check(self.run_fraction <= self.schedule_fraction + 1e-12, "train.run_fraction",
+               self.run_fraction, f"<= train.schedule_fraction ({self.schedule_fraction})")
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Which part of the task's training set a run sees."""
+
+    fraction: float = 1.0
+    keep: str = "epochs"  # with a subset: keep the epoch count (cheaper) or the step count
+    subset_seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check(0 < self.fraction <= 1, "data.fraction", self.fraction, "in (0, 1]")
+        _check(self.keep in KEEP_MODES, "data.keep", self.keep, f"one of {KEEP_MODES}")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    task: dict[str, Any]
+    model: dict[str, Any]
+    optim: OptimSpec = field(default_factory=OptimSpec)
+    train: TrainSpec = field(default_factory=TrainSpec)
+    data: DataSpec = field(default_factory=DataSpec)
+    seed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)  # fields a reduction adds (distill, ...)
+
+    def __post_init__(self) -> None:
+        _check(isinstance(self.seed, int) and self.seed >= 0, "seed", self.seed, "an integer >= 0")
+
+    # -- derived lengths ------------------------------------------------------------
+    def full_steps(self, n_train: int) -> int:
+        """Steps of the un-shortened schedule for a training set of the task's full size.
+
+        ``n_train`` is the full training-set size; a data subset that keeps epochs shortens the
+        run proportionally, one that keeps steps does not.
+        """
+        if self.train.steps is not None:
+            return self.train.steps
+        n_seen = n_train * (self.data.fraction if self.data.keep == "epochs" else 1.0)
+        return max(1, math.ceil(self.train.epochs * n_seen / self.train.batch_size))
+
+    def schedule_steps(self, n_train: int) -> int:
+        return max(1, round(self.full_steps(n_train) * self.train.schedule_fraction))
+
+    def run_steps(self, n_train: int) -> int:
+        return max(1, round(self.full_steps(n_train) * self.train.run_fraction))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Recipe":
+        return cls(
+            task=dict(data["task"]),
+            model=dict(data["model"]),
+            optim=OptimSpec(**data.get("optim", {})),
+            train=TrainSpec(**data.get("train", {})),
+            data=DataSpec(**data.get("data", {})),
+            seed=int(data.get("seed", 0)),
+            extra=dict(data.get("extra", {})),
+        )
+
+    def evolve(self, **sections: Any) -> "Recipe":
+        """A new recipe with some sections replaced; each section given as a dict of field changes."""
+        changes = {}
+        for name, value in sections.items():
+            current = getattr(self, name)
+            if isinstance(value, dict) and hasattr(current, "__dataclass_fields__"):
+                changes[name] = replace(current, **value)
+            else:
+                changes[name] = value
+        return replace(self, **changes)
+
+
+def spec_from_mapping(cls, mapping: dict[str, Any], section: str):
+    """Build a spec dataclass from a config mapping, naming unknown keys clearly."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(mapping) - known)
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown} in '{section}'; allowed keys: {sorted(known)}")
+    return cls(**mapping)
+
+
+def config_key(full_recipe: Recipe) -> str:
+    """Identity of a configuration: the full recipe without its seed.
+
+    Proxy and full runs of one configuration share it, because reductions are applied after
+    the full recipe is built.
+    """
+    data = full_recipe.to_dict()
+    data.pop("seed", None)
+    for where in ("device", "eval_every", "save_checkpoint"):  # they change how, not what, is trained
+        data["train"].pop(where, None)
+    canon = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(canon.encode()).hexdigest()[:12]

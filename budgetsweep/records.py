@@ -1,0 +1,143 @@
+"""RunRecord: the one contract between jobs, the sweeper and analysis.
+
+A record is plain JSON (``record.json`` in the job directory), versioned by
+``schema_version`` and written atomically so a reader never sees half a file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+RECORD_FILE = "record.json"
+METRICS_FILE = "metrics.jsonl"
+
+STATUSES = ("running", "completed", "failed", "pruned", "budget_stopped")
+DIRECTIONS = ("minimize", "maximize")
+
+
+@dataclass
+class Objective:
+    name: str
+    direction: str
+    value: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.direction not in DIRECTIONS:
+            raise ValueError(
+                f"objective direction={self.direction!r} for metric {self.name!r}; allowed: {DIRECTIONS}"
+            )
+
+
+@dataclass
+class MeasuredCost:
+    wall_seconds: float = 0.0
+    examples: int = 0
+    flops: float = 0.0
+    peak_memory_mb: float | None = None
+    peak_memory_source: str | None = None
+    device_kind: str = "cpu"
+    device_count: int = 1
+
+
+@dataclass
+class Cost:
+    predicted_factor: float = 1.0
+    predicted: dict[str, float] | None = None  # sweeper's prediction in its unit, when run by it
+    measured: MeasuredCost = field(default_factory=MeasuredCost)
+
+
+@dataclass
+class RunRecord:
+    status: str
+    config_key: str
+    config: dict[str, Any]
+    overrides: list[str]
+    recipe: dict[str, Any]
+    full_recipe: dict[str, Any]
+    reductions: list[dict[str, Any]]
+    reduction_label: str
+    seed: int
+    objective: Objective
+    metrics: dict[str, float] = field(default_factory=dict)
+    cost: Cost = field(default_factory=Cost)
+    versions: dict[str, str] = field(default_factory=dict)
+    started_at: str | None = None
+    ended_at: str | None = None
+    error: str | None = None
+    trial: dict[str, Any] | None = None
+    artifacts: dict[str, str] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)  # task facts: split sizes, known optimum, ...
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"record status={self.status!r}; allowed: {STATUSES}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunRecord":
+        data = dict(data)
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ValueError(f"record schema_version={version!r}; this budgetsweep reads {SCHEMA_VERSION}")
+        data["objective"] = Objective(**data["objective"])
+        cost = dict(data.get("cost") or {})
+        cost["measured"] = MeasuredCost(**(cost.get("measured") or {}))
+        data["cost"] = Cost(**cost)
+        return cls(**data)
+
+
+def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
+    """Write JSON to ``path`` through a temp file and rename, so readers never see a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, sort_keys=False, allow_nan=True, default=str)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_record(run_dir: str | os.PathLike, record: RunRecord) -> Path:
+    path = Path(run_dir) / RECORD_FILE
+    write_json_atomic(path, record.to_dict())
+    return path
+
+
+def read_record(path: str | os.PathLike) -> RunRecord:
+    """Read a record.json (or the record in a job directory); raises ValueError when unreadable."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / RECORD_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return RunRecord.from_dict(data)
+    except (OSError, json.JSONDecodeError, TypeError, KeyError) as exc:
+        raise ValueError(f"unreadable run record {path}: {exc}") from exc
+
+
+def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """The per-evaluation history of a run; a truncated last line (crash mid-write) is dropped."""
+    path = Path(run_dir) / METRICS_FILE
+    rows = []
+    if not path.exists():
+        return rows
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows

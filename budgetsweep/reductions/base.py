@@ -1,0 +1,87 @@
+"""The reduction contract: a pure transform of a recipe with a predicted cost factor."""
+from __future__ import annotations
+
+import abc
+from dataclasses import fields, is_dataclass
+from typing import Any, ClassVar
+
+from budgetsweep.recipe import Recipe
+
+
+class Reduction(abc.ABC):
+    """Turns a recipe into a cheaper one.
+
+    Subclasses validate their parameters in ``__init__`` and keep them as attributes named
+    like the constructor arguments (``params()`` reads them back for the run record).
+    ``changes`` lists the recipe fields the reduction may touch, as ``section.field``.
+    """
+
+    name: ClassVar[str]
+    changes: ClassVar[tuple[str, ...]] = ()
+
+    @abc.abstractmethod
+    def apply(self, recipe: Recipe) -> Recipe:
+        """Return a new recipe; never mutates ``recipe``."""
+
+    @abc.abstractmethod
+    def predicted_cost_factor(self, recipe: Recipe) -> float:
+        """Cost of ``apply(recipe)`` divided by the cost of ``recipe`` (compute work)."""
+
+    def params(self) -> dict[str, Any]:
+        import inspect
+
+        sig = inspect.signature(type(self).__init__)
+        return {p: getattr(self, p) for p in sig.parameters if p != "self" and hasattr(self, p)}
+
+    def label(self) -> str:
+        params = self.params()
+        if not params:
+            return self.name
+        inner = ",".join(f"{k}={v}" for k, v in params.items())
+        return f"{self.name}({inner})"
+
+    def describe(self, recipe: Recipe) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "target": f"{type(self).__module__}.{type(self).__qualname__}",
+            "params": self.params(),
+            "changes": list(self.changes),
+            "predicted_cost_factor": self.predicted_cost_factor(recipe),
+        }
+
+    def __repr__(self) -> str:
+        return self.label()
+
+
+def choice(key: str, value: Any, allowed: tuple) -> Any:
+    if value not in allowed:
+        raise ValueError(f"{key}={value!r} is not allowed; {key} must be one of {allowed}")
+    return value
+
+
+def in_range(key: str, value: Any, low: float, high: float, low_open: bool = True) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{key}={value!r} is not a number; {key} must be in ({low}, {high}]") from None
+    ok = (low < x if low_open else low <= x) and x <= high
+    if not ok:
+        bracket = "(" if low_open else "["
+        raise ValueError(f"{key}={value!r} is out of range; {key} must be in {bracket}{low}, {high}]")
+    return x
+
+
+def apply_all(reductions: list[Reduction], recipe: Recipe) -> tuple[Recipe, list[dict[str, Any]], float]:
+    """Apply reductions in order; return the proxy recipe, their descriptions and the combined factor."""
+    described = []
+    factor = 1.0
+    for reduction in reductions:
+        described.append(reduction.describe(recipe))
+        factor *= described[-1]["predicted_cost_factor"]
+        recipe = reduction.apply(recipe)
+    return recipe, described, factor
+
+
+def reduction_label(reductions: list[Reduction]) -> str:
+    labels = [r.label() for r in reductions if r.name != "full"]
+    return "+".join(labels) if labels else "full"

@@ -1,0 +1,67 @@
+"""``reduction=batch_scaling``: change the batch size and rescale the optimizer to match.
+
+Rules (DESIGN section 10), for batch B -> kB:
+- ``linear`` (SGD): lr x k.
+- ``sqrt``: lr x sqrt(k).
+- ``adam_sde`` (Adam/AdamW, Malladi et al. 2022): lr x sqrt(k), 1-beta1 and 1-beta2 times k,
+  eps / sqrt(k).
+- ``none``: batch only.
+Warmup is kept constant in examples (warmup steps / k). For the same number of epochs the run
+processes the same examples and FLOPs: this reduction cuts memory per step, not compute.
+"""
+import math
+
+from budgetsweep.recipe import Recipe
+from budgetsweep.reductions.base import Reduction, choice
+
+RULES = ("linear", "sqrt", "adam_sde", "none")
+
+
+class BatchScaling(Reduction):
+    name = "batch_scaling"
+    changes = ("train.batch_size", "train.warmup_steps", "train.steps", "train.eval_every",
+               "optim.lr", "optim.beta1", "optim.beta2", "optim.eps")
+
+    def __init__(self, factor: float = 0.25, rule: str = "sqrt") -> None:
+        try:
+            self.factor = float(factor)
+        except (TypeError, ValueError):
+            raise ValueError(f"reduction.batch_scaling.factor={factor!r} is not a number; it must be > 0") from None
+        if not self.factor > 0 or not math.isfinite(self.factor):
+            raise ValueError(f"reduction.batch_scaling.factor={factor!r} is not allowed; it must be > 0")
+        self.rule = choice("reduction.batch_scaling.rule", rule, RULES)
+
+    def new_batch_size(self, batch_size: int) -> int:
+        new = round(batch_size * self.factor)
+        if new < 1:
+            raise ValueError(
+                f"reduction.batch_scaling.factor={self.factor} turns train.batch_size={batch_size} into "
+                f"{batch_size * self.factor:g}, which rounds to 0; the factor must be >= {0.5 / batch_size:g}"
+            )
+        return new
+
+    def apply(self, recipe: Recipe) -> Recipe:
+        t, o = recipe.train, recipe.optim
+        batch = self.new_batch_size(t.batch_size)
+        k = batch / t.batch_size  # the factor actually realised after rounding
+        optim = {}
+        if self.rule == "linear":
+            optim["lr"] = o.lr * k
+        elif self.rule in ("sqrt", "adam_sde"):
+            optim["lr"] = o.lr * math.sqrt(k)
+        if self.rule == "adam_sde":
+            optim["beta1"] = max(0.0, 1.0 - k * (1.0 - o.beta1))
+            optim["beta2"] = max(0.0, 1.0 - k * (1.0 - o.beta2))
+            optim["eps"] = o.eps / math.sqrt(k)
+        train = {
+            "batch_size": batch,
+            "warmup_steps": round(t.warmup_steps / k),
+            "eval_every": max(1, round(t.eval_every / k)),
+        }
+        if t.steps is not None:  # a step-based recipe keeps its examples, not its steps
+            train["steps"] = max(1, round(t.steps / k))
+        return recipe.evolve(train=train, optim=optim)
+
+    def predicted_cost_factor(self, recipe: Recipe) -> float:
+        self.new_batch_size(recipe.train.batch_size)  # refuse a zero batch early
+        return 1.0

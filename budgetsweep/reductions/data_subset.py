@@ -1,0 +1,38 @@
+"""``reduction=data_subset``: train on a stratified, seeded, nested fraction of the training set."""
+from budgetsweep.recipe import KEEP_MODES, Recipe
+from budgetsweep.reductions.base import Reduction, choice, in_range
+
+
+class DataSubset(Reduction):
+    """Keep ``fraction`` of the training examples.
+
+    ``keep=epochs`` (default) trains the same number of epochs on fewer examples, so compute
+    falls with the fraction; ``keep=steps`` keeps the step count and repeats the subset (for
+    data-limited studies), so compute stays. With ``keep=epochs`` the warmup and the evaluation
+    interval shrink with the step count, so the schedule keeps its shape and the run its number of
+    evaluations (pruners compare curves at the same relative points). Subsets are nested: for one ``subset_seed`` the 5%
+    subset lies inside the 10% one (see ``budgetsweep.tasks.subset``).
+    """
+
+    name = "data_subset"
+    changes = ("data.fraction", "data.keep", "data.subset_seed", "train.warmup_steps", "train.eval_every")
+
+    def __init__(self, fraction: float = 0.1, keep: str = "epochs", subset_seed: int = 0) -> None:
+        self.fraction = in_range("reduction.data_subset.fraction", fraction, 0.0, 1.0)
+        self.keep = choice("reduction.data_subset.keep", keep, KEEP_MODES)
+        self.subset_seed = int(subset_seed)
+
+    def apply(self, recipe: Recipe) -> Recipe:
+        # composes multiplicatively: a subset of a subset
+        data = {"fraction": recipe.data.fraction * self.fraction, "keep": self.keep, "subset_seed": self.subset_seed}
+        if self.keep == "steps" or recipe.train.steps is not None:
+            return recipe.evolve(data=data)
+        # fewer steps: keep the schedule's shape (warmup share) and the number of evaluations
+        t = recipe.train
+        return recipe.evolve(data=data, train={"warmup_steps": round(t.warmup_steps * self.fraction),
+                                               "eval_every": max(1, round(t.eval_every * self.fraction))})
+
+    def predicted_cost_factor(self, recipe: Recipe) -> float:
+        if self.keep == "steps" or recipe.train.steps is not None:
+            return 1.0  # same number of steps: the same examples are processed, just repeated
+        return self.fraction

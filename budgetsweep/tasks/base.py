@@ -1,0 +1,61 @@
+"""The Task protocol: data, model, loss and metrics for a recipe."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+
+METRIC_DIRECTIONS = {"loss": "minimize", "accuracy": "maximize", "mse": "minimize", "error": "minimize"}
+
+
+@dataclass
+class TaskData:
+    """Whole splits as tensors: the trainer slices batches, no per-sample collation."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor | None = None
+    test_y: torch.Tensor | None = None
+    n_train_full: int = 0  # training-set size before any data_subset
+    info: dict[str, Any] | None = None  # goes into the record (known optimum, corpus hash, ...)
+
+
+class Task(Protocol):
+    name: str
+    objective: str  # a metric name, e.g. "val_loss"
+
+    def build_data(self, recipe) -> TaskData: ...
+
+    def build_model(self, recipe) -> torch.nn.Module: ...
+
+    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor: ...
+
+    def metrics(self, output: torch.Tensor, target: torch.Tensor) -> dict[str, float]: ...
+
+    def n_train(self) -> int: ...
+
+
+def objective_direction(metric: str) -> str:
+    """Direction from the metric name's suffix (``val_loss`` -> minimize)."""
+    for suffix, direction in METRIC_DIRECTIONS.items():
+        if metric.endswith(suffix):
+            return direction
+    raise ValueError(
+        f"task.objective={metric!r} has no known direction; use a metric ending in one of "
+        f"{sorted(METRIC_DIRECTIONS)}"
+    )
+
+
+def classification_metrics(output: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    loss = torch.nn.functional.cross_entropy(output.float(), target, reduction="mean")
+    acc = (output.argmax(dim=-1) == target).float().mean()
+    return {"loss": float(loss), "accuracy": float(acc)}
+
+
+def check_metric(task_name: str, objective: str, available: tuple[str, ...]) -> None:
+    if objective not in available:
+        raise ValueError(f"task.objective={objective!r} is not a metric of task {task_name!r}; "
+                         f"allowed: {available}")

@@ -1,0 +1,146 @@
+"""The training loop: read it top to bottom.
+
+It knows nothing of Hydra or Optuna. It gets a ``reporter`` with two methods,
+``add_cost(examples=, flops=)`` and ``report(step, metrics)``; ``report`` may raise to stop
+the run (pruned, budget used up), which simply propagates.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+from dataclasses import dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+
+from budgetsweep.recipe import Recipe
+from budgetsweep.train.measure import SavedTensorMeter, tensor_megabytes, training_flops_per_example
+from budgetsweep.train.optim import build_optimizer
+from budgetsweep.train.precision import autocast, check_precision, grad_scaler, resolve_device
+from budgetsweep.train.schedules import lr_multiplier
+
+EVAL_CHUNK = 4096
+
+
+class NonFiniteLoss(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+@dataclass
+class TrainResult:
+    metrics: dict[str, float]
+    steps: int
+    examples: int
+    flops_per_example: float
+    peak_memory_mb: float
+    peak_memory_source: str
+    device: str
+    model: torch.nn.Module = field(repr=False)
+
+
+@torch.no_grad()
+def evaluate(model, task, x, y, precision, device) -> dict[str, float]:
+    """Metrics over a whole split, in chunks; weighted by chunk size."""
+    model.eval()
+    totals: dict[str, float] = {}
+    for start in range(0, len(x), EVAL_CHUNK):
+        xb, yb = x[start:start + EVAL_CHUNK], y[start:start + EVAL_CHUNK]
+        with autocast(precision, device):
+            out = model(xb)
+        for name, value in task.metrics(out.float(), yb).items():
+            totals[name] = totals.get(name, 0.0) + value * len(xb)
+    model.train()
+    return {name: value / len(x) for name, value in totals.items()}
+
+
+def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> TrainResult:
+    # -- set-up -----------------------------------------------------------------------
+    device = resolve_device(recipe.train.device)
+    precision = recipe.train.precision
+    check_precision(precision, device)
+    torch.manual_seed(recipe.seed)
+    data = task.build_data(recipe)
+    model = task.build_model(recipe).to(device)
+    x, y = data.train_x.to(device), data.train_y.to(device)
+    val_x, val_y = data.val_x.to(device), data.val_y.to(device)
+    optimizer = build_optimizer(recipe.optim, model.parameters())
+    scaler = grad_scaler(precision, device)
+
+    n = len(x)
+    batch = min(recipe.train.batch_size, n)  # a tiny subset cannot fill a large batch
+    total_steps = recipe.run_steps(data.n_train_full)
+    schedule_steps = recipe.schedule_steps(data.n_train_full)
+    t = recipe.train
+    flops_per_example = training_flops_per_example(model, task.loss, x[:batch], y[:batch])
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    saved = SavedTensorMeter()
+
+    # -- loop -------------------------------------------------------------------------
+    gen = torch.Generator().manual_seed(recipe.seed)
+    order, pos = None, n
+    running, seen_since_eval, examples = torch.zeros((), device=device), 0, 0
+    metrics: dict[str, float] = {}
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = tqdm(total=total_steps, disable=not show, desc="train", leave=False, dynamic_ncols=True)
+    for step in range(total_steps):
+        if pos + batch > n:  # new epoch: reshuffle, drop the ragged last batch
+            order, pos = torch.randperm(n, generator=gen).to(device), 0
+        idx = order[pos:pos + batch]
+        pos += batch
+        lr = recipe.optim.lr * lr_multiplier(step, schedule=t.schedule, length=schedule_steps,
+                                             warmup=t.warmup_steps, cooldown_fraction=t.cooldown_fraction,
+                                             min_ratio=t.min_lr_ratio)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+
+        with saved.hooks() if step == 0 else contextlib.nullcontext():
+            with autocast(precision, device):
+                loss = task.loss(model(x[idx]), y[idx])
+            if scaler is not None:
+                scaler.scale(loss).backward()
+            else:
+                loss.backward()
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+        running += loss.detach().float()
+        seen_since_eval += 1
+        examples += batch
+        reporter.add_cost(examples=batch, flops=batch * flops_per_example)
+        bar.update(1)
+
+        last = step + 1 == total_steps
+        if (step + 1) % t.eval_every == 0 or last:
+            train_loss = float(running) / seen_since_eval  # one sync per evaluation, not per step
+            if not math.isfinite(train_loss):
+                raise NonFiniteLoss(f"training loss is {train_loss} at step {step + 1} (lr={lr:.3g})")
+            val = evaluate(model, task, val_x, val_y, precision, device)
+            metrics = {"train_loss": train_loss, **{f"val_{k}": v for k, v in val.items()}}
+            if not all(math.isfinite(v) for v in val.values()):
+                raise NonFiniteLoss(f"validation metrics are not finite at step {step + 1}: {val}")
+            bar.set_postfix(loss=f"{train_loss:.4f}")
+            reporter.report(step + 1, {"epoch": examples / n, "lr": lr, **metrics})
+            running, seen_since_eval = torch.zeros((), device=device), 0
+    bar.close()
+
+    # -- final metrics ----------------------------------------------------------------
+    if data.test_x is not None:
+        test = evaluate(model, task, data.test_x.to(device), data.test_y.to(device), precision, device)
+        metrics.update({f"test_{k}": v for k, v in test.items()})
+    if device.type == "cuda":
+        peak, source = torch.cuda.max_memory_allocated(device) / 2**20, "cuda_allocator"
+    else:
+        state = [s for st in optimizer.state.values() for s in st.values() if torch.is_tensor(s)]
+        # parameters + gradients + optimizer state + activations saved for backward
+        peak = 2 * tensor_megabytes(model.parameters()) + tensor_megabytes(state) + saved.bytes / 2**20
+        source = "autograd_saved_tensors"
+    return TrainResult(metrics=metrics, steps=total_steps, examples=examples,
+                       flops_per_example=flops_per_example, peak_memory_mb=peak,
+                       peak_memory_source=source, device=device.type, model=model)
+

@@ -1,0 +1,1 @@
+"""``hydra/sweeper=budget``: an Optuna sweeper that never overspends a compute budget."""

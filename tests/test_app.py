@@ -1,0 +1,81 @@
+"""The app end to end, through the real console script and Hydra's launcher."""
+import json
+import math
+
+import pytest
+
+from tests.conftest import load_json
+
+FAST = ["train.epochs=2", "train.eval_every=10"]
+
+
+def test_single_run_writes_complete_record(run_cli, tmp_path):
+    run_dir = tmp_path / "run"
+    run_cli(["task=digits", "reduction=[data_subset,short_schedule]", "reduction.data_subset.fraction=0.5",
+             "reduction.short_schedule.fraction=0.5", f"hydra.run.dir={run_dir}", *FAST], cwd=tmp_path)
+    rec = load_json(run_dir / "record.json")
+    assert rec["schema_version"] == 1 and rec["status"] == "completed"
+    assert rec["objective"]["name"] == "val_loss" and rec["objective"]["direction"] == "minimize"
+    assert math.isfinite(rec["objective"]["value"])
+    assert [r["name"] for r in rec["reductions"]] == ["data_subset", "short_schedule"]
+    assert rec["reductions"][0]["params"]["fraction"] == 0.5
+    assert rec["cost"]["predicted_factor"] == pytest.approx(0.25)
+    m = rec["cost"]["measured"]
+    assert m["examples"] > 0 and m["flops"] > 0 and m["wall_seconds"] > 0 and m["peak_memory_mb"] > 0
+    assert m["device_kind"] == "cpu" and m["device_count"] == 1
+    assert rec["recipe"]["data"]["fraction"] == 0.5 and rec["full_recipe"]["data"]["fraction"] == 1.0
+    assert set(rec["versions"]) >= {"budgetsweep", "torch", "python"}
+    assert rec["started_at"] and rec["ended_at"] and rec["error"] is None
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    assert json.loads(lines[-1])["val_loss"] == pytest.approx(rec["objective"]["value"])
+    assert not list(run_dir.rglob("*.pkl"))
+
+
+def test_multirun_one_record_per_job_and_shared_config_key(run_cli, tmp_path):
+    sweep = tmp_path / "sweep"
+    run_cli(["-m", "task=digits", "reduction=full,data_subset", "optim.lr=0.01,0.03", f"hydra.sweep.dir={sweep}",
+             *FAST], cwd=tmp_path)
+    recs = [load_json(p) for p in sorted(sweep.glob("*/record.json"))]
+    assert len(recs) == 4 and all(r["status"] == "completed" for r in recs)
+    keys = {}
+    for r in recs:
+        keys.setdefault(r["config"]["optim.lr"], set()).add(r["config_key"])
+    assert all(len(v) == 1 for v in keys.values()) and len(keys) == 2  # proxy and full share the key
+
+
+def test_failing_job_does_not_stop_the_multirun(run_cli, tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = run_cli(["-m", "task=digits", "optim=sgd", "optim.lr=1e12,0.01", f"hydra.sweep.dir={sweep}", *FAST],
+                   cwd=tmp_path)
+    assert proc.returncode == 0
+    recs = {r["config"]["optim.lr"]: r for r in map(load_json, sweep.glob("*/record.json"))}
+    assert recs[1e12]["status"] == "failed" and "training loss is nan" in recs[1e12]["error"]
+    assert recs[0.01]["status"] == "completed"
+
+
+@pytest.mark.parametrize("override,key", [
+    ("reduction.data_subset.fraction=1.5", "reduction.data_subset.fraction=1.5"),
+    ("reduction.data_subset.fraction=0", "reduction.data_subset.fraction=0"),
+])
+def test_bad_fraction_fails_cleanly(run_cli, tmp_path, override, key):
+    run_dir = tmp_path / "bad"
+    proc = run_cli(["task=digits", "reduction=data_subset", override, f"hydra.run.dir={run_dir}"], cwd=tmp_path,
+                   check=False)
+    assert proc.returncode != 0
+    assert key in proc.stderr and "must be in (0.0, 1.0]" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (run_dir / "record.json").exists()
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["reduction=batch_scaling", "reduction.batch_scaling.rule=cubic"], "reduction.batch_scaling.rule='cubic'"),
+    (["reduction=short_schedule", "reduction.short_schedule.mode=cut"], "reduction.short_schedule.mode='cut'"),
+    (["reduction=mixed_precision", "reduction.mixed_precision.dtype=fp8"], "reduction.mixed_precision.dtype='fp8'"),
+    (["reduction=batch_scaling", "reduction.batch_scaling.factor=0.01"], "rounds to 0"),
+    (["train.steps=0", "train.epochs=null"], "train.steps=0"),
+    (["task=imagenet"], "task"),
+])
+def test_bad_input_names_key_and_value(run_cli, tmp_path, args, needle):
+    proc = run_cli([*args, f"hydra.run.dir={tmp_path / 'r'}"], cwd=tmp_path, check=False)
+    assert proc.returncode != 0 and needle in proc.stderr
+    assert not (tmp_path / "r" / "record.json").exists()
