@@ -1,2 +1,6 @@
 """budgetsweep: proxy experiments on a compute budget."""
 __version__ = "0.1.0"
+
+from budgetsweep.run_context import BudgetStopped, RunContext, StopRun, TrialPruned, run_context
+
+__all__ = ["run_context", "RunContext", "StopRun", "TrialPruned", "BudgetStopped", "__version__"]

@@ -6,7 +6,6 @@ multirun is recorded and the multirun goes on.
 from __future__ import annotations
 
 import logging
-import math
 import sys
 from pathlib import Path
 
@@ -15,58 +14,28 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from budgetsweep.plan import ConfigError, RunPlan, plan_run
+from budgetsweep.plan import ConfigError, plan_run
 from budgetsweep.records import Objective
-from budgetsweep.run_context import RunContext
-from budgetsweep.storage_url import mask_overrides
+from budgetsweep.run_context import RunContext, trial_link_from
 from budgetsweep.tasks.base import objective_direction
 
 log = logging.getLogger("budgetsweep")
 
 
-def _trial_link(cfg: DictConfig):
-    node = cfg.get("budgetsweep", {}).get("trial") if cfg.get("budgetsweep") else None
-    if not node:
-        return None, None
-    from budgetsweep.budget.trial_link import TrialLink  # only sweeps by the budget sweeper need Optuna
-
-    return TrialLink.from_config(node), node
-
-
-def identity(plan: RunPlan, overrides: list[str], trial_node) -> dict:
-    ident = {
-        "config_key": plan.config_key,
-        "config": plan.config,
-        "overrides": mask_overrides(overrides),
-        "recipe": plan.recipe.to_dict(),
-        "full_recipe": plan.full_recipe.to_dict(),
-        "reductions": plan.described,
-        "reduction_label": plan.reduction_label,
-        "seed": plan.recipe.seed,
-        "predicted_factor": plan.predicted_factor,
-    }
-    if trial_node is not None:
-        from budgetsweep.storage_url import mask_url
-
-        ident["trial"] = {"number": int(trial_node.number), "study_name": str(trial_node.study_name),
-                          "storage": mask_url(str(trial_node.storage))}
-        ident["predicted"] = {"unit": str(trial_node.unit), "value": float(trial_node.reservation)}
-    return ident
-
-
-def run(cfg: DictConfig, run_dir: str | Path, overrides: list[str]) -> float:
+def run(cfg: DictConfig, run_dir: str | Path, overrides: list[str], keep_going: bool = False) -> float:
     """One job. Raises ConfigError before any compute for bad input; records everything else."""
     plan = plan_run(cfg, overrides)
-    link, trial_node = _trial_link(cfg)
+    link, trial_node = trial_link_from(cfg)
     from budgetsweep.train import train  # torch import after validation: bad input fails fast
 
     objective = Objective(plan.task.objective, objective_direction(plan.task.objective))
-    device = plan.recipe.train.device
-    ctx = RunContext(run_dir, objective=objective, identity=identity(plan, overrides, trial_node),
-                     trial_link=link, device_kind=_device_kind(device))
+    ctx = RunContext(run_dir, plan, objective=objective, overrides=overrides, trial_link=link,
+                     trial_node=trial_node, device_kind=_device_kind(plan.recipe.train.device),
+                     keep_going=keep_going)
     with ctx:
         result = train(plan.recipe, plan.task, ctx)
-        ctx.info = {**(result_info(plan)), "steps": result.steps, "flops_per_example": result.flops_per_example}
+        ctx.info.update({"n_train_full": plan.n_train_full, "planned_examples": plan.examples,
+                         "steps": result.steps, "flops_per_example": result.flops_per_example})
         ctx.measured.peak_memory_mb = round(result.peak_memory_mb, 3)
         ctx.measured.peak_memory_source = result.peak_memory_source
         if plan.recipe.train.save_checkpoint:
@@ -75,10 +44,6 @@ def run(cfg: DictConfig, run_dir: str | Path, overrides: list[str]) -> float:
     log.info("%s %s: %s=%s (%s)", plan.reduction_label, ctx.status, objective.name, ctx.objective.value,
              ", ".join(f"{k}={v:.4g}" for k, v in ctx.metrics.items() if k.startswith("test_")))
     return ctx.objective_value()
-
-
-def result_info(plan: RunPlan) -> dict:
-    return {"n_train_full": plan.n_train_full, "planned_examples": plan.examples}
 
 
 def _device_kind(name: str) -> str:
@@ -101,18 +66,13 @@ def _save_checkpoint(model, run_dir) -> str:
 def main(cfg: DictConfig) -> float:
     hc = HydraConfig.get()
     overrides = list(hc.overrides.task)
-    multirun = hc.mode == RunMode.MULTIRUN
     try:
-        return run(cfg, hc.runtime.output_dir, overrides)
+        # in a multirun a failed job is recorded and returns NaN, so the other jobs go on
+        return run(cfg, hc.runtime.output_dir, overrides, keep_going=hc.mode == RunMode.MULTIRUN)
     except ConfigError as exc:
         # bad input: one paragraph, non-zero exit, no record, no traceback
         print(f"budgetsweep: invalid configuration: {exc}", file=sys.stderr)
         sys.exit(2)
-    except Exception as exc:
-        if not multirun:
-            raise
-        log.error("job failed (%s: %s); its record says so and the multirun goes on", type(exc).__name__, exc)
-        return math.nan
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class RunPlan:
-    task: Any = field(repr=False)
+    task: Any = field(repr=False)  # None for a user's own app
     full_recipe: Recipe
     recipe: Recipe
     reductions: tuple[Reduction, ...]
@@ -91,7 +91,12 @@ def readable_config(overrides: list[str], task_name: str) -> dict[str, Any]:
     return config
 
 
+_WORDS = {"true": True, "false": False, "null": None, "none": None}
+
+
 def _scalar(text: str):
+    if text.lower() in _WORDS:  # Hydra writes sweep values back as True/False/None
+        return _WORDS[text.lower()]
     try:
         return int(text)
     except ValueError:
@@ -124,6 +129,57 @@ def plan_run(cfg: DictConfig, overrides: list[str] | None = None, *, count_flops
         predicted_factor=factor, config_key=config_key(full), reduction_label=reduction_label(reductions),
         config=readable_config(overrides or [], getattr(task, "name", "task")),
         n_train_full=n_full, steps=steps, examples=examples, flops_per_example=flops_per_example,
+    )
+
+
+# recipe fields a reduction may only change if the user's config defines them: otherwise it
+# would silently rescale a default the user's code never uses
+_USER_FIELDS = {"train.batch_size", "train.epochs", "train.steps", "optim.lr", "optim.beta1", "optim.beta2",
+                "optim.eps"}
+
+
+def _user_section(cfg: DictConfig, name: str, spec_cls) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split a user's config section into the recipe fields we know and the user's own fields."""
+    data = _container(cfg.get(name) or {})
+    known = {f for f in spec_cls.__dataclass_fields__}
+    return {k: v for k, v in data.items() if k in known}, {k: v for k, v in data.items() if k not in known}
+
+
+def plan_user_run(cfg: DictConfig, overrides: list[str] | None = None) -> RunPlan:
+    """Plan a run of a user's own training code: the recipe comes from the ``optim`` and ``train``
+    sections of their config (same names as ours; other keys are kept as user fields), reductions
+    from ``reduction``. Raises ConfigError when a reduction changes a field the config lacks."""
+    optim, optim_extra = _user_section(cfg, "optim", OptimSpec)
+    train, train_extra = _user_section(cfg, "train", TrainSpec)
+    if "steps" in train and train.get("steps") is not None:
+        train.setdefault("epochs", None)
+    defined = {f"optim.{k}" for k in optim} | {f"train.{k}" for k in train}
+    user_config = {k: v for k, v in _container(cfg).items() if k not in ("reduction", "seed", "budgetsweep")}
+    try:
+        full = Recipe(task={"app": "user"}, model=_container(cfg.get("model") or {}),
+                      optim=OptimSpec(**optim), train=TrainSpec(**train), data=DataSpec(),
+                      seed=int(cfg.get("seed", 0) or 0),
+                      extra={"config": user_config, "user_fields": {"optim": optim_extra, "train": train_extra}})
+        reductions = build_reductions(cfg)
+        for reduction in reductions:
+            lacking = sorted(f for f in reduction.changes if f in _USER_FIELDS and f not in defined
+                             and not (f == "train.steps" and full.train.steps is None))
+            if lacking:
+                raise ConfigError(
+                    f"reduction.{reduction.name} changes {', '.join(lacking)}, which this app's config does not "
+                    f"define; add {' and '.join(lacking)} to the config (and read them through the run context) "
+                    f"or drop the reduction")
+        recipe, described, factor = apply_all(reductions, full)
+    except ConfigError:
+        raise
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    steps = recipe.run_steps(0) if recipe.train.steps is not None else 0
+    return RunPlan(
+        task=None, full_recipe=full, recipe=recipe, reductions=tuple(reductions), described=described,
+        predicted_factor=factor, config_key=config_key(full), reduction_label=reduction_label(reductions),
+        config=readable_config(overrides or [], "user"), n_train_full=0, steps=steps,
+        examples=steps * recipe.train.batch_size,
     )
 
 

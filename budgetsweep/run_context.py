@@ -1,12 +1,30 @@
-"""The job side of a run: metrics history, cost metering, stopping, and the run record.
+"""The job side of a run: reduced recipe values, metrics history, cost, stopping, the run record.
 
 One path for every run: the built-in trainer reports through a ``RunContext`` exactly as a
-user's own loop would. Used as a context manager; on exit it writes ``record.json`` atomically
-with the status the run ended in.
+user's own training loop does. For a user's Hydra app::
+
+    @hydra.main(config_path="conf", config_name="config", version_base=None)
+    def main(cfg):
+        with budgetsweep.run_context(cfg, objective="val_loss") as run:
+            idx = run.subset_indices(len(train_set), labels=train_labels)
+            opt = torch.optim.AdamW(model.parameters(), **run.optimizer_kwargs())
+            for step in range(run.steps(len(idx))):
+                run.set_lr(opt, step)
+                with run.autocast():
+                    loss = ...
+                run.add_cost(examples=batch_size)
+                if step % 100 == 0:
+                    run.report(step, val_loss=evaluate())   # raises TrialPruned / BudgetStopped
+        return run.objective_value()
+
+On exit it writes ``record.json`` atomically with status completed / failed / pruned /
+budget_stopped; an early stop is an outcome, so the ``with`` block swallows it.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
 import platform
 import time
@@ -15,7 +33,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from budgetsweep.records import (METRICS_FILE, Cost, MeasuredCost, Objective, RunRecord, write_record)
+from budgetsweep.records import METRICS_FILE, Cost, MeasuredCost, Objective, RunRecord, write_record
+from budgetsweep.storage_url import mask_overrides, mask_url
+
+log = logging.getLogger("budgetsweep")
 
 
 class StopRun(Exception):
@@ -30,6 +51,20 @@ class TrialPruned(StopRun):
 
 class BudgetStopped(StopRun):
     status = "budget_stopped"
+
+
+# which run-context call honours which recipe section, to tell a user when a reduction had no effect
+_HONOURED_BY = {
+    "data.": ("subset_indices",),
+    "train.batch_size": ("batch_size",),
+    "train.run_fraction": ("steps",),
+    "train.schedule_fraction": ("steps", "lr_at"),
+    "train.warmup_steps": ("lr_at",),
+    "train.eval_every": ("eval_every", "steps"),
+    "train.steps": ("steps",),
+    "train.precision": ("autocast",),
+    "optim.": ("optimizer_kwargs", "lr_at", "lr"),
+}
 
 
 def _now() -> str:
@@ -50,24 +85,106 @@ def versions() -> dict[str, str]:
 
 
 class RunContext:
-    def __init__(self, run_dir: str | Path, *, objective: Objective, identity: dict[str, Any],
-                 trial_link=None, device_kind: str = "cpu", device_count: int = 1) -> None:
-        """``identity`` holds the record fields fixed before the run: config_key, config,
-        overrides, recipe, full_recipe, reductions, reduction_label, seed, predicted_factor,
-        and optionally predicted (the sweeper's reservation) and trial."""
+    """One run's job side. Build it with ``run_context(cfg)`` (user apps) or from a ``RunPlan``."""
+
+    def __init__(self, run_dir: str | Path, plan, *, objective: Objective, overrides: list[str] = (),
+                 trial_link=None, trial_node=None, device_kind: str = "cpu", device_count: int = 1,
+                 raise_on_stop: bool = True, keep_going: bool = False) -> None:
+        """``keep_going``: record an exception as a failed run and swallow it, so a multirun goes on."""
         self.run_dir = Path(run_dir)
+        self.keep_going = keep_going
+        self.plan = plan
         self.objective = objective
-        self.identity = dict(identity)
+        self.overrides = mask_overrides(list(overrides))
         self.trial_link = trial_link
+        self.trial_node = trial_node
+        self.raise_on_stop = raise_on_stop
         self.measured = MeasuredCost(device_kind=device_kind, device_count=device_count)
         self.metrics: dict[str, float] = {}
         self.artifacts: dict[str, str] = {}
         self.info: dict[str, Any] = {}
         self.status = "running"
         self.error: str | None = None
+        self.should_stop = False
+        self._used: set[str] = set()
         self._t0 = 0.0
         self._started = None
         self._history = None
+
+    # -- the reduced recipe, for user code ------------------------------------------------
+    @property
+    def recipe(self):
+        return self.plan.recipe
+
+    @property
+    def batch_size(self) -> int:
+        self._used.add("batch_size")
+        return self.recipe.train.batch_size
+
+    @property
+    def eval_every(self) -> int:
+        self._used.add("eval_every")
+        return self.recipe.train.eval_every
+
+    @property
+    def lr(self) -> float:
+        self._used.add("lr")
+        return self.recipe.optim.lr
+
+    def optimizer_kwargs(self) -> dict[str, Any]:
+        """Arguments for ``torch.optim.SGD`` or ``AdamW`` after the batch-scaling rule, exactly as the
+        built-in trainer passes them."""
+        self._used.add("optimizer_kwargs")
+        from budgetsweep.train.optim import optimizer_kwargs
+
+        return optimizer_kwargs(self.recipe.optim)
+
+    def subset_indices(self, n: int, labels=None):
+        """Indices of the training examples this run uses: nested across fractions for one seed,
+        stratified when ``labels`` are given."""
+        self._used.add("subset_indices")
+        from budgetsweep.tasks.subset import subset_indices
+
+        d = self.recipe.data
+        return subset_indices(n, d.fraction, d.subset_seed, labels=labels)
+
+    def steps(self, n_train: int | None = None) -> int:
+        """Steps this run takes. ``n_train`` is the full training-set size (needed with ``train.epochs``)."""
+        self._used.add("steps")
+        t = self.recipe.train
+        if t.steps is None and n_train is None:
+            raise ValueError("run.steps() needs n_train (the full training-set size) when the config sets "
+                             "train.epochs rather than train.steps")
+        return self.recipe.run_steps(n_train or 0)
+
+    def lr_at(self, step: int, n_train: int | None = None) -> float:
+        """Learning rate at ``step`` for the recipe's schedule (warmup included)."""
+        self._used.add("lr_at")
+        from budgetsweep.train.schedules import lr_multiplier
+
+        t, r = self.recipe.train, self.recipe
+        return r.optim.lr * lr_multiplier(step, schedule=t.schedule, length=r.schedule_steps(n_train or 0),
+                                          warmup=t.warmup_steps, cooldown_fraction=t.cooldown_fraction,
+                                          min_ratio=t.min_lr_ratio)
+
+    def set_lr(self, optimizer, step: int, n_train: int | None = None) -> float:
+        lr = self.lr_at(step, n_train)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        return lr
+
+    def autocast(self, device_type: str = "cpu"):
+        """An autocast context for the recipe's precision (a no-op for fp32)."""
+        self._used.add("autocast")
+        precision = self.recipe.train.precision
+        if precision == "fp32":
+            return contextlib.nullcontext()
+        import torch
+
+        from budgetsweep.train.precision import DTYPES, check_precision
+
+        check_precision(precision, torch.device(device_type))
+        return torch.autocast(device_type=device_type, dtype=DTYPES[precision])
 
     # -- lifecycle ----------------------------------------------------------------------
     def __enter__(self) -> "RunContext":
@@ -81,14 +198,19 @@ class RunContext:
     def __exit__(self, exc_type, exc, tb) -> bool:
         self._tick()
         if exc is None:
-            status = "completed"
+            status = self._stop_status or "completed"  # a loop that checked run.should_stop and left
         elif isinstance(exc, StopRun):
             status = exc.status
         else:
             status = "failed"
             self.error = "".join(traceback.format_exception_only(exc_type, exc)).strip()
+        self._warn_unhonoured()
         self._history.close()
         self._write(status, ended=True)
+        if status == "failed" and self.keep_going:
+            log.error("run failed; its record says so and the multirun goes on:\n%s",
+                      "".join(traceback.format_exception(exc_type, exc, tb)).rstrip())
+            return True
         return isinstance(exc, StopRun)  # an early stop is an outcome, not an error
 
     # -- during the run -----------------------------------------------------------------
@@ -96,8 +218,13 @@ class RunContext:
         self.measured.examples += int(examples)
         self.measured.flops += float(flops)
 
-    def report(self, step: int, metrics: dict[str, float]) -> None:
-        """Append to metrics.jsonl; ask the sweeper's trial whether to go on."""
+    def report(self, step: int, metrics: dict[str, float] | None = None, **more: float) -> bool:
+        """Append to metrics.jsonl and, in a budget sweep, report the objective to the trial.
+
+        Raises ``TrialPruned`` / ``BudgetStopped`` when the pruner says so or the reservation is
+        used up (with ``raise_on_stop=False`` it returns True instead and sets ``should_stop``).
+        """
+        metrics = {**(metrics or {}), **more}
         self._tick()
         row = {"step": step, "examples": self.measured.examples, **metrics,
                "wall_seconds": round(self.measured.wall_seconds, 4)}
@@ -106,15 +233,25 @@ class RunContext:
         value = metrics.get(self.objective.name)
         if value is not None:
             self.objective.value = float(value)
+        stop = self._check_trial(step, value)
+        if stop is None:
+            return False
+        self.should_stop, self._stop_status = True, stop.status
+        if self.raise_on_stop:
+            raise stop
+        return True
+
+    def _check_trial(self, step: int, value) -> StopRun | None:
         link = self.trial_link
         if link is None:
-            return
+            return None
         if value is not None:
             link.report(step, float(value))
             if link.should_prune():
-                raise TrialPruned(f"pruned by the sweeper's pruner at step {step}")
+                return TrialPruned(f"pruned by the sweeper's pruner at step {step}")
         if link.over_budget(self.measured):
-            raise BudgetStopped(f"measured cost passed the reservation at step {step}")
+            return BudgetStopped(f"measured cost passed the reservation at step {step}")
+        return None
 
     def finish(self, metrics: dict[str, float]) -> None:
         self.metrics.update(metrics)
@@ -123,39 +260,99 @@ class RunContext:
             self.objective.value = float(value)
 
     def objective_value(self) -> float:
+        """What the Hydra main returns: the objective, NaN for a failed run."""
         value = self.objective.value
         return float("nan") if value is None or self.status == "failed" else value
 
     # -- internals ----------------------------------------------------------------------
+    _stop_status = None
+
     def _tick(self) -> None:
         self.measured.wall_seconds = time.perf_counter() - self._t0
 
+    def _warn_unhonoured(self) -> None:
+        """A reduction whose values the user's loop never read did nothing: say so."""
+        if getattr(self.plan, "task", None) is not None:
+            return  # built-in tasks honour every recipe field through the trainer
+        ignored = []
+        for reduction in self.plan.described:
+            apis = {api for field in reduction.get("changes", []) for prefix, names in _HONOURED_BY.items()
+                    if field.startswith(prefix) for api in names}
+            if apis and not apis & self._used:
+                ignored.append(f"{reduction['name']} (read it through run.{' / run.'.join(sorted(apis))})")
+        if ignored:
+            self.info["unhonoured_reductions"] = ignored
+            log.warning("these reductions had no effect, the training code never read their values: %s",
+                        "; ".join(ignored))
+
+    def _identity(self) -> dict[str, Any]:
+        plan = self.plan
+        ident = {"config_key": plan.config_key, "config": plan.config, "recipe": plan.recipe.to_dict(),
+                 "full_recipe": plan.full_recipe.to_dict(), "reductions": plan.described,
+                 "reduction_label": plan.reduction_label, "seed": plan.recipe.seed,
+                 "predicted_factor": plan.predicted_factor, "trial": None, "predicted": None}
+        node = self.trial_node
+        if node is not None:
+            ident["trial"] = {"number": int(node.number), "study_name": str(node.study_name),
+                              "storage": mask_url(str(node.storage))}
+            ident["predicted"] = {"unit": str(node.unit), "value": float(node.reservation)}
+        return ident
+
     def _write(self, status: str, ended: bool = False) -> None:
         self.status = status
-        ident = self.identity
+        ident = self._identity()
         value = self.objective.value
         if value is not None and not math.isfinite(value):
             value = None
         record = RunRecord(
-            status=status,
-            config_key=ident["config_key"],
-            config=ident.get("config", {}),
-            overrides=ident.get("overrides", []),
-            recipe=ident.get("recipe", {}),
-            full_recipe=ident.get("full_recipe", {}),
-            reductions=ident.get("reductions", []),
-            reduction_label=ident.get("reduction_label", "full"),
-            seed=ident.get("seed", 0),
+            status=status, config_key=ident["config_key"], config=ident["config"], overrides=self.overrides,
+            recipe=ident["recipe"], full_recipe=ident["full_recipe"], reductions=ident["reductions"],
+            reduction_label=ident["reduction_label"], seed=ident["seed"],
             objective=Objective(self.objective.name, self.objective.direction, value),
             metrics=self.metrics,
-            cost=Cost(predicted_factor=ident.get("predicted_factor", 1.0), predicted=ident.get("predicted"),
+            cost=Cost(predicted_factor=ident["predicted_factor"], predicted=ident["predicted"],
                       measured=self.measured),
-            versions=versions(),
-            started_at=self._started,
-            ended_at=_now() if ended else None,
-            error=self.error,
-            trial=ident.get("trial"),
-            artifacts=self.artifacts,
-            info=self.info,
+            versions=versions(), started_at=self._started, ended_at=_now() if ended else None,
+            error=self.error, trial=ident["trial"], artifacts=self.artifacts, info=self.info,
         )
         write_record(self.run_dir, record)
+
+
+def trial_link_from(cfg):
+    """The budget sweeper's trial for this job (from ``cfg.budgetsweep.trial``), or None."""
+    node = (cfg.get("budgetsweep") or {}).get("trial") if hasattr(cfg, "get") else None
+    if not node:
+        return None, None
+    from budgetsweep.budget.trial_link import TrialLink  # only budget sweeps need Optuna
+
+    return TrialLink.from_config(node), node
+
+
+def run_context(cfg, *, objective: str = "val_loss", direction: str | None = None,
+                run_dir: str | Path | None = None, overrides: list[str] | None = None,
+                raise_on_stop: bool = True) -> RunContext:
+    """A RunContext for a user's own Hydra app: the reduced recipe from ``cfg`` (its ``optim``,
+    ``train`` and ``reduction`` sections), metrics, cost, stopping and the record.
+
+    ``run_dir`` and ``overrides`` default to the current Hydra job's output dir and overrides; in
+    a Hydra multirun an exception in the ``with`` block is recorded as a failed run and swallowed,
+    so the other jobs go on (``objective_value()`` is then NaN).
+    Raises ValueError (naming the key) when a reduction cannot apply to this config.
+    """
+    from budgetsweep.plan import plan_user_run
+    from budgetsweep.tasks.base import objective_direction
+
+    keep_going = False
+    if run_dir is None or overrides is None:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        hc = HydraConfig.get()
+        run_dir = hc.runtime.output_dir if run_dir is None else run_dir
+        overrides = list(hc.overrides.task) if overrides is None else overrides
+        keep_going = hc.mode == RunMode.MULTIRUN
+    plan = plan_user_run(cfg, overrides)
+    direction = direction or objective_direction(objective)
+    link, node = trial_link_from(cfg)
+    return RunContext(run_dir, plan, objective=Objective(objective, direction), overrides=overrides,
+                      trial_link=link, trial_node=node, raise_on_stop=raise_on_stop, keep_going=keep_going)

@@ -16,7 +16,7 @@ def commands():
         text = block.replace("\\\n", " ")
         for line in text.splitlines():
             line = line.strip()
-            if line.startswith("budgetsweep"):
+            if line.startswith(("budgetsweep", "python examples/")):
                 found.append(line)
     return found
 
@@ -31,9 +31,17 @@ def test_readme_command_runs(line, tmp_path):
     command, _, comment = line.partition("#")
     args = shlex.split(command)
     program = args.pop(0)
-    if program != "budgetsweep":
+    if program == "python":  # an example script, run from a copy of the repo's examples
+        import shutil
+        import subprocess
+        import sys
+
+        shutil.copytree(REPO / "examples", tmp_path / "examples")
+        proc = subprocess.run([sys.executable, *args], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    elif program == "budgetsweep":
+        proc = cli(args, cwd=tmp_path, check=False, timeout=600)
+    else:
         pytest.skip(f"{program} is tested in its own module")
-    proc = cli(args, cwd=tmp_path, check=False, timeout=600)
     if "fails cleanly" in comment:
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     else:
