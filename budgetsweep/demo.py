@@ -2,7 +2,8 @@
 
 Runs the ``budgetsweep`` app as a user would (a multirun), reads the records it wrote and prints
 one row per reduction: predicted factor, measured factor (examples and wall time, relative to the
-full run of the same configuration) and the mean objective.
+full run of the same configuration) and the mean objective; then writes the fidelity report that
+compares each proxy's ranking of the configurations with the full runs'.
 """
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def records_frame(sweep_dir: Path) -> pd.DataFrame:
 def reduction_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Measured factor = proxy cost / full cost of the same configuration, averaged over configurations."""
     full = frame[frame["reduction"] == "full"].set_index("config_key")[["examples", "wall_seconds"]]
-    joined = frame.join(full, on="config_key", rsuffix="_full")
+    joined = frame.merge(full, left_on="config_key", right_index=True, suffixes=("", "_full"))
     joined["measured_examples"] = joined["examples"] / joined["examples_full"]
     joined["measured_time"] = joined["wall_seconds"] / joined["wall_seconds_full"]
     table = joined.groupby("reduction", sort=False).agg(
@@ -66,6 +67,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nReductions on digits ({len(frame)} runs, objective = mean {objective} over configurations):")
         print(table.to_string())
     print(f"\nRecords: {sweep_dir}")
+    from budgetsweep.analysis import write_report
+
+    # the grid holds both scales: runs labelled `full` form the reference set, the rest are proxies
+    report = write_report([sweep_dir], [], sweep_dir / "report", formats=("md", "html", "csv"))
+    print(f"Fidelity report (proxy vs full ranking of the {frame['config_key'].nunique()} configurations): "
+          f"{report / 'report.md'} and {report / 'report.html'}")
     return 0
 
 

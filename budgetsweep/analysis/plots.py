@@ -1,0 +1,153 @@
+"""Figures of a report, drawn with matplotlib's Agg canvas (no pyplot, no display, no global state)."""
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+DPI = 100
+MAX_LABEL = 38  # characters of a strategy label shown in a figure
+
+
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= MAX_LABEL else label[: MAX_LABEL - 1] + "…"
+
+
+def png_bytes(fig: Figure) -> bytes:
+    """The figure as PNG bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    return buf.getvalue()
+
+
+def plot_proxy_vs_full(pairs: pd.DataFrame, strategy: str, *, label_top: int = 10) -> Figure:
+    """Proxy vs full objective per configuration (left, identity line, top configs labelled with
+    their full rank) and proxy rank vs full rank (right, the line of perfect agreement)."""
+    rows = pairs[(pairs["strategy"] == strategy) & pairs["paired"]]
+    fig = _figure(10, 4.4)
+    left, right = fig.subplots(1, 2)
+    many = len(rows) > 200
+    style = {"s": 8 if many else 28, "alpha": 0.5 if many else 0.85, "color": "tab:blue"}
+    if rows.empty:
+        for ax in (left, right):
+            ax.text(0.5, 0.5, "no configuration with both proxy and full runs", ha="center", transform=ax.transAxes)
+        fig.suptitle(_short(strategy))
+        return fig
+    if not many and (rows["proxy_n"].gt(1).any() or rows["full_n"].gt(1).any()):
+        left.errorbar(rows["proxy_mean"], rows["full_mean"], xerr=rows["proxy_std"].fillna(0),
+                      yerr=rows["full_std"].fillna(0), fmt="none", ecolor="0.7", lw=0.8, zorder=1)
+    left.scatter(rows["proxy_mean"], rows["full_mean"], zorder=2, **style)
+    both = np.concatenate([rows["proxy_mean"].to_numpy(float), rows["full_mean"].to_numpy(float)])
+    lo, hi = np.nanmin(both), np.nanmax(both)
+    left.plot([lo, hi], [lo, hi], ls="--", color="0.5", lw=1, label="proxy = full")
+    for _, row in rows.nsmallest(label_top, "full_rank").iterrows():  # a handful of labels, not a row loop
+        left.annotate(f"{row['full_rank']:g}", (row["proxy_mean"], row["full_mean"]), textcoords="offset points",
+                      xytext=(4, 3), fontsize=8)
+    left.set_xlabel("proxy objective (seed mean)")
+    left.set_ylabel("full objective (seed mean)")
+    left.legend(loc="best", fontsize=8)
+    left.set_title("objective; labels: full rank", fontsize=10)
+    n = len(rows)
+    right.scatter(rows["proxy_rank"], rows["full_rank"], **style)
+    right.plot([1, n], [1, n], ls="--", color="0.5", lw=1)
+    right.set_xlabel("proxy rank (1 = best)")
+    right.set_ylabel("full rank (1 = best)")
+    right.set_title(f"ranks of {n} configurations", fontsize=10)
+    fig.suptitle(_short(strategy))
+    return fig
+
+
+def frontier(cost: pd.Series, value: pd.Series) -> pd.Index:
+    """Strategies no other beats on both cost reduction and fidelity, cheapest first."""
+    ok = cost.notna() & value.notna()
+    order = cost[ok].sort_values(ascending=False, kind="stable").index
+    best_so_far = value[order].cummax().shift(1, fill_value=-math.inf)
+    return order[(value[order] > best_so_far).to_numpy()]
+
+
+def plot_tradeoff(table: pd.DataFrame, *, cost_by: str = "time", criterion: str = "rho",
+                  threshold: float | None = None) -> Figure:
+    """Fidelity (rho with its interval, or rho relative to the noise ceiling) against measured cost
+    reduction, one point per strategy; the frontier joins the strategies nothing beats on both."""
+    cost = table[f"cost_reduction_{cost_by}"].astype(float)
+    if criterion == "rho_rel":
+        scale = table["ceiling"].astype(float)
+        value, low, high = table["rho_rel"], table["rho_low"] / scale, table["rho_high"] / scale
+        ylabel = "Spearman rho / noise ceiling"
+    else:
+        value, low, high = table["rho"], table["rho_low"], table["rho_high"]
+        ylabel = "Spearman rho (proxy vs full)"
+    value = value.astype(float)
+    fig = _figure(7.5, 4.8)
+    ax = fig.subplots()
+    ok = cost.notna() & value.notna() & (cost > 0)
+    xerr_ok = ok & low.notna() & high.notna()
+    ax.errorbar(cost[xerr_ok], value[xerr_ok],
+                yerr=[(value - low)[xerr_ok].clip(lower=0), (high - value)[xerr_ok].clip(lower=0)],
+                fmt="none", ecolor="0.6", lw=1, capsize=3)
+    ax.scatter(cost[ok], value[ok], s=40, color="tab:blue", zorder=3)
+    chosen = table.get("recommended", pd.Series(False, index=table.index)).astype(bool) & ok
+    if chosen.any():
+        ax.scatter(cost[chosen], value[chosen], s=160, marker="*", color="tab:orange", zorder=4, label="recommended")
+    front = frontier(cost[ok], value[ok])
+    if len(front) > 1:
+        ax.plot(cost[front], value[front], color="tab:blue", lw=1, alpha=0.6, label="frontier")
+    for name in table.index[ok]:
+        ax.annotate(_short(str(name)), (cost[name], value[name]), textcoords="offset points", xytext=(5, 4),
+                    fontsize=8)
+    if threshold is not None:
+        ax.axhline(threshold, ls="--", color="tab:red", lw=1, label=f"threshold {threshold:g}")
+    if ok.any():
+        ax.set_xscale("log")
+        ax.margins(x=0.2)  # room for the labels of the outermost points
+        times = FuncFormatter(lambda v, _: f"{v:g}x")
+        ax.xaxis.set_major_formatter(times)
+        ax.xaxis.set_minor_formatter(times)
+    ax.set_xlabel(f"measured cost reduction, {cost_by} (full / proxy)")
+    ax.set_ylabel(ylabel)
+    missing = int((~ok).sum())
+    ax.set_title("fidelity vs cost" + (f" ({missing} strategies without a cost or rho not shown)" if missing else ""),
+                 fontsize=10)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize=8)
+    return fig
+
+
+def plot_learning_curves(curves: pd.DataFrame, metric: str, config_order: list[str], strategies: list[str],
+                         *, legend_title: str = "config") -> Figure | None:
+    """One panel per strategy; a line per run of the given configurations, coloured by configuration
+    (same colour in every panel). None when the histories lack ``metric``."""
+    if curves.empty or metric not in curves.columns or curves[metric].notna().sum() == 0:
+        return None
+    x = "examples" if "examples" in curves.columns and curves["examples"].notna().any() else "step"
+    panels = [s for s in strategies if (curves["reduction_label"] == s).any()]
+    cols = min(3, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    fig = _figure(4.2 * cols + 1.8, 3.4 * rows)
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    colors = {key: f"C{i % 10}" for i, key in enumerate(config_order)}
+    data = curves.dropna(subset=[metric, x]).sort_values(["path", x])
+    for ax, strategy in zip(axes, panels):
+        part = data[data["reduction_label"] == strategy]
+        # one line per run: a loop over a handful of runs (top configurations x seeds)
+        for (key, _), run in part.groupby(["config_key", "path"], sort=False):
+            ax.plot(run[x], run[metric], color=colors.get(key, "0.5"), lw=1.2, alpha=0.8)
+        ax.set_title(_short(strategy), fontsize=9)
+        ax.set_xlabel(x)
+        ax.set_ylabel(metric)
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    handles = [axes[0].plot([], [], color=colors[k], label=f"#{i + 1} {k}")[0] for i, k in enumerate(config_order)]
+    fig.legend(handles=handles, loc="outside right upper", fontsize=8, title=legend_title)
+    return fig

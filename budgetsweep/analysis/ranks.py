@@ -1,0 +1,230 @@
+"""Rank statistics on scores (higher is better): Spearman, Kendall tau-b, bootstrap intervals,
+top-k precision, regret and the pooled seed standard deviation.
+
+Inputs are plain arrays, one entry per configuration; the callers align them.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats
+
+MIN_CONFIGS = 3  # fewer configurations give a rank correlation of +-1 or nothing: meaningless
+MIN_CONFIGS_CI = 5  # below this, resampling configurations yields too few distinct samples to mean much
+CI_METHODS = ("BCa", "percentile", "basic")
+_CHUNK = 4_000_000  # elements of the pairwise sign matrix (float32) or of count arrays held at once
+
+
+def rank_agreement(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(Spearman rho, Kendall tau-b) of two score arrays; NaN below MIN_CONFIGS or without variation."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) < MIN_CONFIGS:
+        return float("nan"), float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)
+        rho = stats.spearmanr(x, y).statistic
+        tau = stats.kendalltau(x, y, variant="b").statistic
+    return float(rho), float(tau)
+
+
+def _tie_groups(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sort order, start of each group of equal values in it, and each entry's group number."""
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    new = np.r_[True, xs[1:] != xs[:-1]]
+    group = np.empty(len(x), dtype=np.intp)
+    group[order] = np.cumsum(new) - 1
+    return order, np.flatnonzero(new), group
+
+
+class ResampledRankAgreement:
+    """Spearman rho and Kendall tau-b of resampled configurations, vectorised over resamples.
+
+    Called by ``scipy.stats.bootstrap`` with arrays of configuration *indices* (one row per
+    resample). Resampling indices is the paired bootstrap: proxy and full scores of a
+    configuration stay together. Each resample becomes a row of counts ``w`` (how often each
+    configuration was drawn), and both statistics follow from the counts without materialising
+    the resampled data:
+
+    - Spearman: average ranks of the resample from cumulative counts over tie groups, then a
+      count-weighted Pearson correlation of the ranks (what ``spearmanr`` computes on the
+      resample, ties included);
+    - Kendall tau-b: concordant minus discordant pairs is ``w^T S w / 2`` with
+      ``S_ij = sign(x_i - x_j) sign(y_i - y_j)``; tied pairs are ``sum T_g (T_g - 1) / 2`` over the
+      count totals ``T_g`` of each tie group. Copies of one configuration are tied on both sides.
+
+    A resample without variation on one side has no rank information; it scores 0.
+    Cost: O(resamples * n^2) for tau (one matrix product), O(resamples * n) for rho.
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        if x.shape != y.shape or x.ndim != 1:
+            raise ValueError(f"x and y must be 1-d of one length, got shapes {x.shape} and {y.shape}")
+        self.n = len(x)
+        # configurations relabelled in x order, so x's tie groups need no gather per resample
+        order = np.argsort(x, kind="stable")
+        self.position = np.empty(self.n, dtype=np.intp)
+        self.position[order] = np.arange(self.n)
+        self.x, self.y = x[order], y[order]
+        _, self.starts_x, self.group_x = _tie_groups(self.x)
+        self.groups_y = _tie_groups(self.y)
+        # the sign matrix once when it is small; in row blocks otherwise
+        self.sign = self._sign_block(0, self.n) if self.n * self.n <= _CHUNK else None
+        self.row_sums: np.ndarray | None = None  # for jackknife rows, computed on first use
+
+    def _sign_block(self, start: int, stop: int) -> np.ndarray:
+        x, y = self.x, self.y
+        block = np.sign(x[start:stop, None] - x[None, :]) * np.sign(y[start:stop, None] - y[None, :])
+        return block.astype(np.float32)  # counts and signs are small integers: float32 is exact
+
+    def counts(self, idx: np.ndarray) -> np.ndarray:
+        b = idx.shape[0]
+        flat = (self.position[idx] + self.n * np.arange(b)[:, None]).ravel()
+        return np.bincount(flat, minlength=b * self.n).reshape(b, self.n).astype(np.float32)
+
+    @staticmethod
+    def _average_ranks(totals: np.ndarray) -> np.ndarray:
+        # float32 cumulative counts are exact (integers below 2^24); ranks themselves in float64
+        return (np.cumsum(totals, axis=1) - totals).astype(float) + (totals + 1) / 2
+
+    def _row_sums(self) -> np.ndarray:
+        """sum_j S_ij for every i (S in row blocks when it is not held)."""
+        if self.sign is not None:
+            return self.sign.sum(axis=1, dtype=float)
+        step = max(1, _CHUNK // self.n)
+        return np.concatenate([self._sign_block(i, i + step).sum(axis=1, dtype=float)
+                               for i in range(0, self.n, step)])
+
+    def _concordance(self, w: np.ndarray) -> np.ndarray:
+        """(concordant - discordant) pairs of each row of counts: w^T S w / 2."""
+        total = np.zeros(w.shape[0])
+        # jackknife rows (every configuration once but one) have a closed form: with
+        # w = 1 - e_j, w^T S w = 1^T S 1 - 2 (S 1)_j, as S is symmetric with a zero diagonal
+        jack = (w.max(axis=1) == 1) & (w.sum(axis=1) == self.n - 1)
+        if jack.any():
+            if self.row_sums is None:
+                self.row_sums = self._row_sums()
+            total[jack] = self.row_sums.sum() - 2 * self.row_sums[w[jack].argmin(axis=1)]
+        rest = ~jack
+        if not rest.any():
+            return total / 2
+        wr = w[rest]
+        if self.sign is not None:
+            total[rest] = np.einsum("ij,ij->i", wr, wr @ self.sign, dtype=float)
+            return total / 2
+        step = max(1, _CHUNK // self.n)
+        acc = np.zeros(wr.shape[0])
+        for start in range(0, self.n, step):
+            block = self._sign_block(start, start + step)
+            acc += np.einsum("ij,ij->i", wr[:, start:start + step], wr @ block.T, dtype=float)
+        total[rest] = acc
+        return total / 2
+
+    def __call__(self, idx: np.ndarray, axis: int = -1) -> np.ndarray:
+        idx = np.asarray(idx)
+        if axis not in (-1, idx.ndim - 1):
+            raise ValueError(f"axis={axis!r}; resamples must lie along the last axis")
+        single = idx.ndim == 1
+        w = self.counts(idx.reshape(-1, idx.shape[-1]))
+        total = w.sum(axis=1, dtype=float)
+        ties_x = np.add.reduceat(w, self.starts_x, axis=1)
+        order_y, starts_y, group_y = self.groups_y
+        ties_y = np.add.reduceat(w[:, order_y], starts_y, axis=1)
+        avg_x, avg_y = self._average_ranks(ties_x), self._average_ranks(ties_y)
+        rank_x = avg_x if len(self.starts_x) == self.n else avg_x[:, self.group_x]
+        # sum w (r - m)(s - m) = sum w r s - N m^2, as the weighted ranks sum to N m
+        n_mid2 = total * ((total + 1) / 2) ** 2
+        cov = np.einsum("ij,ij,ij->i", w, rank_x, avg_y[:, group_y]) - n_mid2
+        var_x = np.einsum("ij,ij,ij->i", ties_x, avg_x, avg_x) - n_mid2
+        var_y = np.einsum("ij,ij,ij->i", ties_y, avg_y, avg_y) - n_mid2
+        spread = np.sqrt(np.clip(var_x * var_y, 0, None))
+        rho = np.divide(cov, spread, out=np.zeros_like(cov), where=spread > 1e-9 * n_mid2)
+        pairs = total * (total - 1) / 2
+        tied_x = np.einsum("ij,ij->i", ties_x, ties_x - 1, dtype=float) / 2
+        tied_y = np.einsum("ij,ij->i", ties_y, ties_y - 1, dtype=float) / 2
+        norm = np.sqrt((pairs - tied_x) * (pairs - tied_y))
+        concordance = self._concordance(w)
+        tau = np.divide(concordance, norm, out=np.zeros_like(concordance), where=norm > 0)
+        out = np.clip(np.stack([rho, tau]), -1.0, 1.0)
+        return out[:, 0] if single else out
+
+
+def rank_agreement_ci(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    n_resamples: int = 2000,
+    confidence_level: float = 0.95,
+    method: str = "BCa",
+    rng: int | np.random.Generator | None = 0,
+) -> tuple[float, float, float, float]:
+    """Bootstrap interval over configurations: (rho_low, rho_high, tau_low, tau_high).
+
+    NaN below MIN_CONFIGS_CI configurations or with ``n_resamples=0``. When BCa cannot be
+    computed (a degenerate bootstrap distribution, e.g. every resample agrees perfectly),
+    the percentile interval of the same resamples is used.
+    """
+    nan = (float("nan"),) * 4
+    if len(x) < MIN_CONFIGS_CI or n_resamples == 0:
+        return nan
+    statistic = ResampledRankAgreement(x, y)
+    data = (np.arange(len(statistic.x)),)
+    batch = max(1, _CHUNK // len(statistic.x))  # resamples per call: bounds the (batch, n) count arrays
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)  # BCa on a degenerate distribution divides by 0
+        res = stats.bootstrap(data, statistic, n_resamples=n_resamples, vectorized=True, batch=batch,
+                              confidence_level=confidence_level, method=method, rng=rng)
+        low, high = res.confidence_interval
+        if np.isnan(low).any() or np.isnan(high).any():
+            res = stats.bootstrap(data, statistic, n_resamples=0, vectorized=True, bootstrap_result=res,
+                                  confidence_level=confidence_level, method="percentile", rng=rng)
+            low, high = res.confidence_interval
+    return float(low[0]), float(high[0]), float(low[1]), float(high[1])
+
+
+def top_k_precision(proxy: np.ndarray, full: np.ndarray, keys: Sequence[str], k: int) -> float:
+    """|top_k(proxy) & top_k(full)| / k; NaN with fewer than k configurations.
+
+    Ties at the cut are broken by configuration key, so the answer is deterministic.
+    """
+    n = len(proxy)
+    if n < k:
+        return float("nan")
+    keys = np.asarray(keys, dtype=object).astype(str)
+    top_proxy = np.lexsort((keys, -np.asarray(proxy, float)))[:k]
+    top_full = np.lexsort((keys, -np.asarray(full, float)))[:k]
+    return len(np.intersect1d(top_proxy, top_full)) / k
+
+
+def regret(proxy: np.ndarray, full: np.ndarray) -> float:
+    """Best full score minus the full score of the proxy's pick (>= 0, in objective units).
+
+    When several configurations tie for the proxy's best, the pick is one of them at random:
+    the expected full score over the tie is used.
+    """
+    proxy, full = np.asarray(proxy, float), np.asarray(full, float)
+    if len(proxy) == 0:
+        return float("nan")
+    picked = full[proxy == proxy.max()].mean()
+    return float(full.max() - picked)
+
+
+def pooled_std(std: np.ndarray, n: np.ndarray) -> float:
+    """Pooled seed standard deviation sqrt(sum (n-1) s^2 / sum (n-1)) over groups with n >= 2."""
+    std, n = np.asarray(std, float), np.asarray(n, float)
+    ok = (n >= 2) & np.isfinite(std)
+    dof = (n[ok] - 1).sum()
+    if dof == 0:
+        return float("nan")
+    return float(np.sqrt(((n[ok] - 1) * std[ok] ** 2).sum() / dof))
+
+
+def spearman_brown(rho_1: float, m: float) -> float:
+    """Reliability of an m-seed mean from the single-seed rank agreement: m r / (1 + (m - 1) r)."""
+    denominator = 1 + (m - 1) * rho_1
+    return float(m * rho_1 / denominator) if denominator != 0 else math.nan

@@ -1,0 +1,410 @@
+"""The report: analyse a proxy set against a full set (or summarise one set) and write it as
+Markdown, self-contained HTML and CSV tables."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from .compare import CRITERIA, Recommendation, compare_strategies, recommend
+from .fidelity import FidelitySettings
+from .load import load_curves, load_runs
+from .pair import aggregate_seeds, pair_runs, split_runs
+from .plots import plot_learning_curves, plot_proxy_vs_full, plot_tradeoff, png_bytes
+from .render import Document, fmt_float, fmt_interval, fmt_times, format_table, to_html, to_markdown, write_text
+from .schema import COST_COLUMNS, FULL_LABEL, check_runs, direction_of, empty_runs, scores, usable
+from .study import load_study_runs, mask_url
+from .summary import cost_summary, ranking, status_counts
+
+FORMATS = ("md", "html", "csv")
+TOP_ROWS = 20  # configurations per strategy shown in a ranking table (the CSV has all)
+MAX_SKIPPED_LISTED = 20
+
+
+def check_formats(formats: Iterable[str]) -> tuple[str, ...]:
+    """Validated, de-duplicated output formats."""
+    if isinstance(formats, str):
+        formats = [f for f in formats.split(",") if f]
+    out = tuple(dict.fromkeys(f.strip().lower() for f in formats))
+    bad = ",".join(f for f in out if f not in FORMATS)
+    if bad or not out:
+        raise ValueError(f"format={bad or '(none)'} is not known; allowed: {', '.join(FORMATS)}")
+    return out
+
+
+@dataclass
+class Report:
+    """Everything a report shows, as DataFrames; ``write`` renders it."""
+
+    runs: pd.DataFrame  # every run read, proxy and full (column ``role``)
+    status: pd.DataFrame
+    costs: pd.DataFrame
+    ranking: pd.DataFrame
+    comparison: pd.DataFrame | None = None
+    pairs: pd.DataFrame | None = None
+    recommendation: Recommendation | None = None
+    curves: pd.DataFrame | None = None
+    curve_configs: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    skipped_files: list[str] = field(default_factory=list)
+    settings: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def is_fidelity(self) -> bool:
+        return self.comparison is not None
+
+    def _reference(self) -> pd.DataFrame:
+        """Usable runs of the full set (of the one set, in a summary)."""
+        ref = self.runs[self.runs["role"] == "full"] if self.is_fidelity else self.runs
+        return ref[usable(ref)]
+
+    @property
+    def objective(self) -> str:
+        """The objective as shown: name (direction)."""
+        ref = self._reference()
+        names = ref["objective_name"].dropna().unique()
+        direction = ref["objective_direction"].dropna().unique()
+        if len(names) == 0:
+            return "unknown"
+        return f"{' / '.join(map(str, names))} ({' / '.join(map(str, direction))})"
+
+    @property
+    def objective_name(self) -> str | None:
+        """The metric the learning curves show: the reference set's objective."""
+        names = self._reference()["objective_name"].dropna()
+        return str(names.iloc[0]) if len(names) else None
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The tables written as CSV, by file stem."""
+        out = {"runs": self.runs, "status": self.status, "costs": self.costs, "ranking": self.ranking}
+        if self.comparison is not None:
+            out["fidelity"] = self.comparison
+        if self.pairs is not None:
+            out["pairs"] = self.pairs
+        return out
+
+    def document(self) -> Document:
+        return _fidelity_document(self) if self.is_fidelity else _summary_document(self)
+
+    def write(self, out_dir: str | os.PathLike, formats: Iterable[str] = ("md", "html")) -> Path:
+        """Write report.md (+ figures/), report.html and/or tables/*.csv under ``out_dir``; returns it."""
+        formats = check_formats(formats)
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        title = "budgetsweep fidelity report" if self.is_fidelity else "budgetsweep run report"
+        if "md" in formats or "html" in formats:
+            doc = self.document()
+            if "md" in formats:
+                text, files = to_markdown(doc)
+                for rel, data in files.items():
+                    (out / rel).parent.mkdir(parents=True, exist_ok=True)
+                    (out / rel).write_bytes(data)
+                write_text(out / "report.md", text)
+            if "html" in formats:
+                write_text(out / "report.html", to_html(doc, title))
+        if "csv" in formats:
+            (out / "tables").mkdir(exist_ok=True)
+            for stem, table in self.tables().items():
+                index = not isinstance(table.index, pd.RangeIndex)
+                table.to_csv(out / "tables" / f"{stem}.csv", index=index)
+        return out
+
+
+# ----- analysis -----
+
+def _skipped(*frames: pd.DataFrame | None) -> list[str]:
+    return [p for f in frames if f is not None for p in f.attrs.get("skipped_files", [])]
+
+
+def _top_configs(runs: pd.DataFrame, n: int) -> list[str]:
+    if n <= 0 or not usable(runs).any():
+        return []
+    agg = aggregate_seeds(runs)
+    agg["score"] = scores(agg["mean"], direction_of(runs, "runs") or "minimize")
+    best = agg.sort_values(["score", "config_key"], ascending=[False, True])["config_key"]
+    return best.drop_duplicates().head(n).tolist()
+
+
+def build_report(
+    proxy: pd.DataFrame,
+    full: pd.DataFrame | None = None,
+    *,
+    threshold: float = 0.8,
+    criterion: str = "rho",
+    cost_by: str = "time",
+    k: Sequence[int] = (1, 3, 5),
+    n_resamples: int = 2000,
+    confidence_level: float = 0.95,
+    ci_method: str = "BCa",
+    rng: int | None = 0,
+    top_n: int = 5,
+    sources: Sequence[str] = (),
+    skipped_files: Sequence[str] | None = None,
+) -> Report:
+    """Analyse run frames. With a non-empty ``full``: fidelity of every proxy strategy against it;
+    otherwise a summary of ``proxy`` alone (ranking, cost, status counts).
+
+    ``top_n`` configurations get learning curves (read from their metrics.jsonl).
+    """
+    check_runs(proxy, "proxy")
+    if full is not None:
+        check_runs(full, "full")
+    FidelitySettings(tuple(k), n_resamples, confidence_level, ci_method, rng)  # validate early
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion={criterion!r}; allowed: {CRITERIA}")
+    skipped = list(skipped_files) if skipped_files is not None else _skipped(proxy, full)
+    settings = dict(threshold=threshold, criterion=criterion, cost_by=cost_by, k=tuple(k), n_resamples=n_resamples,
+                    confidence_level=confidence_level, ci_method=ci_method, rng=rng)
+    fidelity_mode = full is not None and len(full) > 0
+    if fidelity_mode:
+        assert full is not None
+        runs = pd.concat([proxy.assign(role="proxy"), full.assign(role="full")], ignore_index=True)
+    else:  # one set: the role follows the label
+        runs = (proxy if len(proxy) else empty_runs()).copy()
+        runs["role"] = runs["reduction_label"].eq(FULL_LABEL).map({True: "full", False: "proxy"})
+    report = Report(runs=runs, status=status_counts(runs), costs=cost_summary(runs), ranking=pd.DataFrame(),
+                    sources=list(sources), skipped_files=skipped, settings=settings)
+    if fidelity_mode:
+        assert full is not None  # for type checkers: fidelity_mode says so
+        report.comparison = compare_strategies(proxy, full, threshold=threshold, criterion=criterion, cost_by=cost_by,
+                                               k=k, n_resamples=n_resamples, confidence_level=confidence_level,
+                                               ci_method=ci_method, rng=rng)
+        report.recommendation = recommend(report.comparison, threshold=threshold, criterion=criterion,
+                                          cost_by=cost_by)
+        report.pairs = pair_runs(proxy, full)
+        report.ranking = ranking(full)
+        report.curve_configs = _top_configs(full, top_n)
+    else:
+        report.ranking = ranking(proxy)
+        report.curve_configs = _top_configs(proxy, top_n)
+    chosen = runs[runs["config_key"].isin(report.curve_configs)]
+    report.curves = load_curves(chosen) if "path" in chosen.columns and len(chosen) else pd.DataFrame()
+    return report
+
+
+def load_sets(
+    proxy_paths: Sequence[str | os.PathLike] = (),
+    full_paths: Sequence[str | os.PathLike] = (),
+    *,
+    storage: str | None = None,
+    study: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str], list[str]]:
+    """(proxy runs, full runs, sources, skipped files) from paths and an optional Optuna study.
+
+    Runs under ``full_paths`` are the full set. Runs under ``proxy_paths`` and from the study
+    are split by label: those labelled ``full`` join the full set (a multirun or a calibration
+    study holding both scales), the others are proxies. A run seen twice (same record file)
+    counts once. Raises ValueError when a group of paths holds no record at all.
+    """
+    if (storage is None) != (study is None):
+        raise ValueError(f"storage={mask_url(storage) if storage else None!r} and study={study!r}: "
+                         "give both (--storage URL --study NAME) or neither")
+    if not proxy_paths and not full_paths and storage is None:
+        raise ValueError("nothing to read: give run directories and/or --storage URL --study NAME")
+    frames_full, frames_other, sources, skipped = [], [], [], []
+    for paths, target, what in ((full_paths, frames_full, "--full "), (proxy_paths, frames_other, "")):
+        if not paths:
+            continue
+        df = load_runs(paths)
+        skipped += df.attrs.get("skipped_files", [])
+        if df.empty:
+            extra = f" ({df.attrs['skipped']} record files were unreadable)" if df.attrs.get("skipped") else ""
+            raise ValueError(f"no run records (record.json) found under {what}path(s) "
+                             f"{', '.join(map(str, paths))}{extra}")
+        target.append(df)
+        sources += [f"{what}{p}".strip() for p in paths]
+    if storage is not None and study is not None:
+        df = load_study_runs(storage, study)
+        skipped += df.attrs.get("skipped_files", [])
+        frames_other.append(df)
+        sources.append(f"study {study} at {mask_url(storage)}")
+    other = pd.concat(frames_other, ignore_index=True) if frames_other else empty_runs()
+    moved_proxy, moved_full = split_runs(other)
+    both = pd.concat([f.assign(role="full") for f in frames_full + [moved_full]] + [moved_proxy.assign(role="proxy")],
+                     ignore_index=True)
+    # the same record reached through two paths (or a path and the study) counts once, as full first
+    both = both[~(both["record_path"].notna() & both["record_path"].duplicated())]
+    proxy = both[both["role"] == "proxy"].drop(columns="role").reset_index(drop=True)
+    full = both[both["role"] == "full"].drop(columns="role").reset_index(drop=True)
+    return proxy, full, sources, skipped
+
+
+def write_report(
+    proxy_paths: Sequence[str | os.PathLike] = (),
+    full_paths: Sequence[str | os.PathLike] = (),
+    out_dir: str | os.PathLike = "report",
+    formats: Iterable[str] = ("md", "html"),
+    *,
+    storage: str | None = None,
+    study: str | None = None,
+    threshold: float = 0.8,
+    criterion: str = "rho",
+    cost_by: str = "time",
+    n_resamples: int = 2000,
+    rng: int | None = 0,
+    top_n: int = 5,
+) -> Path:
+    """Load runs (see ``load_sets``), analyse them and write the report; returns ``out_dir``.
+
+    ``out_dir`` then holds report.md with figures/*.png, report.html (self-contained) and/or
+    tables/*.csv, by ``formats``.
+    """
+    formats = check_formats(formats)
+    if isinstance(proxy_paths, (str, os.PathLike)):
+        proxy_paths = [proxy_paths]
+    if isinstance(full_paths, (str, os.PathLike)):
+        full_paths = [full_paths]
+    proxy, full, sources, skipped = load_sets(proxy_paths, full_paths, storage=storage, study=study)
+    if proxy.empty and full.empty:
+        raise ValueError(f"no runs found in {', '.join(sources)}")
+    if proxy.empty:  # only full-scale runs: summarise them
+        proxy, full = full, None
+    report = build_report(proxy, full, threshold=threshold, criterion=criterion, cost_by=cost_by,
+                          n_resamples=n_resamples, rng=rng, top_n=top_n, sources=sources, skipped_files=skipped)
+    return report.write(out_dir, formats)
+
+
+# ----- documents -----
+
+def _common_head(doc: Document, report: Report, title: str) -> None:
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    doc.add("h1", title)
+    doc.add("p", f"Generated {now}. Objective: {report.objective}. Runs read: {len(report.runs)}; "
+                 f"record files skipped as unreadable: {len(report.skipped_files)}.")
+    if report.sources:
+        doc.add("list", items=[f"source: {s}" for s in report.sources])
+
+
+def _runs_section(doc: Document, report: Report) -> None:
+    doc.add("h2", "Runs")
+    doc.add("p", "Runs per strategy and status. Only completed runs with an objective value enter the "
+                 "fidelity measures; the others are counted here.")
+    doc.add("table", table=format_table(report.status))
+    cost_fmt = {c: fmt_float(3) for c in report.costs.columns}
+    doc.add("table", table=format_table(report.costs, cost_fmt))
+    if report.skipped_files:
+        listed = report.skipped_files[:MAX_SKIPPED_LISTED]
+        more = len(report.skipped_files) - len(listed)
+        doc.add("p", f"{len(report.skipped_files)} record files were skipped as unreadable (truncated, not JSON "
+                     "or of another schema version):")
+        doc.add("list", items=listed + ([f"... and {more} more"] if more > 0 else []))
+
+
+def _curves_section(doc: Document, report: Report, legend: str) -> None:
+    metric = report.objective_name
+    if not report.curve_configs or metric is None:
+        return
+    order = report.comparison.index.tolist() if report.comparison is not None else []
+    strategies = order + sorted(set(report.runs["reduction_label"].dropna()) - set(order))
+    if report.is_fidelity:
+        full_labels = sorted(report.runs.loc[report.runs["role"] == "full", "reduction_label"].dropna().unique())
+        strategies = full_labels + [s for s in strategies if s not in full_labels]
+    fig = plot_learning_curves(report.curves if report.curves is not None else pd.DataFrame(), metric,
+                               report.curve_configs, strategies, legend_title=legend)
+    doc.add("h2", "Learning curves of the top configurations")
+    if fig is None:
+        doc.add("p", f"No metrics.jsonl history with {metric!r} was found for the top configurations "
+                     "(runs read from an Optuna storage have none).")
+        return
+    doc.add("figure", f"learning curves ({metric}) of the top {len(report.curve_configs)} configurations",
+            png=png_bytes(fig), name="learning_curves.png")
+
+
+def _method_notes(doc: Document, report: Report) -> None:
+    s = report.settings
+    doc.add("h2", "Method")
+    doc.add("list", items=[
+        "Seeds are averaged per configuration (config key); proxy and full configurations are paired by key. "
+        "Scores are direction-aware: rank 1 is the best for a minimised and a maximised objective alike.",
+        "rho: Spearman; tau: Kendall tau-b (scipy.stats). Intervals: paired bootstrap over configurations "
+        f"(scipy.stats.bootstrap, {s['ci_method']}, {s['n_resamples']} resamples, rng {s['rng']}, "
+        f"{float(s['confidence_level']):.0%}).",
+        "topk: share of the full top-k that the proxy's top-k holds (ties broken by config key). "
+        "regret: best full score minus the full score of the proxy's pick; regret_sd: the same in pooled "
+        "full-scale seed standard deviations.",
+        "Noise ceiling: rho_1 = mean Spearman between pairs of full-scale seeds; R_m = m rho_1 / (1 + (m-1) rho_1) "
+        "for m seeds averaged; ceiling = sqrt(R_m); rho_rel = rho / ceiling.",
+        "Cost reduction: mean measured cost of a full run / of a proxy run, over the configurations compared "
+        "(examples, wall seconds, flops); predicted = 1 / the reductions' predicted cost factor.",
+    ])
+
+
+def _fidelity_document(report: Report) -> Document:
+    assert report.comparison is not None and report.pairs is not None
+    table = report.comparison
+    s = report.settings
+    doc = Document()
+    _common_head(doc, report, "budgetsweep fidelity report")
+    doc.add("h2", "Recommendation")
+    doc.add("p", report.recommendation.text if report.recommendation else "")
+    doc.add("p", f"Criterion: {s['criterion']} >= {float(s['threshold']):.2f}; cost measured by {s['cost_by']}. "
+                 "Strategies sorted by measured cost reduction, largest first.")
+    doc.add("h2", "Strategies")
+    fid = pd.DataFrame(index=table.index)
+    fid["configs"] = table["configs"]
+    fid["rho [CI]"] = [fmt_interval(*v) for v in table[["rho", "rho_low", "rho_high"]].itertuples(index=False)]
+    fid["tau [CI]"] = [fmt_interval(*v) for v in table[["tau", "tau_low", "tau_high"]].itertuples(index=False)]
+    for col in [c for c in table.columns if c.startswith("top") and c[3:].isdigit()]:
+        fid[col] = table[col]
+    fid["regret"] = table["regret"]
+    fid["regret_sd"] = table["regret_sd"]
+    fid["ceiling"] = table["ceiling"]
+    fid["rho_rel"] = table["rho_rel"]
+    fid["meets"] = table["meets"]
+    doc.add("table", table=format_table(fid))
+    cost = pd.DataFrame(index=table.index)
+    for unit in COST_COLUMNS:
+        cost[f"reduction ({unit})"] = table[f"cost_reduction_{unit}"]
+    cost["predicted"] = table["predicted_reduction"]
+    for col in ("proxy_runs", "full_runs", "proxy_only", "full_only", "excluded_runs"):
+        cost[col] = table[col]
+    times = {c: fmt_times for c in cost.columns if c.startswith("reduction") or c == "predicted"}
+    doc.add("p", "Cost and coverage: proxy_only / full_only are configurations left out for lack of a run at the "
+                 "other scale; excluded_runs are proxy runs that did not complete.")
+    doc.add("table", table=format_table(cost, times))
+    if len(table):
+        fig = plot_tradeoff(table, cost_by=str(s["cost_by"]), criterion=str(s["criterion"]),
+                            threshold=float(s["threshold"]))  # type: ignore[arg-type]
+        doc.add("figure", "fidelity vs measured cost reduction, one point per strategy", png=png_bytes(fig),
+                name="tradeoff.png")
+    doc.add("h2", "Noise ceiling")
+    ceiling = table[["seed_rho", "full_seeds", "reliability", "ceiling"]]
+    if ceiling["seed_rho"].notna().any():
+        doc.add("p", "Rank agreement between full-scale seeds over the configurations each strategy is compared on.")
+        doc.add("table", table=format_table(ceiling))
+    else:
+        doc.add("p", "No noise ceiling: it needs at least two full-scale seeds per configuration (and three "
+                     "configurations). Judge rho against how much full-scale seeds disagree before trusting it.")
+    doc.add("h2", "Proxy vs full, per configuration")
+    for i, strategy in enumerate(table.index, start=1):
+        doc.add("h3", str(strategy))
+        row = table.loc[strategy]
+        doc.add("p", f"{int(row['configs'])} configurations compared; {int(row['proxy_only'])} with proxy runs only "
+                     f"and {int(row['full_only'])} with full runs only were left out.")
+        fig = plot_proxy_vs_full(report.pairs, str(strategy))
+        doc.add("figure", f"proxy vs full objective, {strategy}", png=png_bytes(fig), name=f"proxy_vs_full_{i}.png")
+    _curves_section(doc, report, "config (full rank)")
+    _runs_section(doc, report)
+    _method_notes(doc, report)
+    return doc
+
+
+def _summary_document(report: Report) -> Document:
+    doc = Document()
+    _common_head(doc, report, "budgetsweep run report")
+    doc.add("p", "One set of runs (no full-scale set given): configurations ranked by their seed-mean objective.")
+    doc.add("h2", "Ranking")
+    for strategy, rows in report.ranking.groupby("strategy", sort=True):
+        doc.add("h3", str(strategy))
+        shown = rows.head(TOP_ROWS).set_index("rank").drop(columns="strategy")
+        shown = shown[[c for c in shown.columns if c not in ("predicted_factor",)]]
+        doc.add("table", table=format_table(shown, {"mean": fmt_float(4), "std": fmt_float(4)}))
+        if len(rows) > TOP_ROWS:
+            doc.add("p", f"Top {TOP_ROWS} of {len(rows)} configurations (all of them in tables/ranking.csv).")
+    _curves_section(doc, report, "config (rank)")
+    _runs_section(doc, report)
+    return doc

@@ -1,0 +1,51 @@
+"""Tables about one set of runs: status counts, the ranking of configurations, what it cost."""
+from __future__ import annotations
+
+import pandas as pd
+
+from budgetsweep.records import STATUSES
+
+from .pair import aggregate_seeds
+from .schema import CONFIG_PREFIX, check_runs, direction_of, scores, usable
+
+
+def status_counts(runs: pd.DataFrame) -> pd.DataFrame:
+    """Runs per reduction_label and status (one column per status, plus ``total``)."""
+    check_runs(runs)
+    table = pd.crosstab(runs["reduction_label"].fillna("unknown"), runs["status"].fillna("unknown"))
+    table = table.reindex(columns=[s for s in STATUSES if s in table.columns] +
+                          [s for s in table.columns if s not in STATUSES], fill_value=0)
+    table["total"] = table.sum(axis=1)
+    table.index.name = "strategy"
+    table.columns.name = None
+    return table
+
+
+def ranking(runs: pd.DataFrame) -> pd.DataFrame:
+    """Configurations of each strategy ranked by their seed-mean objective (rank 1 = best)."""
+    check_runs(runs)
+    direction = direction_of(runs, "runs") or "minimize"
+    agg = aggregate_seeds(runs)
+    agg["rank"] = scores(agg["mean"], direction).groupby(agg["strategy"]).rank(ascending=False, method="min")
+    agg = agg.sort_values(["strategy", "rank", "config_key"]).reset_index(drop=True)
+    config_cols = [c for c in agg.columns if c.startswith(CONFIG_PREFIX)]
+    front = ["strategy", "rank", "config_key", "mean", "std", "n"]
+    rest = [c for c in agg.columns if c not in front and c not in config_cols]
+    agg["rank"] = agg["rank"].astype("int64")
+    return agg[front + config_cols + rest]
+
+
+def cost_summary(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per strategy: runs, total and mean per completed run of wall seconds, examples and flops.
+
+    Totals include every run (failed and pruned runs spent compute too); means are over the
+    usable (completed) runs.
+    """
+    check_runs(runs)
+    cols = ["wall_seconds", "examples", "flops"]
+    label = runs["reduction_label"].fillna("unknown")
+    total = runs[cols].groupby(label).sum(min_count=1).add_prefix("total_")
+    mean = runs.loc[usable(runs), cols].groupby(label[usable(runs)]).mean().add_prefix("mean_")
+    out = pd.DataFrame({"runs": label.value_counts()}).join(total).join(mean)
+    out.index.name = "strategy"
+    return out.sort_index()

@@ -1,0 +1,116 @@
+"""Console entry points that need no training stack: ``budgetsweep-report``.
+
+Heavy imports (pandas, scipy, matplotlib) happen after the arguments parse, so ``--help`` is
+instant and a usage error costs nothing. Nothing here imports torch.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+FORMATS = ("md", "html", "csv")
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    out = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
+    bad = [f for f in out if f not in FORMATS]
+    if bad or not out:
+        raise argparse.ArgumentTypeError(
+            f"unknown format {','.join(bad) or repr(text)} in --format; allowed: {','.join(FORMATS)} "
+            "(comma-separated, e.g. md,html)"
+        )
+    return out
+
+
+def _threshold(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not -1 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"--threshold={text!r}; must be a rank correlation in [-1, 1], e.g. 0.8")
+    return value
+
+
+def report_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="budgetsweep-report",
+        description="Measure how well proxy runs rank configurations the way full-scale runs do, and write a "
+                    "report (Markdown, self-contained HTML, CSV). Without --full: a report of one set of runs.",
+    )
+    p.add_argument("proxy_paths", nargs="*", metavar="PROXY_PATHS",
+                   help="job, sweep or multirun directories (searched at any depth for record.json); runs "
+                        "labelled 'full' found here join the full set")
+    p.add_argument("--full", nargs="+", default=[], metavar="FULL_PATHS", dest="full_paths",
+                   help="directories of the full-scale (reference) runs")
+    p.add_argument("--storage", help="Optuna storage URL of a budget sweep, e.g. sqlite:///outputs/study.db")
+    p.add_argument("--study", help="study name in --storage")
+    p.add_argument("--threshold", type=_threshold, default=0.8,
+                   help="fidelity a proxy needs to be recommended (default 0.8)")
+    p.add_argument("--criterion", choices=("rho", "rho_rel"), default="rho",
+                   help="rho, or rho relative to the noise ceiling (default rho)")
+    p.add_argument("--cost-by", choices=("time", "examples", "flops"), default="time",
+                   help="measured cost that ranks proxies as cheap (default time)")
+    p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000; 0: no intervals)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap (default 0)")
+    p.add_argument("--top", type=int, default=5, help="configurations with learning curves (default 5)")
+    p.add_argument("--out", default="report", help="output folder (default ./report)")
+    p.add_argument("--format", type=_formats, default=("md", "html"), dest="formats",
+                   help="comma-separated: md, html, csv (default md,html)")
+    return p
+
+
+def _fail(message: str) -> int:
+    print(f"budgetsweep-report: error: {message}", file=sys.stderr)
+    return 2
+
+
+def report_main(argv: Sequence[str] | None = None) -> int:
+    """Run budgetsweep-report; returns the exit status (0 ok, 2 bad arguments or data)."""
+    parser = report_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed its message
+        return int(exc.code or 0)
+    if not args.proxy_paths and not args.full_paths and args.storage is None:
+        return _fail("no runs given: pass run directories (PROXY_PATHS, --full) and/or --storage URL --study NAME")
+    if args.resamples < 0:
+        return _fail(f"--resamples={args.resamples}; must be >= 0")
+
+    import warnings
+
+    from budgetsweep.analysis import RecordWarning, mask_url, write_report
+
+    skipped: list[str] = []
+
+    def show(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
+        # one line per warning, without Python's file:line prefix
+        if issubclass(category, RecordWarning):
+            skipped.append(str(message))
+        print(f"budgetsweep-report: warning: {message}", file=sys.stderr)
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", RecordWarning)
+            warnings.showwarning = show
+            out = write_report(args.proxy_paths, args.full_paths, args.out, args.formats, storage=args.storage,
+                               study=args.study, threshold=args.threshold, criterion=args.criterion,
+                               cost_by=args.cost_by, n_resamples=args.resamples, rng=args.seed, top_n=args.top)
+    except (FileNotFoundError, ValueError) as exc:
+        text = str(exc)
+        if args.storage:
+            text = text.replace(args.storage, mask_url(args.storage))
+        return _fail(text)
+    if args.storage:
+        print(f"read study {args.study!r} from {mask_url(args.storage)}")
+    if skipped:
+        print(f"skipped {len(skipped)} unreadable record file(s); see the report")
+    names = {"md": "report.md", "html": "report.html", "csv": "tables/"}
+    for fmt in args.formats:
+        print(f"report written to {out / names[fmt]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(report_main())

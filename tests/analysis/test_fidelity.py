@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from budgetsweep.analysis import fidelity, noise_ceiling
+
+FULL = {"a": [1.0], "b": [2.0], "c": [3.0], "d": [4.0], "e": [5.0], "f": [6.0]}
+PROXY = {"a": [2.0], "b": [1.0], "c": [3.0], "d": [4.0], "e": [6.0], "f": [5.0]}  # swaps a<->b and e<->f
+
+
+def test_one_seed_minimize_by_hand(tables):
+    proxy, full = tables(FULL, PROXY)
+    f = fidelity(proxy, full, n_resamples=200)
+    assert f.configs == 6 and f.proxy_only == 0 and f.full_only == 0
+    assert f.rho == pytest.approx(1 - 6 * 4 / (6 * 35))  # sum of squared rank differences is 4
+    assert f.tau == pytest.approx((13 - 2) / 15)  # two discordant pairs of 15
+    assert f.top_k == {1: 0.0, 3: 1.0, 5: pytest.approx(0.8)}
+    assert f.regret == pytest.approx(1.0)  # the proxy picks b (full 2.0); the best is a (1.0)
+    assert math.isnan(f.regret_sd) and math.isnan(f.seed_std)  # one seed: no seed noise to measure
+    assert math.isnan(f.ceiling.ceiling) and math.isnan(f.rho_rel)
+    assert f.rho_low <= f.rho <= f.rho_high
+    assert (f.cost_reduction_examples, f.cost_reduction_time, f.cost_reduction_flops) == (10.0, 5.0, 10.0)
+    assert f.predicted_reduction == pytest.approx(10.0)
+    assert f.objective == "val_loss" and f.direction == "minimize"
+
+
+def test_maximize_gives_the_same_fidelity_as_the_mirrored_minimize(tables):
+    flip = lambda d: {k: [10.0 - v for v in vs] for k, vs in d.items()}  # noqa: E731  accuracy-like
+    lo = fidelity(*tables(FULL, PROXY), n_resamples=200)
+    hi = fidelity(*tables(flip(FULL), flip(PROXY), direction="maximize"), n_resamples=200)
+    assert (hi.rho, hi.tau, hi.regret) == pytest.approx((lo.rho, lo.tau, lo.regret))
+    assert hi.top_k == pytest.approx(lo.top_k)
+    assert hi.direction == "maximize"
+
+
+def test_proxy_minimizing_a_loss_against_full_maximizing_an_accuracy(tables):
+    proxy, _ = tables(FULL, PROXY)
+    _, full = tables({k: [10.0 - v[0]] for k, v in FULL.items()}, PROXY, direction="maximize")
+    f = fidelity(proxy, full, n_resamples=0)
+    assert f.rho == pytest.approx(1 - 6 * 4 / (6 * 35))  # ignoring directions would give a negative rho
+    assert f.regret == pytest.approx(1.0)
+
+
+def test_configs_without_a_partner_are_left_out_and_counted(tables):
+    full = {"a": [1.0], "b": [2.0], "c": [3.0], "d": [4.0], "full_only": [0.1]}
+    proxy = {"a": [1.0], "b": [3.0], "c": [2.0], "d": [4.0], "proxy_only": [0.1]}
+    f = fidelity(*tables(full, proxy), n_resamples=0)
+    assert (f.configs, f.proxy_only, f.full_only) == (4, 1, 1)
+    assert f.rho == pytest.approx(stats.spearmanr([1, 3, 2, 4], [1, 2, 3, 4]).statistic)
+    assert f.top_k[1] == 1.0 and f.top_k[3] == 1.0 and math.isnan(f.top_k[5])  # fewer configs than k
+    assert all(math.isnan(v) for v in (f.rho_low, f.rho_high, f.tau_low, f.tau_high))  # < 5 configs
+
+
+def test_runs_that_did_not_complete_are_excluded_and_counted(tables):
+    proxy, full = tables(FULL, PROXY)
+    proxy.loc[proxy["config_key"] == "a", "status"] = "pruned"
+    f = fidelity(proxy, full, n_resamples=0)
+    assert f.configs == 5 and f.excluded_runs == 1 and f.full_only == 1
+
+
+def test_several_seeds_give_pooled_seed_std_and_regret_in_its_units(tables):
+    full = {"a": [1.0, 1.2], "b": [2.0, 2.4], "c": [3.0, 3.0], "d": [4.0, 4.2], "e": [5.0, 5.2]}
+    proxy = {"a": [2.0], "b": [1.0], "c": [3.0], "d": [4.0], "e": [5.0]}
+    f = fidelity(*tables(full, proxy), n_resamples=0)
+    variances = [np.var(v, ddof=1) for v in full.values()]
+    pooled = math.sqrt(sum(variances) / len(variances))  # two seeds each: equal weights
+    assert f.seed_std == pytest.approx(pooled)
+    assert f.regret == pytest.approx(2.2 - 1.1)
+    assert f.regret_sd == pytest.approx(1.1 / pooled)
+    assert f.full_runs == 10 and f.proxy_runs == 5
+
+
+def _seed_runs(tables, columns):
+    """Full runs whose seed s has the values columns[s] over configs c0..c4."""
+    full = {f"c{i}": [col[i] for col in columns] for i in range(len(columns[0]))}
+    return tables(full, {k: [float(i)] for i, k in enumerate(full)})
+
+
+def test_noise_ceiling_two_seeds_known_answer(tables):
+    proxy, full = _seed_runs(tables, [[1, 2, 3, 4, 5], [1, 2, 3, 5, 4]])
+    c = noise_ceiling(full)
+    assert c.seed_rho == pytest.approx(0.9)  # 1 - 6*2/120
+    assert c.seeds == 2 and c.seed_pairs == 1 and c.configs == 5
+    assert c.reliability == pytest.approx(1.8 / 1.9)
+    assert c.ceiling == pytest.approx(math.sqrt(1.8 / 1.9))
+    f = fidelity(proxy, full, n_resamples=0)
+    assert f.ceiling == c and f.rho_rel == pytest.approx(f.rho / c.ceiling)
+
+
+def test_noise_ceiling_three_seeds_averages_the_seed_pairs(tables):
+    _, full = _seed_runs(tables, [[1, 2, 3, 4, 5], [1, 2, 3, 5, 4], [2, 1, 3, 4, 5]])
+    c = noise_ceiling(full)
+    rho_1 = (0.9 + 0.9 + 0.8) / 3
+    assert c.seed_rho == pytest.approx(rho_1) and c.seed_pairs == 3
+    assert c.reliability == pytest.approx(3 * rho_1 / (1 + 2 * rho_1))
+    assert c.ceiling == pytest.approx(math.sqrt(3 * rho_1 / (1 + 2 * rho_1)))
+
+
+def test_noise_ceiling_matches_seeds_by_order_not_by_value(tables):
+    _, full = _seed_runs(tables, [[1, 2, 3, 4, 5], [1, 2, 3, 5, 4]])
+    full["seed"] = full["seed"] + 10 * full["config_key"].str[1:].astype(int)  # every config its own seeds
+    assert noise_ceiling(full).seed_rho == pytest.approx(0.9)
+
+
+def test_noise_ceiling_when_seeds_disagree_entirely(tables):
+    proxy, full = _seed_runs(tables, [[1, 2, 3, 4, 5], [5, 4, 3, 2, 1]])
+    c = noise_ceiling(full)
+    assert c.seed_rho == pytest.approx(-1.0) and math.isnan(c.ceiling)
+    assert math.isnan(fidelity(proxy, full, n_resamples=0).rho_rel)
+
+
+def test_perfect_proxy(tables):
+    full = {f"c{i}": [float(i), float(i) + 0.01] for i in range(8)}
+    f = fidelity(*tables(full, {k: [v[0] * 3] for k, v in full.items()}), n_resamples=300)
+    assert (f.rho, f.tau, f.regret) == pytest.approx((1.0, 1.0, 0.0))
+    assert (f.rho_low, f.rho_high) == (1.0, 1.0)
+    assert all(v == 1.0 for v in f.top_k.values())
+    assert f.ceiling.ceiling == pytest.approx(1.0)
+
+
+def test_bootstrap_is_reproducible_with_rng(tables):
+    rng = np.random.default_rng(0)
+    full = {f"c{i}": [float(v)] for i, v in enumerate(rng.normal(size=20))}
+    proxy = {k: [v[0] + rng.normal()] for k, v in full.items()}
+    a = fidelity(*tables(full, proxy), n_resamples=300, rng=1)
+    b = fidelity(*tables(full, proxy), n_resamples=300, rng=1)
+    assert (a.rho_low, a.rho_high, a.tau_low, a.tau_high) == (b.rho_low, b.rho_high, b.tau_low, b.tau_high)
+
+
+def test_to_frame_is_one_row_indexed_by_strategy(tables):
+    f = fidelity(*tables(FULL, PROXY), n_resamples=0, k=(2, 1))
+    frame = f.to_frame()
+    assert frame.shape[0] == 1 and frame.index.tolist() == ["data_subset(fraction=0.1)"]
+    assert {"rho", "tau", "top1", "top2", "regret", "ceiling", "rho_rel", "cost_reduction_time"} <= set(frame.columns)
+    assert frame.loc[f.strategy, "rho"] == f.rho
+    assert isinstance(f.to_series(), pd.Series)
+
+
+def test_fidelity_wants_one_strategy_and_valid_settings(tables):
+    p1, full = tables(FULL, PROXY, label="one")
+    p2, _ = tables(FULL, PROXY, label="two")
+    with pytest.raises(ValueError, match="use compare_strategies"):
+        fidelity(pd.concat([p1, p2]), full)
+    with pytest.raises(ValueError, match=r"k=\(0,\)"):
+        fidelity(p1, full, k=(0,))
+    with pytest.raises(ValueError, match="confidence_level=1.5"):
+        fidelity(p1, full, confidence_level=1.5)
+    with pytest.raises(ValueError, match="ci_method='fancy'"):
+        fidelity(p1, full, ci_method="fancy")
+
+
+def test_a_strategy_whose_runs_all_failed_has_no_measures(tables):
+    proxy, full = tables(FULL, PROXY)
+    proxy["status"] = "failed"
+    f = fidelity(proxy, full, n_resamples=100)
+    assert f.configs == 0 and f.excluded_runs == 6 and f.full_only == 6
+    assert all(math.isnan(v) for v in (f.rho, f.tau, f.regret, f.rho_low, f.cost_reduction_time))
+    assert all(math.isnan(v) for v in f.top_k.values())

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from budgetsweep.analysis import RecordWarning, load_curves, load_runs
+
+
+def test_loads_runs_at_any_depth_one_row_each(tmp_path, write_run, make_record):
+    write_run(tmp_path / "single", make_record("a", seed=0, value=0.5), name="run")
+    job = write_run(tmp_path / "multirun" / "2026-01-01" / "12-00-00",
+                    make_record("b", "data_subset(fraction=0.1)", seed=3, value=0.7, factor=0.1), name="0")
+    hydra = tmp_path / "multirun" / ".hydra"
+    hydra.mkdir(parents=True)
+    (hydra / "record.json").write_text("{}")  # Hydra's folder is never a run, even with this name
+
+    df = load_runs(tmp_path)
+
+    assert len(df) == 2 and df.attrs["skipped"] == 0
+    row = df.set_index("config_key").loc["b"]
+    assert row["reduction_label"] == "data_subset(fraction=0.1)"
+    assert row["seed"] == 3 and row["objective_value"] == 0.7
+    assert row["objective_name"] == "val_loss" and row["objective_direction"] == "minimize"
+    assert row["predicted_factor"] == 0.1 and row["examples"] == 1000 and row["wall_seconds"] == 10.0
+    assert row["config.optim.lr"] == 0.01 and row["config.model.hidden"] == 64
+    assert row["metric.val_loss"] == 0.7
+    assert row["status"] == "completed" and row["source"] == "records"
+    assert row["path"] == str(job.resolve()) and row["record_path"] == str(job.resolve() / "record.json")
+
+
+def test_nested_config_is_flattened_with_dots(tmp_path, write_run, make_record):
+    write_run(tmp_path, make_record(config={"optim": {"lr": 0.1, "name": "sgd"}}))
+    df = load_runs(tmp_path)
+    assert df.loc[0, "config.optim.lr"] == 0.1 and df.loc[0, "config.optim.name"] == "sgd"
+
+
+@pytest.mark.parametrize(
+    "spoil, reason",
+    [
+        (lambda rec: json.dumps(rec)[:40], "line 1 column"),  # truncated mid-write
+        (lambda rec: json.dumps({**rec, "schema_version": 2}), "schema_version=2"),
+        (lambda rec: json.dumps({**rec, "status": "exploded"}), "status='exploded'"),
+        (lambda rec: json.dumps({**rec, "config_key": None}), "config_key=None"),
+        (lambda rec: json.dumps([1, 2]), "not a JSON object"),
+        (lambda rec: "", "Expecting value"),
+    ],
+    ids=["truncated", "schema_version", "status", "config_key", "not_object", "empty"],
+)
+def test_unreadable_record_is_skipped_with_a_warning_naming_the_file(tmp_path, write_run, make_record, spoil,
+                                                                      reason):
+    write_run(tmp_path, make_record("good"))
+    bad = write_run(tmp_path, make_record("bad")) / "record.json"
+    bad.write_text(spoil(make_record("bad")))
+
+    with pytest.warns(RecordWarning) as caught:
+        df = load_runs(tmp_path)
+
+    assert list(df["config_key"]) == ["good"]
+    assert df.attrs["skipped"] == 1 and df.attrs["skipped_files"] == [str(bad.resolve())]
+    message = str(caught[0].message)
+    assert str(bad.resolve()) in message and reason in message
+
+
+def test_missing_path_is_an_error_naming_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        load_runs([tmp_path / "nowhere"])
+
+
+def test_overlapping_paths_count_a_record_once(tmp_path, write_run, make_record):
+    job = write_run(tmp_path / "sweep", make_record("a"))
+    df = load_runs([tmp_path, tmp_path / "sweep", job / "record.json"])
+    assert len(df) == 1
+
+
+def test_empty_directory_gives_an_empty_frame_with_the_columns(tmp_path):
+    df = load_runs(tmp_path)
+    assert df.empty and {"config_key", "objective_value", "wall_seconds"} <= set(df.columns)
+    assert df.attrs["skipped"] == 0
+
+
+def test_failed_run_without_objective_loads_with_nan(tmp_path, write_run, make_record):
+    write_run(tmp_path, make_record("a", value=None, status="failed"))
+    df = load_runs(tmp_path)
+    assert df.loc[0, "status"] == "failed" and np.isnan(df.loc[0, "objective_value"])
+
+
+def test_learning_curves_come_from_metrics_jsonl(tmp_path, write_run, make_record, history):
+    job = write_run(tmp_path, make_record("a", seed=1, value=0.3), history(0.3, steps=3))
+    write_run(tmp_path, make_record("b"))  # no history
+    with (job / "metrics.jsonl").open("a") as fh:
+        fh.write('{"step": 4, "val_lo')  # a crash mid-line is dropped
+    curves = load_curves(load_runs(tmp_path))
+    assert len(curves) == 3
+    assert set(curves["config_key"]) == {"a"} and set(curves["seed"]) == {1}
+    assert curves["val_loss"].iloc[-1] == pytest.approx(0.3 + 0.5 / 3)

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import base64
+import re
+
+import pandas as pd
+import pytest
+
+from budgetsweep.analysis import build_report, compare_strategies, load_runs, split_runs, write_report
+
+
+def _assert_self_contained(html: str) -> None:
+    assert 'src="http' not in html and "src='http" not in html
+    assert "<link" not in html.lower() and "<script" not in html.lower()
+    assert "url(" not in html  # no external resources in CSS either
+    sources = re.findall(r'<img[^>]*src="([^"]+)"', html)
+    assert sources, "the report has figures"
+    for src in sources:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fidelity_report_writes_markdown_html_and_csv(tmp_path, study_dirs):
+    proxy_dir, full_dir, expected = study_dirs
+    out = write_report([proxy_dir], [full_dir], tmp_path / "out", ("md", "html", "csv"), n_resamples=200)
+
+    assert out == tmp_path / "out"
+    md = (out / "report.md").read_text()
+    for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
+        assert (out / link).read_bytes()[:4] == b"\x89PNG"
+    assert "figures/tradeoff.png" in md and "figures/learning_curves.png" in md
+    assert "Recommended proxy: data_subset(fraction=0.1)" in md
+    _assert_self_contained((out / "report.html").read_text())
+
+    table = pd.read_csv(out / "tables" / "fidelity.csv", index_col="strategy")
+    proxy, full = load_runs(proxy_dir), load_runs(full_dir)
+    ref = compare_strategies(proxy, full, n_resamples=200)
+    assert table.index.tolist() == ref.index.tolist()
+    pd.testing.assert_series_equal(table["rho"], ref["rho"], check_names=False)
+    pd.testing.assert_series_equal(table["rho_high"], ref["rho_high"], check_names=False)
+    assert table.loc["data_subset(fraction=0.1)", "cost_reduction_time"] == pytest.approx(10.0)
+    ranking = pd.read_csv(out / "tables" / "ranking.csv")
+    assert ranking.set_index("config_key")["mean"].to_dict() == pytest.approx(expected)
+    runs = pd.read_csv(out / "tables" / "runs.csv")
+    assert len(runs) == 8 * 3 + 8 * 2 * 2
+
+
+def test_run_counts_and_skipped_files_are_in_the_report(tmp_path, study_dirs, write_run, make_record,
+                                                         fast_figures):
+    proxy_dir, full_dir, _ = study_dirs
+    write_run(proxy_dir, make_record("cfg00", "data_subset(fraction=0.1)", seed=9, value=None, status="failed"))
+    bad = write_run(proxy_dir, make_record("x")) / "record.json"
+    bad.write_text('{"schema_version": 1, "sta')
+    with pytest.warns(UserWarning, match="record.json"):
+        out = write_report([proxy_dir], [full_dir], tmp_path / "out", ["md"], n_resamples=0)
+    md = (out / "report.md").read_text()
+    assert "record files skipped as unreadable: 1" in md and str(bad.resolve()) in md
+    assert "| data_subset(fraction=0.1) | 16 | 1 | 17 |" in md  # completed, failed, total
+
+
+def test_one_set_report_ranks_configurations(tmp_path, study_dirs, fast_figures):
+    proxy_dir, _, _ = study_dirs
+    out = write_report([proxy_dir / "multirun" / "0"], (), tmp_path / "out", ("md", "html"))
+    md = (out / "report.md").read_text()
+    assert md.startswith("# budgetsweep run report")
+    assert "## Ranking" in md and "Recommendation" not in md
+    # best of the faithful proxy is cfg00 (lowest loss), shown first with rank 1
+    assert re.search(r"\| 1 \| cfg00 \| 1\.500", md)
+    _assert_self_contained((out / "report.html").read_text())
+
+
+def test_mixed_multirun_is_split_by_label(tmp_path, study_dirs):
+    # proxy and full runs under one folder (a grid over reduction=full,data_subset): no --full needed
+    proxy_dir, full_dir, _ = study_dirs
+    out = write_report([proxy_dir, full_dir], (), tmp_path / "out", ["csv"], n_resamples=0)
+    table = pd.read_csv(out / "tables" / "fidelity.csv", index_col="strategy")
+    assert sorted(table.index) == ["data_subset(fraction=0.1)", "short_schedule(fraction=0.05)"]
+
+
+def test_build_report_without_full_is_a_summary(study_dirs):
+    proxy_dir, full_dir, _ = study_dirs
+    runs = load_runs([proxy_dir, full_dir])
+    proxy, full = split_runs(runs)
+    assert build_report(proxy, full.iloc[0:0]).comparison is None
+    report = build_report(proxy, full, n_resamples=0, top_n=2)
+    assert report.is_fidelity and report.curve_configs == ["cfg00", "cfg01"]
+    assert set(report.curves["config_key"]) == {"cfg00", "cfg01"}
+    assert set(report.tables()) == {"runs", "status", "costs", "ranking", "fidelity", "pairs"}
+
+
+def test_unknown_format_is_rejected_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="format=pdf is not known; allowed: md, html, csv"):
+        write_report([tmp_path / "does-not-matter"], (), tmp_path / "out", ["md", "pdf"])

@@ -1,0 +1,132 @@
+"""budgetsweep-report end to end on synthetic records: in-process and once as a real process."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import budgetsweep
+from budgetsweep.analysis import fidelity, load_runs
+from budgetsweep.cli import report_main
+
+REPO = Path(budgetsweep.__file__).resolve().parents[1]
+GOOD = "data_subset(fraction=0.1)"
+
+
+def test_report_numbers_match_the_api(tmp_path, study_dirs, capsys, fast_figures):
+    proxy_dir, full_dir, _ = study_dirs
+    out = tmp_path / "report"
+    code = report_main([str(proxy_dir), "--full", str(full_dir), "--out", str(out), "--format", "md,csv",
+                        "--resamples", "300", "--seed", "4"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert f"report written to {out / 'report.md'}" in printed and f"{out / 'tables'}" in printed
+    assert not (out / "report.html").exists()
+
+    proxy, full = load_runs(proxy_dir), load_runs(full_dir)
+    table = pd.read_csv(out / "tables" / "fidelity.csv", index_col="strategy")
+    md = (out / "report.md").read_text()
+    for strategy in table.index:
+        ref = fidelity(proxy[proxy["reduction_label"] == strategy], full, n_resamples=300, rng=4)
+        row = table.loc[strategy]
+        assert row["rho"] == pytest.approx(ref.rho) and row["tau"] == pytest.approx(ref.tau)
+        assert (row["rho_low"], row["rho_high"]) == pytest.approx((ref.rho_low, ref.rho_high))
+        assert row["top3"] == pytest.approx(ref.top_k[3]) and row["regret"] == pytest.approx(ref.regret)
+        assert row["ceiling"] == pytest.approx(ref.ceiling.ceiling)
+        assert f"| {strategy} | 8 | {ref.rho:.3f} [{ref.rho_low:.3f}, {ref.rho_high:.3f}] |" in md
+    assert table.loc[GOOD, "recommended"]
+    assert table.loc["short_schedule(fraction=0.05)", "rho"] < 0.8
+
+
+def test_cli_as_a_process(tmp_path, study_dirs):
+    proxy_dir, full_dir, _ = study_dirs
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-m", "budgetsweep.cli", str(proxy_dir), "--full", str(full_dir),
+                           "--format", "csv", "--resamples", "0"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "report written to report/tables" in proc.stdout
+    table = pd.read_csv(tmp_path / "report" / "tables" / "fidelity.csv", index_col="strategy")
+    assert table.loc[GOOD, "recommended"] and table.loc[GOOD, "configs"] == 8
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["{tmp}/nowhere"], "run path '{tmp}/nowhere' does not exist"),
+        (["{tmp}/empty"], "no run records (record.json) found under path(s) {tmp}/empty"),
+        (["{tmp}/empty", "--full", "{tmp}/empty"], "no run records (record.json) found under --full path(s)"),
+        (["{tmp}/empty", "--storage", "sqlite:///x.db"], "give both (--storage URL --study NAME) or neither"),
+        (["--storage", "sqlite:///{tmp}/no.db", "--study", "s"], "the SQLite file '{tmp}/no.db' does not exist"),
+        ([], "no runs given"),
+    ],
+)
+def test_errors_are_one_paragraph_and_nonzero(tmp_path, capsys, args, message):
+    (tmp_path / "empty").mkdir()
+    code = report_main([a.format(tmp=tmp_path) for a in args] + ["--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("budgetsweep-report: error: ") and err.count("\n") == 1
+    assert message.format(tmp=tmp_path) in err
+    assert not (tmp_path / "no.db").exists()
+
+
+def test_unknown_format_is_a_usage_error(tmp_path, capsys, study_dirs):
+    code = report_main([str(study_dirs[0]), "--format", "md,pdf"])
+    assert code == 2
+    assert "unknown format pdf in --format; allowed: md,html,csv" in capsys.readouterr().err
+
+
+def test_storage_url_is_printed_masked(capsys):
+    # no server listens on port 1 (and the driver may be missing): either way one masked line
+    code = report_main(["--storage", "postgresql://bob:hunter2@127.0.0.1:1/x", "--study", "s"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "hunter2" not in err and "cannot open storage postgresql://bob:***@127.0.0.1:1/x" in err
+
+
+def test_study_report_end_to_end(tmp_path, capsys, write_run, make_record):
+    import optuna
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import create_trial
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(storage=url, study_name="calib")
+    for i in range(6):
+        for label, value in (("full", float(i)), (GOOD, float(i) * 2)):
+            job = write_run(tmp_path / "jobs", make_record(f"c{i}", label, 0, value))
+            study.add_trial(create_trial(value=value, params={"lr": 0.1 * (i + 1)},
+                                         distributions={"lr": FloatDistribution(0.01, 1.0)},
+                                         user_attrs={"record_path": str(job / "record.json")}))
+    code = report_main(["--storage", url, "--study", "calib", "--out", str(tmp_path / "r"), "--format", "csv",
+                        "--resamples", "0"])
+    assert code == 0, capsys.readouterr().err
+    assert f"read study 'calib' from {url}" in capsys.readouterr().out
+    table = pd.read_csv(tmp_path / "r" / "tables" / "fidelity.csv", index_col="strategy")
+    assert table.loc[GOOD, "configs"] == 6 and table.loc[GOOD, "rho"] == pytest.approx(1.0)
+
+
+def test_skipped_records_are_reported_by_the_cli(tmp_path, capsys, study_dirs, write_run, make_record,
+                                                 fast_figures):
+    proxy_dir, full_dir, _ = study_dirs
+    bad = write_run(full_dir, make_record("cfg00")) / "record.json"
+    bad.write_text(bad.read_text()[:100])
+    code = report_main([str(proxy_dir), "--full", str(full_dir), "--out", str(tmp_path / "r"), "--format", "md",
+                        "--resamples", "0"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert f"budgetsweep-report: warning: skipped: unreadable run record {bad.resolve()}" in captured.err
+    assert "skipped 1 unreadable record file(s)" in captured.out
+    assert "record files skipped as unreadable: 1" in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_cli_knows_the_formats_the_report_writes():
+    import budgetsweep.cli as cli
+    from budgetsweep.analysis.report import FORMATS
+
+    assert cli.FORMATS == FORMATS

@@ -1,0 +1,80 @@
+"""Every budgetsweep-report command and the Python example of the report docs run as written."""
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution
+from optuna.trial import create_trial
+
+import budgetsweep
+from budgetsweep.cli import report_main
+
+REPO = Path(budgetsweep.__file__).resolve().parents[1]
+DOCS = [p for p in (REPO / "docs" / "report.md", REPO / "README.md") if p.exists()]
+
+
+def _blocks(kind: str) -> list[str]:
+    return [b for p in DOCS for b in re.findall(rf"```{kind}\n(.*?)```", p.read_text(), flags=re.S)]
+
+
+def commands() -> list[str]:
+    lines = [line.strip() for block in _blocks("bash") for line in block.replace("\\\n", " ").splitlines()]
+    return sorted({line for line in lines if line.startswith("budgetsweep-report")})
+
+
+@pytest.fixture(scope="module")
+def study_db(tmp_path_factory):
+    """A SQLite study "demo" of six full-scale trials, built once (creating a storage is slow)."""
+    path = tmp_path_factory.mktemp("db") / "study.db"
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(storage=f"sqlite:///{path}", study_name="demo")
+    for i in range(6):
+        study.add_trial(create_trial(value=float(i), params={"lr": 0.1 * (i + 1)},
+                                     distributions={"lr": FloatDistribution(0.01, 1.0)},
+                                     user_attrs={"config_key": f"s{i}", "reduction_label": "full"}))
+    return path
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch, write_run, make_record, study_dirs, study_db, fast_figures):
+    """The folders the docs name, with synthetic runs, as the current directory (figures not
+    rasterised: test_report.py checks real PNGs)."""
+    proxy_dir, full_dir, _ = study_dirs
+    sweeps = tmp_path / "outputs" / "sweeps"
+    sweeps.mkdir(parents=True)
+    proxy_dir.rename(sweeps / "proxy")
+    full_dir.rename(sweeps / "full")
+    for i in range(6):
+        write_run(sweeps / "grid", make_record(f"g{i}", "full", 0, float(i)))
+        write_run(sweeps / "grid", make_record(f"g{i}", "data_subset(fraction=0.1)", 0, float(i) + 1, factor=0.1))
+    shutil.copyfile(study_db, tmp_path / "outputs" / "study.db")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_docs_have_commands():
+    assert commands(), f"no budgetsweep-report command in {DOCS}"
+
+
+@pytest.mark.parametrize("line", commands())
+def test_documented_command_runs(line, workspace, capsys):
+    command, _, comment = line.partition("#")
+    code = report_main(shlex.split(command)[1:] + ["--resamples", "100"])
+    err = capsys.readouterr().err
+    if "fails cleanly" in comment:
+        assert code == 2 and "Traceback" not in err and err.startswith("budgetsweep-report: error:")
+    else:
+        assert code == 0, err
+        assert list(workspace.rglob("report.*"))
+
+
+def test_documented_python_example_runs(workspace, capsys):
+    (code,) = [b for b in _blocks("python") if "budgetsweep.analysis" in b][:1]
+    exec(compile(code, "docs/report.md", "exec"), {})
+    assert "Recommended proxy" in capsys.readouterr().out
+    assert (workspace / "report" / "report.html").exists()
