@@ -35,7 +35,8 @@ def run(cfg: DictConfig, run_dir: str | Path, overrides: list[str], keep_going: 
     with ctx:
         result = train(plan.recipe, plan.task, ctx)
         ctx.info.update({"n_train_full": plan.n_train_full, "planned_examples": plan.examples,
-                         "steps": result.steps, "flops_per_example": result.flops_per_example})
+                         "steps": result.steps, "flops_per_example": result.flops_per_example,
+                         **result.info})  # transfer's loaded/skipped tensors, the teacher, curriculum scores
         ctx.measured.peak_memory_mb = round(result.peak_memory_mb, 3)
         ctx.measured.peak_memory_source = result.peak_memory_source
         if plan.recipe.train.save_checkpoint:

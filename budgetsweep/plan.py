@@ -38,10 +38,14 @@ class RunPlan:
     steps: int
     examples: int
     flops_per_example: float | None = None
+    extra_examples: int = 0   # an auxiliary model trained on the fly (distill's teacher, curriculum's scorer)
+    extra_flops: float = 0.0  # its training FLOPs plus a teacher's forward passes
 
     @property
     def flops(self) -> float | None:
-        return None if self.flops_per_example is None else self.examples * self.flops_per_example
+        if self.flops_per_example is None:
+            return None
+        return (self.examples - self.extra_examples) * self.flops_per_example + self.extra_flops
 
 
 def _container(node) -> dict[str, Any]:
@@ -124,11 +128,14 @@ def plan_run(cfg: DictConfig, overrides: list[str] | None = None, *, count_flops
     steps = recipe.run_steps(n_full)
     examples = steps * min(recipe.train.batch_size, n_seen)
     flops_per_example = _count_flops(task, recipe) if count_flops else None
+    extra = [r.extra_work(recipe) for r in reductions if hasattr(r, "extra_work")]
+    extra_examples, extra_flops = sum(e for e, _ in extra), sum(f for _, f in extra)
     return RunPlan(
         task=task, full_recipe=full, recipe=recipe, reductions=tuple(reductions), described=described,
         predicted_factor=factor, config_key=config_key(full), reduction_label=reduction_label(reductions),
         config=readable_config(overrides or [], getattr(task, "name", "task")),
-        n_train_full=n_full, steps=steps, examples=examples, flops_per_example=flops_per_example,
+        n_train_full=n_full, steps=steps, examples=examples + extra_examples, flops_per_example=flops_per_example,
+        extra_examples=extra_examples, extra_flops=extra_flops,
     )
 
 

@@ -3,6 +3,11 @@
 It knows nothing of Hydra or Optuna. It gets a ``reporter`` with two methods,
 ``add_cost(examples=, flops=)`` and ``report(step, metrics)``; ``report`` may raise to stop
 the run (pruned, budget used up), which simply propagates.
+
+Reductions that need more than a recipe change (``recipe.extra``) enter through a few named
+helpers, each a no-op without its reduction: ``training_data`` (synthetic_data), ``init_from``
+(transfer), ``training_loss`` (distill), ``param_groups`` (model_scale's muP, transfer's lr),
+``batch_sampler`` (curriculum), ``input_view`` (progressive), ``eval_model`` (quantized_eval).
 """
 from __future__ import annotations
 
@@ -15,10 +20,16 @@ import torch
 from tqdm.auto import tqdm
 
 from budgetsweep.recipe import Recipe
+from budgetsweep.train.checkpoints import init_from
+from budgetsweep.train.groups import param_groups
+from budgetsweep.train.losses import training_loss
 from budgetsweep.train.measure import SavedTensorMeter, tensor_megabytes, training_flops_per_example
 from budgetsweep.train.optim import build_optimizer
 from budgetsweep.train.precision import autocast, check_precision, grad_scaler, resolve_device
+from budgetsweep.train.quantize import eval_model, quantization_change
+from budgetsweep.train.sampling import batch_sampler, input_view
 from budgetsweep.train.schedules import lr_multiplier
+from budgetsweep.train.synthetic import training_data
 
 EVAL_CHUNK = 4096
 
@@ -37,6 +48,7 @@ class TrainResult:
     peak_memory_source: str
     device: str
     model: torch.nn.Module = field(repr=False)
+    info: dict = field(default_factory=dict)  # what reductions' helpers did (teacher, scores, transfer)
 
 
 @torch.no_grad()
@@ -60,11 +72,13 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
     precision = recipe.train.precision
     check_precision(precision, device)
     torch.manual_seed(recipe.seed)
-    data = task.build_data(recipe)
+    data = training_data(recipe, task)  # the task's data, or a synthetic training set
     model = task.build_model(recipe).to(device)
+    transfer = init_from(recipe, model)  # transfer: load a checkpoint, freeze modules
+    loss_fn = training_loss(recipe, task, device, reporter)  # task.loss(output, y), or distillation
     x, y = data.train_x.to(device), data.train_y.to(device)
     val_x, val_y = data.val_x.to(device), data.val_y.to(device)
-    optimizer = build_optimizer(recipe.optim, model.parameters())
+    optimizer = build_optimizer(recipe.optim, param_groups(recipe, model, task, transfer.loaded))
     scaler = grad_scaler(precision, device)
 
     n = len(x)
@@ -72,32 +86,33 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
     total_steps = recipe.run_steps(data.n_train_full)
     schedule_steps = recipe.schedule_steps(data.n_train_full)
     t = recipe.train
-    flops_per_example = training_flops_per_example(model, task.loss, x[:batch], y[:batch])
+    sampler = batch_sampler(recipe, task, x, y, batch, total_steps, device, reporter)
+    view = input_view(recipe, task, total_steps)  # progressive: a cheaper view of each batch early on
+    for_eval = eval_model(recipe, device)  # quantized_eval: a quantized copy of the model
+    x0, y0 = x[:batch], y[:batch]
+    flops_per_example = training_flops_per_example(model, lambda out, target: loss_fn(out, target, x0), x0, y0)
+    example_size = x[0].numel()  # flops scale with the size of the viewed input
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     saved = SavedTensorMeter()
 
     # -- loop -------------------------------------------------------------------------
-    gen = torch.Generator().manual_seed(recipe.seed)
-    order, pos = None, n
     running, seen_since_eval, examples = torch.zeros((), device=device), 0, 0
     metrics: dict[str, float] = {}
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=total_steps, disable=not show, desc="train", leave=False, dynamic_ncols=True)
     for step in range(total_steps):
-        if pos + batch > n:  # new epoch: reshuffle, drop the ragged last batch
-            order, pos = torch.randperm(n, generator=gen).to(device), 0
-        idx = order[pos:pos + batch]
-        pos += batch
+        idx = sampler.next(step)  # shuffled epochs, or a curriculum's paced draw
+        x_b, y_b = view(x[idx], y[idx], step)
         lr = recipe.optim.lr * lr_multiplier(step, schedule=t.schedule, length=schedule_steps,
                                              warmup=t.warmup_steps, cooldown_fraction=t.cooldown_fraction,
                                              min_ratio=t.min_lr_ratio)
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group["lr_scale"]
 
         with saved.hooks() if step == 0 else contextlib.nullcontext():
             with autocast(precision, device):
-                loss = task.loss(model(x[idx]), y[idx])
+                loss = loss_fn(model(x_b), y_b, x_b)
             if scaler is not None:
                 scaler.scale(loss).backward()
             else:
@@ -112,7 +127,7 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
         running += loss.detach().float()
         seen_since_eval += 1
         examples += batch
-        reporter.add_cost(examples=batch, flops=batch * flops_per_example)
+        reporter.add_cost(examples=batch, flops=flops_per_example * (x_b.numel() / example_size))
         bar.update(1)
 
         last = step + 1 == total_steps
@@ -120,7 +135,7 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
             train_loss = float(running) / seen_since_eval  # one sync per evaluation, not per step
             if not math.isfinite(train_loss):
                 raise NonFiniteLoss(f"training loss is {train_loss} at step {step + 1} (lr={lr:.3g})")
-            val = evaluate(model, task, val_x, val_y, precision, device)
+            val = evaluate(for_eval(model), task, val_x, val_y, precision, device)
             metrics = {"train_loss": train_loss, **{f"val_{k}": v for k, v in val.items()}}
             if not all(math.isfinite(v) for v in val.values()):
                 raise NonFiniteLoss(f"validation metrics are not finite at step {step + 1}: {val}")
@@ -131,8 +146,9 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
 
     # -- final metrics ----------------------------------------------------------------
     if data.test_x is not None:
-        test = evaluate(model, task, data.test_x.to(device), data.test_y.to(device), precision, device)
+        test = evaluate(for_eval(model), task, data.test_x.to(device), data.test_y.to(device), precision, device)
         metrics.update({f"test_{k}": v for k, v in test.items()})
+    metrics.update(quantization_change(recipe, model, task, val_x, val_y, metrics, precision, device))
     if device.type == "cuda":
         peak, source = torch.cuda.max_memory_allocated(device) / 2**20, "cuda_allocator"
     else:
@@ -142,5 +158,6 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
         source = "autograd_saved_tensors"
     return TrainResult(metrics=metrics, steps=total_steps, examples=examples,
                        flops_per_example=flops_per_example, peak_memory_mb=peak,
-                       peak_memory_source=source, device=device.type, model=model)
+                       peak_memory_source=source, device=device.type, model=model,
+                       info={**transfer.info, **loss_fn.info, **sampler.info})
 

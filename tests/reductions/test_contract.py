@@ -1,4 +1,11 @@
-"""The contract every reduction keeps (cf. Optuna's shared storage tests): one suite, all strategies."""
+"""The contract every reduction keeps (cf. Optuna's shared storage tests): one suite, all strategies.
+
+Documented exceptions, kept explicit here:
+- a reduction that needs an artifact gets one: ``transfer`` a saved run's checkpoint;
+- reductions that cache what they build on the fly write under the test's temporary directory;
+- ``curriculum`` and ``distill`` may predict a factor above 1 while their scorer or teacher is
+  still to be trained on the fly; their description then gives the reason.
+"""
 from pathlib import Path
 
 import pytest
@@ -13,6 +20,7 @@ from budgetsweep.train import train
 
 CONF = Path(budgetsweep.conf.__file__).parent / "reduction"
 NAMES = sorted(p.stem for p in CONF.glob("*.yaml"))
+TRAINS_ON_THE_FLY = ("curriculum", "distill")  # may predict > 1, with a reason, until their cache exists
 
 
 class Counter:
@@ -26,14 +34,27 @@ class Counter:
         self.reports.append((step, metrics))
 
 
-def make(name) -> Reduction:
-    node = OmegaConf.load(CONF / f"{name}.yaml")[name]
-    return instantiate(node)
+@pytest.fixture(autouse=True)
+def in_tmp_dir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # default cache directories are relative to the working directory
+
+
+@pytest.fixture
+def make(saved_run, tmp_path):
+    def _make(name) -> Reduction:
+        node = OmegaConf.load(CONF / f"{name}.yaml")[name]
+        if "checkpoint" in node.keys():
+            node.checkpoint = str(saved_run)
+        if "cache_dir" in node:
+            node.cache_dir = str(tmp_path / "cache")
+        return instantiate(node)
+
+    return _make
 
 
 @pytest.mark.parametrize("name", NAMES)
 class TestReductionContract:
-    def test_default_config_builds_the_named_strategy(self, name):
+    def test_default_config_builds_the_named_strategy(self, name, make):
         r = make(name)
         assert r.name == name
         assert f"budgetsweep/reductions/{name}.py" in type(r).__module__.replace(".", "/") + ".py"
@@ -49,25 +70,32 @@ class TestReductionContract:
             get_class(node["_target_"])(**{**params, key: bad})
         assert key in str(err.value)
 
-    def test_is_pure(self, name, base_recipe):
+    def test_is_pure(self, name, base_recipe, make):
         before = base_recipe.to_dict()
         out = make(name).apply(base_recipe)
         assert base_recipe.to_dict() == before
         assert out is base_recipe or out != base_recipe or name in ("full", "mixed_precision")
 
-    def test_predicted_factor_in_unit_interval(self, name, base_recipe):
-        assert 0 < make(name).predicted_cost_factor(base_recipe) <= 1
+    def test_predicted_factor_in_unit_interval_or_explained(self, name, base_recipe, make):
+        r = make(name)
+        factor = r.predicted_cost_factor(base_recipe)
+        assert factor > 0
+        if factor > 1:
+            assert name in TRAINS_ON_THE_FLY
+            assert "on the fly" in r.describe(base_recipe)["reason"]
 
-    def test_composes_with_data_subset_and_short_schedule(self, name, base_recipe):
+    def test_composes_with_data_subset_and_short_schedule(self, name, base_recipe, make):
         chain = [DataSubset(fraction=0.5), make(name), ShortSchedule(fraction=0.5)]
         recipe, described, factor = apply_all(chain, base_recipe)
         assert [d["name"] for d in described] == ["data_subset", name, "short_schedule"]
         assert factor == pytest.approx(0.5 * described[1]["predicted_cost_factor"] * 0.5)
         assert recipe.data.fraction <= 0.5 and recipe.train.run_fraction <= 0.5
 
-    def test_tiny_run_completes_on_digits(self, name, base_recipe):
+    def test_tiny_run_completes_on_digits(self, name, base_recipe, make):
         recipe, _, _ = apply_all([make(name), ShortSchedule(fraction=0.25)], base_recipe)
         reporter = Counter()
         result = train(recipe, Digits(), reporter)
         assert reporter.reports and result.metrics["val_accuracy"] > 0.1
-        assert reporter.examples == result.examples > 0
+        assert reporter.examples >= result.examples > 0  # a teacher or scorer trained first adds to the cost
+        if name not in TRAINS_ON_THE_FLY:
+            assert reporter.examples == result.examples

@@ -1,0 +1,107 @@
+"""``reduction=distill``: a smaller student learns from a teacher's soft targets (Hinton et al. 2015).
+
+Loss: (1 - alpha) CE(y, s) + alpha T^2 KL(softmax(t / T) || softmax(s / T)) for classification
+(t, s: teacher and student logits, T: ``temperature``); for a regression task the soft term is the
+mean squared error to the teacher's output. The student is the input recipe's model with its
+width x ``width`` and depth x ``depth``.
+
+The teacher is either a completed run (``teacher=<run dir | record.json | checkpoint>``; a run
+saves one with ``train.save_checkpoint=true``, and its record gives the teacher's model config), or,
+with ``teacher=null``, the input recipe itself trained on the fly before the student: put
+``distill`` first in the list to make that the full recipe. An on-the-fly teacher is cached
+(a state dict under ``cache_dir``, keyed by its recipe), so students that share it pay once.
+
+Predicted factor, from counted forward FLOPs (training ~ 3 forward passes): student training plus a
+teacher forward pass per example, (3 S + T) / (3 M), M being the input recipe's model; plus 1 (the
+teacher's own training) while an on-the-fly teacher is not cached yet.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from budgetsweep.recipe import Recipe
+from budgetsweep.reductions.support import (ExplainedReduction, cache_file, check_number, content, forward_flops,
+                                            resolve_checkpoint, run_examples, scaled_model, with_extra)
+
+
+def teacher_cache_file(cache_dir: str, teacher_recipe: dict[str, Any]):
+    return cache_file(cache_dir, "teacher", content(teacher_recipe), ".pt")
+
+
+class Distill(ExplainedReduction):
+    name = "distill"
+    changes = ("model", "extra.distill")
+
+    def __init__(self, teacher: str | None = None, temperature: float = 4.0, alpha: float = 0.5,
+                 width: float = 0.5, depth: float = 1.0, cache_dir: str = "outputs/.cache/teacher") -> None:
+        key = "reduction.distill"
+        self.teacher = None if teacher is None else str(teacher)
+        self._source = None if teacher is None else resolve_checkpoint(teacher, f"{key}.teacher")
+        if self._source is not None and not self._source["model"]:
+            raise ValueError(f"{key}.teacher={teacher!r}: no run record beside the checkpoint gives the teacher's "
+                             f"model config; pass the run directory or its record.json")
+        self.temperature = check_number(f"{key}.temperature", temperature, 0.0, 1e3)
+        self.alpha = check_number(f"{key}.alpha", alpha, 0.0, 1.0, low_open=False)
+        self.width = check_number(f"{key}.width", width, 0.0, 1.0)
+        self.depth = check_number(f"{key}.depth", depth, 0.0, 1.0)
+        if not isinstance(cache_dir, str) or not cache_dir:
+            raise ValueError(f"{key}.cache_dir={cache_dir!r} is not allowed; {key}.cache_dir must be a directory path")
+        self.cache_dir = cache_dir
+
+    def student_model(self, recipe: Recipe) -> dict[str, Any]:
+        return scaled_model(recipe.model, self.width, self.depth, width_key="reduction.distill.width",
+                            depth_key="reduction.distill.depth")
+
+    def teacher_spec(self, recipe: Recipe) -> dict[str, Any]:
+        if self._source is None:
+            return {"recipe": recipe.to_dict(), "cache_dir": self.cache_dir}
+        source_task = (self._source["task"] or {}).get("_target_")
+        if source_task and recipe.task.get("_target_") and source_task != recipe.task["_target_"]:
+            raise ValueError(f"reduction.distill.teacher={self.teacher!r} was trained on task {source_task}, "
+                             f"not on this run's task {recipe.task['_target_']}")
+        return {"checkpoint": self._source["checkpoint"], "model": self._source["model"]}
+
+    def apply(self, recipe: Recipe) -> Recipe:
+        spec = {"temperature": self.temperature, "alpha": self.alpha, "teacher": self.teacher_spec(recipe)}
+        return with_extra(recipe, self.name, spec, model=self.student_model(recipe))
+
+    def estimate(self, recipe: Recipe) -> tuple[float, str]:
+        teacher = self.teacher_spec(recipe)
+        student = forward_flops(recipe.evolve(model=self.student_model(recipe)))
+        teacher_model = teacher["model"] if "model" in teacher else recipe.model
+        teacher_fwd = forward_flops(recipe.evolve(model=teacher_model))
+        model = forward_flops(recipe)
+        if None in (student, teacher_fwd, model):
+            factor = self.width ** 2 * self.depth + 1 / 3  # rough: hidden matrices scale with width^2
+            why = "rough (no task to probe): student ~ width^2 x depth, plus a teacher forward pass (1/3)"
+        else:
+            factor = (3 * student + teacher_fwd) / (3 * model)
+            why = (f"student training ({student:.3g} forward FLOPs/example, x3) plus a teacher forward pass "
+                   f"({teacher_fwd:.3g}) per example, over training the input model ({model:.3g}, x3)")
+        if "recipe" not in teacher:
+            return factor, why + "; teacher from " + teacher["checkpoint"]
+        cached = teacher_cache_file(self.cache_dir, teacher["recipe"])
+        if cached.is_file():
+            return factor, why + f"; teacher trained earlier, cached at {cached}"
+        return 1.0 + factor, ("1 for the teacher, the input recipe trained on the fly first (then cached in "
+                              f"{self.cache_dir}), plus {factor:.3g}: " + why)
+
+    def extra_work(self, recipe: Recipe) -> tuple[int, float]:
+        """(examples, FLOPs) the run spends besides training its student, for a cost model: the teacher's
+        forward pass on every training example, and the teacher's own training while it is not cached.
+        ``recipe`` is the final proxy recipe (after every reduction); training is counted as 3 forward passes."""
+        spec = recipe.extra.get(self.name)
+        examples = run_examples(recipe)
+        if spec is None or examples is None:
+            return 0, 0.0
+        teacher = spec["teacher"]
+        if "recipe" not in teacher:
+            fwd = forward_flops(recipe.evolve(model=teacher["model"])) or 0.0
+            return 0, examples * fwd
+        teacher_recipe = Recipe.from_dict(teacher["recipe"])
+        fwd = forward_flops(teacher_recipe) or 0.0
+        if teacher_cache_file(teacher["cache_dir"], teacher["recipe"]).is_file():
+            return 0, examples * fwd
+        teacher_examples = run_examples(teacher_recipe) or 0
+        return teacher_examples, examples * fwd + 3 * teacher_examples * fwd
+

@@ -1,0 +1,60 @@
+"""``reduction=model_scale``: a narrower (and shallower) model, with optional muP learning-rate transfer.
+
+Every width key of the model config (``hidden``, ``channels``; ``n_embd``/``d_model`` kept a multiple
+of the head count) is multiplied by ``width`` and every depth key (``depth``, ``n_layer``) by
+``depth``, rounded, at least 1.
+
+``mup=true`` (Adam/AdamW only) scales the learning rate the muP way (Yang et al. 2022, the Adam
+column): a hidden matrix, one whose fan-in and fan-out both change with the width, gets the base
+learning rate divided by its width multiplier (its fan-in now / its fan-in in the input model);
+input weights, output weights and biases keep the base rate. At width 1 this is the ordinary
+parametrisation, so a learning rate tuned on the narrow proxy is meant to carry over to the full
+width. This is the learning-rate part of muP only: no output-logit multiplier or initialisation
+change, so the transfer is approximate (see the README section).
+
+Predicted factor: forward FLOPs per example of the scaled model over the input model's, counted on
+one example (for an MLP between width and width^2).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from budgetsweep.recipe import Recipe
+from budgetsweep.reductions.support import ExplainedReduction, check_bool, check_number, forward_flops, scaled_model
+
+
+class ModelScale(ExplainedReduction):
+    name = "model_scale"
+    changes = ("model", "extra.model_scale")
+
+    def __init__(self, width: float = 0.5, depth: float = 1.0, mup: bool = False) -> None:
+        key = "reduction.model_scale"
+        self.width = check_number(f"{key}.width", width, 0.0, 1.0)
+        self.depth = check_number(f"{key}.depth", depth, 0.0, 1.0)
+        self.mup = check_bool(f"{key}.mup", mup)
+
+    def scaled(self, recipe: Recipe) -> dict[str, Any]:
+        return scaled_model(recipe.model, self.width, self.depth, width_key="reduction.model_scale.width",
+                            depth_key="reduction.model_scale.depth")
+
+    def apply(self, recipe: Recipe) -> Recipe:
+        model = self.scaled(recipe)
+        if not self.mup:
+            return recipe.evolve(model=model)
+        if recipe.optim.name not in ("adamw", "adam"):
+            raise ValueError(f"reduction.model_scale.mup=true implements the Adam rule (hidden-matrix learning rate "
+                             f"/ width multiplier); optim.name={recipe.optim.name!r} is not allowed with it; use "
+                             f"optim=adamw or mup=false")
+        # muP compares shapes with the model at the base width and the new depth (same parameter names)
+        earlier = recipe.extra.get(self.name, {}).get("base_model")
+        base = scaled_model(earlier or recipe.model, 1.0, self.depth, width_key="reduction.model_scale.width",
+                            depth_key="reduction.model_scale.depth")
+        return recipe.evolve(model=model, extra={**recipe.extra, self.name: {"mup": True, "base_model": base}})
+
+    def estimate(self, recipe: Recipe) -> tuple[float, str]:
+        model = self.scaled(recipe)
+        before, after = forward_flops(recipe), forward_flops(recipe.evolve(model=model))
+        if before is None or after is None:
+            return self.width ** 2 * self.depth, "rough (no task to probe): width^2 x depth"
+        return after / before, f"forward FLOPs per example {after:.4g} (scaled) / {before:.4g} (input model)"
+

@@ -1,0 +1,52 @@
+"""``reduction=transfer``: start from a completed run's weights instead of a random initialisation.
+
+``checkpoint`` is a run directory, its ``record.json`` or a checkpoint file (a state dict saved with
+``train.save_checkpoint=true``; loaded with ``weights_only=True``). ``strict=true`` requires every
+tensor to match by name and shape; ``strict=false`` loads the tensors whose name and shape match and
+reports the others (in the run record's ``info.transfer``). ``freeze`` lists module names (e.g.
+``[net.0]``) whose parameters stay fixed; ``lr_scale`` multiplies the learning rate of the
+transferred parameters that are still trained (e.g. 0.1 to fine-tune them gently).
+
+Predicted factor 1: the run trains as many steps as before. Transfer pays off when it lets a run be
+shorter, so combine it with ``short_schedule``; frozen parameters save their optimizer update
+and (for leading modules) part of the backward pass, which the measured cost shows.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from budgetsweep.recipe import Recipe
+from budgetsweep.reductions.support import ExplainedReduction, check_bool, check_number, resolve_checkpoint, with_extra
+
+
+class Transfer(ExplainedReduction):
+    name = "transfer"
+    changes = ("extra.transfer",)
+
+    def __init__(self, checkpoint: str, strict: bool = False, freeze: list[str] | tuple[str, ...] = (),
+                 lr_scale: float = 1.0) -> None:
+        key = "reduction.transfer"
+        self.checkpoint = str(checkpoint)
+        self._source = resolve_checkpoint(checkpoint, f"{key}.checkpoint")
+        self.strict = check_bool(f"{key}.strict", strict)
+        if isinstance(freeze, str) or not all(isinstance(m, str) and m for m in (freeze or ())):
+            raise ValueError(f"{key}.freeze={freeze!r} is not allowed; {key}.freeze must be a list of module names, "
+                             f"e.g. [net.0]")
+        self.freeze = list(freeze or ())
+        self.lr_scale = check_number(f"{key}.lr_scale", lr_scale, 0.0, 1.0)
+
+    def spec(self, recipe: Recipe) -> dict[str, Any]:
+        source_task = (self._source["task"] or {}).get("_target_")
+        if source_task and recipe.task.get("_target_") and source_task != recipe.task["_target_"]:
+            raise ValueError(f"reduction.transfer.checkpoint={self.checkpoint!r} was trained on task {source_task}, "
+                             f"not on this run's task {recipe.task['_target_']}")
+        return {"checkpoint": self._source["checkpoint"], "source_model": self._source["model"],
+                "strict": self.strict, "freeze": list(self.freeze), "lr_scale": self.lr_scale}
+
+    def apply(self, recipe: Recipe) -> Recipe:
+        return with_extra(recipe, self.name, self.spec(recipe))
+
+    def estimate(self, recipe: Recipe) -> tuple[float, str]:
+        self.spec(recipe)
+        return 1.0, ("the run trains the same steps from a better start; shorten it with short_schedule to "
+                     "turn the head start into a saving")

@@ -1,0 +1,100 @@
+"""Loading state dicts (``weights_only=True``), strictly or partially, and ``reduction=transfer``.
+
+A checkpoint is a state dict saved with ``torch.save`` (``train.save_checkpoint=true``). A missing,
+unreadable or mismatched file gives a ValueError naming the path.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+log = logging.getLogger("budgetsweep")
+
+
+def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of a state-dict checkpoint, on CPU; never unpickles arbitrary objects."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"checkpoint {path} does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated file, a pickle of objects, not a torch file at all
+        raise ValueError(f"checkpoint {path} could not be loaded with weights_only=True: {exc}") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"checkpoint {path} is not a state dict (a mapping of names to tensors)")
+    return state
+
+
+@dataclass
+class LoadReport:
+    """What a checkpoint gave a model: tensors loaded, skipped (with why), missing, frozen."""
+
+    checkpoint: str = ""
+    loaded: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    frozen: list[str] = field(default_factory=list)
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """For the run record (``info.transfer``); empty when nothing was loaded."""
+        if not self.checkpoint:
+            return {}
+        return {"transfer": {"checkpoint": self.checkpoint, "loaded": len(self.loaded), "skipped": self.skipped,
+                             "missing": self.missing, "frozen": self.frozen}}
+
+
+def load_into(model: torch.nn.Module, path: str | Path, *, strict: bool = True) -> LoadReport:
+    """Copy the checkpoint's tensors into ``model``: all of them (strict) or those matching by name and shape."""
+    state = load_state_dict(path)
+    own = model.state_dict()
+    report = LoadReport(checkpoint=str(path))
+    for name, tensor in state.items():
+        if name not in own:
+            report.skipped[name] = "not in the model"
+        elif own[name].shape != tensor.shape:
+            report.skipped[name] = f"shape {list(tensor.shape)} in the checkpoint, {list(own[name].shape)} in the model"
+        else:
+            report.loaded.append(name)
+    report.missing = [name for name in own if name not in state]
+    if strict and (report.skipped or report.missing):
+        problems = [f"{n}: {why}" for n, why in report.skipped.items()] + [f"{n}: not in the checkpoint"
+                                                                           for n in report.missing]
+        raise ValueError(f"checkpoint {path} does not match the model ({len(problems)} tensor(s)): "
+                         + "; ".join(problems[:8]) + (" ..." if len(problems) > 8 else ""))
+    with torch.no_grad():
+        for name in report.loaded:
+            own[name].copy_(state[name])
+    return report
+
+
+def freeze(model: torch.nn.Module, names: list[str]) -> list[str]:
+    """Stop training the parameters of the named modules; returns the frozen parameter names."""
+    modules = dict(model.named_modules())
+    unknown = [n for n in names if n not in modules]
+    if unknown:
+        raise ValueError(f"reduction.transfer.freeze={names!r}: no module named {unknown} in the model; its modules "
+                         f"are {[n for n in modules if n]}")
+    frozen = []
+    for name in names:
+        for pname, p in modules[name].named_parameters():
+            p.requires_grad_(False)
+            frozen.append(f"{name}.{pname}")
+    return frozen
+
+
+def init_from(recipe, model: torch.nn.Module) -> LoadReport:
+    """``reduction=transfer``: load the checkpoint into the fresh model and freeze modules; else nothing."""
+    spec = recipe.extra.get("transfer")
+    if spec is None:
+        return LoadReport()
+    report = load_into(model, spec["checkpoint"], strict=spec["strict"])
+    report.frozen = freeze(model, spec["freeze"])
+    log.info("transfer from %s: %d tensors loaded, %d skipped %s, %d not in the checkpoint, %d frozen",
+             spec["checkpoint"], len(report.loaded), len(report.skipped), list(report.skipped), len(report.missing),
+             len(report.frozen))
+    return report

@@ -1,0 +1,49 @@
+import pytest
+import torch
+
+from budgetsweep.reductions import QuantizedEval
+from budgetsweep.tasks import Digits
+from budgetsweep.train import train
+from budgetsweep.train.quantize import eval_model
+
+
+class Log:
+    def __init__(self):
+        self.rows = []
+
+    def add_cost(self, **_):
+        pass
+
+    def report(self, step, metrics):
+        self.rows.append(metrics)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_evaluates_quantized_and_records_the_change(base_recipe, precision):
+    recipe = QuantizedEval().apply(base_recipe.evolve(train={"steps": 30, "epochs": None, "precision": precision}))
+    log = Log()
+    m = train(recipe, Digits(), log).metrics
+    assert m["val_loss"] == log.rows[-1]["val_loss"]  # the objective is the quantized model's
+    assert m["quantized_eval_change_loss"] == pytest.approx(m["val_loss"] - m["val_loss_fp32"])
+    assert m["quantized_eval_change_loss"] != 0 and abs(m["quantized_eval_change_loss"]) < 0.05
+    assert abs(m["quantized_eval_change_accuracy"]) < 0.05
+
+
+def test_quantized_copy_leaves_the_model_alone():
+    model = torch.nn.Sequential(torch.nn.Linear(8, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    from budgetsweep.recipe import Recipe
+
+    q = eval_model(Recipe(task={}, model={}, extra={"quantized_eval": {"dtype": "qint8"}}), torch.device("cpu"))(model)
+    assert type(model[0]) is torch.nn.Linear and "quantized.dynamic" in type(q.inner[0]).__module__
+
+
+def test_refuses_cuda(base_recipe):
+    with pytest.raises(ValueError, match="CPU only"):
+        eval_model(QuantizedEval().apply(base_recipe), torch.device("cuda"))
+    with pytest.raises(ValueError, match="train.device='cuda'"):
+        QuantizedEval().apply(base_recipe.evolve(train={"device": "cuda"}))
+
+
+def test_dtype_validated():
+    with pytest.raises(ValueError, match="reduction.quantized_eval.dtype"):
+        QuantizedEval(dtype="int4")
