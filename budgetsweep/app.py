@@ -27,6 +27,7 @@ def run(cfg: DictConfig, run_dir: str | Path, overrides: list[str], keep_going: 
     plan = plan_run(cfg, overrides)
     link, trial_node = trial_link_from(cfg)
     from budgetsweep.train import train  # torch import after validation: bad input fails fast
+    from budgetsweep.train.measure import peak_flops
 
     objective = Objective(plan.task.objective, objective_direction(plan.task.objective))
     ctx = RunContext(run_dir, plan, objective=objective, overrides=overrides, trial_link=link,
@@ -36,7 +37,13 @@ def run(cfg: DictConfig, run_dir: str | Path, overrides: list[str], keep_going: 
         result = train(plan.recipe, plan.task, ctx)
         ctx.info.update({"n_train_full": plan.n_train_full, "planned_examples": plan.examples,
                          "steps": result.steps, "flops_per_example": result.flops_per_example,
-                         **result.info})  # transfer's loaded/skipped tensors, the teacher, curriculum scores
+                         **result.info})  # the task's facts; transfer's tensors, the teacher, curriculum scores
+        if "tokens_per_example" in ctx.info:  # a sequence task: its input elements are tokens
+            ctx.info["tokens"] = result.input_elements
+            peak = peak_flops(ctx.measured.device_kind, plan.recipe.train.precision)
+            if peak and "flops_per_token" in ctx.info and ctx.measured.wall_seconds > 0:
+                # a lower bound: the wall time includes set-up and evaluation
+                ctx.info["mfu"] = ctx.info["flops_per_token"] * result.input_elements / ctx.measured.wall_seconds / peak
         ctx.measured.peak_memory_mb = round(result.peak_memory_mb, 3)
         ctx.measured.peak_memory_source = result.peak_memory_source
         if plan.recipe.train.save_checkpoint:

@@ -48,7 +48,8 @@ class TrainResult:
     peak_memory_source: str
     device: str
     model: torch.nn.Module = field(repr=False)
-    info: dict = field(default_factory=dict)  # what reductions' helpers did (teacher, scores, transfer)
+    info: dict = field(default_factory=dict)  # the task's data facts, then what reductions' helpers did
+    input_elements: int = 0  # elements of the (viewed) training inputs processed: tokens for a sequence task
 
 
 @torch.no_grad()
@@ -97,7 +98,7 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
     saved = SavedTensorMeter()
 
     # -- loop -------------------------------------------------------------------------
-    running, seen_since_eval, examples = torch.zeros((), device=device), 0, 0
+    running, seen_since_eval, examples, input_elements = torch.zeros((), device=device), 0, 0, 0
     metrics: dict[str, float] = {}
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=total_steps, disable=not show, desc="train", leave=False, dynamic_ncols=True)
@@ -127,6 +128,7 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
         running += loss.detach().float()
         seen_since_eval += 1
         examples += batch
+        input_elements += x_b.numel()
         reporter.add_cost(examples=batch, flops=flops_per_example * (x_b.numel() / example_size))
         bar.update(1)
 
@@ -159,5 +161,6 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
     return TrainResult(metrics=metrics, steps=total_steps, examples=examples,
                        flops_per_example=flops_per_example, peak_memory_mb=peak,
                        peak_memory_source=source, device=device.type, model=model,
-                       info={**transfer.info, **loss_fn.info, **sampler.info})
+                       info={**(data.info or {}), **transfer.info, **loss_fn.info, **sampler.info},
+                       input_elements=input_elements)
 

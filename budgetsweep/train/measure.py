@@ -2,7 +2,29 @@
 from __future__ import annotations
 
 import torch
+from torch.utils import flop_counter
 from torch.utils.flop_counter import FlopCounterMode
+
+
+def _count_cpu_attention() -> None:
+    """torch.utils.flop_counter counts the fused attention kernels of CUDA but not the CPU one
+    (torch 2.13): give it the same formulas, so a model's counted FLOPs do not depend on the device."""
+    aten = torch.ops.aten
+    forward = getattr(aten, "_scaled_dot_product_flash_attention_for_cpu", None)
+    backward = getattr(aten, "_scaled_dot_product_flash_attention_for_cpu_backward", None)
+    if forward is None or backward is None or forward in flop_counter.flop_registry:
+        return
+
+    @flop_counter.register_flop_formula(forward)
+    def _forward(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+        return flop_counter.sdpa_flop_count(query_shape, key_shape, value_shape)
+
+    @flop_counter.register_flop_formula(backward)
+    def _backward(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+        return flop_counter.sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
+
+
+_count_cpu_attention()
 
 
 def training_flops_per_example(model: torch.nn.Module, loss_fn, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -11,6 +33,23 @@ def training_flops_per_example(model: torch.nn.Module, loss_fn, x: torch.Tensor,
         loss_fn(model(x), y).backward()
     model.zero_grad(set_to_none=True)
     return counter.get_total_flops() / len(x)
+
+
+# (fragment of torch.cuda.get_device_name, {precision: dense peak FLOP/s}), from the vendors' data
+# sheets (SXM); fp32 is without TF32, PyTorch's default for matrix products
+PEAK_FLOPS = (
+    ("H200", {"bf16": 989e12, "fp16": 989e12, "fp32": 67e12}),
+    ("H100", {"bf16": 989e12, "fp16": 989e12, "fp32": 67e12}),
+    ("A100", {"bf16": 312e12, "fp16": 312e12, "fp32": 19.5e12}),
+)
+
+
+def peak_flops(device_kind: str, precision: str) -> float | None:
+    """The device's peak FLOP/s at ``precision``, for model FLOPs utilisation; None on CPU or an unlisted device."""
+    for fragment, peaks in PEAK_FLOPS:
+        if fragment in device_kind:
+            return peaks.get(precision)
+    return None
 
 
 def tensor_megabytes(tensors) -> float:
