@@ -6,6 +6,7 @@ multirun is recorded and the multirun goes on.
 from __future__ import annotations
 
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -78,6 +79,9 @@ def main(cfg: DictConfig) -> float:
         # in a multirun a failed job is recorded and returns NaN, so the other jobs go on
         return run(cfg, hc.runtime.output_dir, overrides, keep_going=hc.mode == RunMode.MULTIRUN)
     except ConfigError as exc:
+        if hc.mode == RunMode.MULTIRUN:  # exiting would end the whole sweep: this job alone fails
+            log.error("invalid configuration, job skipped: %s", exc)
+            return math.nan
         # bad input: one paragraph, non-zero exit, no record, no traceback
         print(f"budgetsweep: invalid configuration: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -215,8 +215,15 @@ class RunContext:
 
     # -- during the run -----------------------------------------------------------------
     def add_cost(self, examples: int = 0, flops: float = 0.0) -> None:
+        """Count work done; in a budget sweep, stop as soon as the reservation is used up (the
+        check reads no database, so it runs every step, not only at evaluations)."""
         self.measured.examples += int(examples)
         self.measured.flops += float(flops)
+        if self.trial_link is not None and not self.should_stop:
+            self._tick()
+            if self.trial_link.over_budget(self.measured):
+                self._stop(BudgetStopped(f"measured cost passed the reservation after "
+                                         f"{self.measured.examples} examples"))
 
     def report(self, step: int, metrics: dict[str, float] | None = None, **more: float) -> bool:
         """Append to metrics.jsonl and, in a budget sweep, report the objective to the trial.
@@ -234,8 +241,9 @@ class RunContext:
         if value is not None:
             self.objective.value = float(value)
         stop = self._check_trial(step, value)
-        if stop is None:
-            return False
+        return False if stop is None else self._stop(stop)
+
+    def _stop(self, stop: StopRun) -> bool:
         self.should_stop, self._stop_status = True, stop.status
         if self.raise_on_stop:
             raise stop

@@ -1,0 +1,129 @@
+"""What a launched trial came to: its Optuna state, its values, and the cost to charge.
+
+The job's ``record.json`` is the evidence. Without one (a job killed by SIGKILL or the OOM killer,
+or an app that writes no records) the trial is charged its whole reservation, so a crash can never
+make money appear. A record still saying ``running`` only shows the cost at its last write, so it
+is charged at least the reservation too.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from budgetsweep.budget.units import cost_in_unit, device_seconds
+
+COMPLETE, PRUNED, FAIL = "COMPLETE", "PRUNED", "FAIL"
+STATE_OF_STATUS = {"completed": COMPLETE, "pruned": PRUNED, "budget_stopped": PRUNED, "failed": FAIL}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str
+    values: list[float] | None
+    status: str  # the record's status; "no_record" or "job_failed" without one
+    actual: float
+    record_path: str | None = None
+    config_key: str | None = None
+    label: str | None = None
+    measured: dict[str, float] = field(default_factory=dict)  # work done, for calibration
+    error: str | None = None
+    direction: str | None = None  # the record's objective direction
+
+
+def job_dir_of(ret: Any, fallback: str | None = None) -> str | None:
+    """The job's output directory (where its record is), from a Hydra ``JobReturn``."""
+    hydra_cfg = getattr(ret, "hydra_cfg", None)
+    try:
+        out = hydra_cfg.hydra.runtime.output_dir if hydra_cfg is not None else None
+    except Exception:
+        out = None
+    return str(out) if out else (fallback or getattr(ret, "working_dir", None))
+
+
+def _read(job_dir: str | None):
+    """(record, path) or (None, path) when there is none or it cannot be read."""
+    from budgetsweep.records import RECORD_FILE, read_record
+
+    if not job_dir:
+        return None, None
+    path = Path(job_dir) / RECORD_FILE
+    if not path.exists():
+        return None, str(path.resolve())
+    try:
+        return read_record(path), str(path.resolve())
+    except ValueError:
+        return None, str(path.resolve())
+
+
+def _values(value: Any, n_objectives: int) -> tuple[list[float] | None, str | None]:
+    try:
+        values = [float(value)] if n_objectives == 1 else [float(v) for v in value]
+    except (TypeError, ValueError):
+        kind = "float-castable" if n_objectives == 1 else f"a list of {n_objectives} float-castable values"
+        return None, f"return value must be {kind}; got {value!r}"
+    if len(values) != n_objectives:
+        return None, f"return value has {len(values)} values for {n_objectives} objectives"
+    if not all(math.isfinite(v) for v in values):
+        return None, f"return value is not finite: {values}"
+    return values, None
+
+
+def _evidence(record, unit: str, reservation: float) -> tuple[float, dict[str, float]]:
+    measured = record.cost.measured
+    actual = cost_in_unit(measured, unit)
+    if record.status == "running":
+        actual = max(actual, reservation)
+    work = {"flops": float(measured.flops or 0.0), "examples": float(measured.examples or 0),
+            "device_seconds": device_seconds(measured)}
+    return actual, work
+
+
+def from_job(ret: Any, *, n_objectives: int, unit: str, reservation: float,
+             job_dir: str | None = None) -> Outcome:
+    """The outcome of a job the launcher returned (a Hydra ``JobReturn``)."""
+    from hydra.core.utils import JobStatus
+
+    record, path = _read(job_dir_of(ret, job_dir))
+    failed = getattr(ret, "status", None) == JobStatus.FAILED
+    error = None
+    if failed:
+        exc = getattr(ret, "_return_value", None)
+        error = f"{type(exc).__name__}: {exc}" if exc is not None else "job failed"
+    if record is None:
+        if failed:
+            return Outcome(FAIL, None, "job_failed", reservation, path, error=error)
+        values, problem = _values(ret.return_value, n_objectives)
+        if problem:
+            return Outcome(FAIL, None, "no_record", reservation, path, error=problem)
+        return Outcome(COMPLETE, values, "no_record", reservation, path)
+    actual, work = _evidence(record, unit, reservation)
+    common = dict(record_path=path, config_key=record.config_key, label=record.reduction_label, measured=work,
+                  direction=record.objective.direction)
+    state = STATE_OF_STATUS.get(record.status, FAIL)
+    if failed or state == FAIL:
+        return Outcome(FAIL, None, record.status, actual, error=error or record.error
+                       or f"record status {record.status!r}", **common)
+    if state == PRUNED:
+        return Outcome(PRUNED, None, record.status, actual, **common)
+    values, problem = _values(ret.return_value, n_objectives)
+    if problem:
+        return Outcome(FAIL, None, record.status, actual, error=problem, **common)
+    return Outcome(COMPLETE, values, record.status, actual, **common)
+
+
+def from_record_only(job_dir: str | None, *, n_objectives: int, unit: str, reservation: float) -> Outcome:
+    """The outcome of a trial whose sweeper died while it ran (no ``JobReturn``): a completed record
+    with its objective keeps its result; anything else fails. Charged what the record shows."""
+    record, path = _read(job_dir)
+    if record is None:
+        return Outcome(FAIL, None, "no_record", reservation, path, error="sweeper died; no record")
+    actual, work = _evidence(record, unit, reservation)
+    common = dict(record_path=path, config_key=record.config_key, label=record.reduction_label, measured=work,
+                  direction=record.objective.direction)
+    value = record.objective.value
+    if record.status == "completed" and n_objectives == 1 and value is not None and math.isfinite(value):
+        return Outcome(COMPLETE, [float(value)], record.status, actual, **common)
+    return Outcome(FAIL, None, record.status, actual, error=f"sweeper died; record status {record.status!r}",
+                   **common)

@@ -1,0 +1,179 @@
+"""The one database of a sweep: where it is by default, how it is opened, how it is shown.
+
+The Optuna study and the budget ledger share it. With no ``hydra.sweeper.storage`` it is an SQLite
+file at ``outputs/budgetsweep.db`` under the directory the command was started from (not under the
+timestamped sweep directory, so rerunning the command later finds the same study).
+
+Passwords never reach logs, records or result files: the job gets the URL with the password
+masked, and the full URL through the environment variable ``BUDGETSWEEP_STORAGE_URL``, which the
+sweeper sets for the jobs it launches (local, joblib and submitit launchers pass the environment on).
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+STORAGE_ENV = "BUDGETSWEEP_STORAGE_URL"
+WAL_ENV = "BUDGETSWEEP_SQLITE_WAL"
+DEFAULT_DB = Path("outputs") / "budgetsweep.db"
+ALLOWED = "an SQLAlchemy database URL such as sqlite:///outputs/budgetsweep.db or postgresql://user:password@host/db"
+SQLITE_TIMEOUT_S = 60  # a busy SQLite file waits this long instead of failing at once
+
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]+:)(?P<pw>[^@\s]+)(?=@)")
+
+
+def default_storage_url(base_dir: str | os.PathLike) -> str:
+    path = (Path(base_dir) / DEFAULT_DB).resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def absolute_sqlite(url: str, base_dir: str | os.PathLike) -> str:
+    """An SQLite URL with a relative path made absolute against ``base_dir``, so jobs that change
+    directory (``hydra.job.chdir=true``) open the same file."""
+    from sqlalchemy.engine import make_url
+
+    if not is_sqlite(url):
+        return url
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return url  # check_url reports it
+    database = parsed.database
+    if not database or database == ":memory:" or database.startswith("file:") or os.path.isabs(database):
+        return url
+    return parsed.set(database=str((Path(base_dir) / database).resolve())).render_as_string(hide_password=False)
+
+
+def mask(url: str) -> str:
+    """The URL with its password replaced by ``***``."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy reads: mask anything that looks like user:password@
+        return _URL_PASSWORD.sub(lambda m: m.group("head") + "***", str(url))
+
+
+def has_password(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).password is not None
+    except Exception:
+        return False
+
+
+def is_sqlite(url: str) -> bool:
+    return str(url).startswith("sqlite")
+
+
+def wal_enabled() -> bool:
+    return os.environ.get(WAL_ENV, "1") != "0"
+
+
+def tune_sqlite(engine) -> None:
+    """WAL journal and synchronous=NORMAL on every connection of ``engine``.
+
+    SQLite's default (rollback journal, fsync on every commit) costs ~15-20 ms per commit here, and
+    a trial makes about fifteen (ask, params, attributes, ledger, tell). In WAL mode with
+    synchronous=NORMAL a commit survives the process being killed (only an OS crash or power loss
+    may lose the last commits), and readers do not block the writer. WAL needs a local file
+    system: set BUDGETSWEEP_SQLITE_WAL=0 for a database on NFS (or use PostgreSQL there).
+    """
+    import sqlite3
+
+    from sqlalchemy import event
+
+    if not wal_enabled():
+        return
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")  # kept by the file; a no-op once set
+        except sqlite3.OperationalError:  # another connection is busy: the next one will set it
+            pass
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    engine.dispose()  # connections opened before the listener get replaced
+
+
+def engine_kwargs(url: str) -> dict:
+    if is_sqlite(url):
+        return {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
+    return {"pool_pre_ping": True}
+
+
+def check_url(url, key: str = "hydra.sweeper.storage") -> str:
+    """A clear error before any job runs when ``url`` is not a database URL SQLAlchemy can use."""
+    from sqlalchemy.engine import make_url
+
+    if not isinstance(url, str) or not url:
+        raise ValueError(f"{key}={url!r} is not a storage; allowed: {ALLOWED}")
+    try:
+        parsed = make_url(url)
+        parsed.get_dialect()
+    except Exception as exc:
+        raise ValueError(f"{key}={mask(url)!r} cannot be opened ({type(exc).__name__}: {mask(str(exc))}); "
+                         f"allowed: {ALLOWED}") from None
+    if is_sqlite(url) and parsed.database not in (None, "", ":memory:"):
+        parent = Path(parsed.database).parent
+        if not parent.is_dir():
+            raise ValueError(f"{key}={url!r} cannot be opened: folder {parent} does not exist; "
+                             f"allowed: {ALLOWED}")
+    if is_sqlite(url) and parsed.database in (None, "", ":memory:"):
+        raise ValueError(f"{key}={url!r} is an in-memory database, which jobs in other processes cannot "
+                         f"see and which does not survive the sweep; allowed: {ALLOWED}")
+    return url
+
+
+def open_optuna_storage(url: str, key: str = "hydra.sweeper.storage"):
+    """An Optuna RDBStorage on ``url``; raises ValueError naming ``key`` when it cannot be opened."""
+    import optuna
+
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    check_url(url, key)
+    for attempt in range(5):
+        try:
+            storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs(url))
+            break
+        except (IntegrityError, ProgrammingError) as exc:
+            # two processes creating Optuna's tables at once on PostgreSQL: the loser retries
+            if attempt == 4:
+                raise ValueError(f"{key}={mask(url)!r} cannot be opened ({type(exc).__name__}: "
+                                 f"{mask(str(exc))}); allowed: {ALLOWED}") from None
+            time.sleep(0.2 * (attempt + 1))
+        except Exception as exc:
+            raise ValueError(f"{key}={mask(url)!r} cannot be opened ({type(exc).__name__}: {mask(str(exc))}); "
+                             f"allowed: {ALLOWED}") from None
+    if is_sqlite(url):
+        tune_sqlite(storage.engine)
+    return storage
+
+
+def url_for_job(url: str) -> str:
+    """What goes into the job's overrides: the masked URL; the full one is put in the environment."""
+    if not has_password(url):
+        return url
+    os.environ[STORAGE_ENV] = url
+    return mask(url)
+
+
+def url_from_job(url: str) -> str:
+    """The full URL for a job given the (possibly masked) URL of its overrides."""
+    if mask(url) != url or "***" not in url:
+        return url  # nothing masked
+    full = os.environ.get(STORAGE_ENV)
+    if full and mask(full) == url:
+        return full
+    raise ValueError(
+        f"budgetsweep.trial.storage={url!r} has its password masked and the environment variable "
+        f"{STORAGE_ENV} does not hold the matching URL; set {STORAGE_ENV} to the full storage URL "
+        "in the job's environment"
+    )

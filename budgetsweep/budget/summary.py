@@ -1,0 +1,81 @@
+"""The budget summary of a sweep: totals, per-trial predicted vs actual cost, prediction error.
+
+Prediction error is measured on completed trials only: a pruned or budget-stopped trial did less
+than was predicted on purpose, and a failed one says nothing about the cost model.
+"""
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from budgetsweep.budget.units import format_cost
+
+
+def build_summary(*, study_name: str, storage: str, unit: str, limit: float, tolerance: float,
+                  spent: float, reserved: float, charges: Sequence[Any],
+                  trials: Mapping[int, Mapping[str, Any]], n_trials: int, stopped: str) -> dict[str, Any]:
+    """``charges``: the ledger's rows; ``trials``: number -> {state, status, label, basis} from the study."""
+    rows = []
+    for charge in charges:
+        info = trials.get(charge.trial, {})
+        predicted, actual = charge.reserved, charge.actual
+        error = actual - predicted if predicted is not None and actual is not None else None
+        rows.append({
+            "trial": charge.trial, "state": info.get("state"), "status": info.get("status"),
+            "label": info.get("label") or charge.label, "ledger": charge.state, "predicted": predicted,
+            "actual": actual,
+            "error": error, "basis": info.get("basis"),
+        })
+    done = [r for r in rows if r["status"] == "completed" and r["error"] is not None]
+    errors = [abs(r["error"]) for r in done]
+    relative = [abs(r["error"]) / r["predicted"] for r in done if r["predicted"]]
+    remaining = limit - spent - reserved
+    return {
+        "study_name": study_name,
+        "storage": storage,
+        "unit": unit,
+        "limit": limit,
+        "tolerance": tolerance,
+        "spent": spent,
+        "reserved": reserved,
+        "remaining": remaining,
+        "remaining_fraction": remaining / limit,
+        "n_trials": n_trials,
+        "n_charged": sum(1 for r in rows if r["ledger"] == "committed"),
+        "stopped": stopped,
+        "prediction": {
+            "n": len(done),
+            "mean_abs_error": statistics.fmean(errors) if errors else None,
+            "mean_abs_relative_error": statistics.fmean(relative) if relative else None,
+            "mean_error": statistics.fmean(r["error"] for r in done) if done else None,
+        },
+        "trials": rows,
+    }
+
+
+def summary_table(summary: Mapping[str, Any], max_rows: int = 30) -> str:
+    """A short text table for the log."""
+    unit = summary["unit"]
+    lines = [
+        f"budget of study {summary['study_name']!r} ({unit}): spent {format_cost(summary['spent'], unit)}, "
+        f"reserved {format_cost(summary['reserved'], unit)}, remaining {format_cost(summary['remaining'], unit)} "
+        f"of {format_cost(summary['limit'], unit)} ({100 * summary['remaining_fraction']:.1f}%)",
+        f"{'trial':>5}  {'status':<15} {'label':<24} {'predicted':>12} {'actual':>12} {'error':>12}",
+    ]
+    rows = summary["trials"]
+    shown = rows if len(rows) <= max_rows else rows[-max_rows:]
+    if len(shown) < len(rows):
+        lines.append(f"  ... {len(rows) - len(shown)} earlier trials in budget_summary.json")
+    for r in shown:
+        lines.append(f"{r['trial']:>5}  {str(r['status'] or r['ledger']):<15} {str(r['label'] or '-')[:24]:<24} "
+                     f"{format_cost(r['predicted'], unit):>12} {format_cost(r['actual'], unit):>12} "
+                     f"{format_cost(r['error'], unit):>12}")
+    pred = summary["prediction"]
+    if pred["n"]:
+        lines.append(f"prediction error over {pred['n']} completed trials: mean absolute "
+                     f"{format_cost(pred['mean_abs_error'], unit)} {unit} "
+                     f"({100 * pred['mean_abs_relative_error']:.1f}% of the prediction)")
+    else:
+        lines.append("prediction error: no completed trial")
+    return "\n".join(lines)

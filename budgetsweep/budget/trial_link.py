@@ -1,0 +1,130 @@
+"""The job's side of a budget-sweeper trial: report, ask whether to prune, check the reservation.
+
+The sweeper passes the trial's identity as overrides (``++budgetsweep.trial.number=...``, see
+``TRIAL_KEYS``). The job opens the study through the storage; the study's pruner is rebuilt from
+its config, which the sweeper keeps in the study user attribute ``budgetsweep:pruner`` (plain
+data, so any process on any machine can rebuild it). No torch here: a user's own loop may use it.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from budgetsweep.budget.units import check_unit, cost_in_unit
+
+log = logging.getLogger(__name__)
+
+TRIAL_KEYS = ("number", "study_name", "storage", "unit", "reservation", "tolerance")
+
+_studies: dict[tuple[str, str], Any] = {}  # (url, study) -> Study: jobs run in-process reuse it
+
+
+def _load_study(url: str, study_name: str):
+    import optuna
+
+    from budgetsweep.budget.optuna_objects import PRUNER_ATTR, build_pruner
+    from budgetsweep.budget.storage import open_optuna_storage, url_from_job
+
+    key = (url, study_name)
+    if key not in _studies:
+        storage = open_optuna_storage(url_from_job(url), key="budgetsweep.trial.storage")
+        study = optuna.load_study(study_name=study_name, storage=storage,
+                                  sampler=optuna.samplers.RandomSampler())  # a job never samples
+        _studies[key] = study
+    study = _studies[key]
+    study.pruner = build_pruner(study.user_attrs.get(PRUNER_ATTR))  # the sweep's current pruner
+    return study
+
+
+class TrialLink:
+    def __init__(self, *, number: int, study_name: str, storage: str, unit: str, reservation: float,
+                 tolerance: float = 0.0) -> None:
+        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+            raise ValueError(f"budgetsweep.trial.number={number!r} is not allowed; it must be an integer >= 0")
+        if not isinstance(study_name, str) or not study_name:
+            raise ValueError(f"budgetsweep.trial.study_name={study_name!r} is not allowed; it must be a name")
+        if not isinstance(storage, str) or not storage:
+            raise ValueError(f"budgetsweep.trial.storage={storage!r} is not allowed; it must be a database URL")
+        check_unit(unit, "budgetsweep.trial.unit")
+        for key, value in (("reservation", reservation), ("tolerance", tolerance)):
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"budgetsweep.trial.{key}={value!r} is not allowed; it must be a number >= 0")
+        self.number = number
+        self.study_name = study_name
+        self.storage = storage
+        self.unit = unit
+        self.reservation = float(reservation)
+        self.tolerance = float(tolerance)
+        self._trial = None
+        self._study = None
+        self._finished_elsewhere = False
+
+    @classmethod
+    def from_config(cls, node: Mapping[str, Any]) -> "TrialLink":
+        """From ``cfg.budgetsweep.trial`` (a DictConfig or dict with ``TRIAL_KEYS``)."""
+        missing = [k for k in TRIAL_KEYS if node.get(k) is None]
+        if missing:
+            raise ValueError(f"budgetsweep.trial.{missing[0]} is not set; a budget-sweeper trial needs "
+                             f"{', '.join(TRIAL_KEYS)}")
+        return cls(number=int(node["number"]), study_name=str(node["study_name"]), storage=str(node["storage"]),
+                   unit=str(node["unit"]), reservation=float(node["reservation"]),
+                   tolerance=float(node["tolerance"]))
+
+    def __repr__(self) -> str:
+        from budgetsweep.budget.storage import mask
+
+        return (f"TrialLink(trial={self.number}, study={self.study_name!r}, storage={mask(self.storage)!r}, "
+                f"reservation={self.reservation} {self.unit}, tolerance={self.tolerance})")
+
+    # -- budget -----------------------------------------------------------------------------
+    @property
+    def stop_at(self) -> float:
+        """The cost at which the job stops itself: reservation x (1 + tolerance)."""
+        return self.reservation * (1.0 + self.tolerance)
+
+    def cost(self, measured: Any) -> float:
+        return cost_in_unit(measured, self.unit)
+
+    def over_budget(self, measured: Any) -> bool:
+        """True once the measured cost (``budgetsweep.records.MeasuredCost``) passes the reservation
+        by more than the tolerance; the job then stops with status ``budget_stopped``."""
+        return self.cost(measured) > self.stop_at
+
+    # -- pruning ----------------------------------------------------------------------------
+    @property
+    def trial(self):
+        if self._trial is None:
+            import optuna
+
+            self._study = _load_study(self.storage, self.study_name)
+            storage = self._study._storage
+            trial_id = storage.get_trial_id_from_study_id_trial_number(self._study._study_id, self.number)
+            self._trial = optuna.trial.Trial(self._study, trial_id)
+        return self._trial
+
+    def _multi_objective(self) -> bool:
+        trial = self.trial
+        return len(trial.study.directions) > 1
+
+    def report(self, step: int, value: float) -> None:
+        """Report the objective at ``step`` as an intermediate value (single-objective studies;
+        Optuna does not prune multi-objective ones)."""
+        from optuna.exceptions import UpdateFinishedTrialError
+
+        if self._multi_objective():
+            return
+        try:
+            self.trial.report(float(value), int(step))
+        except UpdateFinishedTrialError:
+            # the sweeper has already finished this trial (it found it orphaned): stop
+            log.warning("trial %d of study %r is already finished; the job stops", self.number, self.study_name)
+            self._finished_elsewhere = True
+
+    def should_prune(self) -> bool:
+        if self._finished_elsewhere:
+            return True
+        if self._multi_objective():
+            return False
+        return self.trial.should_prune()

@@ -1,0 +1,26 @@
+"""The Hydra plugin class: thin; the work is in ``_impl``, imported only when the sweeper is used."""
+from typing import Any, List, Optional
+
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig
+
+
+class BudgetSweeper(Sweeper):
+    def __init__(self, sampler: Any, pruner: Any, direction: Any, storage: Optional[Any],
+                 study_name: Optional[str], n_trials: int, n_jobs: int, max_failure_rate: float,
+                 search_space: Optional[DictConfig], params: Optional[DictConfig],
+                 custom_search_space: Optional[str], budget: DictConfig) -> None:
+        from ._impl import BudgetSweeperImpl
+
+        self.sweeper = BudgetSweeperImpl(
+            sampler=sampler, pruner=pruner, direction=direction, storage=storage, study_name=study_name,
+            n_trials=n_trials, n_jobs=n_jobs, max_failure_rate=max_failure_rate, search_space=search_space,
+            params=params, custom_search_space=custom_search_space, budget=budget,
+        )
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self.sweeper.setup(hydra_context=hydra_context, task_function=task_function, config=config)
+
+    def sweep(self, arguments: List[str]) -> Any:
+        return self.sweeper.sweep(arguments)

@@ -1,0 +1,54 @@
+import pytest
+
+from budgetsweep.budget.storage import (STORAGE_ENV, check_url, default_storage_url, mask, open_optuna_storage,
+                                        url_for_job, url_from_job)
+
+PG = "postgresql+psycopg2://alice:s3cret@db.example:5432/sweeps"
+
+
+def test_mask_hides_the_password():
+    assert mask(PG) == "postgresql+psycopg2://alice:***@db.example:5432/sweeps"
+    assert mask("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+
+
+def test_the_job_gets_a_masked_url_and_the_password_through_the_environment(monkeypatch):
+    monkeypatch.delenv(STORAGE_ENV, raising=False)
+    shown = url_for_job(PG)
+    assert "s3cret" not in shown
+    assert url_from_job(shown) == PG
+    monkeypatch.delenv(STORAGE_ENV)
+    with pytest.raises(ValueError, match=STORAGE_ENV):
+        url_from_job(shown)
+    assert url_for_job("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+
+
+def test_default_storage_is_under_outputs_of_the_original_directory(tmp_path):
+    assert default_storage_url(tmp_path) == f"sqlite:///{tmp_path / 'outputs' / 'budgetsweep.db'}"
+    assert (tmp_path / "outputs").is_dir()
+
+
+@pytest.mark.parametrize("url,message", [
+    ("nonsense", "hydra.sweeper.storage='nonsense' cannot be opened"),
+    ("nodb://x/y", "cannot be opened"),
+    ("sqlite:////no/such/folder/x.db", "folder /no/such/folder does not exist"),
+    ("sqlite://", "in-memory database"),
+    (42, "is not a storage"),
+])
+def test_bad_storage_is_a_clear_error(url, message):
+    with pytest.raises(ValueError) as err:
+        check_url(url)
+    assert message in str(err.value) and "allowed:" in str(err.value)
+
+
+def test_unreachable_server_error_masks_the_password():
+    with pytest.raises(ValueError) as err:
+        open_optuna_storage("postgresql+psycopg2://alice:s3cret@127.0.0.1:1/db")
+    assert "s3cret" not in str(err.value) and "alice:***@" in str(err.value)
+
+
+def test_relative_sqlite_paths_become_absolute_for_jobs_that_change_directory(tmp_path):
+    from budgetsweep.budget.storage import absolute_sqlite
+
+    assert absolute_sqlite("sqlite:///study.db", tmp_path) == f"sqlite:///{tmp_path / 'study.db'}"
+    assert absolute_sqlite("sqlite:////abs/x.db", tmp_path) == "sqlite:////abs/x.db"
+    assert absolute_sqlite(PG, tmp_path) == PG

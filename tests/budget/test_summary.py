@@ -1,0 +1,26 @@
+from datetime import datetime
+
+import pytest
+
+from budgetsweep.budget.ledger import Charge
+from budgetsweep.budget.summary import build_summary, summary_table
+
+
+def charge(trial, reserved, actual, state="committed"):
+    return Charge(trial, state, reserved, actual, "full", None, None, datetime.now(), None)
+
+
+def test_summary_totals_and_prediction_error_over_completed_trials():
+    charges = [charge(0, 100.0, 90.0), charge(1, 100.0, 120.0), charge(2, 100.0, 30.0),
+               charge(3, 50.0, None, "reserved")]
+    trials = {0: {"status": "completed"}, 1: {"status": "completed"}, 2: {"status": "pruned"}, 3: {}}
+    s = build_summary(study_name="s", storage="sqlite:///x", unit="examples", limit=400.0, tolerance=0.1, spent=240.0,
+                      reserved=50.0, charges=charges, trials=trials, n_trials=10, stopped="budget exhausted")
+    assert s["remaining"] == 110.0 and s["remaining_fraction"] == pytest.approx(0.275)
+    assert s["prediction"]["n"] == 2
+    assert s["prediction"]["mean_abs_error"] == pytest.approx(15.0)
+    assert s["prediction"]["mean_abs_relative_error"] == pytest.approx(0.15)
+    assert [r["error"] for r in s["trials"]] == [-10.0, 20.0, -70.0, None]
+    table = summary_table(s)
+    assert "spent 240, reserved 50, remaining 110 of 400 (27.5%)" in table
+    assert "mean absolute 15 examples (15.0% of the prediction)" in table

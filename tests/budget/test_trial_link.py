@@ -1,0 +1,95 @@
+"""The job's side of a trial, against a real study in a real SQLite file."""
+import optuna
+import pytest
+
+from budgetsweep.budget.optuna_objects import PRUNER_ATTR
+from budgetsweep.budget.trial_link import TrialLink
+from budgetsweep.records import MeasuredCost
+
+
+def make_study(url, name, pruner_conf=None, directions=("minimize",)):
+    study = optuna.create_study(storage=url, study_name=name, directions=list(directions))
+    study.set_user_attr(PRUNER_ATTR, pruner_conf)
+    return study
+
+
+def link_for(url, name, trial_number, **kw):
+    node = {"number": trial_number, "study_name": name, "storage": url, "unit": "examples", "reservation": 1000.0,
+            "tolerance": 0.1, **kw}
+    return TrialLink.from_config(node)
+
+
+def test_over_budget_is_measured_cost_past_reservation_times_one_plus_tolerance():
+    link = link_for("sqlite:////unused.db", "s", 0)
+    assert link.stop_at == pytest.approx(1100.0)
+    assert not link.over_budget(MeasuredCost(examples=1100))
+    assert link.over_budget(MeasuredCost(examples=1101))
+    hours = TrialLink(number=0, study_name="s", storage="sqlite:////x.db", unit="gpu_hours", reservation=0.01,
+                      tolerance=0.0)
+    assert hours.over_budget(MeasuredCost(wall_seconds=37.0)) and not hours.over_budget(MeasuredCost(wall_seconds=35))
+
+
+def test_reports_reach_the_trial_and_the_studys_pruner_decides(tmp_path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    study = make_study(url, "s", {"_target_": "optuna.pruners.MedianPruner", "n_startup_trials": 1,
+                                  "n_warmup_steps": 0})
+    first = study.ask()
+    for step in range(3):
+        first.report(1.0, step)
+    study.tell(first, 1.0)
+    second = study.ask()
+    link = link_for(url, "s", second.number)
+    link.report(0, 5.0)  # worse than the median of finished trials at step 0
+    assert link.should_prune()
+    assert study.trials[second.number].intermediate_values == {0: 5.0}
+    third = study.ask()
+    good = link_for(url, "s", third.number)
+    good.report(0, 0.5)
+    assert not good.should_prune()
+
+
+def test_no_pruner_config_means_never_prune(tmp_path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    study = make_study(url, "s")
+    trial = study.ask()
+    link = link_for(url, "s", trial.number)
+    link.report(0, 1e9)
+    assert not link.should_prune()
+
+
+def test_multi_objective_trials_neither_report_nor_prune(tmp_path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    study = make_study(url, "s", {"_target_": "optuna.pruners.MedianPruner"}, ("minimize", "maximize"))
+    link = link_for(url, "s", study.ask().number)
+    link.report(0, 1.0)
+    assert not link.should_prune()
+
+
+def test_a_trial_finished_by_the_sweeper_tells_the_job_to_stop(tmp_path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    study = make_study(url, "s")
+    trial = study.ask()
+    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    link = link_for(url, "s", trial.number)
+    link.report(0, 1.0)
+    assert link.should_prune()
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("number", -1, "budgetsweep.trial.number=-1 is not allowed"),
+    ("unit", "hours", "budgetsweep.trial.unit='hours' is not a budget unit"),
+    ("reservation", -5.0, "budgetsweep.trial.reservation=-5.0 is not allowed"),
+    ("storage", None, "budgetsweep.trial.storage is not set"),
+])
+def test_bad_trial_identity_is_named(key, value, message):
+    with pytest.raises(ValueError) as err:
+        link_for("sqlite:////x.db", "s", 0, **{key: value})
+    assert message in str(err.value)
+
+
+def test_trial_link_imports_no_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, budgetsweep.budget.trial_link; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
