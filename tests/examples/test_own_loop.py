@@ -27,3 +27,16 @@ def test_example_multirun_proxy_and_full_with_a_crashing_job(tmp_path):
     proxy, full = by[("data_subset", False)], by[("full", False)]
     assert proxy.status == "completed" and proxy.config_key == full.config_key
     assert proxy.recipe["data"]["fraction"] == 0.1
+
+
+def test_report_compares_the_examples_proxy_and_full_runs(tmp_path):
+    from budgetsweep.cli import report_main
+    import pandas as pd
+
+    sweep = tmp_path / "sweep"
+    proc = run_example(["-m", "reduction=full,data_subset", "optim.lr=0.003,0.01,0.03", f"hydra.sweep.dir={sweep}",
+                        *FAST], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert report_main([str(sweep), "--out", str(tmp_path / "report"), "--format", "md,csv"]) == 0
+    row = pd.read_csv(tmp_path / "report" / "tables" / "fidelity.csv").iloc[0]
+    assert row["configs"] == 3 and row["strategy"].startswith("data_subset")
