@@ -17,21 +17,11 @@ from budgetsweep.reductions import DataSubset, ShortSchedule, apply_all
 from budgetsweep.reductions.base import Reduction
 from budgetsweep.tasks import Digits
 from budgetsweep.train import train
+from tests.reporters import RecordingReporter as Counter
 
 CONF = Path(budgetsweep.conf.__file__).parent / "reduction"
 NAMES = sorted(p.stem for p in CONF.glob("*.yaml"))
 TRAINS_ON_THE_FLY = ("curriculum", "distill")  # may predict > 1, with a reason, until their cache exists
-
-
-class Counter:
-    def __init__(self):
-        self.examples, self.reports = 0, []
-
-    def add_cost(self, examples=0, flops=0.0):
-        self.examples += examples
-
-    def report(self, step, metrics):
-        self.reports.append((step, metrics))
 
 
 @pytest.fixture(autouse=True)

@@ -7,17 +7,7 @@ from budgetsweep.reductions.curriculum import PACINGS, pacing_fraction, pacing_s
 from budgetsweep.tasks import Digits
 from budgetsweep.train import train
 from budgetsweep.train.sampling import batch_sampler
-
-
-class Counter:
-    def __init__(self):
-        self.examples = 0
-
-    def add_cost(self, examples=0, flops=0.0):
-        self.examples += examples
-
-    def report(self, step, metrics):
-        pass
+from tests.reporters import RecordingReporter as Counter
 
 
 @pytest.fixture

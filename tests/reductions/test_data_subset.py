@@ -4,6 +4,7 @@ import pytest
 from budgetsweep.reductions import DataSubset
 from budgetsweep.tasks import Digits, subset_indices
 from budgetsweep.train import train
+from tests.reporters import RecordingReporter as Counter
 
 
 def test_subsets_nest_and_are_stratified():
@@ -31,16 +32,6 @@ def test_keep_epochs_cuts_steps_keep_steps_does_not(base_recipe):
     assert steps.run_steps(n) == base_recipe.run_steps(n)
     assert DataSubset(fraction=0.1).predicted_cost_factor(base_recipe) == 0.1
     assert DataSubset(fraction=0.1, keep="steps").predicted_cost_factor(base_recipe) == 1.0
-
-
-class Counter:
-    examples = 0
-
-    def add_cost(self, examples=0, flops=0.0):
-        self.examples += examples
-
-    def report(self, step, metrics):
-        pass
 
 
 def test_run_trains_on_fraction_of_examples(base_recipe):

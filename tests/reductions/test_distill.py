@@ -8,17 +8,7 @@ from budgetsweep.reductions import Distill, ShortSchedule, apply_all
 from budgetsweep.tasks import Digits
 from budgetsweep.train import train
 from budgetsweep.train.losses import distillation_loss
-
-
-class Counter:
-    def __init__(self):
-        self.examples = 0
-
-    def add_cost(self, examples=0, flops=0.0):
-        self.examples += examples
-
-    def report(self, step, metrics):
-        pass
+from tests.reporters import RecordingReporter as Counter
 
 
 def test_loss_equals_the_hinton_formula_on_fixed_logits():

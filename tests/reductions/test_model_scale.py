@@ -4,6 +4,7 @@ from budgetsweep.reductions import ModelScale
 from budgetsweep.tasks import Digits
 from budgetsweep.train import train
 from budgetsweep.train.groups import lr_scales, param_groups
+from tests.reporters import RecordingReporter as Quiet
 
 MLP = {"_target_": "budgetsweep.tasks.models.MLP", "hidden": 128, "depth": 2}
 CNN = {"_target_": "budgetsweep.tasks.models.CNN", "channels": 32, "hidden": 64}
@@ -11,14 +12,6 @@ CNN = {"_target_": "budgetsweep.tasks.models.CNN", "channels": 32, "hidden": 64}
 
 def n_params(recipe):
     return sum(p.numel() for p in Digits().build_model(recipe).parameters())
-
-
-class Quiet:
-    def add_cost(self, **_):
-        pass
-
-    def report(self, step, metrics):
-        pass
 
 
 def test_width_and_depth_change_the_parameter_count_as_expected(base_recipe):

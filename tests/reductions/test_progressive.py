@@ -5,14 +5,7 @@ from budgetsweep.reductions import Progressive, ShortSchedule, apply_all
 from budgetsweep.reductions.progressive import input_scale
 from budgetsweep.tasks import Digits, TeacherStudent
 from budgetsweep.train import train
-
-
-class Quiet:
-    def add_cost(self, **_):
-        pass
-
-    def report(self, step, metrics):
-        pass
+from tests.reporters import RecordingReporter as Quiet
 
 
 class PerPosition(torch.nn.Module):

@@ -5,17 +5,7 @@ from budgetsweep.reductions import QuantizedEval
 from budgetsweep.tasks import Digits
 from budgetsweep.train import train
 from budgetsweep.train.quantize import eval_model
-
-
-class Log:
-    def __init__(self):
-        self.rows = []
-
-    def add_cost(self, **_):
-        pass
-
-    def report(self, step, metrics):
-        self.rows.append(metrics)
+from tests.reporters import RecordingReporter as Log
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
@@ -23,7 +13,7 @@ def test_evaluates_quantized_and_records_the_change(base_recipe, precision):
     recipe = QuantizedEval().apply(base_recipe.evolve(train={"steps": 30, "epochs": None, "precision": precision}))
     log = Log()
     m = train(recipe, Digits(), log).metrics
-    assert m["val_loss"] == log.rows[-1]["val_loss"]  # the objective is the quantized model's
+    assert m["val_loss"] == log.rows[-1][1]["val_loss"]  # the objective is the quantized model's
     assert m["quantized_eval_change_loss"] == pytest.approx(m["val_loss"] - m["val_loss_fp32"])
     assert m["quantized_eval_change_loss"] != 0 and abs(m["quantized_eval_change_loss"]) < 0.05
     assert abs(m["quantized_eval_change_accuracy"]) < 0.05

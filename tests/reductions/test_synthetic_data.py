@@ -6,17 +6,7 @@ from budgetsweep.reductions import DataSubset, SyntheticData, apply_all
 from budgetsweep.tasks import Digits, TeacherStudent
 from budgetsweep.train import train
 from budgetsweep.train.synthetic import class_quota, gaussian_stand_in, training_data
-
-
-class Counter:
-    def __init__(self):
-        self.examples = 0
-
-    def add_cost(self, examples=0, flops=0.0):
-        self.examples += examples
-
-    def report(self, step, metrics):
-        pass
+from tests.reporters import RecordingReporter as Counter
 
 
 def test_matches_class_means_covariances_and_balance(base_recipe):

@@ -11,14 +11,7 @@ from budgetsweep.train import train
 from budgetsweep.train.checkpoints import init_from, load_into
 from budgetsweep.train.groups import param_groups
 from tests.conftest import load_json
-
-
-class Quiet:
-    def add_cost(self, **_):
-        pass
-
-    def report(self, step, metrics):
-        pass
+from tests.reporters import RecordingReporter as Quiet
 
 
 def deeper(recipe: Recipe) -> Recipe:

@@ -13,21 +13,10 @@ from budgetsweep.tasks.charlm import UNKNOWN_ID, CharLM, Vocabulary, contiguous_
 from budgetsweep.tasks.gpt import GPT
 from budgetsweep.train import train
 from tests.conftest import load_json
+from tests.reporters import RecordingReporter as Log
 
 TINY_GPT = {"_target_": "budgetsweep.tasks.gpt.GPT", "n_layer": 1, "n_head": 2, "n_embd": 32}
 TEXT = ("The quick brown fox jumps over the lazy dog. Pack my box with five dozen liquor jugs!\n" * 60)
-
-
-class Log:
-    def __init__(self):
-        self.rows, self.examples, self.flops = [], 0, 0.0
-
-    def add_cost(self, examples=0, flops=0.0):
-        self.examples += examples
-        self.flops += flops
-
-    def report(self, step, metrics):
-        self.rows.append((step, dict(metrics)))
 
 
 @pytest.fixture(scope="module")

@@ -6,20 +6,9 @@ import torch
 from budgetsweep.recipe import OptimSpec, Recipe, TrainSpec
 from budgetsweep.tasks import Digits, TeacherStudent
 from budgetsweep.train import NonFiniteLoss, lr_multiplier, train
+from tests.reporters import RecordingReporter as Log
 
 MLP = {"_target_": "budgetsweep.tasks.models.MLP", "hidden": 32, "depth": 1}
-
-
-class Log:
-    def __init__(self):
-        self.rows, self.examples, self.flops = [], 0, 0.0
-
-    def add_cost(self, examples=0, flops=0.0):
-        self.examples += examples
-        self.flops += flops
-
-    def report(self, step, metrics):
-        self.rows.append((step, dict(metrics)))
 
 
 def digits_recipe(**train):
