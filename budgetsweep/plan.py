@@ -89,7 +89,7 @@ def readable_config(overrides: list[str], task_name: str) -> dict[str, Any]:
     config: dict[str, Any] = {"task": task_name}
     for item in overrides:
         key, sep, value = item.lstrip("+~").partition("=")
-        if not sep or key.split(".")[0].split("/")[0] in ("hydra",) or key.startswith(_NOT_CONFIG):
+        if not sep or key.startswith(_NOT_CONFIG):
             continue
         config[key] = _scalar(value)
     return config

@@ -6,10 +6,20 @@ import re
 _URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]+:)(?P<pw>[^@\s]+)(?=@)")
 
 
-def mask_url(text: str) -> str:
-    """Replace the password of any ``scheme://user:password@host`` URL in ``text`` by ``***``."""
-    return _URL_PASSWORD.sub(lambda m: m.group("head") + "***", text)
+def mask_text(text: str) -> str:
+    """Replace the password of any ``scheme://user:password@host`` URL inside ``text`` by ``***``."""
+    return _URL_PASSWORD.sub(lambda m: m.group("head") + "***", str(text))
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ``***``."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy reads: mask anything that looks like user:password@
+        return mask_text(url)
 
 
 def mask_overrides(overrides: list[str]) -> list[str]:
-    return [mask_url(o) for o in overrides]
+    return [mask_text(o) for o in overrides]

@@ -11,9 +11,10 @@ sweeper sets for the jobs it launches (local, joblib and submitit launchers pass
 from __future__ import annotations
 
 import os
-import re
 import time
 from pathlib import Path
+
+from budgetsweep.storage_url import mask_url as mask
 
 STORAGE_ENV = "BUDGETSWEEP_STORAGE_URL"
 WAL_ENV = "BUDGETSWEEP_SQLITE_WAL"
@@ -21,7 +22,6 @@ DEFAULT_DB = Path("outputs") / "budgetsweep.db"
 ALLOWED = "an SQLAlchemy database URL such as sqlite:///outputs/budgetsweep.db or postgresql://user:password@host/db"
 SQLITE_TIMEOUT_S = 60  # a busy SQLite file waits this long instead of failing at once
 
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]+:)(?P<pw>[^@\s]+)(?=@)")
 
 
 def default_storage_url(base_dir: str | os.PathLike) -> str:
@@ -45,16 +45,6 @@ def absolute_sqlite(url: str, base_dir: str | os.PathLike) -> str:
     if not database or database == ":memory:" or database.startswith("file:") or os.path.isabs(database):
         return url
     return parsed.set(database=str((Path(base_dir) / database).resolve())).render_as_string(hide_password=False)
-
-
-def mask(url: str) -> str:
-    """The URL with its password replaced by ``***``."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a URL SQLAlchemy reads: mask anything that looks like user:password@
-        return _URL_PASSWORD.sub(lambda m: m.group("head") + "***", str(url))
 
 
 def has_password(url: str) -> bool:
