@@ -124,9 +124,8 @@ def plan_run(cfg: DictConfig, overrides: list[str] | None = None, *, count_flops
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     n_full = task.n_train()
-    n_seen = max(1, round(n_full * recipe.data.fraction))
     steps = recipe.run_steps(n_full)
-    examples = steps * min(recipe.train.batch_size, n_seen)
+    examples = recipe.run_examples(n_full)  # the trainer's own formulas: planned = measured
     flops_per_example = _count_flops(task, recipe) if count_flops else None
     extra = [r.extra_work(recipe) for r in reductions if hasattr(r, "extra_work")]
     extra_examples, extra_flops = sum(e for e, _ in extra), sum(f for _, f in extra)

@@ -18,6 +18,23 @@ KEEP_MODES = ("epochs", "steps")
 DEVICES = ("auto", "cpu", "cuda")
 
 
+# f x n is computed in floating point: 0.07 x 100 = 7.000000000000001 must count as 7, not 8
+_ROUNDING = 1e-9
+
+
+def subset_size(n: int, fraction: float) -> int:
+    """Examples in a ``fraction`` subset of ``n``: ceil(fraction x n), at least 1, at most n.
+
+    The one rule for subset sizes: ``budgetsweep.tasks.subset`` draws exactly this many, and the
+    plan counts with it before any data is loaded. Raises ValueError for a fraction outside (0, 1].
+    """
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction={fraction!r} is out of range; it must be in (0, 1]")
+    if n < 1:
+        raise ValueError(f"n={n!r} examples: a training set needs at least 1")
+    return min(n, max(1, math.ceil(fraction * n - _ROUNDING)))
+
+
 def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
     if not ok:
         raise ValueError(f"{key}={value!r} is not allowed; {key} must be {allowed}")
@@ -116,23 +133,57 @@ class Recipe:
     def __post_init__(self) -> None:
         _check(isinstance(self.seed, int) and self.seed >= 0, "seed", self.seed, "an integer >= 0")
 
-    # -- derived lengths ------------------------------------------------------------
-    def full_steps(self, n_train: int) -> int:
-        """Steps of the un-shortened schedule for a training set of the task's full size.
+    # -- derived sizes and lengths ---------------------------------------------------------
+    # One set of formulas for the plan, the trainer and a user's loop (``RunContext.steps``), so
+    # planned work equals measured work exactly (examples are the exact budget unit).
+    def train_set_size(self, n_train: int) -> int:
+        """Examples in the training set the run draws batches from.
 
-        ``n_train`` is the full training-set size; a data subset that keeps epochs shortens the
-        run proportionally, one that keeps steps does not.
+        ``n_train`` is the task's full training-set size; the run keeps ``subset_size(n_train,
+        data.fraction)`` of them, and an ``extra`` that replaces the set by another of a given
+        relative size (``synthetic_data``: ``{"train_set_factor": size}``) rescales that (rounded).
+        """
+        n = subset_size(n_train, self.data.fraction)
+        for spec in self.extra.values():
+            factor = spec.get("train_set_factor") if isinstance(spec, dict) else None
+            if factor is not None:
+                n = max(1, round(n * factor))
+        return n
+
+    def batch_for(self, n_train: int) -> int:
+        """Examples per step: ``train.batch_size``, capped at the training set's size (a tiny subset
+        cannot fill a large batch)."""
+        return min(self.train.batch_size, self.train_set_size(n_train))
+
+    def full_steps(self, n_train: int) -> int:
+        """Steps of the un-shortened schedule.
+
+        ``n_train`` is the task's full training-set size. With ``train.steps`` that count (a
+        reduction that keeps epochs has already rescaled it). With ``train.epochs``:
+        ceil(epochs x n / batch) where, under ``data.keep=epochs``, n is the subset's size and
+        batch ``batch_for(n_train)`` (the same epochs over fewer examples), and under
+        ``data.keep=steps`` n and the batch are the full set's (the full run's step count).
         """
         if self.train.steps is not None:
             return self.train.steps
-        n_seen = n_train * (self.data.fraction if self.data.keep == "epochs" else 1.0)
-        return max(1, math.ceil(self.train.epochs * n_seen / self.train.batch_size))
+        if self.data.keep == "epochs":
+            n, batch = subset_size(n_train, self.data.fraction), self.batch_for(n_train)
+        else:
+            n, batch = n_train, min(self.train.batch_size, n_train)
+        return max(1, math.ceil(self.train.epochs * n / batch - _ROUNDING))
 
     def schedule_steps(self, n_train: int) -> int:
+        """Length of the learning-rate schedule: ``train.schedule_fraction`` of ``full_steps``."""
         return max(1, round(self.full_steps(n_train) * self.train.schedule_fraction))
 
     def run_steps(self, n_train: int) -> int:
+        """Steps the run takes: ``train.run_fraction`` of ``full_steps``."""
         return max(1, round(self.full_steps(n_train) * self.train.run_fraction))
+
+    def run_examples(self, n_train: int) -> int:
+        """Training examples the run processes: ``run_steps`` x ``batch_for`` (before any auxiliary
+        model a reduction trains)."""
+        return self.run_steps(n_train) * self.batch_for(n_train)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

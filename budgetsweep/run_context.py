@@ -110,6 +110,7 @@ class RunContext:
         self._t0 = 0.0
         self._started = None
         self._history = None
+        self._n_train: int | None = None  # the full training set's size, once the user's loop gives it
 
     # -- the reduced recipe, for user code ------------------------------------------------
     @property
@@ -141,37 +142,75 @@ class RunContext:
 
     def subset_indices(self, n: int, labels=None):
         """Indices of the training examples this run uses: nested across fractions for one seed,
-        stratified when ``labels`` are given."""
+        stratified when ``labels`` are given; ``subset_size(n, data.fraction)`` of them.
+
+        ``n`` is the FULL training set's size (before the subset). It also tells ``steps`` and
+        ``set_lr`` the size an epochs-based recipe counts its epochs over, so call this first.
+        Raises ValueError when ``n`` differs from a size given before.
+        """
         self._used.add("subset_indices")
+        self._declare_n_train(n, "run.subset_indices(n)")
         from budgetsweep.tasks.subset import subset_indices
 
         d = self.recipe.data
         return subset_indices(n, d.fraction, d.subset_seed, labels=labels)
 
     def steps(self, n_train: int | None = None) -> int:
-        """Steps this run takes. ``n_train`` is the full training-set size (needed with ``train.epochs``)."""
+        """Steps this run takes (after every reduction), the same count the built-in trainer takes.
+
+        An epochs-based recipe (``train.epochs``) needs the full training set's size: from an earlier
+        ``run.subset_indices(len(train_set))`` (the README's sequence) or as ``n_train`` here (the full
+        size, never the subset's). Raises ValueError when it is unknown or differs from the size given
+        before. Planned examples (steps x ``batch_size``) go into the record's ``info``.
+        """
         self._used.add("steps")
-        t = self.recipe.train
-        if t.steps is None and n_train is None:
-            raise ValueError("run.steps() needs n_train (the full training-set size) when the config sets "
-                             "train.epochs rather than train.steps")
-        return self.recipe.run_steps(n_train or 0)
+        n = self._n_train_for(n_train, "run.steps()")
+        steps = self.recipe.run_steps(n)
+        self.info["planned_examples"] = steps * self.recipe.train.batch_size
+        return steps
 
     def lr_at(self, step: int, n_train: int | None = None) -> float:
-        """Learning rate at ``step`` for the recipe's schedule (warmup included)."""
+        """Learning rate at ``step`` (0-based) for the recipe's schedule, warmup included: the rate
+        the built-in trainer uses at that step. ``n_train`` as for ``steps``."""
         self._used.add("lr_at")
         from budgetsweep.train.schedules import lr_multiplier
 
         t, r = self.recipe.train, self.recipe
-        return r.optim.lr * lr_multiplier(step, schedule=t.schedule, length=r.schedule_steps(n_train or 0),
-                                          warmup=t.warmup_steps, cooldown_fraction=t.cooldown_fraction,
-                                          min_ratio=t.min_lr_ratio)
+        length = r.schedule_steps(self._n_train_for(n_train, "run.set_lr(optimizer, step)"))
+        return r.optim.lr * lr_multiplier(step, schedule=t.schedule, length=length, warmup=t.warmup_steps,
+                                          cooldown_fraction=t.cooldown_fraction, min_ratio=t.min_lr_ratio)
 
     def set_lr(self, optimizer, step: int, n_train: int | None = None) -> float:
+        """Set every parameter group's learning rate to ``lr_at(step)``; returns it."""
         lr = self.lr_at(step, n_train)
         for group in optimizer.param_groups:
             group["lr"] = lr
         return lr
+
+    def _declare_n_train(self, n: int, call: str) -> None:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"{call}: n={n!r} is not allowed; it must be the full training set's size, an "
+                             f"integer >= 1")
+        if self._n_train is not None and n != self._n_train:
+            raise ValueError(
+                f"{call} got a training-set size of {n}, but {self._n_train} was given before: pass the FULL "
+                f"training set's size (before the data subset) once, to run.subset_indices(len(train_set)); "
+                f"run.steps() and run.set_lr(optimizer, step) then need no size (a subset's size would shrink "
+                f"the schedule a second time)")
+        self._n_train = n
+        self.info["n_train_full"] = n
+
+    def _n_train_for(self, n_train: int | None, call: str) -> int:
+        if n_train is not None:
+            self._declare_n_train(n_train, call)
+        if self._n_train is None:
+            if self.recipe.train.steps is None:
+                raise ValueError(
+                    f"{call} needs the full training set's size, because the config sets train.epochs: call "
+                    f"run.subset_indices(len(train_set)) before it (or pass n_train=len(train_set), the full "
+                    f"set's size, not the subset's)")
+            return 1  # a steps-based recipe's length does not depend on it
+        return self._n_train
 
     def autocast(self, device_type: str = "cpu"):
         """An autocast context for the recipe's precision (a no-op for fp32)."""

@@ -4,18 +4,24 @@ from budgetsweep.reductions.base import Reduction, choice, in_range
 
 
 class DataSubset(Reduction):
-    """Keep ``fraction`` of the training examples.
+    """Keep ``fraction`` of the training examples (``subset_size``: ceil(fraction x n)).
 
     ``keep=epochs`` (default) trains the same number of epochs on fewer examples, so compute
-    falls with the fraction; ``keep=steps`` keeps the step count and repeats the subset (for
-    data-limited studies), so compute stays. With ``keep=epochs`` the warmup and the evaluation
-    interval shrink with the step count, so the schedule keeps its shape and the run its number of
-    evaluations (pruners compare curves at the same relative points). Subsets are nested: for one ``subset_seed`` the 5%
-    subset lies inside the 10% one (see ``budgetsweep.tasks.subset``).
+    falls with the fraction: an epochs-based recipe takes ceil(epochs x subset / batch) steps, and
+    a steps-based one (``train.steps``) runs ``round(fraction x steps)``. ``keep=steps`` keeps the
+    step count and repeats the subset (for data-limited studies), so compute stays. With
+    ``keep=epochs`` the warmup and the evaluation interval shrink with the step count, so the
+    schedule keeps its shape and the run its number of evaluations (pruners compare curves at the
+    same relative points). Subsets are nested: for one ``subset_seed`` the 5% subset lies inside
+    the 10% one (see ``budgetsweep.tasks.subset``).
+
+    Predicted factor: ``fraction`` under ``keep=epochs``, 1 under ``keep=steps``; the measured
+    factor differs only by the rounding of steps and subset sizes to whole numbers.
     """
 
     name = "data_subset"
-    changes = ("data.fraction", "data.keep", "data.subset_seed", "train.warmup_steps", "train.eval_every")
+    changes = ("data.fraction", "data.keep", "data.subset_seed", "train.steps", "train.warmup_steps",
+               "train.eval_every")
 
     def __init__(self, fraction: float = 0.1, keep: str = "epochs", subset_seed: int = 0) -> None:
         self.fraction = in_range("reduction.data_subset.fraction", fraction, 0.0, 1.0)
@@ -25,14 +31,17 @@ class DataSubset(Reduction):
     def apply(self, recipe: Recipe) -> Recipe:
         # composes multiplicatively: a subset of a subset
         data = {"fraction": recipe.data.fraction * self.fraction, "keep": self.keep, "subset_seed": self.subset_seed}
-        if self.keep == "steps" or recipe.train.steps is not None:
+        if self.keep == "steps":
             return recipe.evolve(data=data)
         # fewer steps: keep the schedule's shape (warmup share) and the number of evaluations
         t = recipe.train
-        return recipe.evolve(data=data, train={"warmup_steps": round(t.warmup_steps * self.fraction),
-                                               "eval_every": max(1, round(t.eval_every * self.fraction))})
+        train = {"warmup_steps": round(t.warmup_steps * self.fraction),
+                 "eval_every": max(1, round(t.eval_every * self.fraction))}
+        if t.steps is not None:  # a steps-based recipe: the same epochs over fewer examples is fewer steps
+            train["steps"] = max(1, round(t.steps * self.fraction))
+        return recipe.evolve(data=data, train=train)
 
     def predicted_cost_factor(self, recipe: Recipe) -> float:
-        if self.keep == "steps" or recipe.train.steps is not None:
+        if self.keep == "steps":
             return 1.0  # same number of steps: the same examples are processed, just repeated
         return self.fraction

@@ -150,11 +150,11 @@ def forward_flops(recipe: Recipe) -> float | None:
 
 
 def n_train_seen(recipe: Recipe) -> int | None:
-    """Training examples the run sees (the task's training set times ``data.fraction``)."""
+    """Training examples the run draws batches from (``Recipe.train_set_size``)."""
     task = task_for(recipe)
     if task is None:
         return None
-    return max(1, round(task.n_train() * recipe.data.fraction))
+    return recipe.train_set_size(task.n_train())
 
 
 def run_examples(recipe: Recipe) -> int | None:
@@ -162,8 +162,7 @@ def run_examples(recipe: Recipe) -> int | None:
     task = task_for(recipe)
     if task is None:
         return None
-    n_full = task.n_train()
-    return recipe.run_steps(n_full) * min(recipe.train.batch_size, n_train_seen(recipe))
+    return recipe.run_examples(task.n_train())
 
 
 # -- model configs ------------------------------------------------------------------------------

@@ -7,9 +7,11 @@ examples (the set the run would see, after any ``data_subset``) and is drawn wit
 every run of a configuration trains on the same stand-in. Validation and test stay real.
 
 ``keep=epochs`` (default) trains the same number of epochs over the smaller set, so the run is
-``size`` times as long (the recipe's ``train.epochs`` is rescaled: it counts passes over a
-real-size training set, as for ``data_subset``); ``keep=steps`` keeps the step count.
-Predicted factor: ``size`` (``keep=epochs`` on an epoch-based recipe), else 1.
+``size`` times as long: an epochs-based recipe's ``train.epochs`` is rescaled by ``size`` (it counts
+passes over a real-size training set, as for ``data_subset``), a steps-based recipe runs
+``round(size x train.steps)``; ``keep=steps`` keeps the step count. The spec in ``recipe.extra``
+carries ``train_set_factor`` = ``size``, from which ``Recipe.train_set_size`` counts the set.
+Predicted factor: ``size`` (``keep=epochs``), else 1.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from budgetsweep.reductions.support import ExplainedReduction, check_number, wit
 
 class SyntheticData(ExplainedReduction):
     name = "synthetic_data"
-    changes = ("train.epochs", "train.warmup_steps", "train.eval_every", "extra.synthetic_data")
+    changes = ("train.epochs", "train.steps", "train.warmup_steps", "train.eval_every", "extra.synthetic_data")
 
     def __init__(self, size: float = 0.5, keep: str = "epochs", seed: int = 0) -> None:
         self.size = check_number("reduction.synthetic_data.size", size, 0.0, 1.0)
@@ -31,18 +33,22 @@ class SyntheticData(ExplainedReduction):
         self.seed = seed
 
     def shortens(self, recipe: Recipe) -> bool:
-        return self.keep == "epochs" and recipe.train.steps is None
+        return self.keep == "epochs"
 
     def apply(self, recipe: Recipe) -> Recipe:
-        spec = {"size": self.size, "seed": self.seed, "method": "gaussian_moments"}
+        spec = {"size": self.size, "seed": self.seed, "method": "gaussian_moments", "train_set_factor": self.size}
         if not self.shortens(recipe):
             return with_extra(recipe, self.name, spec)
         t = recipe.train
-        return with_extra(recipe, self.name, spec, train={
-            "epochs": t.epochs * self.size, "warmup_steps": round(t.warmup_steps * self.size),
-            "eval_every": max(1, round(t.eval_every * self.size))})
+        train = {"warmup_steps": round(t.warmup_steps * self.size),
+                 "eval_every": max(1, round(t.eval_every * self.size))}
+        if t.steps is not None:
+            train["steps"] = max(1, round(t.steps * self.size))
+        else:
+            train["epochs"] = t.epochs * self.size
+        return with_extra(recipe, self.name, spec, train=train)
 
     def estimate(self, recipe: Recipe) -> tuple[float, str]:
         if self.shortens(recipe):
             return self.size, f"the same epochs over a synthetic set {self.size:g} x the size of the real one"
-        return 1.0, "keep=steps (or a step-based recipe): the same number of steps over the synthetic set"
+        return 1.0, "keep=steps: the same number of steps over the synthetic set"

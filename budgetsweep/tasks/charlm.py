@@ -38,6 +38,7 @@ import torch
 from hydra.utils import get_class, instantiate
 
 from budgetsweep.tasks.base import TaskData, check_metric
+from budgetsweep.tasks.subset import subset_size
 
 METRICS = ("val_loss", "val_accuracy")
 UNKNOWN_ID = 0
@@ -125,12 +126,10 @@ def blocks(ids: np.ndarray, context: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def contiguous_subset(n: int, fraction: float, seed: int) -> np.ndarray:
-    """ceil(fraction x n) consecutive indices from a seeded start, wrapping around: nested per seed."""
-    if not 0 < fraction <= 1:
-        raise ValueError(f"fraction={fraction!r} is out of range; it must be in (0, 1]")
-    if fraction == 1:
+    """``subset_size(n, fraction)`` consecutive indices from a seeded start, wrapping around: nested per seed."""
+    keep = subset_size(n, fraction)
+    if keep == n:
         return np.arange(n)
-    keep = max(1, math.ceil(fraction * n))
     start = int(np.random.default_rng(seed).integers(n))
     return (start + np.arange(keep)) % n
 

@@ -12,6 +12,7 @@ helpers, each a no-op without its reduction: ``training_data`` (synthetic_data),
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import sys
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from budgetsweep.train.schedules import lr_multiplier
 from budgetsweep.train.synthetic import training_data
 
 EVAL_CHUNK = 4096
+log = logging.getLogger("budgetsweep")
 
 
 class NonFiniteLoss(RuntimeError):
@@ -83,7 +85,13 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
     scaler = grad_scaler(precision, device)
 
     n = len(x)
-    batch = min(recipe.train.batch_size, n)  # a tiny subset cannot fill a large batch
+    batch = recipe.batch_for(data.n_train_full)  # a tiny subset cannot fill a large batch
+    if n != recipe.train_set_size(data.n_train_full):
+        # a task whose build_data does not keep subset_size examples: the plan counted other work
+        log.warning("task %s built %d training examples where the recipe plans %d (budgetsweep.tasks.subset); "
+                    "planned and measured examples will differ", getattr(task, "name", task), n,
+                    recipe.train_set_size(data.n_train_full))
+        batch = min(recipe.train.batch_size, n)
     total_steps = recipe.run_steps(data.n_train_full)
     schedule_steps = recipe.schedule_steps(data.n_train_full)
     t = recipe.train

@@ -67,7 +67,7 @@ def training_data(recipe: Recipe, task):
     spec = recipe.extra.get("synthetic_data")
     if spec is None:
         return data
-    n = max(1, round(spec["size"] * len(data.train_x)))
+    n = recipe.train_set_size(data.n_train_full)  # round(size x the subset), as the plan counts it
     x, y = gaussian_stand_in(data.train_x, data.train_y, n, spec["seed"])
     info = {**(data.info or {}), "synthetic_data": {"n_train": len(x), "n_real": len(data.train_x)}}
     return dataclasses.replace(data, train_x=x, train_y=y, info=info)
