@@ -1,21 +1,27 @@
 """The job side of a run: reduced recipe values, metrics history, cost, stopping, the run record.
 
 One path for every run: the built-in trainer reports through a ``RunContext`` exactly as a
-user's own training loop does. For a user's Hydra app::
+user's own training loop does. For a user's Hydra app, one call sequence, for a config that counts
+``train.steps`` and one that counts ``train.epochs`` alike (README, "Bring your own training code")::
 
     @hydra.main(config_path="conf", config_name="config", version_base=None)
     def main(cfg):
         with budgetsweep.run_context(cfg, objective="val_loss") as run:
-            idx = run.subset_indices(len(train_set), labels=train_labels)
+            keep = run.subset_indices(len(x), labels=y)       # the FULL set's size in, the subset out
+            x, y = x[keep], y[keep]
             opt = torch.optim.AdamW(model.parameters(), **run.optimizer_kwargs())
-            for step in range(run.steps(len(idx))):
-                run.set_lr(opt, step)
+            for step in range(run.steps()):                   # no argument: the size came above
+                lr = run.set_lr(opt, step)                    # no argument either
                 with run.autocast():
                     loss = ...
-                run.add_cost(examples=batch_size)
-                if step % 100 == 0:
-                    run.report(step, val_loss=evaluate())   # raises TrialPruned / BudgetStopped
+                run.add_cost(examples=run.batch_size)
+                if (step + 1) % run.eval_every == 0:
+                    run.report(step + 1, val_loss=evaluate(), lr=lr)   # raises TrialPruned / BudgetStopped
         return run.objective_value()
+
+``steps`` and ``set_lr`` give the built-in trainer's step count and learning rates for the same
+recipe; a call that would give another schedule (no size known with ``train.epochs``, a size that
+differs from the one given before) raises ValueError saying what to pass.
 
 On exit it writes ``record.json`` atomically with status completed / failed / pruned /
 budget_stopped; an early stop is an outcome, so the ``with`` block swallows it.

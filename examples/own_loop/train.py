@@ -6,6 +6,10 @@ stops when a budget sweeper's pruner or reservation says so, and writes record.j
 
     python examples/own_loop/train.py                                   # full run
     python examples/own_loop/train.py 'reduction=[data_subset,short_schedule]'
+    python examples/own_loop/train.py train.steps=null train.epochs=10  # count epochs instead of steps
+
+The calls follow the README's one sequence: `run.subset_indices` gets the FULL training set's size,
+then `run.steps()` and `run.set_lr(opt, step)` need no argument, with `train.steps` or `train.epochs`.
 """
 import hydra
 import torch
@@ -30,14 +34,14 @@ def main(cfg) -> float:
         torch.manual_seed(cfg.seed)
         x, y = make_data(cfg.data.n_train, seed=0)
         val_x, val_y = make_data(cfg.data.n_val, seed=1)
-        keep = torch.as_tensor(run.subset_indices(len(x), labels=y.numpy()))  # budgetsweep
+        keep = torch.as_tensor(run.subset_indices(len(x), labels=y.numpy()))  # budgetsweep: the FULL size
         x, y = x[keep], y[keep]
         model = nn.Sequential(nn.Linear(2, cfg.model.width), nn.Tanh(), nn.Linear(cfg.model.width, cfg.model.width),
                               nn.Tanh(), nn.Linear(cfg.model.width, 2))
         opt = torch.optim.AdamW(model.parameters(), **run.optimizer_kwargs())  # budgetsweep
         batch = run.batch_size  # budgetsweep
         for step in range(run.steps()):  # budgetsweep
-            run.set_lr(opt, step)  # budgetsweep
+            lr = run.set_lr(opt, step)  # budgetsweep
             idx = torch.randint(0, len(x), (batch,))
             with run.autocast():  # budgetsweep
                 loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
@@ -50,7 +54,7 @@ def main(cfg) -> float:
                     out = model(val_x)
                     val_loss = nn.functional.cross_entropy(out, val_y).item()
                     acc = (out.argmax(1) == val_y).float().mean().item()
-                run.report(step + 1, val_loss=val_loss, val_accuracy=acc)  # budgetsweep
+                run.report(step + 1, val_loss=val_loss, val_accuracy=acc, lr=lr)  # budgetsweep
         if cfg.get("crash"):
             raise RuntimeError("crash requested by the config (crash=true)")
     return run.objective_value()  # budgetsweep
