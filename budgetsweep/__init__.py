@@ -1,6 +1,7 @@
 """budgetsweep: proxy experiments on a compute budget."""
 __version__ = "0.1.0"
 
+from budgetsweep.records import RunStatus
 from budgetsweep.run_context import BudgetStopped, RunContext, StopRun, TrialPruned, run_context
 
-__all__ = ["run_context", "RunContext", "StopRun", "TrialPruned", "BudgetStopped", "__version__"]
+__all__ = ["run_context", "RunContext", "RunStatus", "StopRun", "TrialPruned", "BudgetStopped", "__version__"]

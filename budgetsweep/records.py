@@ -5,6 +5,7 @@ A record is plain JSON (``record.json`` in the job directory), versioned by
 """
 from __future__ import annotations
 
+import enum
 import json
 import os
 import tempfile
@@ -16,7 +17,32 @@ SCHEMA_VERSION = 1
 RECORD_FILE = "record.json"
 METRICS_FILE = "metrics.jsonl"
 
-STATUSES = ("running", "completed", "failed", "pruned", "budget_stopped")
+
+
+class RunStatus(enum.StrEnum):
+    """A run's status: the one vocabulary of records, the sweeper and analysis.
+
+    A ``StrEnum``, so a member equals its string (``RunStatus.FAILED == "failed"``) and JSON holds
+    the plain string. ``RUNNING`` is written when a run starts: a record left ``running`` tells a
+    reader the job died without finalising it (SIGKILL, a power cut).
+    """
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"  # an exception, a NaN loss, a bad config, SIGTERM/SIGINT (the error names it)
+    PRUNED = "pruned"  # the sweeper's pruner stopped it
+    BUDGET_STOPPED = "budget_stopped"  # its measured cost passed its reservation
+
+    @classmethod
+    def parse(cls, value, key: str = "status") -> "RunStatus":
+        """``value`` as a RunStatus; ValueError naming ``key``, the value and the allowed ones."""
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValueError(f"{key}={value!r} is not a run status; allowed: {STATUSES}") from None
+
+
+STATUSES = tuple(s.value for s in RunStatus)  # plain strings, for messages and pandas columns
 DIRECTIONS = ("minimize", "maximize")
 
 
@@ -53,7 +79,7 @@ class Cost:
 
 @dataclass
 class RunRecord:
-    status: str
+    status: RunStatus
     config_key: str
     config: dict[str, Any]
     overrides: list[str]
@@ -75,8 +101,7 @@ class RunRecord:
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
-        if self.status not in STATUSES:
-            raise ValueError(f"record status={self.status!r}; allowed: {STATUSES}")
+        self.status = RunStatus.parse(self.status, "record status")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -39,24 +39,39 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from budgetsweep.records import METRICS_FILE, Cost, MeasuredCost, Objective, RunRecord, write_record
+from budgetsweep.records import METRICS_FILE, Cost, MeasuredCost, Objective, RunRecord, RunStatus, write_record
 from budgetsweep.storage_url import mask_overrides, mask_url
 
 log = logging.getLogger("budgetsweep")
 
 
 class StopRun(Exception):
-    """Raised by ``report`` to end a run early; the record gets ``status``."""
+    """Ends a run early; the ``with run_context(...)`` block swallows it and the record gets ``status``.
 
-    status = "stopped"
+    Raised as such by a user's loop that decides to stop (its own early stopping), the run is
+    ``completed``: what it measured is its result. The sweeper's reasons are the subclasses.
+    """
+
+    status: RunStatus = RunStatus.COMPLETED
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        # a stop must end in a final record status: a typo here would fail the record write
+        if RunStatus.parse(cls.status, f"{cls.__name__}.status") is RunStatus.RUNNING:
+            raise ValueError(f"{cls.__name__}.status=running is not a final status")
+        cls.status = RunStatus(cls.status)
 
 
 class TrialPruned(StopRun):
-    status = "pruned"
+    """The budget sweeper's pruner stopped the trial (status ``pruned``)."""
+
+    status = RunStatus.PRUNED
 
 
 class BudgetStopped(StopRun):
-    status = "budget_stopped"
+    """The run's measured cost passed its reservation (status ``budget_stopped``)."""
+
+    status = RunStatus.BUDGET_STOPPED
 
 
 # which run-context call honours which recipe section, to tell a user when a reduction had no effect
@@ -109,7 +124,7 @@ class RunContext:
         self.metrics: dict[str, float] = {}
         self.artifacts: dict[str, str] = {}
         self.info: dict[str, Any] = {}
-        self.status = "running"
+        self.status = RunStatus.RUNNING
         self.error: str | None = None
         self.should_stop = False
         self._used: set[str] = set()
@@ -237,22 +252,22 @@ class RunContext:
         self._t0 = time.perf_counter()
         self._started = _now()
         self._history = open(self.run_dir / METRICS_FILE, "a", encoding="utf-8", buffering=1)
-        self._write("running")  # a record left 'running' tells a reader the job died
+        self._write(RunStatus.RUNNING)  # a record left 'running' tells a reader the job died
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         self._tick()
         if exc is None:
-            status = self._stop_status or "completed"  # a loop that checked run.should_stop and left
+            status = self._stop_status or RunStatus.COMPLETED  # a loop that checked run.should_stop and left
         elif isinstance(exc, StopRun):
             status = exc.status
         else:
-            status = "failed"
+            status = RunStatus.FAILED
             self.error = "".join(traceback.format_exception_only(exc_type, exc)).strip()
         self._warn_unhonoured()
         self._history.close()
         self._write(status, ended=True)
-        if status == "failed" and self.keep_going:
+        if status is RunStatus.FAILED and self.keep_going:
             log.error("run failed; its record says so and the multirun goes on:\n%s",
                       "".join(traceback.format_exception(exc_type, exc, tb)).rstrip())
             return True
@@ -315,7 +330,7 @@ class RunContext:
     def objective_value(self) -> float:
         """What the Hydra main returns: the objective, NaN for a failed run."""
         value = self.objective.value
-        return float("nan") if value is None or self.status == "failed" else value
+        return float("nan") if value is None or self.status is RunStatus.FAILED else value
 
     # -- internals ----------------------------------------------------------------------
     _stop_status = None
@@ -351,7 +366,7 @@ class RunContext:
             ident["predicted"] = {"unit": str(node.unit), "value": float(node.reservation)}
         return ident
 
-    def _write(self, status: str, ended: bool = False) -> None:
+    def _write(self, status: RunStatus, ended: bool = False) -> None:
         self.status = status
         ident = self._identity()
         value = self.objective.value

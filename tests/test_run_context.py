@@ -117,3 +117,30 @@ def test_search_path_plugin_makes_groups_composable_outside_the_package(tmp_path
         cfg = compose(config_name="config", overrides=["reduction.data_subset.fraction=0.3"])
     assert list(cfg.reduction) == ["data_subset", "short_schedule"]
     assert cfg.reduction.data_subset.fraction == 0.3
+
+
+PUBLIC_STOPS = [obj for obj in (getattr(budgetsweep, name) for name in budgetsweep.__all__)
+                if isinstance(obj, type) and issubclass(obj, budgetsweep.StopRun)]
+
+
+@pytest.mark.parametrize("stop", PUBLIC_STOPS, ids=lambda c: c.__name__)
+def test_every_public_stop_exception_ends_in_a_readable_record(tmp_path, stop):
+    assert len(PUBLIC_STOPS) == 3
+    with ctx(user_cfg(), tmp_path) as run:
+        run.add_cost(examples=64)
+        run.report(1, val_loss=0.5)
+        raise stop("stopping here")
+    rec = read_record(tmp_path / "run")
+    assert rec.status == stop.status and rec.status in budgetsweep.RunStatus and rec.status != "running"
+    assert rec.cost.measured.examples == 64 and rec.metrics["val_loss"] == 0.5
+    assert run.objective_value() == 0.5
+
+
+def test_statuses_are_one_enum_and_a_stop_needs_a_final_one():
+    from budgetsweep.records import STATUSES, RunStatus
+
+    assert STATUSES == tuple(RunStatus) and RunStatus.BUDGET_STOPPED == "budget_stopped"
+    with pytest.raises(ValueError, match="not a run status"):
+        type("Halted", (budgetsweep.StopRun,), {"status": "stopped"})
+    with pytest.raises(ValueError, match="not a final status"):
+        type("Halted", (budgetsweep.StopRun,), {"status": RunStatus.RUNNING})
