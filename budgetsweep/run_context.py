@@ -257,6 +257,13 @@ class RunContext:
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         self._tick()
+        unmetered = None
+        if self.trial_link is not None and (exc is None or isinstance(exc, StopRun)):
+            try:  # a run that metered nothing in its budget's unit would be charged 0: it fails
+                self.trial_link.check_metered(self.measured, final=True)
+            except ValueError as error:
+                exc_type, exc, tb = type(error), error, error.__traceback__
+                unmetered = error
         if exc is None:
             status = self._stop_status or RunStatus.COMPLETED  # a loop that checked run.should_stop and left
         elif isinstance(exc, StopRun):
@@ -271,6 +278,8 @@ class RunContext:
             log.error("run failed; its record says so and the multirun goes on:\n%s",
                       "".join(traceback.format_exception(exc_type, exc, tb)).rstrip())
             return True
+        if unmetered is not None:
+            raise unmetered
         return isinstance(exc, StopRun)  # an early stop is an outcome, not an error
 
     # -- during the run -----------------------------------------------------------------
@@ -313,6 +322,7 @@ class RunContext:
         link = self.trial_link
         if link is None:
             return None
+        link.check_metered(self.measured, step=step)  # raises UnmeteredCost: the run fails, never charged 0
         if value is not None:
             link.report(step, float(value))
             if link.should_prune():

@@ -18,6 +18,14 @@ log = logging.getLogger(__name__)
 
 TRIAL_KEYS = ("number", "study_name", "storage", "unit", "reservation", "tolerance")
 
+# how a job meters each budget unit; gpu_hours come from wall time, which the run context measures itself
+METERED_BY = {"examples": "run.add_cost(examples=...)", "flops": "run.add_cost(flops=...)", "gpu_hours": None}
+
+
+class UnmeteredCost(ValueError):
+    """The job has reported no cost in its budget's unit: the ledger would charge it 0."""
+
+
 _studies: dict[tuple[str, str], Any] = {}  # (url, study) -> Study: jobs run in-process reuse it
 
 
@@ -91,6 +99,28 @@ class TrialLink:
         """True once the measured cost (``budgetsweep.records.MeasuredCost``) passes the reservation
         by more than the tolerance; the job then stops with status ``budget_stopped``."""
         return self.cost(measured) > self.stop_at
+
+    def check_metered(self, measured: Any, *, step: int | None = None, final: bool = False) -> None:
+        """Raise ``UnmeteredCost`` when the job's cost in the budget's unit is still 0 although it
+        has done work: at a report after step 0, when work was metered in another unit, or at the
+        end of the run (``final``). A budget that never sees a cost would never cap anything.
+
+        ``measured`` is a ``budgetsweep.records.MeasuredCost``. ``gpu_hours`` come from wall time,
+        which the run context measures itself, so only ``examples`` and ``flops`` can be missing.
+        """
+        if self.cost(measured) > 0 or METERED_BY[self.unit] is None:
+            return
+        other = {u: cost_in_unit(measured, u) for u in ("examples", "flops") if u != self.unit}
+        worked = {u: v for u, v in other.items() if v > 0}
+        if not (final or worked or (step is not None and step > 0)):
+            return
+        seen = (f"it metered {', '.join(f'{v:g} {u}' for u, v in worked.items())} but no {self.unit}" if worked
+                else f"it metered no cost at all")
+        raise UnmeteredCost(
+            f"the budget is counted in {self.unit} (hydra.sweeper.budget.unit={self.unit}) but this job reported "
+            f"none by {'its end' if final else f'its report at step {step}'}: {seen}; call "
+            f"{METERED_BY[self.unit]} as the loop does its work, or sweep with a unit the loop meters"
+            f"{' (' + ', '.join(worked) + ')' if worked else ''}; a trial charged 0 would never be capped")
 
     # -- pruning ----------------------------------------------------------------------------
     @property

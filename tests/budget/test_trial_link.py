@@ -93,3 +93,54 @@ def test_trial_link_imports_no_torch():
 
     code = "import sys, budgetsweep.budget.trial_link; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# every unit x every way a job can meter and report: a cost the budget's unit never sees must fail the run
+METERING = {"examples": {"examples": 32}, "flops": {"flops": 1e6}, "both": {"examples": 32, "flops": 1e6},
+            "nothing": {}}
+
+
+@pytest.mark.parametrize("reports", ["objective", "no_objective", "never"])
+@pytest.mark.parametrize("metering", METERING)
+@pytest.mark.parametrize("unit", ["examples", "flops", "gpu_hours"])
+def test_a_job_that_never_meters_its_budget_unit_fails(tmp_path, unit, metering, reports):
+    import budgetsweep
+    from budgetsweep.records import read_record
+    from tests.test_run_context import user_cfg
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    trial = make_study(url, "s").ask()
+    cfg = user_cfg()
+    cfg.budgetsweep = {"trial": {"number": trial.number, "study_name": "s", "storage": url, "unit": unit,
+                                 "reservation": 1e12, "tolerance": 0.0}}
+    metered = unit == "gpu_hours" or unit in METERING[metering]
+    run = budgetsweep.run_context(cfg, run_dir=tmp_path / "run", overrides=[])
+    with pytest.raises(ValueError, match=f"counted in {unit}") if not metered else _no_error():
+        with run:
+            for step in range(1, 4):
+                run.add_cost(**METERING[metering])
+                if reports == "objective":
+                    run.report(step, val_loss=1.0 / step)
+                elif reports == "no_objective":
+                    run.report(step, train_loss=1.0)
+    rec = read_record(tmp_path / "run")
+    if metered:
+        assert rec.status == "completed"
+    else:
+        assert rec.status == "failed" and f"call run.add_cost({unit}=...)" in rec.error
+        # it fails at its first report, not after the whole run
+        steps_run = 3 if reports == "never" else 1
+        assert rec.cost.measured.examples == 32 * steps_run * ("examples" in METERING[metering])
+
+
+def test_a_report_before_any_work_is_not_an_error():
+    link = TrialLink(number=0, study_name="s", storage="sqlite:////x.db", unit="flops", reservation=1.0)
+    link.check_metered(MeasuredCost(), step=0)  # an evaluation before training
+    with pytest.raises(ValueError, match="report at step 1"):
+        link.check_metered(MeasuredCost(), step=1)
+
+
+def _no_error():
+    import contextlib
+
+    return contextlib.nullcontext()
