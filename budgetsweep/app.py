@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 
 from budgetsweep.plan import ConfigError, plan_run
 from budgetsweep.records import Objective
-from budgetsweep.run_context import RunContext, trial_link_from
+from budgetsweep.run_context import RunContext, record_config_error, trial_link_from
 from budgetsweep.tasks.base import objective_direction
 
 log = logging.getLogger("budgetsweep")
@@ -81,6 +81,7 @@ def main(cfg: DictConfig) -> float:
     except ConfigError as exc:
         if hc.mode == RunMode.MULTIRUN:  # exiting would end the whole sweep: this job alone fails
             log.error("invalid configuration, job skipped: %s", exc)
+            record_config_error(hc.runtime.output_dir, cfg, overrides, exc)
             return math.nan
         # bad input: one paragraph, non-zero exit, no record, no traceback
         print(f"budgetsweep: invalid configuration: {exc}", file=sys.stderr)

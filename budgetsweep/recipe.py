@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -40,6 +42,50 @@ def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
         raise ValueError(f"{key}={value!r} is not allowed; {key} must be {allowed}")
 
 
+_TYPE_WORDS = {float: "a number (float)", int: "an integer", str: "a string", bool: "true or false",
+               type(None): "null"}
+
+
+def _typed(value: Any, kind: type) -> tuple[bool, Any]:
+    """(fits, value as stored): an int is a valid float (stored as float), an integral float a valid
+    int (stored as int: 10.0 steps are 10 steps), a bool neither (YAML's true is no number)."""
+    if kind is type(None):
+        return value is None, value
+    if isinstance(value, bool):
+        return kind is bool, value
+    if kind is float and isinstance(value, (int, float)):
+        return True, float(value)
+    if kind is int and isinstance(value, float) and value.is_integer():
+        return True, int(value)
+    return isinstance(value, kind), value
+
+
+def check_types(spec: Any, section: str) -> None:
+    """Check every field of a recipe dataclass against its annotation, normalising numbers in place.
+
+    The recipe's dataclasses are the schema of the ``optim``/``train``/``data`` config sections, so a
+    wrong type (``optim.lr=fast``) is a ValueError naming the key, the value and the allowed type
+    before any compute, for the built-in app and users' own apps alike. (Hydra's structured configs
+    would reject it at composition, but Hydra's multirun composes every job before running any, so one
+    bad value would stop the whole sweep without a record.)
+    """
+    hints = typing.get_type_hints(type(spec))
+    for f in fields(spec):
+        hint = hints[f.name]
+        kinds = typing.get_args(hint) if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union \
+            else (hint,)
+        value = getattr(spec, f.name)
+        for kind in kinds:
+            fits, stored = _typed(value, kind)
+            if fits:
+                object.__setattr__(spec, f.name, stored)  # frozen: normalised once, at construction
+                break
+        else:
+            allowed = " or ".join(_TYPE_WORDS.get(k, k.__name__) for k in kinds)
+            raise ValueError(f"{section}.{f.name}={value!r} has the wrong type ({type(value).__name__}); "
+                             f"{section}.{f.name} must be {allowed}")
+
+
 @dataclass(frozen=True)
 class OptimSpec:
     name: str = "adamw"
@@ -52,6 +98,7 @@ class OptimSpec:
     eps: float = 1e-8
 
     def __post_init__(self) -> None:
+        check_types(self, "optim")
         _check(self.name in OPTIMIZERS, "optim.name", self.name, f"one of {OPTIMIZERS}")
         _check(self.lr > 0 and math.isfinite(self.lr), "optim.lr", self.lr, "a positive number")
         _check(0 <= self.momentum < 1, "optim.momentum", self.momentum, "in [0, 1)")
@@ -86,6 +133,7 @@ class TrainSpec:
     save_checkpoint: bool = False
 
     def __post_init__(self) -> None:
+        check_types(self, "train")
         _check(isinstance(self.batch_size, int) and self.batch_size >= 1,
                "train.batch_size", self.batch_size, "an integer >= 1")
         _check((self.epochs is None) != (self.steps is None), "train.epochs/train.steps",
@@ -116,6 +164,7 @@ class DataSpec:
     subset_seed: int = 0
 
     def __post_init__(self) -> None:
+        check_types(self, "data")
         _check(0 < self.fraction <= 1, "data.fraction", self.fraction, "in (0, 1]")
         _check(self.keep in KEEP_MODES, "data.keep", self.keep, f"one of {KEEP_MODES}")
 
@@ -131,7 +180,9 @@ class Recipe:
     extra: dict[str, Any] = field(default_factory=dict)  # fields a reduction adds (distill, ...)
 
     def __post_init__(self) -> None:
-        _check(isinstance(self.seed, int) and self.seed >= 0, "seed", self.seed, "an integer >= 0")
+        fits, seed = _typed(self.seed, int)
+        _check(fits and seed >= 0, "seed", self.seed, "an integer >= 0")
+        object.__setattr__(self, "seed", seed)
 
     # -- derived sizes and lengths ---------------------------------------------------------
     # One set of formulas for the plan, the trainer and a user's loop (``RunContext.steps``), so

@@ -396,6 +396,52 @@ class RunContext:
         write_record(self.run_dir, record)
 
 
+def record_config_error(run_dir: str | Path, cfg, overrides: list[str], error: Exception,
+                        objective: str | None = None) -> Path:
+    """A ``failed`` record for a job whose configuration cannot run (nothing was trained): the error
+    text, the overrides, and the trial when a budget sweeper launched it, so the sweeper and the
+    reports see the job as failed instead of missing. Returns the record's path."""
+    import hashlib
+
+    from budgetsweep.plan import readable_config
+    from budgetsweep.records import write_record
+    from budgetsweep.tasks.base import objective_direction
+
+    def get(path: str, default=None):
+        node = cfg
+        for part in path.split("."):
+            try:
+                node = node.get(part) if hasattr(node, "get") else None
+            except Exception:  # an interpolation that cannot resolve is part of the bad config
+                return default
+            if node is None:
+                return default
+        return node
+
+    objective = objective or str(get("task.objective", "val_loss"))
+    try:
+        direction = objective_direction(objective)
+    except ValueError:
+        direction = "minimize"
+    config = readable_config(list(overrides), str(get("task._target_", "user")).rsplit(".", 1)[-1])
+    reductions = list(get("reduction", {}) or {})
+    node = get("budgetsweep.trial")
+    trial = predicted = None
+    if node:
+        trial = {"number": int(node.number), "study_name": str(node.study_name), "storage": mask_url(str(node.storage))}
+        predicted = {"unit": str(node.unit), "value": float(node.reservation)}
+    seed = get("seed", 0)
+    now = _now()
+    record = RunRecord(
+        status=RunStatus.FAILED, config_key=hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
+        .hexdigest()[:12], config=config, overrides=mask_overrides(list(overrides)), recipe={}, full_recipe={},
+        reductions=[{"name": name} for name in reductions], reduction_label="+".join(reductions) or "full",
+        seed=seed if isinstance(seed, int) else 0, objective=Objective(objective, direction),
+        cost=Cost(predicted=predicted), versions=versions(), started_at=now, ended_at=now,
+        error=f"invalid configuration: {error}", trial=trial)
+    return write_record(run_dir, record)
+
+
 def trial_link_from(cfg):
     """The budget sweeper's trial for this job (from ``cfg.budgetsweep.trial``), or None."""
     node = (cfg.get("budgetsweep") or {}).get("trial") if hasattr(cfg, "get") else None
@@ -420,7 +466,9 @@ def run_context(cfg, *, objective: str = "val_loss", direction: str | None = Non
     from budgetsweep.plan import plan_user_run
     from budgetsweep.tasks.base import objective_direction
 
-    keep_going = False
+    from budgetsweep.plan import ConfigError
+
+    keep_going = hydra_job = False
     if run_dir is None or overrides is None:
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
@@ -428,8 +476,19 @@ def run_context(cfg, *, objective: str = "val_loss", direction: str | None = Non
         hc = HydraConfig.get()
         run_dir = hc.runtime.output_dir if run_dir is None else run_dir
         overrides = list(hc.overrides.task) if overrides is None else overrides
-        keep_going = hc.mode == RunMode.MULTIRUN
-    plan = plan_user_run(cfg, overrides)
+        keep_going, hydra_job = hc.mode == RunMode.MULTIRUN, True
+    try:
+        plan = plan_user_run(cfg, overrides)
+    except ConfigError as exc:
+        if not hydra_job:
+            raise
+        if not keep_going:  # a single run of a Hydra app: one paragraph and exit 2, as `budgetsweep` does
+            import sys
+
+            print(f"invalid configuration: {exc}", file=sys.stderr)
+            sys.exit(2)
+        record_config_error(run_dir, cfg, overrides, exc, objective)
+        raise
     direction = direction or objective_direction(objective)
     link, node = trial_link_from(cfg)
     return RunContext(run_dir, plan, objective=Objective(objective, direction), overrides=overrides,

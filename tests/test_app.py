@@ -79,3 +79,56 @@ def test_bad_input_names_key_and_value(run_cli, tmp_path, args, needle):
     proc = run_cli([*args, f"hydra.run.dir={tmp_path / 'r'}"], cwd=tmp_path, check=False)
     assert proc.returncode != 0 and needle in proc.stderr
     assert not (tmp_path / "r" / "record.json").exists()
+
+
+def _wrong_value(spec_cls, name):
+    """A value of the wrong type for a recipe field, as a command-line override would give it."""
+    import typing
+
+    hint = typing.get_type_hints(spec_cls)[name]
+    kinds = typing.get_args(hint) or (hint,)
+    if str in kinds:
+        return "[1,2]"  # a list where a string belongs
+    return "fast"  # a word where a number or true/false belongs
+
+
+def _recipe_fields():
+    from dataclasses import fields
+
+    from budgetsweep.recipe import OptimSpec, TrainSpec
+
+    return [(section, cls, f.name) for section, cls in (("optim", OptimSpec), ("train", TrainSpec))
+            for f in fields(cls)]
+
+
+@pytest.mark.parametrize("section,cls,name", _recipe_fields(), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_recipe_field_is_type_checked_before_any_compute(compose_cfg, section, cls, name):
+    from budgetsweep.plan import ConfigError, plan_run
+
+    value = _wrong_value(cls, name)
+    overrides = [f"++{section}.{name}={value}"]
+    with pytest.raises(ConfigError) as err:
+        plan_run(compose_cfg(overrides), overrides, count_flops=False)
+    message = str(err.value)
+    assert message.startswith(f"{section}.{name}=") and "has the wrong type" in message
+    assert f"{section}.{name} must be" in message
+
+
+@pytest.mark.parametrize("override,allowed", [("optim.lr=fast", "must be a number (float)"),
+                                              ("train.epochs=ten", "must be a number (float) or null")])
+def test_a_wrong_type_is_exit_2_with_key_value_and_type(run_cli, tmp_path, override, allowed):
+    proc = run_cli(["task=digits", override, f"hydra.run.dir={tmp_path / 'r'}"], cwd=tmp_path, check=False)
+    key, value = override.split("=")
+    assert proc.returncode == 2, proc.stderr
+    assert f"{key}='{value}'" in proc.stderr and allowed in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_wrong_type_in_a_multirun_fails_that_job_alone(run_cli, tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = run_cli(["-m", "task=digits", "optim.lr=fast,0.01", f"hydra.sweep.dir={sweep}", *FAST], cwd=tmp_path,
+                   check=False)
+    assert proc.returncode == 0, proc.stderr
+    recs = {r["config"]["optim.lr"]: r for r in map(load_json, sweep.glob("*/record.json"))}
+    assert recs["fast"]["status"] == "failed"
+    assert "optim.lr='fast' has the wrong type (str); optim.lr must be a number (float)" in recs["fast"]["error"]
+    assert recs[0.01]["status"] == "completed"

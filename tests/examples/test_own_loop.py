@@ -40,3 +40,10 @@ def test_report_compares_the_examples_proxy_and_full_runs(tmp_path):
     assert report_main([str(sweep), "--out", str(tmp_path / "report"), "--format", "md,csv"]) == 0
     row = pd.read_csv(tmp_path / "report" / "tables" / "fidelity.csv").iloc[0]
     assert row["configs"] == 3 and row["strategy"].startswith("data_subset")
+
+
+def test_a_wrong_type_in_the_own_loop_is_exit_2_with_one_message(tmp_path):
+    proc = run_example(["optim.lr=fast", f"hydra.run.dir={tmp_path / 'r'}", *FAST], tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "optim.lr='fast' has the wrong type (str); optim.lr must be a number (float)" in proc.stderr
+    assert "Traceback" not in proc.stderr
