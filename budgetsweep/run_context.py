@@ -33,6 +33,8 @@ import json
 import logging
 import math
 import platform
+import signal
+import threading
 import time
 import traceback
 from datetime import datetime, timezone
@@ -72,6 +74,23 @@ class BudgetStopped(StopRun):
     """The run's measured cost passed its reservation (status ``budget_stopped``)."""
 
     status = RunStatus.BUDGET_STOPPED
+
+
+class RunInterrupted(BaseException):
+    """SIGTERM or SIGINT arrived during a run (a SLURM time limit, preemption, Ctrl-C).
+
+    A BaseException, so a loop's ``except Exception`` does not swallow it. The run context records
+    the run as ``failed`` with the signal named in ``error`` (measured cost and metrics kept), then
+    ends the process as the signal would have: SIGINT as KeyboardInterrupt, SIGTERM as exit 143.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {self.name}")
+
+
+INTERRUPTS = (signal.SIGTERM, signal.SIGINT)
 
 
 # which run-context call honours which recipe section, to tell a user when a reduction had no effect
@@ -131,6 +150,7 @@ class RunContext:
         self._t0 = 0.0
         self._started = None
         self._history = None
+        self._previous_handlers: dict = {}
         self._n_train: int | None = None  # the full training set's size, once the user's loop gives it
 
     # -- the reduced recipe, for user code ------------------------------------------------
@@ -253,9 +273,35 @@ class RunContext:
         self._started = _now()
         self._history = open(self.run_dir / METRICS_FILE, "a", encoding="utf-8", buffering=1)
         self._write(RunStatus.RUNNING)  # a record left 'running' tells a reader the job died
+        self._install_signal_handlers()
         return self
 
+    def _install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT raise RunInterrupted inside the run, so the record is finalised; the
+        previous handlers come back on exit. Only the main thread can set handlers: elsewhere the
+        run keeps the process's own (Python allows nothing else)."""
+        self._previous_handlers = {}
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def interrupt(signum, frame):
+            raise RunInterrupted(signum)
+
+        for sig in INTERRUPTS:
+            self._previous_handlers[sig] = signal.signal(sig, interrupt)
+
+    def _restore_signal_handlers(self) -> None:
+        for sig, handler in self._previous_handlers.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        self._previous_handlers = {}
+
     def __exit__(self, exc_type, exc, tb) -> bool:
+        try:
+            return self._finalise(exc_type, exc, tb)
+        finally:
+            self._restore_signal_handlers()
+
+    def _finalise(self, exc_type, exc, tb) -> bool:
         self._tick()
         unmetered = None
         if self.trial_link is not None and (exc is None or isinstance(exc, StopRun)):
@@ -268,12 +314,21 @@ class RunContext:
             status = self._stop_status or RunStatus.COMPLETED  # a loop that checked run.should_stop and left
         elif isinstance(exc, StopRun):
             status = exc.status
+        elif isinstance(exc, RunInterrupted):
+            status = RunStatus.FAILED
+            self.error = (f"interrupted by {exc.name} (signal {exc.signum}) after {self.measured.examples} examples "
+                          f"and {self.measured.wall_seconds:.1f} s; the metrics and cost so far are kept")
         else:
             status = RunStatus.FAILED
             self.error = "".join(traceback.format_exception_only(exc_type, exc)).strip()
         self._warn_unhonoured()
         self._history.close()
         self._write(status, ended=True)
+        if isinstance(exc, RunInterrupted):  # end the process as the signal would have; never go on
+            log.error("run %s; its record says so", self.error)
+            if exc.signum == signal.SIGINT:
+                raise KeyboardInterrupt from None
+            raise SystemExit(128 + exc.signum) from None
         if status is RunStatus.FAILED and self.keep_going:
             log.error("run failed; its record says so and the multirun goes on:\n%s",
                       "".join(traceback.format_exception(exc_type, exc, tb)).rstrip())
