@@ -11,7 +11,7 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from budgetsweep.recipe import DataSpec, OptimSpec, Recipe, TrainSpec, config_key, spec_from_mapping
+from budgetsweep.recipe import DataSpec, OptimSpec, Recipe, TrainSpec, canonical, config_key, spec_from_mapping
 from budgetsweep.reductions.base import Reduction, apply_all, reduction_label
 
 # overrides that do not define a configuration: how it is reduced, its seed, where it runs
@@ -85,14 +85,28 @@ def _root_message(exc: BaseException) -> str:
 
 
 def readable_config(overrides: list[str], task_name: str) -> dict[str, Any]:
-    """The hyperparameters that identify a configuration, from the command line's overrides."""
+    """The hyperparameters that identify a configuration, from the command line's overrides, parsed
+    as Hydra parses them and in canonical form (``recipe.canonical``: ``train.epochs=10`` and
+    ``=10.0`` read alike, and ``[1,2]`` like ``[1.0, 2]``)."""
     config: dict[str, Any] = {"task": task_name}
     for item in overrides:
         key, sep, value = item.lstrip("+~").partition("=")
         if not sep or key.startswith(_NOT_CONFIG):
             continue
-        config[key] = _scalar(value)
+        config[key] = canonical(_parsed(item, value))
     return config
+
+
+def _parsed(item: str, text: str):
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        value = OverridesParser.create().parse_override(item).value()
+    except Exception:  # not Hydra's grammar (it ran, so Hydra accepted it): read it as a scalar
+        return _scalar(text)
+    if isinstance(value, str):  # a quoted '10' stays a string; Hydra writes sweep values back as None
+        return _WORDS.get(value.lower(), value) if value.lower() in ("none", "null") else value
+    return value
 
 
 _WORDS = {"true": True, "false": False, "null": None, "none": None}

@@ -272,15 +272,32 @@ def spec_from_mapping(cls, mapping: dict[str, Any], section: str):
     return cls(**mapping)
 
 
+def canonical(value: Any) -> Any:
+    """A value in one spelling per meaning, for identities: an integral float is an int (10.0 -> 10,
+    so ``train.epochs=10`` and ``=10.0`` agree), tuples are lists, mapping keys strings; floats are
+    compared as floats, so 1e-3 and 0.001 already agree. Bools, None and strings stay as they are.
+    """
+    if value is None or isinstance(value, (bool, str, int)):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and abs(value) < 2**53 else value
+    if isinstance(value, dict) or hasattr(value, "items"):
+        return {str(k): canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    return str(value)
+
+
 def config_key(full_recipe: Recipe) -> str:
-    """Identity of a configuration: the full recipe without its seed.
+    """Identity of a configuration: the full recipe without its seed, in canonical form.
 
     Proxy and full runs of one configuration share it, because reductions are applied after
-    the full recipe is built.
+    the full recipe is built. Equal values give equal keys however they were spelled
+    (``canonical``): 10 and 10.0, 1e-3 and 0.001, [1, 2] and [1.0, 2.0].
     """
     data = full_recipe.to_dict()
     data.pop("seed", None)
     for where in ("device", "eval_every", "save_checkpoint"):  # they change how, not what, is trained
         data["train"].pop(where, None)
-    canon = json.dumps(data, sort_keys=True, default=str)
+    canon = json.dumps(canonical(data), sort_keys=True)
     return hashlib.sha256(canon.encode()).hexdigest()[:12]

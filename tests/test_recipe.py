@@ -38,3 +38,27 @@ def test_config_key_ignores_seed_and_device_but_not_hyperparameters():
     r = recipe()
     assert config_key(r) == config_key(r.evolve(seed=5, train={"device": "cpu", "eval_every": 7}))
     assert config_key(r) != config_key(r.evolve(optim={"lr": 0.5}))
+
+
+@pytest.mark.parametrize("a,b", [
+    (["train.epochs=10"], ["train.epochs=10.0"]),
+    (["optim.lr=1e-3"], ["optim.lr=0.001"]),
+    (["train.steps=100", "train.epochs=null"], ["train.steps=100.0", "train.epochs=null"]),
+    (["+model.sizes=[1,2]"], ["+model.sizes=[1.0, 2]"]),
+    (["+model.opts={a: 1, b: [2]}"], ["+model.opts={b: [2.0], a: 1.0}"]),
+])
+def test_equal_values_give_one_config_key_and_config(compose_cfg, a, b):
+    from budgetsweep.plan import plan_run
+
+    plans = [plan_run(compose_cfg(o), o, count_flops=False) for o in (a, b)]
+    assert plans[0].config_key == plans[1].config_key
+    assert plans[0].config == plans[1].config
+
+
+def test_different_values_still_give_different_keys(compose_cfg):
+    from budgetsweep.plan import plan_run
+
+    keys = {plan_run(compose_cfg(o), o, count_flops=False).config_key
+            for o in (["train.epochs=10"], ["train.epochs=10.5"], ["optim.lr=1e-3"], ["+model.sizes=[1,2]"],
+                      ["+model.sizes=[2,1]"], ["+model.sizes='[1,2]'"])}
+    assert len(keys) == 6
