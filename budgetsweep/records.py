@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 import json
 import os
-import tempfile
+import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,11 +119,27 @@ class RunRecord:
         return cls(**data)
 
 
+def temp_file_beside(path: Path) -> tuple[int, str]:
+    """Create a new temp file in ``path``'s folder for an atomic write; returns (fd, its path).
+
+    Mode 0666 minus the process umask, like any file ``open()`` creates (``tempfile.mkstemp`` makes
+    it 0600, so a colleague's report on a shared folder could not read the renamed record).
+    """
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), str(tmp)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
+
+
 def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
-    """Write JSON to ``path`` through a temp file and rename, so readers never see a partial file."""
+    """Write JSON to ``path`` through a temp file and rename, so readers never see a partial file.
+    The file's mode honours the umask, as any other output's."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temp_file_beside(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=2, sort_keys=False, allow_nan=True, default=str)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from budgetsweep.recipe import Recipe
+from budgetsweep.records import temp_file_beside
 from budgetsweep.train.checkpoints import load_into
 from budgetsweep.train.precision import resolve_device
 
@@ -66,11 +66,10 @@ def save_atomic(path: Path, write, note: dict[str, Any]) -> None:
     """``write(binary file)`` into ``path`` through a temp file and a rename, so concurrent runs that
     build the same artifact never read half a file; then a JSON note of what it is beside it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temp_file_beside(path)  # honours the umask, like any other output
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
-        os.chmod(tmp, 0o644)  # an ordinary shared-cache file, not mkstemp's private mode
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
