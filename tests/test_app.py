@@ -132,3 +132,19 @@ def test_a_wrong_type_in_a_multirun_fails_that_job_alone(run_cli, tmp_path):
     assert recs["fast"]["status"] == "failed"
     assert "optim.lr='fast' has the wrong type (str); optim.lr must be a number (float)" in recs["fast"]["error"]
     assert recs[0.01]["status"] == "completed"
+
+
+def test_help_lists_every_config_group_without_loading_the_training_stack(run_cli, tmp_path):
+    from importlib.resources import files
+
+    proc = run_cli(["--help"], cwd=tmp_path)
+    groups = [d.name for d in files("budgetsweep.conf").iterdir() if d.is_dir() and not d.name.startswith("_")]
+    assert groups and all(f"\n{g}: " in proc.stdout for g in groups)
+    assert "data_subset" in proc.stdout and "hydra/sweeper=budget" in proc.stdout
+    code = "import sys, budgetsweep.app, budgetsweep.plan, budgetsweep.run_context; print(sorted(" \
+           "m for m in ('torch', 'sklearn', 'pandas', 'scipy', 'optuna') if m in sys.modules))"
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

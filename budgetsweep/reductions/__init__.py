@@ -1,18 +1,22 @@
-"""Reductions: transforms recipe -> cheaper recipe, one strategy per module, chosen by ``_target_``."""
-from budgetsweep.reductions.base import Reduction, apply_all, reduction_label
-from budgetsweep.reductions.batch_scaling import BatchScaling
-from budgetsweep.reductions.curriculum import Curriculum
-from budgetsweep.reductions.data_subset import DataSubset
-from budgetsweep.reductions.distill import Distill
-from budgetsweep.reductions.full import Full
-from budgetsweep.reductions.mixed_precision import MixedPrecision
-from budgetsweep.reductions.model_scale import ModelScale
-from budgetsweep.reductions.progressive import Progressive
-from budgetsweep.reductions.quantized_eval import QuantizedEval
-from budgetsweep.reductions.short_schedule import ShortSchedule
-from budgetsweep.reductions.synthetic_data import SyntheticData
-from budgetsweep.reductions.transfer import Transfer
+"""Reductions: transforms recipe -> cheaper recipe, one strategy per module, chosen by ``_target_``.
 
-__all__ = ["Reduction", "apply_all", "reduction_label", "Full", "DataSubset", "BatchScaling",
-           "ShortSchedule", "MixedPrecision", "Progressive", "Curriculum", "Distill", "Transfer",
-           "SyntheticData", "ModelScale", "QuantizedEval"]
+Names are imported on first use (PEP 562): Hydra instantiates a strategy from its module path, so
+planning a run loads only the strategies it names.
+"""
+from __future__ import annotations
+
+import importlib
+
+_WHERE = {"Reduction": "base", "apply_all": "base", "reduction_label": "base", "Full": "full",
+          "DataSubset": "data_subset", "BatchScaling": "batch_scaling", "ShortSchedule": "short_schedule",
+          "MixedPrecision": "mixed_precision", "Progressive": "progressive", "Curriculum": "curriculum",
+          "Distill": "distill", "Transfer": "transfer", "SyntheticData": "synthetic_data",
+          "ModelScale": "model_scale", "QuantizedEval": "quantized_eval"}
+
+__all__ = list(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)

@@ -1,7 +1,19 @@
-"""Built-in tasks (no download) and the Task protocol."""
-from budgetsweep.tasks.base import Task, TaskData, objective_direction
-from budgetsweep.tasks.digits import Digits
-from budgetsweep.tasks.subset import subset_indices
-from budgetsweep.tasks.teacher_student import TeacherStudent
+"""Built-in tasks (no download) and the Task protocol.
 
-__all__ = ["Task", "TaskData", "objective_direction", "Digits", "TeacherStudent", "subset_indices"]
+Names are imported on first use (PEP 562), so importing ``budgetsweep.tasks.base`` or planning a run
+does not load torch and scikit-learn.
+"""
+from __future__ import annotations
+
+import importlib
+
+_WHERE = {"Task": "base", "TaskData": "base", "objective_direction": "base", "Digits": "digits",
+          "TeacherStudent": "teacher_student", "subset_indices": "subset"}
+
+__all__ = list(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import torch
+if TYPE_CHECKING:  # torch is imported where data is built: planning and `--help` need none of it
+    import torch
 
 METRIC_DIRECTIONS = {"loss": "minimize", "accuracy": "maximize", "mse": "minimize", "error": "minimize"}
 
@@ -50,6 +51,8 @@ def objective_direction(metric: str) -> str:
 
 
 def classification_metrics(output: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    import torch
+
     loss = torch.nn.functional.cross_entropy(output.float(), target, reduction="mean")
     acc = (output.argmax(dim=-1) == target).float().mean()
     return {"loss": float(loss), "accuracy": float(acc)}
