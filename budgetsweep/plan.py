@@ -125,8 +125,39 @@ def _scalar(text: str):
         return text
 
 
+def check_target_types(node, section: str) -> None:
+    """Check a ``_target_`` config's values against the target's constructor annotations (the task's
+    and model's fields are recipe fields too), so ``task.n_train=abc`` names the key, the value and
+    the type instead of failing deep inside. Keys the constructor does not annotate pass unchecked."""
+    import inspect
+    import typing
+
+    from hydra.utils import get_object
+
+    from budgetsweep.recipe import check_value_type
+
+    data = _container(node)
+    target = data.get("_target_")
+    if not target:
+        return
+    try:
+        obj = get_object(target)
+        init = obj.__init__ if inspect.isclass(obj) else obj
+        hints = typing.get_type_hints(init)
+    except Exception:  # an unimportable target is reported by instantiate; odd annotations check nothing
+        return
+    for key, value in data.items():
+        if key in hints and not key.startswith("_"):
+            check_value_type(value, hints[key], f"{section}.{key}")
+
+
 def plan_run(cfg: DictConfig, overrides: list[str] | None = None, *, count_flops: bool = True) -> RunPlan:
     """Validate and plan one run. Raises ConfigError for anything that cannot run."""
+    try:
+        check_target_types(cfg.task, "task")
+        check_target_types(cfg.model, "model")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     try:
         task = instantiate(cfg.task)
     except Exception as exc:

@@ -60,6 +60,36 @@ def _typed(value: Any, kind: type) -> tuple[bool, Any]:
     return isinstance(value, kind), value
 
 
+def _kinds(hint: Any) -> tuple | None:
+    """The plain types an annotation allows, or None when it says nothing checkable (Any, a class)."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        found = [_kinds(arg) for arg in typing.get_args(hint)]
+        return None if any(k is None for k in found) else tuple(k for ks in found for k in ks)
+    origin = typing.get_origin(hint) or hint
+    if origin in _TYPE_WORDS or origin in (list, dict, tuple):
+        return (origin,)
+    return None
+
+
+def check_value_type(value: Any, hint: Any, key: str) -> Any:
+    """``value`` checked against the annotation ``hint`` (ints are floats, integral floats ints, bools
+    neither; containers by their kind only); returns it normalised. Raises ValueError naming ``key``,
+    the value and the allowed type. An annotation it cannot check (Any, a class) passes the value."""
+    kinds = _kinds(hint)
+    if kinds is None:
+        return value
+    for kind in kinds:
+        if kind in (list, tuple) and isinstance(value, (list, tuple)):
+            return value
+        if kind is dict and hasattr(value, "items"):
+            return value
+        fits, stored = _typed(value, kind) if kind in _TYPE_WORDS else (False, value)
+        if fits:
+            return stored
+    allowed = " or ".join(_TYPE_WORDS.get(k, f"a {k.__name__}") for k in kinds)
+    raise ValueError(f"{key}={value!r} has the wrong type ({type(value).__name__}); {key} must be {allowed}")
+
+
 def check_types(spec: Any, section: str) -> None:
     """Check every field of a recipe dataclass against its annotation, normalising numbers in place.
 
@@ -71,19 +101,8 @@ def check_types(spec: Any, section: str) -> None:
     """
     hints = typing.get_type_hints(type(spec))
     for f in fields(spec):
-        hint = hints[f.name]
-        kinds = typing.get_args(hint) if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union \
-            else (hint,)
-        value = getattr(spec, f.name)
-        for kind in kinds:
-            fits, stored = _typed(value, kind)
-            if fits:
-                object.__setattr__(spec, f.name, stored)  # frozen: normalised once, at construction
-                break
-        else:
-            allowed = " or ".join(_TYPE_WORDS.get(k, k.__name__) for k in kinds)
-            raise ValueError(f"{section}.{f.name}={value!r} has the wrong type ({type(value).__name__}); "
-                             f"{section}.{f.name} must be {allowed}")
+        stored = check_value_type(getattr(spec, f.name), hints[f.name], f"{section}.{f.name}")
+        object.__setattr__(spec, f.name, stored)  # frozen: normalised once, at construction
 
 
 @dataclass(frozen=True)

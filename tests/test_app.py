@@ -148,3 +148,38 @@ def test_help_lists_every_config_group_without_loading_the_training_stack(run_cl
 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def _target_fields():
+    """(overrides, key) for every annotated scalar field of every built-in task and model config."""
+    import inspect
+    import typing
+    from importlib.resources import files
+
+    import yaml
+    from hydra.utils import get_object
+
+    from budgetsweep.recipe import _kinds
+
+    cases = []
+    conf = files("budgetsweep.conf")
+    for group, base in (("task", []), ("model", ["task=digits"])):
+        for option in sorted(f.name[:-5] for f in conf.joinpath(group).iterdir() if f.name.endswith(".yaml")):
+            data = yaml.safe_load(conf.joinpath(group, f"{option}.yaml").read_text())
+            node = data.get(group, data) if group == "task" else data
+            obj = get_object(node["_target_"])
+            hints = typing.get_type_hints(obj.__init__ if inspect.isclass(obj) else obj)
+            for key in node:
+                if key in hints and _kinds(hints[key]) and str not in _kinds(hints[key]):
+                    extra = ["task=charlm"] if option == "gpt" else []
+                    cases.append(([*base, *extra, f"{group}={option}"], f"{group}.{key}"))
+    return cases
+
+
+@pytest.mark.parametrize("base,key", _target_fields(), ids=lambda v: v if isinstance(v, str) else "")
+def test_task_and_model_fields_are_type_checked_too(compose_cfg, base, key):
+    from budgetsweep.plan import ConfigError, plan_run
+
+    overrides = [*base, f"{key}=fast"]
+    with pytest.raises(ConfigError, match=f"^{key}='fast' has the wrong type"):
+        plan_run(compose_cfg(overrides), overrides, count_flops=False)
