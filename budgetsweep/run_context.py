@@ -451,6 +451,35 @@ class RunContext:
         write_record(self.run_dir, record)
 
 
+class InvalidRun:
+    """What ``run_context`` returns in a Hydra multirun for a configuration that cannot run.
+
+    Exiting would end the whole sweep, and a ``with`` statement cannot skip its block; so entering
+    works, any use of the run inside the block raises the ConfigError, and leaving the block writes a
+    ``failed`` record with its message and swallows the error: the user's main returns NaN from
+    ``objective_value()`` and the other jobs run.
+    """
+
+    def __init__(self, run_dir, cfg, overrides, error: Exception, objective: str) -> None:
+        self._args = (run_dir, cfg, list(overrides), error, objective)
+        self.error = error
+        self.status = RunStatus.FAILED
+
+    def __enter__(self) -> "InvalidRun":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        record_config_error(*self._args)
+        log.error("invalid configuration, job skipped (its record says so): %s", self.error)
+        return exc is None or isinstance(exc, Exception)
+
+    def objective_value(self) -> float:
+        return float("nan")
+
+    def __getattr__(self, name: str):
+        raise self.error
+
+
 def record_config_error(run_dir: str | Path, cfg, overrides: list[str], error: Exception,
                         objective: str | None = None) -> Path:
     """A ``failed`` record for a job whose configuration cannot run (nothing was trained): the error
@@ -542,8 +571,8 @@ def run_context(cfg, *, objective: str = "val_loss", direction: str | None = Non
 
             print(f"invalid configuration: {exc}", file=sys.stderr)
             sys.exit(2)
-        record_config_error(run_dir, cfg, overrides, exc, objective)
-        raise
+        # a multirun goes on: the with block fails at its first use of the run, the record says why
+        return InvalidRun(run_dir, cfg, overrides, exc, objective)
     direction = direction or objective_direction(objective)
     link, node = trial_link_from(cfg)
     return RunContext(run_dir, plan, objective=Objective(objective, direction), overrides=overrides,

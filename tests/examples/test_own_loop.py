@@ -47,3 +47,13 @@ def test_a_wrong_type_in_the_own_loop_is_exit_2_with_one_message(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "optim.lr='fast' has the wrong type (str); optim.lr must be a number (float)" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_wrong_type_in_an_own_loop_multirun_fails_that_job_alone(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = run_example(["-m", "optim.lr=fast,0.01", f"hydra.sweep.dir={sweep}", *FAST], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    recs = {r.config["optim.lr"]: r for r in map(read_record, sweep.glob("*/record.json"))}
+    assert recs["fast"].status == "failed"
+    assert "optim.lr='fast' has the wrong type (str); optim.lr must be a number (float)" in recs["fast"].error
+    assert recs[0.01].status == "completed"
