@@ -151,6 +151,7 @@ class RunContext:
         self._started = None
         self._history = None
         self._previous_handlers: dict = {}
+        self._finalising, self._late_signal = False, None
         self._n_train: int | None = None  # the full training set's size, once the user's loop gives it
 
     # -- the reduced recipe, for user code ------------------------------------------------
@@ -285,6 +286,9 @@ class RunContext:
             return
 
         def interrupt(signum, frame):
+            if self._finalising:  # the record is being written: finish it, then end (see __exit__)
+                self._late_signal = self._late_signal or signum
+                return
             raise RunInterrupted(signum)
 
         for sig in INTERRUPTS:
@@ -296,10 +300,16 @@ class RunContext:
         self._previous_handlers = {}
 
     def __exit__(self, exc_type, exc, tb) -> bool:
+        self._finalising = True  # a signal now must not cut the final record short
         try:
-            return self._finalise(exc_type, exc, tb)
+            swallow = self._finalise(exc_type, exc, tb)
         finally:
             self._restore_signal_handlers()
+        if self._late_signal is not None:  # it came while the record was written: end as it would have
+            if self._late_signal == signal.SIGINT:
+                raise KeyboardInterrupt
+            raise SystemExit(128 + self._late_signal)
+        return swallow
 
     def _finalise(self, exc_type, exc, tb) -> bool:
         self._tick()

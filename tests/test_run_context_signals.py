@@ -58,3 +58,18 @@ def test_previous_handlers_come_back(tmp_path):
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def test_a_signal_while_the_record_is_written_does_not_cut_it_short(tmp_path):
+    from tests.test_run_context import ctx, user_cfg
+
+    run = ctx(user_cfg(), tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        with run:
+            run.add_cost(examples=64)
+            run.report(1, val_loss=0.5)
+            run._finalising = True  # as __exit__ sets it first; the handler installed by the run fires now
+            signal.getsignal(signal.SIGTERM)(signal.SIGTERM, None)
+    assert stop.value.code == 128 + signal.SIGTERM
+    rec = read_record(tmp_path / "run")
+    assert rec.status == "completed" and rec.cost.measured.examples == 64 and rec.ended_at
