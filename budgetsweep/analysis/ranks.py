@@ -2,6 +2,16 @@
 top-k precision, regret and the pooled seed standard deviation.
 
 Inputs are plain arrays, one entry per configuration; the callers align them.
+
+Conventions (the same in every statistic, none depends on names or row order):
+
+- **float ties**: values equal within a relative tolerance ``RTOL`` are one value (``snap_ties``);
+  means of identical scores over different seed counts differ in their last bits and must not
+  be ranked apart.
+- **ties in the full ranking**: a configuration tied with the k-th best full score is in the full
+  top-k (a proxy pick tied with the best is a top-1 hit).
+- **ties in the proxy ranking**: the proxy's pick among tied configurations is uniformly random;
+  top-k precision and regret are the expectations over that choice.
 """
 from __future__ import annotations
 
@@ -15,12 +25,48 @@ from scipy import stats
 MIN_CONFIGS = 3  # fewer configurations give a rank correlation of +-1 or nothing: meaningless
 MIN_CONFIGS_CI = 5  # below this, resampling configurations yields too few distinct samples to mean much
 CI_METHODS = ("BCa", "percentile", "basic")
+RTOL = 1e-9  # relative tolerance under which two scores are a tie (float error is ~1e-16 relative)
 _CHUNK = 4_000_000  # elements of the pairwise sign matrix (float32) or of count arrays held at once
 
 
+def snap_ties(x: np.ndarray, rtol: float = RTOL, groups: np.ndarray | None = None) -> np.ndarray:
+    """``x`` with values equal within ``rtol`` replaced by one value (the smallest of their run).
+
+    Sorted neighbours a <= b are tied when b - a <= rtol * max(|a|, |b|); ties chain (a run of
+    neighbours each within tolerance is one tie). NaN stays NaN. With ``groups`` (one integer
+    code per entry), ties are found within each group only: one pass for many groups.
+    Shape (n,) -> (n,); O(n log n).
+    """
+    x = np.asarray(x, float)
+    if x.size < 2:
+        return x.copy()
+    if groups is None:
+        order = np.argsort(x, kind="stable")
+        same = np.ones(x.size - 1, dtype=bool)
+    else:
+        groups = np.asarray(groups)
+        order = np.lexsort((x, groups))
+        gs = groups[order]
+        same = gs[1:] == gs[:-1]
+    xs = x[order]
+    gap = np.diff(xs)
+    with np.errstate(invalid="ignore"):
+        tied = same & (gap <= rtol * np.maximum(np.abs(xs[1:]), np.abs(xs[:-1])))
+    start = np.r_[True, ~tied]  # each run of ties starts where the gap is beyond tolerance
+    snapped = xs[np.flatnonzero(start)][np.cumsum(start) - 1]
+    snapped[np.isnan(xs)] = np.nan
+    out = np.empty_like(x)
+    out[order] = snapped
+    return out
+
+
 def rank_agreement(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """(Spearman rho, Kendall tau-b) of two score arrays; NaN below MIN_CONFIGS or without variation."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
+    """(Spearman rho, Kendall tau-b) of two score arrays; NaN below MIN_CONFIGS or without variation.
+
+    Scores equal within ``RTOL`` are ties (``snap_ties``); otherwise ``scipy.stats.spearmanr`` and
+    ``scipy.stats.kendalltau(variant="b")``.
+    """
+    x, y = snap_ties(x), snap_ties(y)
     if len(x) < MIN_CONFIGS:
         return float("nan"), float("nan")
     with warnings.catch_warnings():
@@ -171,7 +217,11 @@ def rank_agreement_ci(
     nan = (float("nan"),) * 4
     if len(x) < MIN_CONFIGS_CI or n_resamples == 0:
         return nan
-    statistic = ResampledRankAgreement(x, y)
+    x, y = snap_ties(x), snap_ties(y)
+    # configurations in one canonical order (by score), so the resamples drawn from ``rng`` never
+    # depend on names or row order; equal (x, y) pairs are interchangeable
+    order = np.lexsort((y, x))
+    statistic = ResampledRankAgreement(x[order], y[order])
     data = (np.arange(len(statistic.x)),)
     batch = max(1, _CHUNK // len(statistic.x))  # resamples per call: bounds the (batch, n) count arrays
     with warnings.catch_warnings():
@@ -187,31 +237,48 @@ def rank_agreement_ci(
     return float(low[0]), float(high[0]), float(low[1]), float(high[1])
 
 
-def top_k_precision(proxy: np.ndarray, full: np.ndarray, keys: Sequence[str], k: int) -> float:
-    """|top_k(proxy) & top_k(full)| / k; NaN with fewer than k configurations.
+def pick_weights(proxy: np.ndarray, k: int) -> np.ndarray:
+    """Chance that each configuration is in the proxy's top k when ties at the cut are broken
+    uniformly at random: 1 above the cut, (free places / tied configurations) at it, else 0."""
+    proxy = snap_ties(proxy)
+    kth = np.sort(proxy)[::-1][k - 1]
+    above = proxy > kth
+    at = proxy == kth
+    return np.where(above, 1.0, np.where(at, (k - above.sum()) / at.sum(), 0.0))
 
-    Ties at the cut are broken by configuration key, so the answer is deterministic.
+
+def full_top(full: np.ndarray, k: int) -> np.ndarray:
+    """The full top k with every configuration tied with the k-th best (boolean mask)."""
+    full = snap_ties(full)
+    return full >= np.sort(full)[::-1][k - 1]
+
+
+def top_k_precision(proxy: np.ndarray, full: np.ndarray, k: int) -> float:
+    """Expected |top_k(proxy) & top_k(full)| / k; NaN with fewer than k configurations.
+
+    Ties never depend on names or order (module conventions): the full top k holds every
+    configuration tied with the k-th best full score; the proxy's top k breaks its ties at the
+    cut uniformly at random, and the expectation over that choice is returned. So a proxy pick
+    tied with the best full score counts as a top-1 hit.
     """
-    n = len(proxy)
-    if n < k:
+    proxy, full = np.asarray(proxy, float), np.asarray(full, float)
+    if len(proxy) < k:
         return float("nan")
-    keys = np.asarray(keys, dtype=object).astype(str)
-    top_proxy = np.lexsort((keys, -np.asarray(proxy, float)))[:k]
-    top_full = np.lexsort((keys, -np.asarray(full, float)))[:k]
-    return len(np.intersect1d(top_proxy, top_full)) / k
+    return float(min(1.0, (pick_weights(proxy, k) * full_top(full, k)).sum() / k))
 
 
 def regret(proxy: np.ndarray, full: np.ndarray) -> float:
     """Best full score minus the full score of the proxy's pick (>= 0, in objective units).
 
-    When several configurations tie for the proxy's best, the pick is one of them at random:
-    the expected full score over the tie is used.
+    When several configurations tie for the proxy's best (within ``RTOL``), the pick is one of
+    them at random: the expected full score over the tie is used. A pick tied with the best full
+    score has regret 0.
     """
-    proxy, full = np.asarray(proxy, float), np.asarray(full, float)
+    proxy, full = np.asarray(proxy, float), snap_ties(full)
     if len(proxy) == 0:
         return float("nan")
-    picked = full[proxy == proxy.max()].mean()
-    return float(full.max() - picked)
+    w = pick_weights(proxy, 1)
+    return float(max(0.0, full.max() - (w * full).sum()))
 
 
 def pooled_std(std: np.ndarray, n: np.ndarray) -> float:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .compare import CRITERIA, Recommendation, compare_strategies, recommend
+from .compare import CRITERIA, Recommendation, comparison_table, recommend
 from .fidelity import FidelitySettings
 from .load import load_curves, load_runs
 from .pair import aggregate_seeds, pair_runs, split_runs
@@ -170,12 +170,13 @@ def build_report(
                     sources=list(sources), skipped_files=skipped, settings=settings)
     if fidelity_mode:
         assert full is not None  # for type checkers: fidelity_mode says so
-        report.comparison = compare_strategies(proxy, full, threshold=threshold, criterion=criterion, cost_by=cost_by,
-                                               k=k, n_resamples=n_resamples, confidence_level=confidence_level,
-                                               ci_method=ci_method, rng=rng)
+        # pair once and bootstrap once: the table, the recommendation and the figures share them
+        report.pairs = pair_runs(proxy, full)
+        fid_settings = FidelitySettings(tuple(k), n_resamples, confidence_level, ci_method, rng)
+        report.comparison = comparison_table(proxy, full, fid_settings, threshold=threshold, criterion=criterion,
+                                             cost_by=cost_by, pairs=report.pairs)
         report.recommendation = recommend(report.comparison, threshold=threshold, criterion=criterion,
                                           cost_by=cost_by)
-        report.pairs = pair_runs(proxy, full)
         report.ranking = ranking(full)
         report.curve_configs = _top_configs(full, top_n)
     else:

@@ -42,7 +42,7 @@ def test_fidelity_report_writes_markdown_html_and_csv(tmp_path, study_dirs):
     ranking = pd.read_csv(out / "tables" / "ranking.csv")
     assert ranking.set_index("config_key")["mean"].to_dict() == pytest.approx(expected)
     runs = pd.read_csv(out / "tables" / "runs.csv")
-    assert len(runs) == 8 * 3 + 8 * 2 * 2
+    assert len(runs) == 12 * 3 + 12 * 2 * 2
 
 
 def test_run_counts_and_skipped_files_are_in_the_report(tmp_path, study_dirs, write_run, make_record,
@@ -55,7 +55,7 @@ def test_run_counts_and_skipped_files_are_in_the_report(tmp_path, study_dirs, wr
         out = write_report([proxy_dir], [full_dir], tmp_path / "out", ["md"], n_resamples=0)
     md = (out / "report.md").read_text()
     assert "record files skipped as unreadable: 1" in md and str(bad.resolve()) in md
-    assert "| data_subset(fraction=0.1) | 16 | 1 | 17 |" in md  # completed, failed, total
+    assert "| data_subset(fraction=0.1) | 24 | 1 | 25 |" in md  # completed, failed, total
 
 
 def test_one_set_report_ranks_configurations(tmp_path, study_dirs, fast_figures):

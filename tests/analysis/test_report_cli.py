@@ -37,7 +37,7 @@ def test_report_numbers_match_the_api(tmp_path, study_dirs, capsys, fast_figures
         assert (row["rho_low"], row["rho_high"]) == pytest.approx((ref.rho_low, ref.rho_high))
         assert row["top3"] == pytest.approx(ref.top_k[3]) and row["regret"] == pytest.approx(ref.regret)
         assert row["ceiling"] == pytest.approx(ref.ceiling.ceiling)
-        assert f"| {strategy} | 8 | {ref.rho:.3f} [{ref.rho_low:.3f}, {ref.rho_high:.3f}] |" in md
+        assert f"| {strategy} | 12 | {ref.rho:.3f} [{ref.rho_low:.3f}, {ref.rho_high:.3f}] |" in md
     assert table.loc[GOOD, "recommended"]
     assert table.loc["short_schedule(fraction=0.05)", "rho"] < 0.8
 
@@ -51,7 +51,7 @@ def test_cli_as_a_process(tmp_path, study_dirs):
     assert proc.returncode == 0, proc.stderr
     assert "report written to report/tables" in proc.stdout
     table = pd.read_csv(tmp_path / "report" / "tables" / "fidelity.csv", index_col="strategy")
-    assert table.loc[GOOD, "recommended"] and table.loc[GOOD, "configs"] == 8
+    assert table.loc[GOOD, "recommended"] and table.loc[GOOD, "configs"] == 12
 
 
 @pytest.mark.parametrize(
