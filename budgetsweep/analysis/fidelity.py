@@ -6,6 +6,7 @@ numpy/scipy calls on its configurations.
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -122,7 +123,8 @@ class _quiet:
 
 
 class SeedMatrices:
-    """Full-scale objective values as (configurations, replicates) arrays per group, built once.
+    """Full-scale objective values of each group as (configurations, replicates) arrays, and the
+    noise ceiling of every group in one vectorised pass.
 
     Seeds are matched across configurations by their order (the i-th seed of each
     configuration), so configurations need not share seed values.
@@ -130,30 +132,101 @@ class SeedMatrices:
 
     def __init__(self, full: pd.DataFrame, by: list[str]) -> None:
         runs = full[usable(full)]
-        runs = runs.sort_values([*by, "config_key", "seed"], na_position="last")
-        codes = group_codes(runs, by)
-        replicate = runs.groupby([*by, "config_key"], sort=False, dropna=False).cumcount().to_numpy()
+        runs = runs.sort_values([*by, "config_key", "seed"], na_position="last", kind="stable")
         self.by = by
-        self.tables: dict[Any, pd.DataFrame] = {}
+        self.labels: list[tuple] = (list(runs[by].drop_duplicates().itertuples(index=False, name=None))
+                                    if by else ([()] if len(runs) else []))
+        self.code_of = {label: i for i, label in enumerate(self.labels)}
+        codes = group_codes(runs, by)
+        self.long = pd.DataFrame({"g": codes, "key": runs["config_key"].to_numpy(),
+                                  "rep": runs.groupby([*by, "config_key"], sort=False, dropna=False).cumcount()
+                                  .to_numpy(), "v": runs["objective_value"].to_numpy(float)})
+        self.rows = self.long.groupby("g", sort=False).indices if len(runs) else {}
+        self.configs = {self.labels[int(g)]: len(np.unique(self.long["key"].to_numpy()[i]))
+                        for g, i in self.rows.items()}
         self._cache: dict[Any, NoiseCeiling] = {}
-        if runs.empty:
-            return
-        keys = runs[by].drop_duplicates().itertuples(index=False, name=None) if by else [()]
-        labels = list(keys)
-        wide = pd.DataFrame({"g": codes, "key": runs["config_key"].to_numpy(), "rep": replicate,
-                             "v": runs["objective_value"].to_numpy(float)})
-        for code, part in wide.groupby("g", sort=False):
-            table = part.pivot(index="key", columns="rep", values="v")
-            self.tables[labels[int(code)]] = table
+        self.group_ceiling = self._vectorised()
+
+    def _vectorised(self) -> dict[tuple, NoiseCeiling]:
+        """The ceiling of every group whose configurations all have the same number R >= 2 of
+        seeds (the common case) without a loop: z-scored ranks per (group, seed column); the mean
+        pairwise correlation of R columns is (sum_i (sum_j z_ij)^2 - R) / (R (R - 1))."""
+        long = self.long
+        if long.empty:
+            return {}
+        g = long["g"].to_numpy()
+        n_groups = len(self.labels)
+        per_config = long.groupby(["g", "key"], sort=False).size()
+        cfg_g = per_config.index.get_level_values("g").to_numpy()
+        reps = per_config.to_numpy()
+        r_min = np.full(n_groups, np.iinfo(np.int64).max)
+        np.minimum.at(r_min, cfg_g, reps)
+        r_max = np.zeros(n_groups, dtype=np.int64)
+        np.maximum.at(r_max, cfg_g, reps)
+        n_cfg = np.bincount(cfg_g, minlength=n_groups)
+        simple = (r_min == r_max) & (r_min >= 2) & (n_cfg >= ranks.MIN_CONFIGS)
+        out: dict[tuple, NoiseCeiling] = {}
+        for code in np.flatnonzero(~simple):
+            out[self.labels[code]] = self._one(self.labels[code], None)
+        if not simple.any():
+            return out
+        sel = simple[g]
+        part = long[sel]
+        col = pd.Series(part["g"].to_numpy() * (int(r_max.max()) + 1) + part["rep"].to_numpy())
+        col_codes = col.factorize()[0]
+        v = ranks.snap_ties(part["v"].to_numpy(float), groups=col_codes)
+        r = pd.Series(v).groupby(col_codes).rank().to_numpy()
+        n_cols = col_codes.max() + 1
+        count = np.bincount(col_codes, minlength=n_cols).astype(float)
+        mean = np.bincount(col_codes, r, n_cols) / count
+        centred = r - mean[col_codes]
+        norm = np.sqrt(np.bincount(col_codes, centred * centred, n_cols))
+        constant = norm <= 1e-12
+        pg = part["g"].to_numpy()
+        # a constant seed column has no ranking: such groups take the pairwise path
+        bad_group = np.zeros(n_groups, dtype=bool)
+        bad_group[pg[constant[col_codes]]] = True
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = np.where(constant[col_codes], 0.0, centred / norm[col_codes])
+        row_codes = part.groupby(["g", "key"], sort=False).ngroup().to_numpy()
+        row_sum = np.bincount(row_codes, z)
+        row_group = np.zeros(row_sum.size, dtype=np.int64)
+        row_group[row_codes] = pg
+        total = np.bincount(row_group, row_sum * row_sum, n_groups)
+        for code in np.flatnonzero(simple):
+            label = self.labels[code]
+            if bad_group[code]:
+                out[label] = self._one(label, None)
+                continue
+            m = int(r_min[code])
+            rho_1 = float((total[code] - m) / (m * (m - 1)))
+            reliability = ranks.spearman_brown(rho_1, m)
+            ceiling = math.sqrt(reliability) if rho_1 > 0 else math.nan
+            out[label] = NoiseCeiling(rho_1, float(m), reliability, ceiling, m * (m - 1) // 2, int(n_cfg[code]))
+        return out
+
+    def _one(self, group: tuple, keys: np.ndarray | None) -> NoiseCeiling:
+        code = self.code_of.get(group)
+        if code is None:
+            return NoiseCeiling()
+        part = self.long.iloc[self.rows[code]]
+        if keys is not None:
+            part = part[part["key"].isin(keys)]
+        if part.empty:
+            return NoiseCeiling()
+        table = part.pivot(index="key", columns="rep", values="v")
+        return ceiling_from_matrix(table.to_numpy(float))
 
     def ceiling(self, group: tuple, keys: np.ndarray) -> NoiseCeiling:
-        table = self.tables.get(group)
-        if table is None:
+        """The ceiling over ``keys`` of ``group``: the group's own when ``keys`` are all its
+        configurations, else computed for that subset (cached)."""
+        if group not in self.code_of:
             return NoiseCeiling()
-        cache_key = (group, hash(tuple(sorted(keys))))
+        if len(keys) == self.configs.get(group, -1):
+            return self.group_ceiling[group]
+        cache_key = (group, tuple(sorted(keys)))
         if cache_key not in self._cache:
-            part = table if len(keys) == len(table) and table.index.isin(keys).all() else table.reindex(keys)
-            self._cache[cache_key] = ceiling_from_matrix(part.to_numpy(float))
+            self._cache[cache_key] = self._one(group, keys)
         return self._cache[cache_key]
 
 
@@ -167,9 +240,7 @@ def noise_ceiling(full: pd.DataFrame, config_keys: Sequence[str] | None = None) 
     runs = full[usable(full)]
     if config_keys is not None:
         runs = runs[runs["config_key"].isin(list(config_keys))]
-    matrices = SeedMatrices(runs, [])
-    table = matrices.tables.get(())
-    return NoiseCeiling() if table is None else ceiling_from_matrix(table.to_numpy(float))
+    return SeedMatrices(runs, []).group_ceiling.get((), NoiseCeiling())
 
 
 @dataclass(frozen=True)
@@ -272,6 +343,12 @@ def cost_reduction(full_cost: np.ndarray, proxy_cost: np.ndarray) -> float:
     return _ratio(float(full_cost[ok].mean()), float(proxy_cost[ok].mean()))
 
 
+@functools.lru_cache(maxsize=16)
+def normal_quantile(confidence_level: float) -> float:
+    """z of a two-sided normal interval (1.96 for 0.95); cached: it is asked once per group."""
+    return float(stats.norm.ppf(0.5 + confidence_level / 2))
+
+
 def fisher_interval(r: float, n: int, confidence_level: float, kind: str) -> tuple[float, float]:
     """Approximate interval of a rank correlation from Fisher's z with the variance of
     Bonett & Wright (2000): (1 + r^2/2) / (n - 3) for Spearman, 0.437 / (n - 4) for Kendall.
@@ -283,13 +360,14 @@ def fisher_interval(r: float, n: int, confidence_level: float, kind: str) -> tup
         return math.nan, math.nan
     rc = float(np.clip(r, -0.99, 0.99))
     var = (1 + rc * rc / 2) / (n - 3) if kind == "rho" else 0.437 / (n - 4)
-    z = stats.norm.ppf(0.5 + confidence_level / 2) * math.sqrt(var)
+    z = normal_quantile(confidence_level) * math.sqrt(var)
     centre = math.atanh(rc)
     low, high = math.tanh(centre - z), math.tanh(centre + z)
     return (min(low, r), max(high, r))
 
 
-def pick_worse_chance(proxy: np.ndarray, full: np.ndarray, full_n: np.ndarray, noise: float, dof: float) -> float:
+def pick_worse_chance(proxy: np.ndarray, full: np.ndarray, full_n: np.ndarray, noise: float, dof: float,
+                      *, snapped: bool = False) -> float:
     """The chance that the proxy's pick is truly worse at full scale than the best configuration.
 
     For a pick i (ties of the proxy's best weighted as a random pick) that is not tied with the
@@ -300,8 +378,8 @@ def pick_worse_chance(proxy: np.ndarray, full: np.ndarray, full_n: np.ndarray, n
     """
     if len(proxy) == 0:
         return math.nan
-    full = ranks.snap_ties(full)
-    w = ranks.pick_weights(proxy, 1)
+    full = np.asarray(full, float) if snapped else ranks.snap_ties(full)
+    w = ranks.pick_weights(proxy, 1, snapped=snapped)
     best = full == full.max()
     picked = w > 0
     if not (picked & ~best).any():
@@ -322,12 +400,19 @@ def strategy_fidelity(
     counts: dict[str, int],
     settings: FidelitySettings,
     objective: tuple[str | None, str | None] = (None, None),
+    agreement: tuple[float, float] | None = None,
 ) -> Fidelity:
     """Fidelity of one strategy from the arrays of its paired configurations (``pair_runs``
-    columns proxy_score, full_score, full_std, full_n, proxy_n and proxy_/full_ costs, shape (n,))."""
+    columns proxy_score, full_score, full_std, full_n, proxy_n and proxy_/full_ costs, shape (n,)).
+
+    ``agreement``: (rho, tau) when the caller computed them for many groups at once; then the
+    scores must already be snapped (``ranks.snap_ties``)."""
+    snapped = agreement is not None
     proxy_score, full_score = cols["proxy_score"], cols["full_score"]
+    if not snapped:
+        proxy_score, full_score = ranks.snap_ties(proxy_score), ranks.snap_ties(full_score)
     n = len(proxy_score)
-    rho, tau = ranks.rank_agreement(proxy_score, full_score)
+    rho, tau = agreement if agreement is not None else ranks.rank_agreement(proxy_score, full_score)
     rho_low, rho_high, tau_low, tau_high = ranks.rank_agreement_ci(
         proxy_score, full_score, n_resamples=settings.n_resamples, confidence_level=settings.confidence_level,
         method=settings.ci_method, rng=settings.rng,
@@ -337,17 +422,17 @@ def strategy_fidelity(
         rho_low, rho_high = fisher_interval(rho, n, settings.confidence_level, "rho")
         tau_low, tau_high = fisher_interval(tau, n, settings.confidence_level, "tau")
         method = "fisher-z"
-    top_k = {k: ranks.top_k_precision(proxy_score, full_score, k) for k in settings.k}
-    regret = ranks.regret(proxy_score, full_score)
+    top_k = {k: ranks.top_k_precision(proxy_score, full_score, k, snapped=True) for k in settings.k}
+    regret = ranks.regret(proxy_score, full_score, snapped=True)
     full_std, full_n = cols["full_std"], cols["full_n"].astype(float)
     if n:
-        top = ranks.full_top(full_score, min(TOP_NOISE, n))
+        top = ranks.full_top(full_score, min(TOP_NOISE, n), snapped=True)
         noise = ranks.pooled_std(full_std[top], full_n[top])
         dof = float(np.clip(full_n[top] - 1, 0, None)[np.isfinite(full_std[top])].sum())
     else:
         noise, dof = math.nan, 0.0
     regret_sd = regret / noise if np.isfinite(noise) and noise > 0 else math.nan
-    p_worse = pick_worse_chance(proxy_score, full_score, full_n, noise, dof)
+    p_worse = pick_worse_chance(proxy_score, full_score, full_n, noise, dof, snapped=True)
     rho_rel = rho / ceiling.ceiling if np.isfinite(ceiling.ceiling) and ceiling.ceiling > 0 else math.nan
     reductions = {COST_NAMES[c]: cost_reduction(cols[f"full_{c}"], cols[f"proxy_{c}"]) for c in COSTS}
     factor = cols["proxy_predicted_factor"]
@@ -412,9 +497,22 @@ def fidelities(proxy: pd.DataFrame, full: pd.DataFrame, settings: FidelitySettin
     paired = pairs["paired"].to_numpy(bool)
     has_proxy, has_full = pairs["proxy_n"].to_numpy() > 0, pairs["full_n"].to_numpy() > 0
     keys = pairs["config_key"].to_numpy()
+    index_of = pairs.groupby([*by, "strategy"], sort=True, dropna=False).indices
+    # rank statistics of every (group, strategy) at once, on scores snapped within each
+    codes = np.full(len(pairs), -1, dtype=np.intp)
+    for code, index in enumerate(index_of.values()):
+        codes[index] = code
+    n_codes = len(index_of)
+    both = np.flatnonzero(paired)
+    for side in ("proxy_score", "full_score"):
+        arrays[side] = arrays[side].copy()
+        arrays[side][both] = ranks.snap_ties(arrays[side][both], groups=codes[both])
+    rho_all = ranks.grouped_spearman(pairs["proxy_rank"].to_numpy(float)[both],
+                                     pairs["full_rank"].to_numpy(float)[both], codes[both], n_codes)
+    tau_all = ranks.grouped_kendall(arrays["proxy_score"][both], arrays["full_score"][both], codes[both], n_codes)
     out = []
-    # one loop over (group, strategy): a few vectorised calls each, on its configurations only
-    for label, index in pairs.groupby([*by, "strategy"], sort=True, dropna=False).indices.items():
+    # one loop over (group, strategy): a few small numpy calls each, on its configurations only
+    for code, (label, index) in enumerate(index_of.items()):
         label = label if isinstance(label, tuple) else (label,)
         group, strategy = label[:-1], str(label[-1])
         sel = index[paired[index]]
@@ -423,7 +521,8 @@ def fidelities(proxy: pd.DataFrame, full: pd.DataFrame, settings: FidelitySettin
                   "full_only": int((~paired[index] & has_full[index]).sum()),
                   "excluded": excluded_map.get((*group, strategy), 0)}
         ceiling = matrices.ceiling(group, keys[sel]) if len(sel) else NoiseCeiling()
-        out.append((group, strategy_fidelity(strategy, cols, ceiling, counts, settings, objective)))
+        out.append((group, strategy_fidelity(strategy, cols, ceiling, counts, settings, objective,
+                                             agreement=(float(rho_all[code]), float(tau_all[code])))))
     # strategies whose every run failed have no row in pairs: an empty row each
     seen = {(g, f.strategy) for g, f in out}
     labels = proxy[[*by, "reduction_label"]].dropna(subset=["reduction_label"]).drop_duplicates()
@@ -432,7 +531,7 @@ def fidelities(proxy: pd.DataFrame, full: pd.DataFrame, settings: FidelitySettin
         if (group, strategy) not in seen:
             empty = {c: np.array([]) for c in ARRAY_COLUMNS}
             counts = {"excluded": excluded_map.get((*group, strategy), 0),
-                      "full_only": int(len(matrices.tables.get(group, pd.DataFrame())))}
+                      "full_only": int(matrices.configs.get(group, 0))}
             out.append((group, strategy_fidelity(strategy, empty, NoiseCeiling(), counts, settings, objective)))
     out.sort(key=lambda gf: (tuple(map(str, gf[0])), gf[1].strategy))
     return out

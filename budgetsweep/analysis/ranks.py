@@ -237,23 +237,24 @@ def rank_agreement_ci(
     return float(low[0]), float(high[0]), float(low[1]), float(high[1])
 
 
-def pick_weights(proxy: np.ndarray, k: int) -> np.ndarray:
+def pick_weights(proxy: np.ndarray, k: int, *, snapped: bool = False) -> np.ndarray:
     """Chance that each configuration is in the proxy's top k when ties at the cut are broken
-    uniformly at random: 1 above the cut, (free places / tied configurations) at it, else 0."""
-    proxy = snap_ties(proxy)
-    kth = np.sort(proxy)[::-1][k - 1]
+    uniformly at random: 1 above the cut, (free places / tied configurations) at it, else 0.
+    ``snapped``: the scores already went through ``snap_ties``."""
+    proxy = np.asarray(proxy, float) if snapped else snap_ties(proxy)
+    kth = np.partition(proxy, len(proxy) - k)[len(proxy) - k]
     above = proxy > kth
     at = proxy == kth
     return np.where(above, 1.0, np.where(at, (k - above.sum()) / at.sum(), 0.0))
 
 
-def full_top(full: np.ndarray, k: int) -> np.ndarray:
+def full_top(full: np.ndarray, k: int, *, snapped: bool = False) -> np.ndarray:
     """The full top k with every configuration tied with the k-th best (boolean mask)."""
-    full = snap_ties(full)
-    return full >= np.sort(full)[::-1][k - 1]
+    full = np.asarray(full, float) if snapped else snap_ties(full)
+    return full >= np.partition(full, len(full) - k)[len(full) - k]
 
 
-def top_k_precision(proxy: np.ndarray, full: np.ndarray, k: int) -> float:
+def top_k_precision(proxy: np.ndarray, full: np.ndarray, k: int, *, snapped: bool = False) -> float:
     """Expected |top_k(proxy) & top_k(full)| / k; NaN with fewer than k configurations.
 
     Ties never depend on names or order (module conventions): the full top k holds every
@@ -261,24 +262,82 @@ def top_k_precision(proxy: np.ndarray, full: np.ndarray, k: int) -> float:
     cut uniformly at random, and the expectation over that choice is returned. So a proxy pick
     tied with the best full score counts as a top-1 hit.
     """
-    proxy, full = np.asarray(proxy, float), np.asarray(full, float)
     if len(proxy) < k:
         return float("nan")
-    return float(min(1.0, (pick_weights(proxy, k) * full_top(full, k)).sum() / k))
+    hits = pick_weights(proxy, k, snapped=snapped) * full_top(full, k, snapped=snapped)
+    return float(min(1.0, hits.sum() / k))
 
 
-def regret(proxy: np.ndarray, full: np.ndarray) -> float:
+def regret(proxy: np.ndarray, full: np.ndarray, *, snapped: bool = False) -> float:
     """Best full score minus the full score of the proxy's pick (>= 0, in objective units).
 
     When several configurations tie for the proxy's best (within ``RTOL``), the pick is one of
     them at random: the expected full score over the tie is used. A pick tied with the best full
     score has regret 0.
     """
-    proxy, full = np.asarray(proxy, float), snap_ties(full)
     if len(proxy) == 0:
         return float("nan")
-    w = pick_weights(proxy, 1)
+    full = np.asarray(full, float) if snapped else snap_ties(full)
+    w = pick_weights(proxy, 1, snapped=snapped)
     return float(max(0.0, full.max() - (w * full).sum()))
+
+
+def grouped_spearman(rank_x: np.ndarray, rank_y: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """Spearman rho per group from average ranks within each group (Pearson of the ranks, as
+    ``scipy.stats.spearmanr`` with ties): one pass of bincounts over all groups. NaN below
+    MIN_CONFIGS entries or without variation. Shapes: (n,), (n,), (n,) codes in [0, n_groups)."""
+    n = np.bincount(codes, minlength=n_groups).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mx = np.bincount(codes, rank_x, n_groups) / n
+        my = np.bincount(codes, rank_y, n_groups) / n
+        dx, dy = rank_x - mx[codes], rank_y - my[codes]
+        sxy = np.bincount(codes, dx * dy, n_groups)
+        sxx = np.bincount(codes, dx * dx, n_groups)
+        syy = np.bincount(codes, dy * dy, n_groups)
+        scale = np.maximum(np.bincount(codes, rank_x * rank_x, n_groups), 1.0)
+        ok = (n >= MIN_CONFIGS) & (sxx > 1e-12 * scale) & (syy > 1e-12 * scale)
+        rho = np.where(ok, sxy / np.sqrt(sxx * syy), np.nan)
+    return np.clip(rho, -1.0, 1.0)
+
+
+def grouped_kendall(x: np.ndarray, y: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """Kendall tau-b per group of (snapped) scores, as ``scipy.stats.kendalltau(variant="b")``:
+    groups of similar size are padded into (groups, m, m) sign arrays, a block at a time.
+    NaN below MIN_CONFIGS entries or without variation."""
+    order = np.argsort(codes, kind="stable")
+    xs, ys, cs = x[order], y[order], codes[order]
+    sizes = np.bincount(cs, minlength=n_groups)
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    tau = np.full(n_groups, np.nan)
+    todo = np.flatnonzero(sizes >= MIN_CONFIGS)
+    todo = todo[np.argsort(sizes[todo], kind="stable")]
+    i = 0
+    while i < len(todo):
+        m = int(sizes[todo[i]])
+        # take groups while the padded block stays within _CHUNK elements
+        j = i + 1
+        while j < len(todo) and (j - i + 1) * int(sizes[todo[j]]) ** 2 <= _CHUNK:
+            j += 1
+        block = todo[i:j]
+        m = int(sizes[block].max())
+        pos = np.arange(m)
+        valid = pos[None, :] < sizes[block][:, None]
+        idx = np.where(valid, starts[block][:, None] + pos[None, :], 0)
+        bx = np.where(valid, xs[idx], 0.0)
+        by = np.where(valid, ys[idx], 0.0)
+        pair = valid[:, :, None] & valid[:, None, :]
+        sx = np.sign(bx[:, :, None] - bx[:, None, :])
+        sy = np.sign(by[:, :, None] - by[:, None, :])
+        count = sizes[block].astype(float)
+        conc = (sx * sy * pair).sum(axis=(1, 2)) / 2
+        tied_x = (((sx == 0) & pair).sum(axis=(1, 2)) - count) / 2
+        tied_y = (((sy == 0) & pair).sum(axis=(1, 2)) - count) / 2
+        n0 = count * (count - 1) / 2
+        with np.errstate(invalid="ignore", divide="ignore"):
+            norm = np.sqrt((n0 - tied_x) * (n0 - tied_y))
+            tau[block] = np.where(norm > 0, conc / norm, np.nan)
+        i = j
+    return np.clip(tau, -1.0, 1.0)
 
 
 def pooled_std(std: np.ndarray, n: np.ndarray) -> float:

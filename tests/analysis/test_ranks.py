@@ -169,3 +169,22 @@ def test_pooled_std_and_spearman_brown():
     assert math.isnan(ranks.pooled_std(np.array([np.nan]), np.array([1])))
     assert ranks.spearman_brown(0.5, 1) == 0.5
     assert ranks.spearman_brown(0.5, 3) == pytest.approx(1.5 / 2)
+
+
+def test_grouped_rank_statistics_equal_scipy_per_group():
+    rng = np.random.default_rng(3)
+    sizes = [1, 2, 3, 7, 7, 20, 45]
+    codes = np.repeat(np.arange(len(sizes)), sizes)
+    x = rng.integers(0, 6, codes.size).astype(float)  # ties on both sides
+    y = x + rng.integers(0, 4, codes.size)
+    y[codes == 4] = 1.0  # a group without variation
+    import pandas as pd
+
+    rx = pd.Series(x).groupby(codes).rank().to_numpy()
+    ry = pd.Series(y).groupby(codes).rank().to_numpy()
+    rho = ranks.grouped_spearman(rx, ry, codes, len(sizes))
+    tau = ranks.grouped_kendall(x, y, codes, len(sizes))
+    for g in range(len(sizes)):
+        ref_rho, ref_tau = ranks.rank_agreement(x[codes == g], y[codes == g])
+        np.testing.assert_allclose([rho[g], tau[g]], [ref_rho, ref_tau], atol=1e-12, equal_nan=True)
+    assert np.isfinite(rho[5]) and np.isnan(rho[4]) and np.isnan(tau[1])
