@@ -418,7 +418,9 @@ def strategy_fidelity(
         method=settings.ci_method, rng=settings.rng,
     )
     method = settings.ci_method
-    if settings.n_resamples == 0 or not np.isfinite(rho_low):
+    # no resamples, too few configurations, or a degenerate bootstrap (every resample agrees
+    # perfectly: a zero-width interval claims a certainty a dozen configurations cannot give)
+    if settings.n_resamples == 0 or not np.isfinite(rho_low) or rho_low == rho_high:
         rho_low, rho_high = fisher_interval(rho, n, settings.confidence_level, "rho")
         tau_low, tau_high = fisher_interval(tau, n, settings.confidence_level, "tau")
         method = "fisher-z"

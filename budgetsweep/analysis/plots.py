@@ -125,9 +125,10 @@ def plot_tradeoff(table: pd.DataFrame, *, cost_by: str = "time", criterion: str 
 
 
 def plot_learning_curves(curves: pd.DataFrame, metric: str, config_order: list[str], strategies: list[str],
-                         *, legend_title: str = "config") -> Figure | None:
+                         *, legend_title: str = "config", names: dict[str, str] | None = None) -> Figure | None:
     """One panel per strategy; a line per run of the given configurations, coloured by configuration
-    (same colour in every panel). None when the histories lack ``metric``."""
+    (same colour in every panel), named in the legend by ``names`` (config key -> label). None when
+    the histories lack ``metric``."""
     if curves.empty or metric not in curves.columns or curves[metric].notna().sum() == 0:
         return None
     x = "examples" if "examples" in curves.columns and curves["examples"].notna().any() else "step"
@@ -148,6 +149,8 @@ def plot_learning_curves(curves: pd.DataFrame, metric: str, config_order: list[s
         ax.set_ylabel(metric)
     for ax in axes[len(panels):]:
         ax.set_visible(False)
-    handles = [axes[0].plot([], [], color=colors[k], label=f"#{i + 1} {k}")[0] for i, k in enumerate(config_order)]
+    names = names or {}
+    handles = [axes[0].plot([], [], color=colors[k], label=f"#{i + 1} {names.get(k, k)}")[0]
+               for i, k in enumerate(config_order)]
     fig.legend(handles=handles, loc="outside right upper", fontsize=8, title=legend_title)
     return fig

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import base64
 import re
+import shutil
+import subprocess
 
 import pandas as pd
 import pytest
@@ -64,8 +66,9 @@ def test_one_set_report_ranks_configurations(tmp_path, study_dirs, fast_figures)
     md = (out / "report.md").read_text()
     assert md.startswith("# budgetsweep run report")
     assert "## Ranking" in md and "Recommendation" not in md
-    # best of the faithful proxy is cfg00 (lowest loss), shown first with rank 1
-    assert re.search(r"\| 1 \| cfg00 \| 1\.500", md)
+    # best of the faithful proxy is cfg00 (lowest loss), shown first with rank 1, named by its lr
+    assert re.search(r"\| 1 \| lr=0\.001 \| 1\.500", md)
+    assert md.split("\n")[2].startswith("**Best configuration (data_subset(fraction=0.1)): lr=0.001, val_loss 1.500")
     _assert_self_contained((out / "report.html").read_text())
 
 
@@ -91,3 +94,29 @@ def test_build_report_without_full_is_a_summary(study_dirs):
 def test_unknown_format_is_rejected_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="format=pdf is not known; allowed: md, html, csv"):
         write_report([tmp_path / "does-not-matter"], (), tmp_path / "out", ["md", "pdf"])
+
+
+def test_html_opens_with_the_verdict(tmp_path, study_dirs, fast_figures):
+    proxy_dir, full_dir, _ = study_dirs
+    out = write_report([proxy_dir], [full_dir], tmp_path / "out", ["html"], n_resamples=0)
+    html = (out / "report.html").read_text()
+    body = html.split("<body>", 1)[1]
+    assert re.match(r'\s*<h1>budgetsweep fidelity report</h1>\s*<p class="verdict" id="verdict"><strong>'
+                    r'Recommended proxy: data_subset\(fraction=0\.1\)', body)
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None and shutil.which("chromium-browser") is None,
+                    reason="needs a headless Chromium (apt-get install chromium)")
+def test_html_in_a_headless_browser(tmp_path, study_dirs):
+    proxy_dir, full_dir, _ = study_dirs
+    out = write_report([proxy_dir], [full_dir], tmp_path / "out", ["html"], n_resamples=0)
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    shot = tmp_path / "shot.png"
+    proc = subprocess.run([browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1200,900",
+                           f"--screenshot={shot}", "--dump-dom", (out / "report.html").as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    dom = proc.stdout
+    # the page the browser built: the verdict right under the title, every figure decoded
+    first = re.search(r"<h1>[^<]*</h1>\s*<p[^>]*><strong>([^<]*)</strong>", dom)
+    assert first and first.group(1).startswith("Recommended proxy: data_subset(fraction=0.1)")
+    assert dom.count("<img") == 4 and "data:image/png;base64," in dom
