@@ -27,7 +27,8 @@ def _short(label: str) -> str:
 def png_bytes(fig: Figure) -> bytes:
     """The figure as PNG bytes."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
+    # fast zlib level: a report's figures are drawn once and read once; size is not the concern
+    fig.savefig(buf, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
     return buf.getvalue()
 
 

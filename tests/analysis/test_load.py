@@ -95,3 +95,33 @@ def test_learning_curves_come_from_metrics_jsonl(tmp_path, write_run, make_recor
     assert len(curves) == 3
     assert set(curves["config_key"]) == {"a"} and set(curves["seed"]) == {1}
     assert curves["val_loss"].iloc[-1] == pytest.approx(0.3 + 0.5 / 3)
+
+
+def test_records_read_fast_or_whole_give_the_same_row(tmp_path, make_record):
+    import json
+
+    from budgetsweep.analysis.load import read_record_row
+
+    record = make_record("k", "full", 3, 1.5)
+    record["recipe"] = {"train": {"epochs": 10, "note": 'a "quoted"\n  "reductions": value'}}
+    record["full_recipe"] = record["recipe"]
+    record["info"] = {"steps": 3}
+    indented, compact = tmp_path / "a.json", tmp_path / "b.json"
+    indented.write_text(json.dumps(record, indent=2))  # as jobs write it: the fast path
+    compact.write_text(json.dumps(record))  # any other layout: parsed whole
+    a, b = read_record_row(indented), read_record_row(compact)
+    assert {k: v for k, v in a.items() if "path" not in k} == {k: v for k, v in b.items() if "path" not in k}
+    assert a["objective_value"] == 1.5 and a["seed"] == 3
+
+
+def test_many_records_are_read_in_processes_in_file_order(tmp_path, make_record, write_run, monkeypatch):
+    from budgetsweep.analysis import load
+
+    monkeypatch.setattr(load, "PARALLEL_FROM", 10)
+    for i in range(30):
+        write_run(tmp_path, make_record(f"c{i:02d}", "full", 0, float(i)), name=f"job{i:02d}")
+    (tmp_path / "job05" / "record.json").write_text("{")
+    with pytest.warns(load.RecordWarning, match="job05"):
+        df = load.load_runs(tmp_path)
+    assert df["config_key"].tolist() == [f"c{i:02d}" for i in range(30) if i != 5]
+    assert df.attrs["skipped"] == 1
