@@ -94,3 +94,15 @@ def test_noise_ceiling_with_unequal_seed_counts_matches_pandas(curves):
     c = noise_ceiling(runs)
     assert c.seed_rho == pytest.approx(corr[np.triu_indices(3, 1)].mean())
     assert c.seeds == pytest.approx(34 / 12)
+
+
+def test_readme_from_frame_example_runs(monkeypatch, capsys):
+    import re
+
+    repo = Path(__file__).resolve().parents[2]
+    blocks = re.findall(r"```python\n(.*?)```", (repo / "README.md").read_text(), flags=re.S)
+    (code,) = [b for b in blocks if "from_frame(" in b]
+    monkeypatch.chdir(repo)
+    exec(compile(code, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "share_meets" in out and "adult" in out
