@@ -120,3 +120,13 @@ def test_html_in_a_headless_browser(tmp_path, study_dirs):
     first = re.search(r"<h1>[^<]*</h1>\s*<p[^>]*><strong>([^<]*)</strong>", dom)
     assert first and first.group(1).startswith("Recommended proxy: data_subset(fraction=0.1)")
     assert dom.count("<img") == 4 and "data:image/png;base64," in dom
+
+
+def test_ranking_treats_float_ties_as_ties(runs, make_record):
+    from budgetsweep.analysis import ranking
+
+    # the same score over 1, 5 and 7 seeds: means 0.9636, 0.9635999999999999, 0.9635999999999998
+    records = [make_record(k, "full", s, 0.9636, direction="maximize") for k, n in (("a", 1), ("b", 5), ("c", 7))
+               for s in range(n)] + [make_record("d", "full", 0, 0.5, direction="maximize")]
+    table = ranking(runs(records)).set_index("config_key")
+    assert table["rank"].to_dict() == {"a": 1, "b": 1, "c": 1, "d": 4}
