@@ -7,9 +7,11 @@ flat dicts. Unreadable records are skipped with a warning naming the file, and c
 from __future__ import annotations
 
 import concurrent.futures
+import itertools
 import json
 import multiprocessing as mp
 import os
+import time
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -200,25 +202,29 @@ def read_record_row(path: PathLike) -> dict[str, Any]:
     return _row_from_bytes(path, _read_bytes(path))
 
 
-IO_THREADS = 4  # reads in flight: a file not in the page cache waits on the disk, not on the CPU
+IO_THREADS = 4  # reads in flight when files come from the disk rather than the page cache
+PROBE = 256  # files read one by one first, to tell cached files from a slow disk or network file system
+SLOW_READ = 50e-6  # seconds per file above which reading, not parsing, is the cost: use the threads
 
 
 def _read_rows(paths: list[str]) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     """(frame of the readable records, [(file, error)] of the others): the work of one process.
 
-    Files are read by a pool of threads (reading releases the GIL, so uncached files are fetched
-    concurrently) and parsed here as they arrive, in order.
+    The first PROBE files are read one by one. When that was slow (files not in the page cache,
+    a network file system), the rest are read by a few threads (a read releases the GIL, so files
+    are fetched while earlier ones are parsed); when it was fast, threads would only add GIL
+    hand-offs (measured 2x slower on cached files), and reading stays sequential.
     """
     rows: list[dict[str, Any]] = []
     errors: list[tuple[str, str]] = []
-    if len(paths) < 64:
-        contents: Iterable[bytes | OSError] = map(_read_bytes, paths)
-        pool = None
-    else:
-        pool = concurrent.futures.ThreadPoolExecutor(IO_THREADS)
-        contents = pool.map(_read_bytes, paths, chunksize=64)
+    start = time.perf_counter()
+    head = [_read_bytes(p) for p in paths[:PROBE]]
+    slow = (time.perf_counter() - start) / max(1, len(head)) > SLOW_READ
+    pool = concurrent.futures.ThreadPoolExecutor(IO_THREADS) if slow and len(paths) > PROBE else None
+    rest: Iterable[bytes | OSError] = (pool.map(_read_bytes, paths[PROBE:], chunksize=64) if pool is not None
+                                       else map(_read_bytes, paths[PROBE:]))
     try:
-        for record, data in zip(paths, contents):
+        for record, data in zip(paths, itertools.chain(head, rest)):
             try:
                 rows.append(_row_from_bytes(record, data))
             except ValueError as exc:

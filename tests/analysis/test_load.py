@@ -125,3 +125,18 @@ def test_many_records_are_read_in_processes_in_file_order(tmp_path, make_record,
         df = load.load_runs(tmp_path)
     assert df["config_key"].tolist() == [f"c{i:02d}" for i in range(30) if i != 5]
     assert df.attrs["skipped"] == 1
+
+
+@pytest.mark.parametrize("slow", [False, True])
+def test_threaded_and_sequential_reading_give_the_same_frame(tmp_path, make_record, write_run, monkeypatch, slow):
+    from budgetsweep.analysis import load
+
+    monkeypatch.setattr(load, "PROBE", 4)
+    monkeypatch.setattr(load, "SLOW_READ", -1.0 if slow else 1e9)  # force the threads, or never
+    for i in range(20):
+        write_run(tmp_path, make_record(f"c{i:02d}", "full", 0, float(i)), name=f"job{i:02d}")
+    (tmp_path / "job07" / "record.json").unlink()
+    (tmp_path / "job07" / "record.json").mkdir()  # unreadable: a folder where the file should be
+    frame, errors = load._read_rows(sorted(str(p) for p in tmp_path.rglob("record.json")))
+    assert frame["config_key"].tolist() == [f"c{i:02d}" for i in range(20) if i != 7]
+    assert len(errors) == 1 and "job07" in errors[0][0]
