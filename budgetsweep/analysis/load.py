@@ -11,6 +11,7 @@ import itertools
 import json
 import multiprocessing as mp
 import os
+import threading
 import time
 import warnings
 from collections.abc import Iterable, Mapping
@@ -245,7 +246,10 @@ def _read_all(paths: list[str]) -> tuple[list[pd.DataFrame], list[tuple[str, str
     one DataFrame (cheap to send back) in the order of ``paths``.
     """
     workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1), 8)
-    if workers < 2 or len(paths) < PARALLEL_FROM or "fork" not in mp.get_all_start_methods():
+    # fork only from a single-threaded process: forking a process with other threads (a notebook
+    # kernel, a web server) can deadlock the child on a lock one of them held
+    if (workers < 2 or len(paths) < PARALLEL_FROM or "fork" not in mp.get_all_start_methods()
+            or threading.active_count() > 1):
         frame, errors = _read_rows(paths)
         return [frame], errors
     chunks = [paths[i::workers] for i in range(workers)]
