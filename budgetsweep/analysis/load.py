@@ -20,7 +20,7 @@ from typing import Any, Union
 
 import pandas as pd
 
-from budgetsweep.records import DIRECTIONS, METRICS_FILE, RECORD_FILE, SCHEMA_VERSION, STATUSES, read_metrics
+from budgetsweep.records import DIRECTIONS, RECORD_FILE, SCHEMA_VERSION, STATUSES, read_metrics
 
 from .schema import CONFIG_PREFIX, METRIC_PREFIX, normalize_runs
 

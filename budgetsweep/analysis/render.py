@@ -77,8 +77,10 @@ def fmt_float(digits: int = 3) -> Callable[[object], str]:
 def fmt_fixed(decimals: int = 2) -> Callable[[object], str]:
     """A cell formatter at a fixed number of decimals (shares, chances, correlations)."""
     def fmt(v: object) -> str:
-        if v is None or v is pd.NA or isinstance(v, (bool, np.bool_)) or not math.isfinite(float(v)):  # type: ignore[arg-type]
-            return NA if not isinstance(v, (bool, np.bool_)) else ("yes" if v else "no")
+        if isinstance(v, (bool, np.bool_)):
+            return "yes" if v else "no"
+        if v is None or v is pd.NA or not math.isfinite(float(v)):  # type: ignore[arg-type]
+            return NA
         return f"{float(v):.{decimals}f}"  # type: ignore[arg-type]
     return fmt
 

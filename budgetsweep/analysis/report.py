@@ -17,7 +17,8 @@ from .load import load_curves, load_runs
 from .mismatch import explain_no_overlap
 from .pair import aggregate_seeds, pair_runs, split_runs
 from .plots import plot_learning_curves, plot_proxy_vs_full, plot_tradeoff, png_bytes
-from .render import Document, fmt_fixed, fmt_float, fmt_interval, fmt_times, format_table, to_html, to_markdown, write_text
+from .render import (Document, fmt_fixed, fmt_float, fmt_interval, fmt_times, format_table, to_html, to_markdown,
+                     write_text)
 from .schema import COST_COLUMNS, FULL_LABEL, check_runs, direction_of, empty_runs, scores, usable
 from .study import load_study_runs, mask_url
 from .summary import cost_summary, ranking, status_counts

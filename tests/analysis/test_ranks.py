@@ -94,7 +94,8 @@ def test_bootstrap_interval_matches_scipy_on_the_data_itself():
 
     ours = ranks.rank_agreement_ci(x, y, n_resamples=300, rng=3, method="percentile")
     order = np.lexsort((y, x))  # configurations enter the bootstrap in one canonical order (by score)
-    ref = stats.bootstrap((x[order], y[order]), rho, paired=True, vectorized=False, n_resamples=300, method="percentile",
+    ref = stats.bootstrap((x[order], y[order]), rho, paired=True, vectorized=False, n_resamples=300,
+                          method="percentile",
                           rng=3).confidence_interval
     assert ours[0] == pytest.approx(ref.low) and ours[1] == pytest.approx(ref.high)
 
