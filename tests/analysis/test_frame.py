@@ -106,3 +106,10 @@ def test_readme_from_frame_example_runs(monkeypatch, capsys):
     exec(compile(code, "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "share_meets" in out and "adult" in out
+
+
+def test_a_run_frame_with_missing_status_is_an_error_not_zero_configurations(tables):
+    proxy, full = tables({"a": [1.0], "b": [2.0], "c": [3.0]}, {"a": [1.0], "b": [2.0], "c": [3.0]})
+    proxy["status"] = None
+    with pytest.raises(ValueError, match=r"proxy.status has 3 missing value\(s\)"):
+        compare_strategies(proxy, full, n_resamples=0)
