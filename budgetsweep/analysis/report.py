@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .compare import CRITERIA, MIN_CONFIGS_VERDICT, Recommendation, comparison_table, recommend
@@ -449,7 +450,10 @@ def _top_configurations(doc: Document, report: Report) -> None:
     doc.add("h2", "Top configurations at full scale")
     doc.add("p", "Configurations named by the hyperparameters that differ between them; ranks 1 = best "
                  "(ties share the average rank).")
-    rank_fmt = {c: fmt_float(3) for c in shown.columns if "rank" in c}
+    def fmt_rank(v: object) -> str:  # 3, or 2.5 for a tie shared by two
+        return f"{float(v):g}" if v is not None and np.isfinite(float(v)) else "n/a"  # type: ignore[arg-type]
+
+    rank_fmt = {c: fmt_rank for c in shown.columns if "rank" in c}
     doc.add("table", table=format_table(shown, {"full mean": fmt_float(4), "full sd": fmt_float(2), **rank_fmt}))
 
 
