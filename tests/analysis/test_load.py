@@ -140,3 +140,15 @@ def test_threaded_and_sequential_reading_give_the_same_frame(tmp_path, make_reco
     frame, errors = load._read_rows(sorted(str(p) for p in tmp_path.rglob("record.json")))
     assert frame["config_key"].tolist() == [f"c{i:02d}" for i in range(20) if i != 7]
     assert len(errors) == 1 and "job07" in errors[0][0]
+
+
+def test_records_larger_than_one_read_block_are_read_whole(tmp_path, make_record):
+    from budgetsweep.analysis import load
+
+    record = make_record("big", "full", 0, 2.5)
+    record["info"] = {"padding": "x" * (3 * load._BLOCK)}  # several blocks
+    path = tmp_path / "record.json"
+    path.write_text(__import__("json").dumps(record, indent=2))
+    assert load._read_bytes(str(path)) == path.read_bytes()
+    assert load.read_record_row(path)["objective_value"] == 2.5
+    assert isinstance(load._read_bytes(str(tmp_path / "missing.json")), OSError)
