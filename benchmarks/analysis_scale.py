@@ -1,11 +1,18 @@
-"""Time fidelity analysis on 100k synthetic runs (DESIGN section 11: "100k run records in seconds").
+"""Time fidelity analysis at scale (DESIGN section 11) on real record files and on many groups.
 
-The runs are built directly as a run frame in the loaded schema (5 strategies x 2,000 configs x
-10 seeds by default); a smaller number of record.json files is written to a temporary folder to
-time loading, which is per file by nature. Result: analysis/analysis_scale.md.
+1. Real files: N record.json files (+ metrics.jsonl), written the way jobs write them (the record
+   layout of a real ``budgetsweep task=digits`` run, indented JSON), by default 100,000 runs =
+   5 strategies (full + 4 proxies) x 1,000 configurations x 20 seeds. Timed: the report from the
+   folders to report.md + report.html (find + read files, pair, bootstrap once, figures, write),
+   in process and as the ``budgetsweep-report`` command (with its imports).
+2. Many groups: 250 groups (datasets) x 3 proxy strategies (+ full) x 20 configurations x 25 seeds
+   through ``from_frame`` and ``compare_strategies(by=...)`` without bootstrap, side by side with a
+   plain pandas/scipy script computing the same rank statistics group by group.
 
-    .venv/bin/python benchmarks/analysis_scale.py            # defaults: 100k rows, 2,000 files
-    .venv/bin/python benchmarks/analysis_scale.py --configs 200 --out /tmp/scale.md
+Result: analysis/analysis_scale.md.
+
+    .venv/bin/python benchmarks/analysis_scale.py                       # defaults (writes 100k files once)
+    .venv/bin/python benchmarks/analysis_scale.py --configs 20 --seeds 2 --groups 5 --out /tmp/scale.md
 """
 from __future__ import annotations
 
@@ -13,17 +20,23 @@ import argparse
 import json
 import os
 import platform
+import resource
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import scipy
+from scipy import stats
 
-from budgetsweep.analysis import build_report, compare_strategies, fidelity, load_runs, pair_runs
-from budgetsweep.analysis.schema import normalize_runs
+from budgetsweep.analysis import compare_strategies, from_frame, split_runs
+from budgetsweep.analysis.load import find_records, load_runs
+from budgetsweep.analysis.report import build_report, load_sets
 
 REPO = Path(__file__).resolve().parents[1]
 # label, predicted cost factor, how much of the configuration's quality the proxy sees (1 = all)
@@ -35,137 +48,234 @@ PROXIES = (
 )
 
 
-def synthetic_runs(configs: int, seeds: int, rng: np.random.Generator) -> pd.DataFrame:
-    """One row per (strategy, config, seed), columns as load_runs gives them; no per-row Python."""
+def recipe(lr: float, hidden: int) -> dict:
+    """The recipe section of a real digits record (budgetsweep.recipe.Recipe.to_dict())."""
+    return {
+        "task": {"_target_": "budgetsweep.tasks.digits.Digits", "objective": "val_loss", "val_fraction": 0.2,
+                 "test_fraction": 0.2, "split_seed": 0},
+        "model": {"_target_": "budgetsweep.tasks.models.MLP", "hidden": hidden, "depth": 2, "dropout": 0.0,
+                  "activation": "relu"},
+        "optim": {"name": "adamw", "lr": lr, "momentum": 0.9, "nesterov": False, "weight_decay": 0.0, "beta1": 0.9,
+                  "beta2": 0.999, "eps": 1e-08},
+        "train": {"batch_size": 32, "epochs": 10, "steps": None, "schedule": "cosine", "warmup_steps": 50,
+                  "cooldown_fraction": 0.2, "min_lr_ratio": 0.0, "eval_every": 100, "precision": "fp32",
+                  "device": "auto", "run_fraction": 1.0, "schedule_fraction": 1.0, "save_checkpoint": False},
+        "data": {"fraction": 1.0, "keep": "epochs", "subset_seed": 0},
+        "seed": 0,
+        "extra": {},
+    }
+
+
+def write_records(root: Path, configs: int, seeds: int, rng: np.random.Generator) -> int:
+    """Write (1 + len(PROXIES)) x configs x seeds job folders under root/<strategy>/<config>_<seed>/."""
     labels = ["full"] + [p[0] for p in PROXIES]
-    factor = np.array([1.0] + [p[1] for p in PROXIES])
-    fidelity_of = np.array([1.0] + [p[2] for p in PROXIES])
-    n_strat = len(labels)
-    quality = rng.normal(size=configs)  # what full-scale training would reveal
-    bias = rng.normal(size=(n_strat, configs))  # what each proxy sees instead
-    s = np.repeat(np.arange(n_strat), configs * seeds)
-    c = np.tile(np.repeat(np.arange(configs), seeds), n_strat)
-    seed = np.tile(np.arange(seeds), n_strat * configs)
-    w = fidelity_of[s]
-    value = 1.0 + 0.2 * (w * quality[c] + np.sqrt(1 - w**2) * bias[s, c]) + 0.05 * rng.normal(size=len(s))
-    status = rng.choice(np.array(["completed", "failed", "pruned"]), size=len(s), p=[0.96, 0.02, 0.02])
-    value = np.where(status == "completed", value, np.nan)
-    examples = 1e6 * factor[s]
-    keys = np.array([f"{i:012x}" for i in range(configs)])
-    lr = np.geomspace(1e-4, 1e-1, configs)
-    n = len(s)
-    df = pd.DataFrame({
-        "config_key": keys[c],
-        "reduction_label": np.array(labels)[s],
-        "seed": seed,
-        "status": status,
-        "objective_name": np.full(n, "val_loss"),
-        "objective_direction": np.full(n, "minimize"),
-        "objective_value": value,
-        "predicted_factor": factor[s],
-        "wall_seconds": examples / 5e3 * rng.uniform(0.9, 1.1, n) + 2.0,  # a fixed start-up cost
-        "examples": examples,
-        "flops": examples * 6e6,
-        "source": np.full(n, "records"),
-        "config.optim.lr": lr[c],
-        "config.model.hidden": np.full(n, 64),
-        "metric.val_loss": value,
-    })
-    return normalize_runs(df)
+    factor = [1.0] + [p[1] for p in PROXIES]
+    fid = [1.0] + [p[2] for p in PROXIES]
+    quality = rng.normal(size=configs)
+    lrs = np.geomspace(1e-4, 1e-1, configs // 4 + 1)
+    count = 0
+    for s, label in enumerate(labels):
+        bias = rng.normal(size=configs)
+        folder = root / ("full" if s == 0 else "proxy") / f"s{s}"
+        for c in range(configs):
+            lr, hidden = float(lrs[c // 4]), (32, 64, 128, 256)[c % 4]
+            key = f"{c:012x}"
+            for seed in range(seeds):
+                status = "completed" if rng.random() > 0.04 else ("failed" if rng.random() < 0.5 else "pruned")
+                value = 1.0 + 0.2 * (fid[s] * quality[c] + np.sqrt(1 - fid[s] ** 2) * bias[c]) + 0.05 * rng.normal()
+                examples = int(1e5 * factor[s])
+                full_recipe = recipe(lr, hidden)
+                record = {
+                    "status": status, "config_key": key,
+                    "config": {"task": "digits", "optim.lr": lr, "model.hidden": hidden},
+                    "overrides": ["task=digits", f"optim.lr={lr}", f"model.hidden={hidden}", f"seed={seed}"],
+                    "recipe": recipe(lr, hidden), "full_recipe": full_recipe,
+                    "reductions": [{"name": label.split("(")[0], "target": "budgetsweep.reductions.x.X", "params": {},
+                                    "changes": [], "predicted_cost_factor": factor[s]}],
+                    "reduction_label": label, "seed": seed,
+                    "objective": {"name": "val_loss", "direction": "minimize",
+                                  "value": float(value) if status == "completed" else None},
+                    "metrics": {"train_loss": float(value) + 0.1, "val_loss": float(value), "val_accuracy": 0.7},
+                    "cost": {"predicted_factor": factor[s], "predicted": None,
+                             "measured": {"wall_seconds": examples / 5e3 * rng.uniform(0.9, 1.1) + 2.0,
+                                          "examples": examples, "flops": examples * 6e6, "peak_memory_mb": 0.5,
+                                          "peak_memory_source": "autograd_saved_tensors", "device_kind": "cpu",
+                                          "device_count": 1}},
+                    "versions": {"budgetsweep": "0.1.0", "python": "3.11.7", "torch": "2.13.0+cpu"},
+                    "started_at": "2026-12-01T00:34:16+00:00", "ended_at": "2026-12-01T00:34:17+00:00",
+                    "error": None, "trial": None, "artifacts": {},
+                    "info": {"n_train_full": 1077, "planned_examples": examples, "steps": 34},
+                    "schema_version": 1,
+                }
+                job = folder / f"{key}_{seed}"
+                job.mkdir(parents=True, exist_ok=True)
+                (job / "record.json").write_text(json.dumps(record, indent=2))
+                (job / "metrics.jsonl").write_text(json.dumps({"step": 34, "examples": examples, "epoch": 1.0,
+                                                               "val_loss": float(value)}) + "\n")
+                count += 1
+    return count
 
 
-def record_json(row: dict, i: int) -> str:
-    """A record.json text for a row of the synthetic frame (for the loading benchmark)."""
-    return json.dumps({
-        "schema_version": 1, "status": row["status"], "config_key": row["config_key"],
-        "config": {"optim.lr": row["config.optim.lr"], "model.hidden": 64}, "overrides": [f"seed={i}"],
-        "recipe": {}, "full_recipe": {}, "reductions": [], "reduction_label": row["reduction_label"],
-        "seed": int(row["seed"]), "objective": {"name": "val_loss", "direction": "minimize",
-                                                "value": None if np.isnan(row["objective_value"])
-                                                else row["objective_value"]},
-        "metrics": {"val_loss": row["metric.val_loss"]},
-        "cost": {"predicted_factor": row["predicted_factor"], "predicted": None,
-                 "measured": {"wall_seconds": row["wall_seconds"], "examples": row["examples"],
-                              "flops": row["flops"], "device_kind": "cpu", "device_count": 1}},
-        "versions": {}, "started_at": None, "ended_at": None, "error": None, "trial": None, "artifacts": {},
-    })
-
-
-CPU: dict[str, float] = {}  # CPU seconds of the last timed call, all threads (context on a busy machine)
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (the record-reading processes)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def timed(fn, *args, **kwargs):
-    start, cpu = time.perf_counter(), time.process_time()
+    start, cpu = time.perf_counter(), _cpu()
     out = fn(*args, **kwargs)
-    CPU["last"] = time.process_time() - cpu
-    return out, time.perf_counter() - start
+    return out, time.perf_counter() - start, _cpu() - cpu
+
+
+def group_table(groups: int, strategies: int, configs: int, seeds: int, rng: np.random.Generator) -> pd.DataFrame:
+    """A learning-curve-like results table: one row per (dataset, size, learner, seed)."""
+    labels = ["100%"] + [f"{p}%" for p in (5, 10, 25)[:strategies]]
+    g = np.repeat(np.arange(groups), len(labels) * configs * seeds)
+    s = np.tile(np.repeat(np.arange(len(labels)), configs * seeds), groups)
+    c = np.tile(np.repeat(np.arange(configs), seeds), groups * len(labels))
+    r = np.tile(np.arange(seeds), groups * len(labels) * configs)
+    quality, bias = rng.normal(size=(groups, configs)), rng.normal(size=(groups, len(labels), configs))
+    acc = 0.8 + 0.05 * (quality[g, c] + 0.5 * bias[g, s, c] * (s > 0)) + 0.01 * rng.normal(size=len(g))
+    return pd.DataFrame({"dataset": g, "learner": np.array([f"learner{i}" for i in range(configs)])[c],
+                         "size": np.array(labels)[s], "seed": r, "accuracy": np.round(acc, 4),
+                         "n_examples": np.array([1.0, 0.05, 0.1, 0.25])[s] * 1e4})
+
+
+def plain_script(df: pd.DataFrame) -> pd.DataFrame:
+    """What a user writes by hand: seed means, then per dataset and size scipy's rank statistics."""
+    means = df.groupby(["dataset", "size", "learner"])["accuracy"].mean()
+    rows = []
+    for dataset, part in means.groupby(level="dataset"):
+        part = part.droplevel("dataset")
+        full = part.loc["100%"]
+        for size in part.index.get_level_values("size").unique():
+            if size == "100%":
+                continue
+            proxy = part.loc[size].reindex(full.index)
+            rows.append({"dataset": dataset, "size": size, "rho": stats.spearmanr(proxy, full).statistic,
+                         "tau": stats.kendalltau(proxy, full).statistic})
+    return pd.DataFrame(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--configs", type=int, default=2000)
-    p.add_argument("--seeds", type=int, default=10)
-    p.add_argument("--files", type=int, default=2000, help="record.json files written to time loading")
+    p.add_argument("--configs", type=int, default=1000, help="configurations of the record-file benchmark")
+    p.add_argument("--seeds", type=int, default=20)
     p.add_argument("--resamples", type=int, default=2000)
+    p.add_argument("--files-dir", type=Path, default=Path(tempfile.gettempdir()) / "budgetsweep-bench-records",
+                   help="where the record files are written (reused when it holds the same number)")
+    p.add_argument("--groups", type=int, default=250)
+    p.add_argument("--group-configs", type=int, default=20)
+    p.add_argument("--group-seeds", type=int, default=25)
+    p.add_argument("--cli", action=argparse.BooleanOptionalAction, default=True,
+                   help="also time the budgetsweep-report command (a fresh process, imports included)")
     p.add_argument("--out", type=Path, default=REPO / "analysis" / "analysis_scale.md")
     args = p.parse_args(argv)
-
     rng = np.random.default_rng(0)
-    runs, t_make = timed(synthetic_runs, args.configs, args.seeds, rng)
-    full = runs[runs["reduction_label"] == "full"]
-    proxy = runs[runs["reduction_label"] != "full"]
-    one = proxy[proxy["reduction_label"] == PROXIES[0][0]]
-    stages: list[tuple[str, float, float]] = []
-    pairs, t = timed(pair_runs, proxy, full)
-    stages.append((f"pair_runs ({len(PROXIES)} strategies x {args.configs} configs)", t, CPU["last"]))
-    fid, t = timed(fidelity, one, full, n_resamples=args.resamples)
-    stages.append((f"fidelity (1 strategy, {args.resamples} bootstrap resamples, BCa)", t, CPU["last"]))
-    table, t = timed(compare_strategies, proxy, full, n_resamples=args.resamples)
-    stages.append((f"compare_strategies ({len(PROXIES)} strategies)", t, CPU["last"]))
-    report, t_build = timed(build_report, proxy, full, n_resamples=args.resamples)
-    stages.append(("build_report (compare + pairs + ranking + status)", t_build, CPU["last"]))
-    with tempfile.TemporaryDirectory() as tmp:
-        _, t_write = timed(report.write, Path(tmp) / "report", ("md", "html", "csv"))
-        stages.append((f"write md + html (5 figures) + csv ({len(runs):,}-row runs.csv)", t_write, CPU["last"]))
-        sample = runs.sample(n=min(args.files, len(runs)), random_state=0).to_dict("records")
-        root = Path(tmp) / "runs"
-        for i, row in enumerate(sample):
-            job = root / str(i // 100) / str(i)
-            job.mkdir(parents=True)
-            (job / "record.json").write_text(record_json(row, i))
-        loaded, t_load = timed(load_runs, root)
-        assert len(loaded) == len(sample)
-    per_file = t_load / max(1, len(sample))
+    n_runs = (1 + len(PROXIES)) * args.configs * args.seeds
+    marker = args.files_dir / f"written-{n_runs}"
+    if not marker.exists():
+        shutil.rmtree(args.files_dir, ignore_errors=True)
+        _, t_gen, _ = timed(write_records, args.files_dir, args.configs, args.seeds, rng)
+        marker.write_text("ok\n")
+        print(f"wrote {n_runs:,} record files in {t_gen:.0f} s", file=sys.stderr)
+    proxy_dir, full_dir = args.files_dir / "proxy", args.files_dir / "full"
 
+    rows: list[tuple[str, float, float]] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        found, t, cpu = timed(find_records, [proxy_dir, full_dir])
+        rows.append((f"find_records ({len(found):,} record.json files)", t, cpu))
+        _, t, cpu = timed(load_runs, [proxy_dir, full_dir])
+        rows.append(("load_runs (find + read + one DataFrame)", t, cpu))
+        (proxy, full, _, _), t_load, cpu_load = timed(load_sets, [proxy_dir], [full_dir])
+        report, t_build, cpu_build = timed(build_report, proxy, full, n_resamples=args.resamples)
+        rows.append((f"build_report (pair once, {args.resamples} BCa resamples once, {len(PROXIES)} strategies)",
+                     t_build, cpu_build))
+        with tempfile.TemporaryDirectory() as tmp:
+            _, t_write, cpu_write = timed(report.write, Path(tmp) / "report", ("md", "html"))
+            rows.append(("write report.md + report.html (figures)", t_write, cpu_write))
+            total = t_load + t_build + t_write
+            rows.append(("**folders to report (load_sets + build_report + write)**", total,
+                         cpu_load + cpu_build + cpu_write))
+            cli_line = ""
+            if args.cli:
+                exe = Path(sys.executable).with_name("budgetsweep-report")
+                command = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else
+                           ["-m", "budgetsweep.cli"]), str(proxy_dir), "--full", str(full_dir), "--out",
+                           str(Path(tmp) / "cli"), "--resamples", str(args.resamples)]
+                start = time.perf_counter()
+                proc = subprocess.run(command, capture_output=True, text=True)
+                t_cli = time.perf_counter() - start
+                assert proc.returncode == 0, proc.stderr
+                rows.append(("`budgetsweep-report PROXY --full FULL` (new process, imports included)", t_cli,
+                             float("nan")))
+                cli_line = proc.stdout.splitlines()[0]
+
+    frame = group_table(args.groups, 3, args.group_configs, args.group_seeds, rng)
+    runs, t_frame, cpu_frame = timed(from_frame, frame, config="learner", strategy="size", full_label="100%",
+                                     seed="seed", objective="accuracy", direction="maximize", by="dataset",
+                                     costs={"examples": "n_examples"})
+    gp, gf = split_runs(runs)
+    table, t_groups, cpu_groups = timed(compare_strategies, gp, gf, by="dataset", n_resamples=0)
+    plain, t_plain, cpu_plain = timed(plain_script, frame)
+    merged = table.reset_index().merge(plain, left_on=["dataset", "strategy"], right_on=["dataset", "size"],
+                                       suffixes=("", "_plain"))
+    agree = bool(np.allclose(merged["rho"], merged["rho_plain"], atol=1e-12)
+                 and np.allclose(merged["tau"], merged["tau_plain"], atol=1e-12))
+
+    summary = table.attrs["summary"]
     lines = [
         "# Analysis at scale",
         "",
-        f"{len(runs):,} synthetic runs ({1 + len(PROXIES)} strategies x {args.configs:,} configurations x "
-        f"{args.seeds} seeds, 4% not completed), built directly as a run frame. Command:",
+        "Command:",
         "",
         "```",
         f".venv/bin/python benchmarks/analysis_scale.py --configs {args.configs} --seeds {args.seeds} "
-        f"--files {args.files} --resamples {args.resamples}",
+        f"--resamples {args.resamples} --groups {args.groups} --group-configs {args.group_configs} "
+        f"--group-seeds {args.group_seeds}",
         "```",
+        "",
+        f"## {n_runs:,} real record files to a report",
+        "",
+        f"{1 + len(PROXIES)} strategies (full + {len(PROXIES)} proxies) x {args.configs:,} configurations x "
+        f"{args.seeds} seeds, one job folder each with record.json (the layout of a real run, indented, "
+        "~4 KB) and metrics.jsonl, about 4% of runs failed or pruned, written by the benchmark beforehand. "
+        "CPU seconds include the record-reading processes; wall seconds well above them mean the "
+        "process waited for the CPU or the disk (a machine shared with other jobs).",
         "",
         "| stage | wall seconds | CPU seconds |",
         "|---|---|---|",
-        *[f"| {name} | {t:.2f} | {cpu:.2f} |" for name, t, cpu in stages],
-        f"| load_runs ({len(sample):,} record.json files; {per_file * 1e3:.2f} ms per file) | {t_load:.2f} | "
-        f"{CPU['last']:.2f} |",
+        *[f"| {name} | {t:.2f} | {'' if cpu != cpu else f'{cpu:.2f}'} |" for name, t, cpu in rows],
         "",
-        f"The whole analysis of {len(runs):,} runs (compare_strategies: pairing, then fidelity with bootstrap "
-        f"intervals for each of the {len(PROXIES)} strategies) takes {stages[2][1]:.1f} s; the report "
-        f"(build + write) {t_build + t_write:.1f} s more. Loading is per file: about {per_file * len(runs):.0f} s "
-        f"for {len(runs):,} record files at this rate (file-system bound).",
+        f"Verdict printed by the command: {cli_line}" if cli_line else "",
         "",
-        f"Check: fidelity of {PROXIES[0][0]}: rho = {fid.rho:.3f} [{fid.rho_low:.3f}, {fid.rho_high:.3f}], "
-        f"ceiling {fid.ceiling.ceiling:.3f}; recommendation: {table.attrs['recommendation']}",
+        f"## {args.groups} groups in one call",
+        "",
+        f"{len(frame):,} rows: {args.groups} datasets x 3 proxy sizes (+ full) x {args.group_configs} learners x "
+        f"{args.group_seeds} seeds; no bootstrap (Fisher-z intervals).",
+        "",
+        "| stage | wall seconds | CPU seconds |",
+        "|---|---|---|",
+        f"| from_frame | {t_frame:.2f} | {cpu_frame:.2f} |",
+        f"| compare_strategies(by=\"dataset\") (every statistic, noise ceiling, verdict per group) | {t_groups:.2f} | "
+        f"{cpu_groups:.2f} |",
+        f"| **from_frame + compare_strategies** | {t_frame + t_groups:.2f} | {cpu_frame + cpu_groups:.2f} |",
+        f"| plain pandas/scipy script (seed means, spearmanr + kendalltau per group) | {t_plain:.2f} | "
+        f"{cpu_plain:.2f} |",
+        "",
+        f"rho and tau equal the plain script's on every (group, strategy): {agree}.",
+        "",
+        "Summary across groups (table.attrs[\"summary\"]):",
+        "",
+        summary[["groups", "median_rho", "share_meets", "share_confident"]].round(3).to_markdown()
+        if _has_tabulate() else summary[["groups", "median_rho", "share_meets", "share_confident"]].round(3)
+        .to_string(),
         "",
         f"Machine: {platform.platform()}, {os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f} at the end), "
-        f"Python {platform.python_version()}, "
-        f"pandas {pd.__version__}, numpy {np.__version__}, scipy {scipy.__version__}. "
-        f"Frame built in {t_make:.2f} s.",
+        f"Python {platform.python_version()}, pandas {pd.__version__}, numpy {np.__version__}, "
+        f"scipy {scipy.__version__}.",
         "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -173,6 +283,14 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(lines))
     print(f"written to {args.out}")
     return 0
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 if __name__ == "__main__":

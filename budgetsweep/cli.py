@@ -80,7 +80,8 @@ def report_main(argv: Sequence[str] | None = None) -> int:
 
     import warnings
 
-    from budgetsweep.analysis import RecordWarning, mask_url, write_report
+    from budgetsweep.analysis import RecordWarning, mask_url
+    from budgetsweep.analysis.report import report_from_paths
 
     skipped: list[str] = []
 
@@ -94,9 +95,10 @@ def report_main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("always", RecordWarning)
             warnings.showwarning = show
-            out = write_report(args.proxy_paths, args.full_paths, args.out, args.formats, storage=args.storage,
-                               study=args.study, threshold=args.threshold, criterion=args.criterion,
-                               cost_by=args.cost_by, n_resamples=args.resamples, rng=args.seed, top_n=args.top)
+            report = report_from_paths(args.proxy_paths, args.full_paths, storage=args.storage, study=args.study,
+                                       threshold=args.threshold, criterion=args.criterion, cost_by=args.cost_by,
+                                       n_resamples=args.resamples, rng=args.seed, top_n=args.top)
+            out = report.write(args.out, args.formats)
     except (FileNotFoundError, ValueError) as exc:
         text = str(exc)
         if args.storage:
@@ -106,6 +108,9 @@ def report_main(argv: Sequence[str] | None = None) -> int:
         print(f"read study {args.study!r} from {mask_url(args.storage)}")
     if skipped:
         print(f"skipped {len(skipped)} unreadable record file(s); see the report")
+    # the verdict and the strategy table where the user looks: on the terminal
+    print(report.terminal_text())
+    print()
     names = {"md": "report.md", "html": "report.html", "csv": "tables/"}
     for fmt in args.formats:
         print(f"report written to {out / names[fmt]}")

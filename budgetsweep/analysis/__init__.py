@@ -2,7 +2,8 @@
 
 Imports no torch (not even transitively), so it runs wherever the records are.
 """
-from .compare import Recommendation, compare_strategies, recommend
+from .compare import Recommendation, compare_strategies, group_summary, recommend
+from .frame import from_frame
 from .fidelity import Fidelity, NoiseCeiling, fidelity, noise_ceiling
 from .load import RecordWarning, load_curves, load_runs
 from .pair import aggregate_seeds, pair_runs, split_runs
@@ -21,6 +22,8 @@ __all__ = [
     "compare_strategies",
     "cost_summary",
     "fidelity",
+    "from_frame",
+    "group_summary",
     "load_curves",
     "load_runs",
     "load_sets",

@@ -1,6 +1,12 @@
-"""Fidelity of one proxy: how well its ranking of configurations predicts the full-scale one."""
+"""Fidelity of one proxy: how well its ranking of configurations predicts the full-scale one.
+
+Many strategies, and many groups (datasets, tasks) of them, are measured in one pass: runs are
+aggregated and paired once (``pair_runs``), then each (group, strategy) is a few vectorised
+numpy/scipy calls on its configurations.
+"""
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -8,10 +14,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from . import ranks
-from .pair import pair_runs
+from .pair import as_columns, check_by, group_codes, pair_runs
 from .schema import check_runs, usable
+
+TOP_NOISE = 3  # regret is measured against the seed noise of the full top-3 configurations
+COSTS = ("examples", "wall_seconds", "flops")
+COST_NAMES = {"examples": "examples", "wall_seconds": "time", "flops": "flops"}
 
 
 @dataclass(frozen=True)
@@ -30,7 +41,7 @@ class FidelitySettings:
             raise ValueError(f"k={self.k!r}; must be positive integers, e.g. (1, 3, 5)")
         object.__setattr__(self, "k", tuple(sorted(set(int(v) for v in k))))
         if not isinstance(self.n_resamples, (int, np.integer)) or self.n_resamples < 0:
-            raise ValueError(f"n_resamples={self.n_resamples!r}; must be an integer >= 0 (0 skips the intervals)")
+            raise ValueError(f"n_resamples={self.n_resamples!r}; must be an integer >= 0 (0 skips the bootstrap)")
         if not 0 < self.confidence_level < 1:
             raise ValueError(f"confidence_level={self.confidence_level!r}; must be in (0, 1)")
         if self.ci_method not in ranks.CI_METHODS:
@@ -58,29 +69,34 @@ class NoiseCeiling:
         return asdict(self)
 
 
-def noise_ceiling(full: pd.DataFrame, config_keys: Sequence[str] | None = None) -> NoiseCeiling:
-    """The noise ceiling of DESIGN section 10 from the full-scale runs (of ``config_keys`` if given).
+def ceiling_from_matrix(values: np.ndarray) -> NoiseCeiling:
+    """The noise ceiling from a (configurations, replicates) array of full-scale objective values.
 
-    Seeds are matched across configurations by their order (the i-th seed of each
-    configuration), so configurations need not share seed values.
+    Column j holds the j-th seed of every configuration (NaN where a configuration has fewer).
+    Each column's values equal within ``ranks.RTOL`` are ties. Spearman between every pair of
+    columns over the configurations both have (at least ``ranks.MIN_CONFIGS``).
     """
-    check_runs(full, "full")
-    runs = full[usable(full)]
-    if config_keys is not None:
-        runs = runs[runs["config_key"].isin(list(config_keys))]
-    if runs.empty:
+    values = np.asarray(values, float)
+    have = ~np.isnan(values)
+    counts = have.sum(axis=1)
+    configs = int((counts > 0).sum())
+    if configs == 0:
         return NoiseCeiling()
-    runs = runs.sort_values(["config_key", "seed"], na_position="last")
-    replicate = runs.groupby("config_key").cumcount()
-    wide = runs.assign(replicate=replicate).pivot_table(
-        index="config_key", columns="replicate", values="objective_value", aggfunc="first"
-    )
-    seeds = float(runs.groupby("config_key").size().mean())
-    configs = len(wide)
-    if wide.shape[1] < 2:
+    seeds = float(counts[counts > 0].mean())
+    values = values[:, have.sum(axis=0) > 0]
+    if values.shape[1] < 2:
         return NoiseCeiling(seeds=seeds, configs=configs)
-    # direction does not matter here: both sides of each pair are the same objective
-    corr = wide.corr(method="spearman", min_periods=ranks.MIN_CONFIGS).to_numpy()
+    rows, cols = values.shape
+    snapped = ranks.snap_ties(values.T.ravel(), groups=np.repeat(np.arange(cols), rows)).reshape(cols, rows).T
+    if np.isnan(snapped).any():
+        corr = pd.DataFrame(snapped).corr(method="spearman", min_periods=ranks.MIN_CONFIGS).to_numpy()
+    elif rows < ranks.MIN_CONFIGS:
+        return NoiseCeiling(seeds=seeds, configs=configs)
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"), _quiet():
+            corr = np.atleast_2d(stats.spearmanr(snapped).statistic)
+        if corr.shape == (1, 1):  # two columns: spearmanr returns the one coefficient
+            corr = np.array([[1.0, corr[0, 0]], [corr[0, 0], 1.0]])
     upper = corr[np.triu_indices_from(corr, k=1)]
     upper = upper[np.isfinite(upper)]
     if upper.size == 0:
@@ -91,14 +107,159 @@ def noise_ceiling(full: pd.DataFrame, config_keys: Sequence[str] | None = None) 
     return NoiseCeiling(rho_1, seeds, reliability, ceiling, int(upper.size), configs)
 
 
+class _quiet:
+    """Silence scipy's constant-input warnings (a constant seed column has no ranking: NaN)."""
+
+    def __enter__(self) -> None:
+        import warnings
+
+        self._ctx = warnings.catch_warnings()
+        self._ctx.__enter__()
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc: object) -> None:
+        self._ctx.__exit__(*exc)
+
+
+class SeedMatrices:
+    """Full-scale objective values of each group as (configurations, replicates) arrays, and the
+    noise ceiling of every group in one vectorised pass.
+
+    Seeds are matched across configurations by their order (the i-th seed of each
+    configuration), so configurations need not share seed values.
+    """
+
+    def __init__(self, full: pd.DataFrame, by: list[str]) -> None:
+        runs = full[usable(full)]
+        runs = runs.sort_values([*by, "config_key", "seed"], na_position="last", kind="stable")
+        self.by = by
+        self.labels: list[tuple] = (list(runs[by].drop_duplicates().itertuples(index=False, name=None))
+                                    if by else ([()] if len(runs) else []))
+        self.code_of = {label: i for i, label in enumerate(self.labels)}
+        codes = group_codes(runs, by)
+        self.long = pd.DataFrame({"g": codes, "key": runs["config_key"].to_numpy(),
+                                  "rep": runs.groupby([*by, "config_key"], sort=False, dropna=False).cumcount()
+                                  .to_numpy(), "v": runs["objective_value"].to_numpy(float)})
+        self.rows = self.long.groupby("g", sort=False).indices if len(runs) else {}
+        self.configs = {self.labels[int(g)]: len(np.unique(self.long["key"].to_numpy()[i]))
+                        for g, i in self.rows.items()}
+        self._cache: dict[Any, NoiseCeiling] = {}
+        self.group_ceiling = self._vectorised()
+
+    def _vectorised(self) -> dict[tuple, NoiseCeiling]:
+        """The ceiling of every group whose configurations all have the same number R >= 2 of
+        seeds (the common case) without a loop: z-scored ranks per (group, seed column); the mean
+        pairwise correlation of R columns is (sum_i (sum_j z_ij)^2 - R) / (R (R - 1))."""
+        long = self.long
+        if long.empty:
+            return {}
+        g = long["g"].to_numpy()
+        n_groups = len(self.labels)
+        per_config = long.groupby(["g", "key"], sort=False).size()
+        cfg_g = per_config.index.get_level_values("g").to_numpy()
+        reps = per_config.to_numpy()
+        r_min = np.full(n_groups, np.iinfo(np.int64).max)
+        np.minimum.at(r_min, cfg_g, reps)
+        r_max = np.zeros(n_groups, dtype=np.int64)
+        np.maximum.at(r_max, cfg_g, reps)
+        n_cfg = np.bincount(cfg_g, minlength=n_groups)
+        simple = (r_min == r_max) & (r_min >= 2) & (n_cfg >= ranks.MIN_CONFIGS)
+        out: dict[tuple, NoiseCeiling] = {}
+        for code in np.flatnonzero(~simple):
+            out[self.labels[code]] = self._one(self.labels[code], None)
+        if not simple.any():
+            return out
+        sel = simple[g]
+        part = long[sel]
+        col = pd.Series(part["g"].to_numpy() * (int(r_max.max()) + 1) + part["rep"].to_numpy())
+        col_codes = col.factorize()[0]
+        v = ranks.snap_ties(part["v"].to_numpy(float), groups=col_codes)
+        r = pd.Series(v).groupby(col_codes).rank().to_numpy()
+        n_cols = col_codes.max() + 1
+        count = np.bincount(col_codes, minlength=n_cols).astype(float)
+        mean = np.bincount(col_codes, r, n_cols) / count
+        centred = r - mean[col_codes]
+        norm = np.sqrt(np.bincount(col_codes, centred * centred, n_cols))
+        constant = norm <= 1e-12
+        pg = part["g"].to_numpy()
+        # a constant seed column has no ranking: such groups take the pairwise path
+        bad_group = np.zeros(n_groups, dtype=bool)
+        bad_group[pg[constant[col_codes]]] = True
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = np.where(constant[col_codes], 0.0, centred / norm[col_codes])
+        row_codes = part.groupby(["g", "key"], sort=False).ngroup().to_numpy()
+        row_sum = np.bincount(row_codes, z)
+        row_group = np.zeros(row_sum.size, dtype=np.int64)
+        row_group[row_codes] = pg
+        total = np.bincount(row_group, row_sum * row_sum, n_groups)
+        for code in np.flatnonzero(simple):
+            label = self.labels[code]
+            if bad_group[code]:
+                out[label] = self._one(label, None)
+                continue
+            m = int(r_min[code])
+            rho_1 = float((total[code] - m) / (m * (m - 1)))
+            reliability = ranks.spearman_brown(rho_1, m)
+            ceiling = math.sqrt(reliability) if rho_1 > 0 else math.nan
+            out[label] = NoiseCeiling(rho_1, float(m), reliability, ceiling, m * (m - 1) // 2, int(n_cfg[code]))
+        return out
+
+    def _one(self, group: tuple, keys: np.ndarray | None) -> NoiseCeiling:
+        code = self.code_of.get(group)
+        if code is None:
+            return NoiseCeiling()
+        part = self.long.iloc[self.rows[code]]
+        if keys is not None:
+            part = part[part["key"].isin(keys)]
+        if part.empty:
+            return NoiseCeiling()
+        table = part.pivot(index="key", columns="rep", values="v")
+        return ceiling_from_matrix(table.to_numpy(float))
+
+    def ceiling(self, group: tuple, keys: np.ndarray) -> NoiseCeiling:
+        """The ceiling over ``keys`` of ``group``: the group's own when ``keys`` are all its
+        configurations, else computed for that subset (cached)."""
+        if group not in self.code_of:
+            return NoiseCeiling()
+        if len(keys) == self.configs.get(group, -1):
+            return self.group_ceiling[group]
+        cache_key = (group, tuple(sorted(keys)))
+        if cache_key not in self._cache:
+            self._cache[cache_key] = self._one(group, keys)
+        return self._cache[cache_key]
+
+
+def noise_ceiling(full: pd.DataFrame, config_keys: Sequence[str] | None = None) -> NoiseCeiling:
+    """The noise ceiling of DESIGN section 10 from the full-scale runs (of ``config_keys`` if given).
+
+    Seeds are matched across configurations by their order (the i-th seed of each
+    configuration), so configurations need not share seed values.
+    """
+    check_runs(full, "full")
+    runs = full[usable(full)]
+    if config_keys is not None:
+        runs = runs[runs["config_key"].isin(list(config_keys))]
+    return SeedMatrices(runs, []).group_ceiling.get((), NoiseCeiling())
+
+
 @dataclass(frozen=True)
 class Fidelity:
     """Fidelity of one strategy against the full set. ``to_frame()`` gives one row.
 
     Scores are direction-aware (rank 1 is the best for a minimised loss and a maximised
-    accuracy alike). ``regret`` is in objective units; ``regret_sd`` in pooled full-scale seed
-    standard deviations. ``cost_reduction_*`` = mean full cost / mean proxy cost per run, over
-    the runs of the configurations compared; ``predicted_reduction`` = 1 / predicted factor.
+    accuracy alike); scores equal within ``ranks.RTOL`` are ties.
+
+    - ``rho_low``/``rho_high`` (and tau's): the ``ci_method`` interval: paired bootstrap over
+      configurations (BCa by default) or, without resamples, the Fisher-z approximation.
+    - ``regret``: best full score minus the full score of the proxy's pick, objective units.
+      ``top_seed_std``: pooled full-scale seed standard deviation of the ``TOP_NOISE`` best full
+      configurations (ties at the cut included); ``regret_sd`` = regret / top_seed_std.
+      ``p_worse``: the chance that the pick is truly worse at full scale than the best (see
+      ``pick_worse_chance``).
+    - ``cost_reduction_*``: mean over the configurations compared of the full configuration's mean
+      cost per run, over the same for the proxy (each configuration weighs the same, whatever
+      its number of seeds); ``predicted_reduction`` = 1 / the mean predicted factor.
     """
 
     strategy: str
@@ -119,13 +280,15 @@ class Fidelity:
     top_k: dict[int, float]
     regret: float
     regret_sd: float
-    seed_std: float
+    p_worse: float
+    top_seed_std: float
     ceiling: NoiseCeiling
     rho_rel: float
     cost_reduction_examples: float
     cost_reduction_time: float
     cost_reduction_flops: float
     predicted_reduction: float
+    ci_method: str = "BCa"
     confidence_level: float = 0.95
 
     def to_dict(self) -> dict[str, Any]:
@@ -138,7 +301,8 @@ class Fidelity:
             **{f"top{k}": v for k, v in self.top_k.items()},
             "regret": self.regret,
             "regret_sd": self.regret_sd,
-            "seed_std": self.seed_std,
+            "p_worse": self.p_worse,
+            "top_seed_std": self.top_seed_std,
             "seed_rho": ceiling.seed_rho,
             "full_seeds": ceiling.seeds,
             "reliability": ceiling.reliability,
@@ -148,6 +312,7 @@ class Fidelity:
             "cost_reduction_time": self.cost_reduction_time,
             "cost_reduction_flops": self.cost_reduction_flops,
             "predicted_reduction": self.predicted_reduction,
+            "ci_method": self.ci_method,
             "confidence_level": self.confidence_level,
         }
 
@@ -165,54 +330,125 @@ def _ratio(num: float, den: float) -> float:
     return float(num / den)
 
 
-def run_costs(runs: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
-    """Mean cost of a run (examples, wall_seconds, flops, predicted_factor), per strategy, over the
-    usable runs of the (strategy, config_key) pairs in ``keys``: one merge and one groupby."""
-    cols = ["examples", "wall_seconds", "flops", "predicted_factor"]
-    ok = runs.loc[usable(runs), ["reduction_label", "config_key", *cols]]
-    ok = ok.rename(columns={"reduction_label": "strategy"})
-    merged = ok.merge(keys[["strategy", "config_key"]].drop_duplicates(), on=["strategy", "config_key"])
-    return merged.groupby("strategy")[cols].mean()
+def cost_reduction(full_cost: np.ndarray, proxy_cost: np.ndarray) -> float:
+    """Mean over configurations of the full per-configuration mean cost / the same for the proxy.
+
+    Inputs: one mean cost per run per configuration (shape (n,)); configurations without a
+    finite cost on both sides are left out. Seeds never weigh: a configuration with 25
+    completed seeds counts as much as one with 2.
+    """
+    ok = np.isfinite(full_cost) & np.isfinite(proxy_cost)
+    if not ok.any():
+        return math.nan
+    return _ratio(float(full_cost[ok].mean()), float(proxy_cost[ok].mean()))
+
+
+@functools.lru_cache(maxsize=16)
+def normal_quantile(confidence_level: float) -> float:
+    """z of a two-sided normal interval (1.96 for 0.95); cached: it is asked once per group."""
+    return float(stats.norm.ppf(0.5 + confidence_level / 2))
+
+
+def fisher_interval(r: float, n: int, confidence_level: float, kind: str) -> tuple[float, float]:
+    """Approximate interval of a rank correlation from Fisher's z with the variance of
+    Bonett & Wright (2000): (1 + r^2/2) / (n - 3) for Spearman, 0.437 / (n - 4) for Kendall.
+
+    |r| is clipped to 0.99 (the approximation's variance vanishes at 1): a perfect sample ranking
+    still gets an interval of honest width. NaN below ``ranks.MIN_CONFIGS_CI`` configurations.
+    """
+    if not np.isfinite(r) or n < ranks.MIN_CONFIGS_CI:
+        return math.nan, math.nan
+    rc = float(np.clip(r, -0.99, 0.99))
+    var = (1 + rc * rc / 2) / (n - 3) if kind == "rho" else 0.437 / (n - 4)
+    z = normal_quantile(confidence_level) * math.sqrt(var)
+    centre = math.atanh(rc)
+    low, high = math.tanh(centre - z), math.tanh(centre + z)
+    return (min(low, r), max(high, r))
+
+
+def pick_worse_chance(proxy: np.ndarray, full: np.ndarray, full_n: np.ndarray, noise: float, dof: float,
+                      *, snapped: bool = False) -> float:
+    """The chance that the proxy's pick is truly worse at full scale than the best configuration.
+
+    For a pick i (ties of the proxy's best weighted as a random pick) that is not tied with the
+    best b: P = T_dof(d / se) with d = full_b - full_i, se = noise * sqrt(1/n_i + 1/n_b), noise the
+    seed sd of the top configurations and T the Student t distribution with their pooled degrees
+    of freedom (a flat-prior, equal-noise comparison of two seed means). A pick tied with the best
+    adds 0. NaN without seed noise (fewer than two seeds at the top).
+    """
+    if len(proxy) == 0:
+        return math.nan
+    full = np.asarray(full, float) if snapped else ranks.snap_ties(full)
+    w = ranks.pick_weights(proxy, 1, snapped=snapped)
+    best = full == full.max()
+    picked = w > 0
+    if not (picked & ~best).any():
+        return 0.0
+    if not (np.isfinite(noise) and noise > 0 and dof > 0):
+        return math.nan
+    n_best = float(np.mean(full_n[best]))
+    d = full.max() - full
+    se = noise * np.sqrt(1.0 / full_n + 1.0 / n_best)
+    chance = np.where(best, 0.0, stats.t.cdf(d / se, dof))
+    return float((w * chance).sum())
 
 
 def strategy_fidelity(
     strategy: str,
-    pairs: pd.DataFrame,
-    full: pd.DataFrame,
-    proxy_cost: pd.Series,
-    excluded: dict[str, int],
+    cols: dict[str, np.ndarray],
+    ceiling: NoiseCeiling,
+    counts: dict[str, int],
     settings: FidelitySettings,
+    objective: tuple[str | None, str | None] = (None, None),
+    agreement: tuple[float, float] | None = None,
 ) -> Fidelity:
-    """Fidelity of one strategy from its rows of ``pair_runs`` (all its rows, paired or not), the
-    full runs, the strategy's mean cost per run and the count of its runs that did not complete."""
-    both = pairs[pairs["paired"]]
-    proxy_score = both["proxy_score"].to_numpy(float)
-    full_score = both["full_score"].to_numpy(float)
-    keys = both["config_key"].to_numpy()
-    rho, tau = ranks.rank_agreement(proxy_score, full_score)
+    """Fidelity of one strategy from the arrays of its paired configurations (``pair_runs``
+    columns proxy_score, full_score, full_std, full_n, proxy_n and proxy_/full_ costs, shape (n,)).
+
+    ``agreement``: (rho, tau) when the caller computed them for many groups at once; then the
+    scores must already be snapped (``ranks.snap_ties``)."""
+    snapped = agreement is not None
+    proxy_score, full_score = cols["proxy_score"], cols["full_score"]
+    if not snapped:
+        proxy_score, full_score = ranks.snap_ties(proxy_score), ranks.snap_ties(full_score)
+    n = len(proxy_score)
+    rho, tau = agreement if agreement is not None else ranks.rank_agreement(proxy_score, full_score)
     rho_low, rho_high, tau_low, tau_high = ranks.rank_agreement_ci(
         proxy_score, full_score, n_resamples=settings.n_resamples, confidence_level=settings.confidence_level,
         method=settings.ci_method, rng=settings.rng,
     )
-    top_k = {k: ranks.top_k_precision(proxy_score, full_score, keys, k) for k in settings.k}
-    regret = ranks.regret(proxy_score, full_score)
-    seed_std = ranks.pooled_std(both["full_std"].to_numpy(float), both["full_n"].to_numpy(float))
-    regret_sd = regret / seed_std if np.isfinite(seed_std) and seed_std > 0 else math.nan
-    ceiling = noise_ceiling(full, keys)
-    full_ok = full[usable(full) & full["config_key"].isin(keys)]
-    full_cost = full_ok[["examples", "wall_seconds", "flops"]].mean()
-    predicted = proxy_cost.get("predicted_factor", math.nan)
+    method = settings.ci_method
+    # no resamples, too few configurations, or a degenerate bootstrap (every resample agrees
+    # perfectly: a zero-width interval claims a certainty a dozen configurations cannot give)
+    if settings.n_resamples == 0 or not np.isfinite(rho_low) or rho_low == rho_high:
+        rho_low, rho_high = fisher_interval(rho, n, settings.confidence_level, "rho")
+        tau_low, tau_high = fisher_interval(tau, n, settings.confidence_level, "tau")
+        method = "fisher-z"
+    top_k = {k: ranks.top_k_precision(proxy_score, full_score, k, snapped=True) for k in settings.k}
+    regret = ranks.regret(proxy_score, full_score, snapped=True)
+    full_std, full_n = cols["full_std"], cols["full_n"].astype(float)
+    if n:
+        top = ranks.full_top(full_score, min(TOP_NOISE, n), snapped=True)
+        noise = ranks.pooled_std(full_std[top], full_n[top])
+        dof = float(np.clip(full_n[top] - 1, 0, None)[np.isfinite(full_std[top])].sum())
+    else:
+        noise, dof = math.nan, 0.0
+    regret_sd = regret / noise if np.isfinite(noise) and noise > 0 else math.nan
+    p_worse = pick_worse_chance(proxy_score, full_score, full_n, noise, dof, snapped=True)
     rho_rel = rho / ceiling.ceiling if np.isfinite(ceiling.ceiling) and ceiling.ceiling > 0 else math.nan
+    reductions = {COST_NAMES[c]: cost_reduction(cols[f"full_{c}"], cols[f"proxy_{c}"]) for c in COSTS}
+    factor = cols["proxy_predicted_factor"]
+    factor = factor[np.isfinite(factor)]
     return Fidelity(
         strategy=strategy,
-        objective=_one(full_ok["objective_name"]),
-        direction=_one(full_ok["objective_direction"]),
-        configs=len(both),
-        proxy_only=int((~pairs["paired"] & pairs["proxy_n"].gt(0)).sum()),
-        full_only=int((~pairs["paired"] & pairs["full_n"].gt(0)).sum()),
-        proxy_runs=int(both["proxy_n"].sum()),
-        full_runs=int(both["full_n"].sum()),
-        excluded_runs=int(excluded.get(strategy, 0)),
+        objective=objective[0],
+        direction=objective[1],
+        configs=n,
+        proxy_only=counts.get("proxy_only", 0),
+        full_only=counts.get("full_only", 0),
+        proxy_runs=int(cols["proxy_n"].sum()),
+        full_runs=int(full_n.sum()),
+        excluded_runs=counts.get("excluded", 0),
         rho=rho,
         rho_low=rho_low,
         rho_high=rho_high,
@@ -222,13 +458,15 @@ def strategy_fidelity(
         top_k=top_k,
         regret=regret,
         regret_sd=float(regret_sd),
-        seed_std=seed_std,
+        p_worse=p_worse,
+        top_seed_std=noise,
         ceiling=ceiling,
         rho_rel=float(rho_rel),
-        cost_reduction_examples=_ratio(full_cost["examples"], proxy_cost.get("examples", math.nan)),
-        cost_reduction_time=_ratio(full_cost["wall_seconds"], proxy_cost.get("wall_seconds", math.nan)),
-        cost_reduction_flops=_ratio(full_cost["flops"], proxy_cost.get("flops", math.nan)),
-        predicted_reduction=_ratio(1.0, predicted),
+        cost_reduction_examples=reductions["examples"],
+        cost_reduction_time=reductions["time"],
+        cost_reduction_flops=reductions["flops"],
+        predicted_reduction=_ratio(1.0, float(factor.mean()) if len(factor) else math.nan),
+        ci_method=method,
         confidence_level=settings.confidence_level,
     )
 
@@ -238,18 +476,66 @@ def _one(values: pd.Series) -> str | None:
     return str(found[0]) if len(found) == 1 else (" / ".join(map(str, found)) or None)
 
 
-def fidelities(proxy: pd.DataFrame, full: pd.DataFrame, settings: FidelitySettings) -> list[Fidelity]:
-    """Fidelity of every strategy (reduction_label) in ``proxy`` against ``full``; pairs once."""
-    pairs = pair_runs(proxy, full)
-    paired = pairs[pairs["paired"]]
-    costs = run_costs(proxy, paired)
-    excluded = proxy.loc[~usable(proxy), "reduction_label"].value_counts().to_dict()
+ARRAY_COLUMNS = ("proxy_score", "full_score", "full_std", "full_n", "proxy_n",
+                 *(f"{side}_{c}" for side in ("proxy", "full") for c in (*COSTS, "predicted_factor")))
+
+
+def fidelities(proxy: pd.DataFrame, full: pd.DataFrame, settings: FidelitySettings,
+               by: str | Sequence[str] | None = None, pairs: pd.DataFrame | None = None,
+               ) -> list[tuple[tuple, Fidelity]]:
+    """(group values, Fidelity) of every strategy (reduction_label) in ``proxy`` against ``full``,
+    within each group of ``by`` (one group, ``()``, without it). Pairs once (or takes ``pairs``
+    from ``pair_runs(proxy, full, by)``)."""
+    by = as_columns(by)
+    check_by(proxy, by, "proxy")
+    check_by(full, by, "full")
+    if pairs is None:
+        pairs = pair_runs(proxy, full, by)
+    objective = (_one(full.loc[usable(full), "objective_name"]), pairs.attrs.get("full_direction"))
+    excluded = proxy.loc[~usable(proxy)].groupby([*by, "reduction_label"], dropna=False).size()
+    excluded_map = {(k if isinstance(k, tuple) else (k,)): int(v) for k, v in excluded.items()}
+    matrices = SeedMatrices(full, by)
+    arrays = {c: pairs[c].to_numpy(float) for c in ARRAY_COLUMNS}
+    paired = pairs["paired"].to_numpy(bool)
+    has_proxy, has_full = pairs["proxy_n"].to_numpy() > 0, pairs["full_n"].to_numpy() > 0
+    keys = pairs["config_key"].to_numpy()
+    index_of = pairs.groupby([*by, "strategy"], sort=True, dropna=False).indices
+    # rank statistics of every (group, strategy) at once, on scores snapped within each
+    codes = np.full(len(pairs), -1, dtype=np.intp)
+    for code, index in enumerate(index_of.values()):
+        codes[index] = code
+    n_codes = len(index_of)
+    both = np.flatnonzero(paired)
+    for side in ("proxy_score", "full_score"):
+        arrays[side] = arrays[side].copy()
+        arrays[side][both] = ranks.snap_ties(arrays[side][both], groups=codes[both])
+    rho_all = ranks.grouped_spearman(pairs["proxy_rank"].to_numpy(float)[both],
+                                     pairs["full_rank"].to_numpy(float)[both], codes[both], n_codes)
+    tau_all = ranks.grouped_kendall(arrays["proxy_score"][both], arrays["full_score"][both], codes[both], n_codes)
     out = []
-    # a loop over strategies (a handful), each one vectorised over its configurations
-    for strategy in sorted(proxy["reduction_label"].dropna().unique()):
-        rows = pairs[pairs["strategy"] == strategy]
-        cost = costs.loc[strategy] if strategy in costs.index else pd.Series(dtype=float)
-        out.append(strategy_fidelity(str(strategy), rows, full, cost, excluded, settings))
+    # one loop over (group, strategy): a few small numpy calls each, on its configurations only
+    for code, (label, index) in enumerate(index_of.items()):
+        label = label if isinstance(label, tuple) else (label,)
+        group, strategy = label[:-1], str(label[-1])
+        sel = index[paired[index]]
+        cols = {c: a[sel] for c, a in arrays.items()}
+        counts = {"proxy_only": int((~paired[index] & has_proxy[index]).sum()),
+                  "full_only": int((~paired[index] & has_full[index]).sum()),
+                  "excluded": excluded_map.get((*group, strategy), 0)}
+        ceiling = matrices.ceiling(group, keys[sel]) if len(sel) else NoiseCeiling()
+        out.append((group, strategy_fidelity(strategy, cols, ceiling, counts, settings, objective,
+                                             agreement=(float(rho_all[code]), float(tau_all[code])))))
+    # strategies whose every run failed have no row in pairs: an empty row each
+    seen = {(g, f.strategy) for g, f in out}
+    labels = proxy[[*by, "reduction_label"]].dropna(subset=["reduction_label"]).drop_duplicates()
+    for row in labels.itertuples(index=False, name=None):
+        group, strategy = tuple(row[:-1]), str(row[-1])
+        if (group, strategy) not in seen:
+            empty = {c: np.array([]) for c in ARRAY_COLUMNS}
+            counts = {"excluded": excluded_map.get((*group, strategy), 0),
+                      "full_only": int(matrices.configs.get(group, 0))}
+            out.append((group, strategy_fidelity(strategy, empty, NoiseCeiling(), counts, settings, objective)))
+    out.sort(key=lambda gf: (tuple(map(str, gf[0])), gf[1].strategy))
     return out
 
 
@@ -267,8 +553,8 @@ def fidelity(
 
     Only completed runs with an objective value count; configurations without a run on both
     sides are left out and counted (``proxy_only``, ``full_only``). Intervals: paired bootstrap
-    over configurations (``scipy.stats.bootstrap``), reproducible through ``rng``.
-    Several strategies at once: ``compare_strategies``.
+    over configurations (``scipy.stats.bootstrap``), reproducible through ``rng``; with
+    ``n_resamples=0`` the Fisher-z approximation. Several strategies or groups: ``compare_strategies``.
     """
     settings = FidelitySettings(tuple(k), n_resamples, confidence_level, ci_method, rng)
     check_runs(proxy, "proxy")
@@ -279,4 +565,4 @@ def fidelity(
             f"proxy.reduction_label has {len(labels)} values {labels[:5]}; fidelity() compares one strategy "
             "with the full set (use compare_strategies for several)"
         )
-    return fidelities(proxy, full, settings)[0]
+    return fidelities(proxy, full, settings)[0][1]

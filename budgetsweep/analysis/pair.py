@@ -1,11 +1,34 @@
-"""Seeds aggregated per configuration, and proxy configurations joined to full ones by config key."""
+"""Seeds aggregated per configuration, and proxy configurations joined to full ones by config key.
+
+Every function takes ``by``: column(s) of the run frame that split runs into independent groups
+(a dataset, a task); pairing and ranking then happen within each group, in one pass.
+"""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import pandas as pd
 
+from .ranks import snap_ties
 from .schema import CONFIG_PREFIX, FULL_LABEL, check_runs, direction_of, scores, usable
 
 STAT_COLUMNS = ("mean", "std", "n", "examples", "wall_seconds", "flops", "predicted_factor")
+
+
+def as_columns(by: str | Sequence[str] | None) -> list[str]:
+    """``by`` as a list of column names ([] for None)."""
+    if by is None:
+        return []
+    if isinstance(by, str):
+        return [by]
+    return list(by)
+
+
+def check_by(df: pd.DataFrame, by: list[str], name: str) -> None:
+    missing = [c for c in by if c not in df.columns]
+    if missing:
+        raise ValueError(f"by={by!r}: {name} has no column(s) {missing}; columns: {sorted(map(str, df.columns))[:20]}")
 
 
 def split_runs(runs: pd.DataFrame, full_label: str = FULL_LABEL) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -15,16 +38,19 @@ def split_runs(runs: pd.DataFrame, full_label: str = FULL_LABEL) -> tuple[pd.Dat
     return runs[~is_full].reset_index(drop=True), runs[is_full].reset_index(drop=True)
 
 
-def aggregate_seeds(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per (reduction_label, config_key) over usable runs: objective mean, std, n; mean costs.
+def aggregate_seeds(runs: pd.DataFrame, by: str | Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per (by..., reduction_label, config_key) over usable runs: objective mean, std, n;
+    the mean cost of a run of that configuration (examples, wall_seconds, flops, predicted_factor).
 
     ``std`` is the sample standard deviation over seeds (NaN with one seed); config.* columns
     keep their (shared) value.
     """
     check_runs(runs)
+    by = as_columns(by)
+    check_by(runs, by, "runs")
     ok = runs[usable(runs)]
-    config_cols = [c for c in ok.columns if c.startswith(CONFIG_PREFIX)]
-    grouped = ok.groupby(["reduction_label", "config_key"], sort=True, observed=True)
+    config_cols = [c for c in ok.columns if c.startswith(CONFIG_PREFIX) and c not in by]
+    grouped = ok.groupby([*by, "reduction_label", "config_key"], sort=True, observed=True, dropna=False)
     agg = grouped.agg(
         mean=("objective_value", "mean"),
         std=("objective_value", "std"),
@@ -51,28 +77,41 @@ def _full_label(full: pd.DataFrame) -> str | None:
     return labels[0] if labels else None
 
 
-def pair_runs(proxy: pd.DataFrame, full: pd.DataFrame) -> pd.DataFrame:
-    """Proxy configurations of every strategy joined to the full ones by config key.
+def group_codes(df: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """One integer per row, equal for rows with equal values in ``columns`` (0 when none)."""
+    if not columns:
+        return np.zeros(len(df), dtype=np.intp)
+    return df.groupby(columns, sort=False, dropna=False, observed=True).ngroup().to_numpy()
 
-    One row per (strategy, config_key) seen on either side: ``paired`` is True when both have
-    usable runs. Columns ``proxy_<stat>`` / ``full_<stat>`` (mean, std, n, mean costs),
-    ``proxy_score`` / ``full_score`` (higher is better, whatever the direction) and, among paired
-    rows of a strategy, ``proxy_rank`` / ``full_rank`` (1 = best; ties share the average rank).
+
+def pair_runs(proxy: pd.DataFrame, full: pd.DataFrame, by: str | Sequence[str] | None = None) -> pd.DataFrame:
+    """Proxy configurations of every strategy joined to the full ones by config key (within ``by``).
+
+    One row per (by..., strategy, config_key) seen on either side: ``paired`` is True when both
+    have usable runs. Columns ``proxy_<stat>`` / ``full_<stat>`` (seed mean, std, n, mean cost of a
+    run), ``proxy_score`` / ``full_score`` (higher is better, whatever the direction) and, among
+    paired rows of a strategy, ``proxy_rank`` / ``full_rank`` (1 = best; scores equal within
+    ``ranks.RTOL`` are ties and share the average rank).
     """
     check_runs(proxy, "proxy")
     check_runs(full, "full")
+    by = as_columns(by)
+    check_by(proxy, by, "proxy")
+    check_by(full, by, "full")
     _full_label(full)
     proxy_dir, full_dir = direction_of(proxy, "proxy"), direction_of(full, "full")
-    proxy_agg = aggregate_seeds(proxy)
-    full_agg = aggregate_seeds(full).drop(columns="strategy")
-    config_cols = sorted({c for c in [*proxy_agg.columns, *full_agg.columns] if c.startswith(CONFIG_PREFIX)})
+    proxy_agg = aggregate_seeds(proxy, by)
+    full_agg = aggregate_seeds(full, by).drop(columns="strategy")
+    config_cols = sorted({c for c in [*proxy_agg.columns, *full_agg.columns] if c.startswith(CONFIG_PREFIX)
+                          and c not in by})
     proxy_agg = proxy_agg.rename(columns={c: f"proxy_{c}" for c in STAT_COLUMNS})
     full_agg = full_agg.rename(columns={c: f"full_{c}" for c in STAT_COLUMNS})
-    # every strategy meets every full configuration, so full-only configs are counted per strategy
-    labels = sorted(proxy["reduction_label"].dropna().unique())
-    strategies = pd.DataFrame({"strategy": pd.Series(labels, dtype="str")})
-    full_x = strategies.merge(full_agg, how="cross")
-    pairs = proxy_agg.merge(full_x, on=["strategy", "config_key"], how="outer", suffixes=("", "_full"),
+    # every strategy of a group meets every full configuration of that group, so full-only
+    # configurations are counted per strategy
+    present = proxy.loc[proxy["reduction_label"].notna(), [*by, "reduction_label"]].drop_duplicates()
+    strategies = present.rename(columns={"reduction_label": "strategy"}).astype({"strategy": "str"})
+    full_x = strategies.merge(full_agg, on=by, how="inner") if by else strategies.merge(full_agg, how="cross")
+    pairs = proxy_agg.merge(full_x, on=[*by, "strategy", "config_key"], how="outer", suffixes=("", "_full"),
                             indicator=True)
     for col in config_cols:
         if f"{col}_full" in pairs.columns:
@@ -80,17 +119,25 @@ def pair_runs(proxy: pd.DataFrame, full: pd.DataFrame) -> pd.DataFrame:
     pairs["paired"] = pairs.pop("_merge").eq("both").astype(bool)
     pairs["proxy_score"] = scores(pairs["proxy_mean"], proxy_dir or "minimize")
     pairs["full_score"] = scores(pairs["full_mean"], full_dir or "minimize")
-    ranked = pairs[pairs["paired"]].groupby("strategy")[["proxy_score", "full_score"]]
-    ranks = ranked.rank(ascending=False, method="average")
-    pairs["proxy_rank"] = ranks["proxy_score"]
-    pairs["full_rank"] = ranks["full_score"]
-    front = ["strategy", "config_key", "paired", "proxy_mean", "full_mean", "proxy_rank", "full_rank",
+    pairs["proxy_rank"] = np.nan
+    pairs["full_rank"] = np.nan
+    both = pairs[pairs["paired"]]
+    if len(both):
+        codes = group_codes(both, [*by, "strategy"])
+        snapped = pd.DataFrame({"proxy": snap_ties(both["proxy_score"].to_numpy(float), groups=codes),
+                                "full": snap_ties(both["full_score"].to_numpy(float), groups=codes)},
+                               index=both.index)
+        ranked = snapped.groupby(codes).rank(ascending=False, method="average")
+        pairs.loc[both.index, "proxy_rank"] = ranked["proxy"]
+        pairs.loc[both.index, "full_rank"] = ranked["full"]
+    front = [*by, "strategy", "config_key", "paired", "proxy_mean", "full_mean", "proxy_rank", "full_rank",
              "proxy_std", "full_std", "proxy_n", "full_n", "proxy_score", "full_score"]
     rest = [c for c in pairs.columns if c not in front and c not in config_cols]
     pairs = pairs[front + rest + config_cols]
     for col in ("proxy_n", "full_n"):
         pairs[col] = pairs[col].fillna(0).astype("int64")
-    pairs = pairs.sort_values(["strategy", "paired", "full_rank", "config_key"], ascending=[True, False, True, True])
+    pairs = pairs.sort_values([*by, "strategy", "paired", "full_rank", "config_key"],
+                              ascending=[*([True] * len(by)), True, False, True, True])
     pairs = pairs.reset_index(drop=True)
-    pairs.attrs.update(proxy_direction=proxy_dir, full_direction=full_dir)
+    pairs.attrs.update(proxy_direction=proxy_dir, full_direction=full_dir, by=by)
     return pairs

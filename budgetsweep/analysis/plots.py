@@ -14,8 +14,9 @@ DPI = 100
 MAX_LABEL = 38  # characters of a strategy label shown in a figure
 
 
-def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+def _figure(width: float, height: float, layout: str | None = None) -> Figure:
+    # fixed margins where the layout is known: the constrained layout engine doubled drawing time
+    fig = Figure(figsize=(width, height), dpi=DPI, layout=layout)
     FigureCanvasAgg(fig)
     return fig
 
@@ -27,7 +28,8 @@ def _short(label: str) -> str:
 def png_bytes(fig: Figure) -> bytes:
     """The figure as PNG bytes."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
+    # fast zlib level: a report's figures are drawn once and read once; size is not the concern
+    fig.savefig(buf, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
     return buf.getvalue()
 
 
@@ -36,6 +38,7 @@ def plot_proxy_vs_full(pairs: pd.DataFrame, strategy: str, *, label_top: int = 1
     their full rank) and proxy rank vs full rank (right, the line of perfect agreement)."""
     rows = pairs[(pairs["strategy"] == strategy) & pairs["paired"]]
     fig = _figure(10, 4.4)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.12, top=0.86, wspace=0.25)
     left, right = fig.subplots(1, 2)
     many = len(rows) > 200
     style = {"s": 8 if many else 28, "alpha": 0.5 if many else 0.85, "color": "tab:blue"}
@@ -90,6 +93,7 @@ def plot_tradeoff(table: pd.DataFrame, *, cost_by: str = "time", criterion: str 
         ylabel = "Spearman rho (proxy vs full)"
     value = value.astype(float)
     fig = _figure(7.5, 4.8)
+    fig.subplots_adjust(left=0.11, right=0.97, bottom=0.11, top=0.93)
     ax = fig.subplots()
     ok = cost.notna() & value.notna() & (cost > 0)
     xerr_ok = ok & low.notna() & high.notna()
@@ -103,9 +107,12 @@ def plot_tradeoff(table: pd.DataFrame, *, cost_by: str = "time", criterion: str 
     front = frontier(cost[ok], value[ok])
     if len(front) > 1:
         ax.plot(cost[front], value[front], color="tab:blue", lw=1, alpha=0.6, label="frontier")
+    if ok.any():
+        middle = np.sqrt(cost[ok].min() * cost[ok].max())  # log scale: labels of the right half go left
     for name in table.index[ok]:
-        ax.annotate(_short(str(name)), (cost[name], value[name]), textcoords="offset points", xytext=(5, 4),
-                    fontsize=8)
+        right = bool(cost[name] > middle)
+        ax.annotate(_short(str(name)), (cost[name], value[name]), textcoords="offset points",
+                    xytext=(-5, 4) if right else (5, 4), ha="right" if right else "left", fontsize=8)
     if threshold is not None:
         ax.axhline(threshold, ls="--", color="tab:red", lw=1, label=f"threshold {threshold:g}")
     if ok.any():
@@ -125,16 +132,17 @@ def plot_tradeoff(table: pd.DataFrame, *, cost_by: str = "time", criterion: str 
 
 
 def plot_learning_curves(curves: pd.DataFrame, metric: str, config_order: list[str], strategies: list[str],
-                         *, legend_title: str = "config") -> Figure | None:
+                         *, legend_title: str = "config", names: dict[str, str] | None = None) -> Figure | None:
     """One panel per strategy; a line per run of the given configurations, coloured by configuration
-    (same colour in every panel). None when the histories lack ``metric``."""
+    (same colour in every panel), named in the legend by ``names`` (config key -> label). None when
+    the histories lack ``metric``."""
     if curves.empty or metric not in curves.columns or curves[metric].notna().sum() == 0:
         return None
     x = "examples" if "examples" in curves.columns and curves["examples"].notna().any() else "step"
     panels = [s for s in strategies if (curves["reduction_label"] == s).any()]
     cols = min(3, len(panels))
     rows = math.ceil(len(panels) / cols)
-    fig = _figure(4.2 * cols + 1.8, 3.4 * rows)
+    fig = _figure(4.2 * cols + 1.8, 3.4 * rows, layout="constrained")  # the legend sits outside the panels
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     colors = {key: f"C{i % 10}" for i, key in enumerate(config_order)}
     data = curves.dropna(subset=[metric, x]).sort_values(["path", x])
@@ -148,6 +156,8 @@ def plot_learning_curves(curves: pd.DataFrame, metric: str, config_order: list[s
         ax.set_ylabel(metric)
     for ax in axes[len(panels):]:
         ax.set_visible(False)
-    handles = [axes[0].plot([], [], color=colors[k], label=f"#{i + 1} {k}")[0] for i, k in enumerate(config_order)]
+    names = names or {}
+    handles = [axes[0].plot([], [], color=colors[k], label=f"#{i + 1} {names.get(k, k)}")[0]
+               for i, k in enumerate(config_order)]
     fig.legend(handles=handles, loc="outside right upper", fontsize=8, title=legend_title)
     return fig

@@ -2,12 +2,21 @@
 top-k precision, regret and the pooled seed standard deviation.
 
 Inputs are plain arrays, one entry per configuration; the callers align them.
+
+Conventions (the same in every statistic, none depends on names or row order):
+
+- **float ties**: values equal within a relative tolerance ``RTOL`` are one value (``snap_ties``);
+  means of identical scores over different seed counts differ in their last bits and must not
+  be ranked apart.
+- **ties in the full ranking**: a configuration tied with the k-th best full score is in the full
+  top-k (a proxy pick tied with the best is a top-1 hit).
+- **ties in the proxy ranking**: the proxy's pick among tied configurations is uniformly random;
+  top-k precision and regret are the expectations over that choice.
 """
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
 
 import numpy as np
 from scipy import stats
@@ -15,12 +24,48 @@ from scipy import stats
 MIN_CONFIGS = 3  # fewer configurations give a rank correlation of +-1 or nothing: meaningless
 MIN_CONFIGS_CI = 5  # below this, resampling configurations yields too few distinct samples to mean much
 CI_METHODS = ("BCa", "percentile", "basic")
+RTOL = 1e-9  # relative tolerance under which two scores are a tie (float error is ~1e-16 relative)
 _CHUNK = 4_000_000  # elements of the pairwise sign matrix (float32) or of count arrays held at once
 
 
+def snap_ties(x: np.ndarray, rtol: float = RTOL, groups: np.ndarray | None = None) -> np.ndarray:
+    """``x`` with values equal within ``rtol`` replaced by one value (the smallest of their run).
+
+    Sorted neighbours a <= b are tied when b - a <= rtol * max(|a|, |b|); ties chain (a run of
+    neighbours each within tolerance is one tie). NaN stays NaN. With ``groups`` (one integer
+    code per entry), ties are found within each group only: one pass for many groups.
+    Shape (n,) -> (n,); O(n log n).
+    """
+    x = np.asarray(x, float)
+    if x.size < 2:
+        return x.copy()
+    if groups is None:
+        order = np.argsort(x, kind="stable")
+        same = np.ones(x.size - 1, dtype=bool)
+    else:
+        groups = np.asarray(groups)
+        order = np.lexsort((x, groups))
+        gs = groups[order]
+        same = gs[1:] == gs[:-1]
+    xs = x[order]
+    gap = np.diff(xs)
+    with np.errstate(invalid="ignore"):
+        tied = same & (gap <= rtol * np.maximum(np.abs(xs[1:]), np.abs(xs[:-1])))
+    start = np.r_[True, ~tied]  # each run of ties starts where the gap is beyond tolerance
+    snapped = xs[np.flatnonzero(start)][np.cumsum(start) - 1]
+    snapped[np.isnan(xs)] = np.nan
+    out = np.empty_like(x)
+    out[order] = snapped
+    return out
+
+
 def rank_agreement(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """(Spearman rho, Kendall tau-b) of two score arrays; NaN below MIN_CONFIGS or without variation."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
+    """(Spearman rho, Kendall tau-b) of two score arrays; NaN below MIN_CONFIGS or without variation.
+
+    Scores equal within ``RTOL`` are ties (``snap_ties``); otherwise ``scipy.stats.spearmanr`` and
+    ``scipy.stats.kendalltau(variant="b")``.
+    """
+    x, y = snap_ties(x), snap_ties(y)
     if len(x) < MIN_CONFIGS:
         return float("nan"), float("nan")
     with warnings.catch_warnings():
@@ -171,7 +216,11 @@ def rank_agreement_ci(
     nan = (float("nan"),) * 4
     if len(x) < MIN_CONFIGS_CI or n_resamples == 0:
         return nan
-    statistic = ResampledRankAgreement(x, y)
+    x, y = snap_ties(x), snap_ties(y)
+    # configurations in one canonical order (by score), so the resamples drawn from ``rng`` never
+    # depend on names or row order; equal (x, y) pairs are interchangeable
+    order = np.lexsort((y, x))
+    statistic = ResampledRankAgreement(x[order], y[order])
     data = (np.arange(len(statistic.x)),)
     batch = max(1, _CHUNK // len(statistic.x))  # resamples per call: bounds the (batch, n) count arrays
     with warnings.catch_warnings():
@@ -187,31 +236,107 @@ def rank_agreement_ci(
     return float(low[0]), float(high[0]), float(low[1]), float(high[1])
 
 
-def top_k_precision(proxy: np.ndarray, full: np.ndarray, keys: Sequence[str], k: int) -> float:
-    """|top_k(proxy) & top_k(full)| / k; NaN with fewer than k configurations.
+def pick_weights(proxy: np.ndarray, k: int, *, snapped: bool = False) -> np.ndarray:
+    """Chance that each configuration is in the proxy's top k when ties at the cut are broken
+    uniformly at random: 1 above the cut, (free places / tied configurations) at it, else 0.
+    ``snapped``: the scores already went through ``snap_ties``."""
+    proxy = np.asarray(proxy, float) if snapped else snap_ties(proxy)
+    kth = np.partition(proxy, len(proxy) - k)[len(proxy) - k]
+    above = proxy > kth
+    at = proxy == kth
+    return np.where(above, 1.0, np.where(at, (k - above.sum()) / at.sum(), 0.0))
 
-    Ties at the cut are broken by configuration key, so the answer is deterministic.
+
+def full_top(full: np.ndarray, k: int, *, snapped: bool = False) -> np.ndarray:
+    """The full top k with every configuration tied with the k-th best (boolean mask)."""
+    full = np.asarray(full, float) if snapped else snap_ties(full)
+    return full >= np.partition(full, len(full) - k)[len(full) - k]
+
+
+def top_k_precision(proxy: np.ndarray, full: np.ndarray, k: int, *, snapped: bool = False) -> float:
+    """Expected |top_k(proxy) & top_k(full)| / k; NaN with fewer than k configurations.
+
+    Ties never depend on names or order (module conventions): the full top k holds every
+    configuration tied with the k-th best full score; the proxy's top k breaks its ties at the
+    cut uniformly at random, and the expectation over that choice is returned. So a proxy pick
+    tied with the best full score counts as a top-1 hit.
     """
-    n = len(proxy)
-    if n < k:
+    if len(proxy) < k:
         return float("nan")
-    keys = np.asarray(keys, dtype=object).astype(str)
-    top_proxy = np.lexsort((keys, -np.asarray(proxy, float)))[:k]
-    top_full = np.lexsort((keys, -np.asarray(full, float)))[:k]
-    return len(np.intersect1d(top_proxy, top_full)) / k
+    hits = pick_weights(proxy, k, snapped=snapped) * full_top(full, k, snapped=snapped)
+    return float(min(1.0, hits.sum() / k))
 
 
-def regret(proxy: np.ndarray, full: np.ndarray) -> float:
+def regret(proxy: np.ndarray, full: np.ndarray, *, snapped: bool = False) -> float:
     """Best full score minus the full score of the proxy's pick (>= 0, in objective units).
 
-    When several configurations tie for the proxy's best, the pick is one of them at random:
-    the expected full score over the tie is used.
+    When several configurations tie for the proxy's best (within ``RTOL``), the pick is one of
+    them at random: the expected full score over the tie is used. A pick tied with the best full
+    score has regret 0.
     """
-    proxy, full = np.asarray(proxy, float), np.asarray(full, float)
     if len(proxy) == 0:
         return float("nan")
-    picked = full[proxy == proxy.max()].mean()
-    return float(full.max() - picked)
+    full = np.asarray(full, float) if snapped else snap_ties(full)
+    w = pick_weights(proxy, 1, snapped=snapped)
+    return float(max(0.0, full.max() - (w * full).sum()))
+
+
+def grouped_spearman(rank_x: np.ndarray, rank_y: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """Spearman rho per group from average ranks within each group (Pearson of the ranks, as
+    ``scipy.stats.spearmanr`` with ties): one pass of bincounts over all groups. NaN below
+    MIN_CONFIGS entries or without variation. Shapes: (n,), (n,), (n,) codes in [0, n_groups)."""
+    n = np.bincount(codes, minlength=n_groups).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mx = np.bincount(codes, rank_x, n_groups) / n
+        my = np.bincount(codes, rank_y, n_groups) / n
+        dx, dy = rank_x - mx[codes], rank_y - my[codes]
+        sxy = np.bincount(codes, dx * dy, n_groups)
+        sxx = np.bincount(codes, dx * dx, n_groups)
+        syy = np.bincount(codes, dy * dy, n_groups)
+        scale = np.maximum(np.bincount(codes, rank_x * rank_x, n_groups), 1.0)
+        ok = (n >= MIN_CONFIGS) & (sxx > 1e-12 * scale) & (syy > 1e-12 * scale)
+        rho = np.where(ok, sxy / np.sqrt(sxx * syy), np.nan)
+    return np.clip(rho, -1.0, 1.0)
+
+
+def grouped_kendall(x: np.ndarray, y: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """Kendall tau-b per group of (snapped) scores, as ``scipy.stats.kendalltau(variant="b")``:
+    groups of similar size are padded into (groups, m, m) sign arrays, a block at a time.
+    NaN below MIN_CONFIGS entries or without variation."""
+    order = np.argsort(codes, kind="stable")
+    xs, ys, cs = x[order], y[order], codes[order]
+    sizes = np.bincount(cs, minlength=n_groups)
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    tau = np.full(n_groups, np.nan)
+    todo = np.flatnonzero(sizes >= MIN_CONFIGS)
+    todo = todo[np.argsort(sizes[todo], kind="stable")]
+    i = 0
+    while i < len(todo):
+        m = int(sizes[todo[i]])
+        # take groups while the padded block stays within _CHUNK elements
+        j = i + 1
+        while j < len(todo) and (j - i + 1) * int(sizes[todo[j]]) ** 2 <= _CHUNK:
+            j += 1
+        block = todo[i:j]
+        m = int(sizes[block].max())
+        pos = np.arange(m)
+        valid = pos[None, :] < sizes[block][:, None]
+        idx = np.where(valid, starts[block][:, None] + pos[None, :], 0)
+        bx = np.where(valid, xs[idx], 0.0)
+        by = np.where(valid, ys[idx], 0.0)
+        pair = valid[:, :, None] & valid[:, None, :]
+        sx = np.sign(bx[:, :, None] - bx[:, None, :])
+        sy = np.sign(by[:, :, None] - by[:, None, :])
+        count = sizes[block].astype(float)
+        conc = (sx * sy * pair).sum(axis=(1, 2)) / 2
+        tied_x = (((sx == 0) & pair).sum(axis=(1, 2)) - count) / 2
+        tied_y = (((sy == 0) & pair).sum(axis=(1, 2)) - count) / 2
+        n0 = count * (count - 1) / 2
+        with np.errstate(invalid="ignore", divide="ignore"):
+            norm = np.sqrt((n0 - tied_x) * (n0 - tied_y))
+            tau[block] = np.where(norm > 0, conc / norm, np.nan)
+        i = j
+    return np.clip(tau, -1.0, 1.0)
 
 
 def pooled_std(std: np.ndarray, n: np.ndarray) -> float:

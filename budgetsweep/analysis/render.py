@@ -20,7 +20,8 @@ NA = "n/a"
 
 @dataclass(frozen=True)
 class Block:
-    """One piece of a report: kind is h1, h2, h3, p, list, table or figure."""
+    """One piece of a report: kind is h1, h2, h3, p, verdict (the answer, shown first and bold),
+    list, table or figure."""
 
     kind: str
     text: str = ""
@@ -29,7 +30,7 @@ class Block:
     png: bytes = b""
     name: str = ""  # figure file name
 
-    KINDS = ("h1", "h2", "h3", "p", "list", "table", "figure")
+    KINDS = ("h1", "h2", "h3", "p", "verdict", "list", "table", "figure")
 
     def __post_init__(self) -> None:
         if self.kind not in self.KINDS:
@@ -46,7 +47,22 @@ class Document:
 
 # ----- cell formatting (shared by Markdown and HTML, so both show the same numbers) -----
 
+def fmt_sig(v: float, digits: int = 3) -> str:
+    """``v`` at ``digits`` significant digits, without losing integer digits: 0.0081 -> 0.00810,
+    0.9636 -> 0.964, 1234.5 -> 1,235; exponent form below 1e-4 and from 1e6."""
+    if v == 0:
+        return "0"
+    magnitude = math.floor(math.log10(abs(v)))
+    if magnitude >= 6 or magnitude < -4:
+        mant, exp = f"{v:.{digits - 1}e}".split("e")
+        return f"{mant}e{int(exp)}"
+    if magnitude >= digits - 1:
+        return f"{v:,.0f}"
+    return f"{v:.{digits - 1 - magnitude}f}"
+
+
 def fmt_float(digits: int = 3) -> Callable[[object], str]:
+    """A cell formatter: numbers at ``digits`` significant digits, bools yes/no, NaN n/a."""
     def fmt(v: object) -> str:
         if v is None or (isinstance(v, float) and not math.isfinite(v)) or v is pd.NA:
             return NA
@@ -54,12 +70,18 @@ def fmt_float(digits: int = 3) -> Callable[[object], str]:
             return "yes" if v else "no"
         if isinstance(v, (int, np.integer)):
             return str(int(v))
-        v = float(v)  # type: ignore[arg-type]
-        if v != 0 and (abs(v) >= 1e6 or abs(v) < 10 ** -digits):
-            return f"{v:.{digits}g}"
-        if abs(v) >= 1000:
-            return f"{v:,.0f}"
-        return f"{v:.{digits}f}"
+        return fmt_sig(float(v), digits)  # type: ignore[arg-type]
+    return fmt
+
+
+def fmt_fixed(decimals: int = 2) -> Callable[[object], str]:
+    """A cell formatter at a fixed number of decimals (shares, chances, correlations)."""
+    def fmt(v: object) -> str:
+        if isinstance(v, (bool, np.bool_)):
+            return "yes" if v else "no"
+        if v is None or v is pd.NA or not math.isfinite(float(v)):  # type: ignore[arg-type]
+            return NA
+        return f"{float(v):.{decimals}f}"  # type: ignore[arg-type]
     return fmt
 
 
@@ -72,7 +94,9 @@ def fmt_times(v: object) -> str:
 
 
 def fmt_interval(value: float, low: float, high: float, digits: int = 3) -> str:
-    f = fmt_float(digits)
+    """A correlation and its interval at ``digits`` decimals: 0.912 [0.874, 0.951]."""
+    def f(v: float) -> str:
+        return f"{v:.{digits}f}" if math.isfinite(v) else NA
     if not (math.isfinite(low) and math.isfinite(high)):
         return f(value)
     return f"{f(value)} [{f(low)}, {f(high)}]"
@@ -116,6 +140,8 @@ def to_markdown(doc: Document, figure_dir: str = "figures") -> tuple[str, dict[s
             out.append("#" * int(b.kind[1]) + " " + b.text)
         elif b.kind == "p":
             out.append(b.text)
+        elif b.kind == "verdict":
+            out.append(f"**{b.text}**")
         elif b.kind == "list":
             out.append("\n".join(f"- {item}" for item in b.items))
         elif b.kind == "table":
@@ -131,12 +157,14 @@ def to_markdown(doc: Document, figure_dir: str = "figures") -> tuple[str, dict[s
 
 _CSS = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; display: block; overflow-x: auto; max-width: 100%; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+td { white-space: nowrap; }
 th { background: #f3f3f3; }
 td:first-child, th:first-child { text-align: left; }
 img { max-width: 100%; }
 figcaption { color: #555; font-size: 0.9em; }
+.verdict { font-size: 1.15em; padding: 0.6em 0.9em; background: #eef5ff; border-left: 4px solid #3a7bd5; }
 """
 
 
@@ -149,6 +177,8 @@ def to_html(doc: Document, title: str) -> str:
             parts.append(f"<{b.kind}>{html.escape(b.text)}</{b.kind}>")
         elif b.kind == "p":
             parts.append(f"<p>{html.escape(b.text)}</p>")
+        elif b.kind == "verdict":
+            parts.append(f"<p class=\"verdict\" id=\"verdict\"><strong>{html.escape(b.text)}</strong></p>")
         elif b.kind == "list":
             items = "".join(f"<li>{html.escape(i)}</li>" for i in b.items)
             parts.append(f"<ul>{items}</ul>")

@@ -8,20 +8,25 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from .compare import CRITERIA, Recommendation, compare_strategies, recommend
+from .compare import CRITERIA, MIN_CONFIGS_VERDICT, Recommendation, comparison_table, recommend
 from .fidelity import FidelitySettings
+from .labels import config_labels
 from .load import load_curves, load_runs
+from .mismatch import explain_no_overlap
 from .pair import aggregate_seeds, pair_runs, split_runs
 from .plots import plot_learning_curves, plot_proxy_vs_full, plot_tradeoff, png_bytes
-from .render import Document, fmt_float, fmt_interval, fmt_times, format_table, to_html, to_markdown, write_text
+from .render import (Document, fmt_fixed, fmt_float, fmt_interval, fmt_times, format_table, to_html, to_markdown,
+                     write_text)
 from .schema import COST_COLUMNS, FULL_LABEL, check_runs, direction_of, empty_runs, scores, usable
 from .study import load_study_runs, mask_url
 from .summary import cost_summary, ranking, status_counts
 
 FORMATS = ("md", "html", "csv")
 TOP_ROWS = 20  # configurations per strategy shown in a ranking table (the CSV has all)
+TOP_SHOWN = 10  # best full-scale configurations named in a fidelity report
 MAX_SKIPPED_LISTED = 20
 
 
@@ -52,10 +57,49 @@ class Report:
     sources: list[str] = field(default_factory=list)
     skipped_files: list[str] = field(default_factory=list)
     settings: dict[str, object] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)  # config_key -> the hyperparameters that differ
 
     @property
     def is_fidelity(self) -> bool:
         return self.comparison is not None
+
+    def label(self, key: object) -> str:
+        """A configuration as a reader names it (``lr=0.0081, hidden=512``); the key without config."""
+        return self.labels.get(str(key), str(key))
+
+    @property
+    def verdict(self) -> str:
+        """The answer in one sentence: the recommendation, or the best configuration of one set."""
+        if self.recommendation is not None:
+            return self.recommendation.text
+        if self.ranking.empty:
+            return "No completed run with an objective value: nothing to rank."
+        best = self.ranking.iloc[0]
+        n_configs = int((self.ranking["strategy"] == best["strategy"]).sum())
+        return (f"Best configuration ({best['strategy']}): {self.label(best['config_key'])}, "
+                f"{self.objective_name or 'objective'} {fmt_float(4)(best['mean'])} (mean of {int(best['n'])} "
+                f"seed(s)); {n_configs} configurations ranked.")
+
+    def strategy_table(self) -> pd.DataFrame:
+        """The strategy table as shown (cells formatted), one row per strategy; empty in a summary."""
+        if self.comparison is None:
+            return pd.DataFrame()
+        return _strategy_cells(self.comparison, str(self.settings.get("cost_by", "time")))
+
+    def terminal_text(self) -> str:
+        """What budgetsweep-report prints: the verdict, then the strategy table (or the top of the
+        ranking in a summary)."""
+        lines = [self.verdict, ""]
+        if self.comparison is not None and len(self.comparison):
+            lines.append(self.strategy_table().to_string())
+        elif not self.ranking.empty:
+            top = self.ranking.head(5)
+            shown = pd.DataFrame({"strategy": top["strategy"].to_numpy(),
+                                  "config": [self.label(k) for k in top["config_key"]],
+                                  "mean": [fmt_float(4)(v) for v in top["mean"]], "n": top["n"].to_numpy()},
+                                 index=pd.Index(top["rank"].to_numpy(), name="rank"))
+            lines.append(shown.to_string())
+        return "\n".join(lines)
 
     def _reference(self) -> pd.DataFrame:
         """Usable runs of the full set (of the one set, in a summary)."""
@@ -167,15 +211,21 @@ def build_report(
         runs = (proxy if len(proxy) else empty_runs()).copy()
         runs["role"] = runs["reduction_label"].eq(FULL_LABEL).map({True: "full", False: "proxy"})
     report = Report(runs=runs, status=status_counts(runs), costs=cost_summary(runs), ranking=pd.DataFrame(),
-                    sources=list(sources), skipped_files=skipped, settings=settings)
+                    sources=list(sources), skipped_files=skipped, settings=settings, labels=config_labels(runs))
     if fidelity_mode:
         assert full is not None  # for type checkers: fidelity_mode says so
-        report.comparison = compare_strategies(proxy, full, threshold=threshold, criterion=criterion, cost_by=cost_by,
-                                               k=k, n_resamples=n_resamples, confidence_level=confidence_level,
-                                               ci_method=ci_method, rng=rng)
+        # pair once and bootstrap once: the table, the recommendation and the figures share them
+        report.pairs = pair_runs(proxy, full)
+        fid_settings = FidelitySettings(tuple(k), n_resamples, confidence_level, ci_method, rng)
+        report.comparison = comparison_table(proxy, full, fid_settings, threshold=threshold, criterion=criterion,
+                                             cost_by=cost_by, pairs=report.pairs)
         report.recommendation = recommend(report.comparison, threshold=threshold, criterion=criterion,
                                           cost_by=cost_by)
-        report.pairs = pair_runs(proxy, full)
+        if len(report.comparison) and (report.comparison["configs"] == 0).all() and usable(proxy).any() \
+                and usable(full).any():
+            # nothing paired: say why (the fields that differ), not just "nothing to compare"
+            report.recommendation = Recommendation(None, explain_no_overlap(proxy[usable(proxy)], full[usable(full)]),
+                                                   threshold, criterion, cost_by)
         report.ranking = ranking(full)
         report.curve_configs = _top_configs(full, top_n)
     else:
@@ -233,6 +283,36 @@ def load_sets(
     return proxy, full, sources, skipped
 
 
+def report_from_paths(
+    proxy_paths: Sequence[str | os.PathLike] = (),
+    full_paths: Sequence[str | os.PathLike] = (),
+    *,
+    storage: str | None = None,
+    study: str | None = None,
+    threshold: float = 0.8,
+    criterion: str = "rho",
+    cost_by: str = "time",
+    n_resamples: int = 2000,
+    rng: int | None = 0,
+    top_n: int = 5,
+) -> Report:
+    """Load runs (see ``load_sets``) and analyse them: the Report, not yet written.
+
+    Raises ValueError when nothing is found, FileNotFoundError for a path that does not exist.
+    """
+    if isinstance(proxy_paths, (str, os.PathLike)):
+        proxy_paths = [proxy_paths]
+    if isinstance(full_paths, (str, os.PathLike)):
+        full_paths = [full_paths]
+    proxy, full, sources, skipped = load_sets(proxy_paths, full_paths, storage=storage, study=study)
+    if proxy.empty and full.empty:
+        raise ValueError(f"no runs found in {', '.join(sources)}")
+    if proxy.empty:  # only full-scale runs: summarise them
+        proxy, full = full, None
+    return build_report(proxy, full, threshold=threshold, criterion=criterion, cost_by=cost_by,
+                        n_resamples=n_resamples, rng=rng, top_n=top_n, sources=sources, skipped_files=skipped)
+
+
 def write_report(
     proxy_paths: Sequence[str | os.PathLike] = (),
     full_paths: Sequence[str | os.PathLike] = (),
@@ -254,25 +334,38 @@ def write_report(
     tables/*.csv, by ``formats``.
     """
     formats = check_formats(formats)
-    if isinstance(proxy_paths, (str, os.PathLike)):
-        proxy_paths = [proxy_paths]
-    if isinstance(full_paths, (str, os.PathLike)):
-        full_paths = [full_paths]
-    proxy, full, sources, skipped = load_sets(proxy_paths, full_paths, storage=storage, study=study)
-    if proxy.empty and full.empty:
-        raise ValueError(f"no runs found in {', '.join(sources)}")
-    if proxy.empty:  # only full-scale runs: summarise them
-        proxy, full = full, None
-    report = build_report(proxy, full, threshold=threshold, criterion=criterion, cost_by=cost_by,
-                          n_resamples=n_resamples, rng=rng, top_n=top_n, sources=sources, skipped_files=skipped)
+    report = report_from_paths(proxy_paths, full_paths, storage=storage, study=study, threshold=threshold,
+                               criterion=criterion, cost_by=cost_by, n_resamples=n_resamples, rng=rng, top_n=top_n)
     return report.write(out_dir, formats)
 
 
 # ----- documents -----
 
+def _strategy_cells(table: pd.DataFrame, cost_by: str) -> pd.DataFrame:
+    """The strategy table as a reader sees it: correlations with intervals, top-k, regret against the
+    top configurations' seed noise, the chance the pick is worse, the cost reduction, the verdict."""
+    fid = pd.DataFrame(index=table.index)
+    fid["configs"] = table["configs"]
+    fid["rho [CI]"] = [fmt_interval(*v) for v in table[["rho", "rho_low", "rho_high"]].itertuples(index=False)]
+    fid["tau [CI]"] = [fmt_interval(*v) for v in table[["tau", "tau_low", "tau_high"]].itertuples(index=False)]
+    for col in [c for c in table.columns if c.startswith("top") and c[3:].isdigit()]:
+        fid[col] = table[col]
+    fid["regret_sd"] = table["regret_sd"]
+    fid["p_worse"] = table["p_worse"]
+    fid["rho_rel"] = table["rho_rel"]
+    fid[f"cheaper ({cost_by})"] = table[f"cost_reduction_{cost_by}"]
+    fid["meets"] = table["meets"]
+    fid["confident"] = table["confident"]
+    share = fmt_fixed(2)  # shares and chances in [0, 1]: two decimals, aligned
+    formats = {**{c: share for c in fid.columns if c.startswith("top")}, "p_worse": share,
+               "regret_sd": fmt_float(2), "rho_rel": fmt_fixed(3), f"cheaper ({cost_by})": fmt_times}
+    return format_table(fid, formats)
+
+
 def _common_head(doc: Document, report: Report, title: str) -> None:
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     doc.add("h1", title)
+    doc.add("verdict", report.verdict)  # the answer first: a reader who stops here has it
     doc.add("p", f"Generated {now}. Objective: {report.objective}. Runs read: {len(report.runs)}; "
                  f"record files skipped as unreadable: {len(report.skipped_files)}.")
     if report.sources:
@@ -304,7 +397,8 @@ def _curves_section(doc: Document, report: Report, legend: str) -> None:
         full_labels = sorted(report.runs.loc[report.runs["role"] == "full", "reduction_label"].dropna().unique())
         strategies = full_labels + [s for s in strategies if s not in full_labels]
     fig = plot_learning_curves(report.curves if report.curves is not None else pd.DataFrame(), metric,
-                               report.curve_configs, strategies, legend_title=legend)
+                               report.curve_configs, strategies, legend_title=legend,
+                               names={k: report.label(k) for k in report.curve_configs})
     doc.add("h2", "Learning curves of the top configurations")
     if fig is None:
         doc.add("p", f"No metrics.jsonl history with {metric!r} was found for the top configurations "
@@ -319,18 +413,48 @@ def _method_notes(doc: Document, report: Report) -> None:
     doc.add("h2", "Method")
     doc.add("list", items=[
         "Seeds are averaged per configuration (config key); proxy and full configurations are paired by key. "
-        "Scores are direction-aware: rank 1 is the best for a minimised and a maximised objective alike.",
+        "Scores are direction-aware: rank 1 is the best for a minimised and a maximised objective alike. "
+        "Scores equal within a relative 1e-9 are ties in every statistic.",
         "rho: Spearman; tau: Kendall tau-b (scipy.stats). Intervals: paired bootstrap over configurations "
         f"(scipy.stats.bootstrap, {s['ci_method']}, {s['n_resamples']} resamples, rng {s['rng']}, "
-        f"{float(s['confidence_level']):.0%}).",
-        "topk: share of the full top-k that the proxy's top-k holds (ties broken by config key). "
-        "regret: best full score minus the full score of the proxy's pick; regret_sd: the same in pooled "
-        "full-scale seed standard deviations.",
+        f"{float(s['confidence_level']):.0%}); without resamples, the Fisher-z approximation.",
+        "topk: expected share of the full top-k in the proxy's top-k; a configuration tied with the k-th best "
+        "full score is in the full top-k, and proxy ties at the cut are a random pick. regret: best full score "
+        "minus the full score of the proxy's pick; regret_sd: the same in seed standard deviations of the three "
+        "best full-scale configurations; p_worse: the chance the pick is truly worse than the best (t test of "
+        "the two seed means with that noise).",
         "Noise ceiling: rho_1 = mean Spearman between pairs of full-scale seeds; R_m = m rho_1 / (1 + (m-1) rho_1) "
         "for m seeds averaged; ceiling = sqrt(R_m); rho_rel = rho / ceiling.",
-        "Cost reduction: mean measured cost of a full run / of a proxy run, over the configurations compared "
-        "(examples, wall seconds, flops); predicted = 1 / the reductions' predicted cost factor.",
+        "Cost reduction: per configuration, the mean cost of a run; then full over proxy of the means over the "
+        "configurations compared (examples, wall seconds, flops); predicted = 1 / the reductions' predicted factor.",
+        f"A proxy is recommended when the lower bound of its interval clears the threshold and at least "
+        f"{MIN_CONFIGS_VERDICT} configurations were compared; 'meets' compares the estimate alone.",
     ])
+
+
+def _top_configurations(doc: Document, report: Report) -> None:
+    """The best full-scale configurations by name, with their rank under every proxy."""
+    assert report.pairs is not None
+    pairs = report.pairs[report.pairs["paired"]]
+    if pairs.empty:
+        return
+    full = pairs.drop_duplicates("config_key").nsmallest(TOP_SHOWN, "full_rank", keep="all").head(TOP_SHOWN)
+    shown = pd.DataFrame(index=pd.Index([report.label(k) for k in full["config_key"]], name="configuration"))
+    shown["full mean"] = full["full_mean"].to_numpy()
+    shown["full sd"] = full["full_std"].to_numpy()
+    shown["seeds"] = full["full_n"].to_numpy()
+    shown["full rank"] = full["full_rank"].to_numpy()
+    ranks_by = pairs.pivot_table(index="config_key", columns="strategy", values="proxy_rank", aggfunc="first")
+    for strategy in ranks_by.columns:
+        shown[f"rank: {strategy}"] = ranks_by.reindex(full["config_key"])[strategy].to_numpy()
+    doc.add("h2", "Top configurations at full scale")
+    doc.add("p", "Configurations named by the hyperparameters that differ between them; ranks 1 = best "
+                 "(ties share the average rank).")
+    def fmt_rank(v: object) -> str:  # 3, or 2.5 for a tie shared by two
+        return f"{float(v):g}" if v is not None and np.isfinite(float(v)) else "n/a"  # type: ignore[arg-type]
+
+    rank_fmt = {c: fmt_rank for c in shown.columns if "rank" in c}
+    doc.add("table", table=format_table(shown, {"full mean": fmt_float(4), "full sd": fmt_float(2), **rank_fmt}))
 
 
 def _fidelity_document(report: Report) -> Document:
@@ -339,38 +463,29 @@ def _fidelity_document(report: Report) -> Document:
     s = report.settings
     doc = Document()
     _common_head(doc, report, "budgetsweep fidelity report")
-    doc.add("h2", "Recommendation")
-    doc.add("p", report.recommendation.text if report.recommendation else "")
-    doc.add("p", f"Criterion: {s['criterion']} >= {float(s['threshold']):.2f}; cost measured by {s['cost_by']}. "
-                 "Strategies sorted by measured cost reduction, largest first.")
+    doc.add("p", f"Criterion: {s['criterion']} >= {float(s['threshold']):.2f}, judged with its interval; cost "
+                 f"measured by {s['cost_by']}. Strategies sorted by measured cost reduction, largest first.")
     doc.add("h2", "Strategies")
-    fid = pd.DataFrame(index=table.index)
-    fid["configs"] = table["configs"]
-    fid["rho [CI]"] = [fmt_interval(*v) for v in table[["rho", "rho_low", "rho_high"]].itertuples(index=False)]
-    fid["tau [CI]"] = [fmt_interval(*v) for v in table[["tau", "tau_low", "tau_high"]].itertuples(index=False)]
-    for col in [c for c in table.columns if c.startswith("top") and c[3:].isdigit()]:
-        fid[col] = table[col]
-    fid["regret"] = table["regret"]
-    fid["regret_sd"] = table["regret_sd"]
-    fid["ceiling"] = table["ceiling"]
-    fid["rho_rel"] = table["rho_rel"]
-    fid["meets"] = table["meets"]
-    doc.add("table", table=format_table(fid))
+    doc.add("table", table=report.strategy_table())
     cost = pd.DataFrame(index=table.index)
     for unit in COST_COLUMNS:
         cost[f"reduction ({unit})"] = table[f"cost_reduction_{unit}"]
     cost["predicted"] = table["predicted_reduction"]
     for col in ("proxy_runs", "full_runs", "proxy_only", "full_only", "excluded_runs"):
         cost[col] = table[col]
+    cost["regret"] = table["regret"]
+    cost["top seed sd"] = table["top_seed_std"]
     times = {c: fmt_times for c in cost.columns if c.startswith("reduction") or c == "predicted"}
     doc.add("p", "Cost and coverage: proxy_only / full_only are configurations left out for lack of a run at the "
-                 "other scale; excluded_runs are proxy runs that did not complete.")
+                 "other scale; excluded_runs are proxy runs that did not complete. regret in objective units; "
+                 "top seed sd: seed standard deviation of the three best full-scale configurations.")
     doc.add("table", table=format_table(cost, times))
     if len(table):
         fig = plot_tradeoff(table, cost_by=str(s["cost_by"]), criterion=str(s["criterion"]),
                             threshold=float(s["threshold"]))  # type: ignore[arg-type]
         doc.add("figure", "fidelity vs measured cost reduction, one point per strategy", png=png_bytes(fig),
                 name="tradeoff.png")
+    _top_configurations(doc, report)
     doc.add("h2", "Noise ceiling")
     ceiling = table[["seed_rho", "full_seeds", "reliability", "ceiling"]]
     if ceiling["seed_rho"].notna().any():
@@ -400,9 +515,14 @@ def _summary_document(report: Report) -> Document:
     doc.add("h2", "Ranking")
     for strategy, rows in report.ranking.groupby("strategy", sort=True):
         doc.add("h3", str(strategy))
-        shown = rows.head(TOP_ROWS).set_index("rank").drop(columns="strategy")
-        shown = shown[[c for c in shown.columns if c not in ("predicted_factor",)]]
-        doc.add("table", table=format_table(shown, {"mean": fmt_float(4), "std": fmt_float(4)}))
+        top = rows.head(TOP_ROWS)
+        shown = pd.DataFrame({"config": [report.label(k) for k in top["config_key"]], "mean": top["mean"].to_numpy(),
+                              "std": top["std"].to_numpy(), "n": top["n"].to_numpy()},
+                             index=pd.Index(top["rank"].to_numpy(), name="rank"))
+        for col in ("examples", "wall_seconds", "flops"):
+            if col in top and top[col].notna().any():
+                shown[col] = top[col].to_numpy()
+        doc.add("table", table=format_table(shown, {"mean": fmt_float(4), "std": fmt_float(2)}))
         if len(rows) > TOP_ROWS:
             doc.add("p", f"Top {TOP_ROWS} of {len(rows)} configurations (all of them in tables/ranking.csv).")
     _curves_section(doc, report, "config (rank)")

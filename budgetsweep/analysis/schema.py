@@ -84,6 +84,11 @@ def check_runs(df: Any, name: str = "runs") -> pd.DataFrame:
     missing = [c for c in needed if c not in df.columns]
     if missing:
         raise ValueError(f"{name} lacks the run column(s) {missing}; build it with load_runs or load_study_runs")
+    missing_status = int(df["status"].isna().sum())
+    if missing_status:
+        # a run without a status would silently drop out of every measure: say so instead
+        raise ValueError(f"{name}.status has {missing_status} missing value(s); every run needs one of {STATUSES} "
+                         "(from_frame(..., status=None) counts every run of a results table as completed)")
     bad_status = sorted(set(df["status"].dropna().unique()) - set(STATUSES))
     if bad_status:
         raise ValueError(f"{name}.status has value(s) {bad_status}; allowed: {STATUSES}")

@@ -5,7 +5,8 @@ import pandas as pd
 
 from budgetsweep.records import STATUSES
 
-from .pair import aggregate_seeds
+from .pair import aggregate_seeds, group_codes
+from .ranks import snap_ties
 from .schema import CONFIG_PREFIX, check_runs, direction_of, scores, usable
 
 
@@ -22,11 +23,15 @@ def status_counts(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def ranking(runs: pd.DataFrame) -> pd.DataFrame:
-    """Configurations of each strategy ranked by their seed-mean objective (rank 1 = best)."""
+    """Configurations of each strategy ranked by their seed-mean objective (rank 1 = best; means
+    equal within ``ranks.RTOL`` share a rank)."""
     check_runs(runs)
     direction = direction_of(runs, "runs") or "minimize"
     agg = aggregate_seeds(runs)
-    agg["rank"] = scores(agg["mean"], direction).groupby(agg["strategy"]).rank(ascending=False, method="min")
+    codes = group_codes(agg, ["strategy"])
+    # seed means equal within ranks.RTOL are ties: they share the best rank of the tie
+    snapped = pd.Series(snap_ties(scores(agg["mean"], direction).to_numpy(float), groups=codes), index=agg.index)
+    agg["rank"] = snapped.groupby(codes).rank(ascending=False, method="min")
     agg = agg.sort_values(["strategy", "rank", "config_key"]).reset_index(drop=True)
     config_cols = [c for c in agg.columns if c.startswith(CONFIG_PREFIX)]
     front = ["strategy", "rank", "config_key", "mean", "std", "n"]

@@ -67,6 +67,7 @@ def history(value: float, steps: int = 4, name: str = "val_loss", examples_per_s
              name: value + 0.5 / s, "wall_seconds": float(s)} for s in range(1, steps + 1)]
 
 
+N_CONFIGS = 12  # configurations of study_dirs: enough for a confident verdict (MIN_CONFIGS_VERDICT)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -138,7 +139,7 @@ def tables():
 
 @pytest.fixture
 def study_dirs(tmp_path, write_run):
-    """A proxy sweep and a full sweep on disk (two strategies, 8 configs, 3 full seeds, histories).
+    """A proxy sweep and a full sweep on disk (two strategies, N_CONFIGS configs, 3 full seeds, histories).
 
     Returns (proxy_dir, full_dir, expected) where expected maps config_key -> full mean.
     """
@@ -148,7 +149,7 @@ def study_dirs(tmp_path, write_run):
 def write_study_dirs(root: Path, write_run) -> tuple[Path, Path, dict[str, float]]:
     proxy_dir, full_dir = root / "proxy_sweep", root / "full_sweep"
     expected = {}
-    for i in range(8):
+    for i in range(N_CONFIGS):
         key = f"cfg{i:02d}"
         base = 1.0 + 0.1 * i
         fulls = [base + d for d in (-0.01, 0.0, 0.012)]
@@ -158,7 +159,7 @@ def write_study_dirs(root: Path, write_run) -> tuple[Path, Path, dict[str, float
                       history(v), name=f"{key}_s{seed}")
         # a faithful proxy (same order) and a poor one (order reversed in the middle)
         good = base * 1.5
-        poor = 2.0 + 0.05 * ((i * 3) % 8)
+        poor = 2.0 + 0.05 * ((i * 5) % N_CONFIGS)
         for seed in range(2):
             write_run(proxy_dir / "multirun" / "0", make_record(key, PROXY, seed, good + 0.001 * seed, factor=0.1,
                                                                 examples=100, wall=1.0, flops=1e8,

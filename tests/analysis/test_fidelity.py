@@ -21,7 +21,8 @@ def test_one_seed_minimize_by_hand(tables):
     assert f.tau == pytest.approx((13 - 2) / 15)  # two discordant pairs of 15
     assert f.top_k == {1: 0.0, 3: 1.0, 5: pytest.approx(0.8)}
     assert f.regret == pytest.approx(1.0)  # the proxy picks b (full 2.0); the best is a (1.0)
-    assert math.isnan(f.regret_sd) and math.isnan(f.seed_std)  # one seed: no seed noise to measure
+    # one seed: no seed noise to measure
+    assert math.isnan(f.regret_sd) and math.isnan(f.top_seed_std) and math.isnan(f.p_worse)
     assert math.isnan(f.ceiling.ceiling) and math.isnan(f.rho_rel)
     assert f.rho_low <= f.rho <= f.rho_high
     assert (f.cost_reduction_examples, f.cost_reduction_time, f.cost_reduction_flops) == (10.0, 5.0, 10.0)
@@ -63,16 +64,29 @@ def test_runs_that_did_not_complete_are_excluded_and_counted(tables):
     assert f.configs == 5 and f.excluded_runs == 1 and f.full_only == 1
 
 
-def test_several_seeds_give_pooled_seed_std_and_regret_in_its_units(tables):
-    full = {"a": [1.0, 1.2], "b": [2.0, 2.4], "c": [3.0, 3.0], "d": [4.0, 4.2], "e": [5.0, 5.2]}
+def test_regret_is_measured_against_the_seed_noise_of_the_top_configurations(tables):
+    # c..e are badly trained and noisy; the top three (a, b, c) are what the pick competes with
+    full = {"a": [1.0, 1.2], "b": [2.0, 2.4], "c": [3.0, 3.0], "d": [6.0, 9.0], "e": [5.0, 12.0]}
     proxy = {"a": [2.0], "b": [1.0], "c": [3.0], "d": [4.0], "e": [5.0]}
     f = fidelity(*tables(full, proxy), n_resamples=0)
-    variances = [np.var(v, ddof=1) for v in full.values()]
-    pooled = math.sqrt(sum(variances) / len(variances))  # two seeds each: equal weights
-    assert f.seed_std == pytest.approx(pooled)
+    top = [np.var(full[k], ddof=1) for k in ("a", "b", "c")]
+    noise = math.sqrt(sum(top) / 3)  # two seeds each: equal weights, 3 degrees of freedom
+    assert f.top_seed_std == pytest.approx(noise)
     assert f.regret == pytest.approx(2.2 - 1.1)
-    assert f.regret_sd == pytest.approx(1.1 / pooled)
+    assert f.regret_sd == pytest.approx(1.1 / noise)
+    # the chance the pick (b) is truly worse than the best (a): a t comparison of two 2-seed means
+    se = noise * math.sqrt(1 / 2 + 1 / 2)
+    assert f.p_worse == pytest.approx(stats.t.cdf(1.1 / se, 3))
+    # the same with scipy's two-sample t test on equal seed noise: 1 - one-sided p
+    ref = stats.ttest_ind_from_stats(2.2, noise, 2, 1.1, noise, 2, equal_var=True, alternative="greater")
+    assert f.p_worse == pytest.approx(1 - ref.pvalue, abs=0.05)  # same t, df 3 vs 2
     assert f.full_runs == 10 and f.proxy_runs == 5
+
+
+def test_a_pick_of_the_best_is_never_worse(tables):
+    full = {"a": [1.0, 1.2], "b": [2.0, 2.4], "c": [3.0, 3.0], "d": [6.0, 9.0], "e": [5.0, 12.0]}
+    f = fidelity(*tables(full, {"a": [1.0], "b": [2.0], "c": [3.0], "d": [4.0], "e": [5.0]}), n_resamples=0)
+    assert f.regret == 0.0 and f.p_worse == 0.0
 
 
 def _seed_runs(tables, columns):
@@ -118,7 +132,8 @@ def test_perfect_proxy(tables):
     full = {f"c{i}": [float(i), float(i) + 0.01] for i in range(8)}
     f = fidelity(*tables(full, {k: [v[0] * 3] for k, v in full.items()}), n_resamples=300)
     assert (f.rho, f.tau, f.regret) == pytest.approx((1.0, 1.0, 0.0))
-    assert (f.rho_low, f.rho_high) == (1.0, 1.0)
+    # every resample agrees perfectly: the zero-width bootstrap interval gives way to Fisher-z's
+    assert f.rho_high == 1.0 and 0.8 < f.rho_low < 1.0 and f.ci_method == "fisher-z"
     assert all(v == 1.0 for v in f.top_k.values())
     assert f.ceiling.ceiling == pytest.approx(1.0)
 
@@ -161,3 +176,45 @@ def test_a_strategy_whose_runs_all_failed_has_no_measures(tables):
     assert f.configs == 0 and f.excluded_runs == 6 and f.full_only == 6
     assert all(math.isnan(v) for v in (f.rho, f.tau, f.regret, f.rho_low, f.cost_reduction_time))
     assert all(math.isnan(v) for v in f.top_k.values())
+
+
+def test_permuting_and_renaming_configurations_changes_no_statistic(tables):
+    from budgetsweep.analysis import compare_strategies
+
+    rng = np.random.default_rng(4)
+    keys = [f"k{i:02d}" for i in range(15)]
+    # integer scores: many ties on both sides, including a tie for the best full score
+    full = {k: [float(v), float(v) + float(rng.integers(0, 2))] for k, v in zip(keys, rng.integers(0, 6, 15))}
+    full["k03"], full["k07"] = [0.0, 0.0], [0.0, 0.0]
+    proxy = {k: [float(v)] for k, v in zip(keys, rng.integers(0, 6, 15))}
+    p, f = tables(full, proxy)
+    before = compare_strategies(p, f, n_resamples=300, rng=2)
+    names = dict(zip(keys, rng.permutation([f"z{i}" for i in range(15)])))
+    p2, f2 = (df.assign(config_key=df["config_key"].map(names)).sample(frac=1.0, random_state=9).reset_index(drop=True)
+              for df in (p, f))
+    after = compare_strategies(p2, f2, n_resamples=300, rng=2)
+    pd.testing.assert_frame_equal(before, after)
+    assert before.loc["data_subset(fraction=0.1)", "rho_low"] < before.loc["data_subset(fraction=0.1)", "rho"]
+
+
+def test_cost_reduction_weighs_configurations_not_seeds(runs, make_record):
+    # a: cheap at full scale, 5 full seeds; b: expensive at full scale, 1 full seed. The proxy's
+    # seeds the other way round. Per configuration first: full (100 + 1000) / 2 over proxy
+    # (10 + 100) / 2 = 10x in every unit; per run it would be 250 / 85 = 2.9x.
+    def rec(key, label, seed, cost, factor):
+        return make_record(key, label, seed, float(seed) + (0.0 if key == "a" else 10.0), examples=cost,
+                           wall=cost / 10, flops=cost * 1e6, factor=factor)
+
+    full = runs([rec("a", "full", s, 100.0, 1.0) for s in range(5)] + [rec("b", "full", 0, 1000.0, 1.0)]
+                + [rec(k, "full", 0, 50.0, 1.0) for k in ("c", "d", "e")])
+    proxy = runs([rec("a", "p", 0, 10.0, 0.1)] + [rec("b", "p", s, 100.0, 0.1) for s in range(5)]
+                 + [rec(k, "p", 0, 5.0, 0.1) for k in ("c", "d", "e")])
+    f = fidelity(proxy, full, n_resamples=0)
+    per_config = (100 + 1000 + 3 * 50) / (10 + 100 + 3 * 5)
+    assert f.cost_reduction_examples == pytest.approx(per_config)
+    assert f.cost_reduction_time == pytest.approx(per_config)
+    assert f.cost_reduction_flops == pytest.approx(per_config)
+    # fewer seeds finishing changes nothing
+    fewer = fidelity(proxy[~((proxy["config_key"] == "b") & (proxy["seed"] > 0))],
+                     full[~((full["config_key"] == "a") & (full["seed"] > 1))], n_resamples=0)
+    assert fewer.cost_reduction_examples == pytest.approx(per_config)

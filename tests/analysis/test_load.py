@@ -95,3 +95,60 @@ def test_learning_curves_come_from_metrics_jsonl(tmp_path, write_run, make_recor
     assert len(curves) == 3
     assert set(curves["config_key"]) == {"a"} and set(curves["seed"]) == {1}
     assert curves["val_loss"].iloc[-1] == pytest.approx(0.3 + 0.5 / 3)
+
+
+def test_records_read_fast_or_whole_give_the_same_row(tmp_path, make_record):
+    import json
+
+    from budgetsweep.analysis.load import read_record_row
+
+    record = make_record("k", "full", 3, 1.5)
+    record["recipe"] = {"train": {"epochs": 10, "note": 'a "quoted"\n  "reductions": value'}}
+    record["full_recipe"] = record["recipe"]
+    record["info"] = {"steps": 3}
+    indented, compact = tmp_path / "a.json", tmp_path / "b.json"
+    indented.write_text(json.dumps(record, indent=2))  # as jobs write it: the fast path
+    compact.write_text(json.dumps(record))  # any other layout: parsed whole
+    a, b = read_record_row(indented), read_record_row(compact)
+    assert {k: v for k, v in a.items() if "path" not in k} == {k: v for k, v in b.items() if "path" not in k}
+    assert a["objective_value"] == 1.5 and a["seed"] == 3
+
+
+def test_many_records_are_read_in_processes_in_file_order(tmp_path, make_record, write_run, monkeypatch):
+    from budgetsweep.analysis import load
+
+    monkeypatch.setattr(load, "PARALLEL_FROM", 10)
+    for i in range(30):
+        write_run(tmp_path, make_record(f"c{i:02d}", "full", 0, float(i)), name=f"job{i:02d}")
+    (tmp_path / "job05" / "record.json").write_text("{")
+    with pytest.warns(load.RecordWarning, match="job05"):
+        df = load.load_runs(tmp_path)
+    assert df["config_key"].tolist() == [f"c{i:02d}" for i in range(30) if i != 5]
+    assert df.attrs["skipped"] == 1
+
+
+@pytest.mark.parametrize("slow", [False, True])
+def test_threaded_and_sequential_reading_give_the_same_frame(tmp_path, make_record, write_run, monkeypatch, slow):
+    from budgetsweep.analysis import load
+
+    monkeypatch.setattr(load, "PROBE", 4)
+    monkeypatch.setattr(load, "SLOW_READ", -1.0 if slow else 1e9)  # force the threads, or never
+    for i in range(20):
+        write_run(tmp_path, make_record(f"c{i:02d}", "full", 0, float(i)), name=f"job{i:02d}")
+    (tmp_path / "job07" / "record.json").unlink()
+    (tmp_path / "job07" / "record.json").mkdir()  # unreadable: a folder where the file should be
+    frame, errors = load._read_rows(sorted(str(p) for p in tmp_path.rglob("record.json")))
+    assert frame["config_key"].tolist() == [f"c{i:02d}" for i in range(20) if i != 7]
+    assert len(errors) == 1 and "job07" in errors[0][0]
+
+
+def test_records_larger_than_one_read_block_are_read_whole(tmp_path, make_record):
+    from budgetsweep.analysis import load
+
+    record = make_record("big", "full", 0, 2.5)
+    record["info"] = {"padding": "x" * (3 * load._BLOCK)}  # several blocks
+    path = tmp_path / "record.json"
+    path.write_text(__import__("json").dumps(record, indent=2))
+    assert load._read_bytes(str(path)) == path.read_bytes()
+    assert load.read_record_row(path)["objective_value"] == 2.5
+    assert isinstance(load._read_bytes(str(tmp_path / "missing.json")), OSError)

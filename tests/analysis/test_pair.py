@@ -76,3 +76,12 @@ def test_split_runs_by_label(tables):
     proxy, full = tables({"a": [1.0]}, {"a": [2.0]})
     p, f = split_runs(pd.concat([proxy, full], ignore_index=True))
     assert set(p["reduction_label"]) == {"data_subset(fraction=0.1)"} and set(f["reduction_label"]) == {"full"}
+
+
+def test_seed_means_equal_up_to_float_error_share_a_rank(tables):
+    # one score over 1, 5 and 7 seeds gives means that differ in the last bits
+    proxy, full = tables({"a": [1.0], "b": [2.0], "c": [3.0], "d": [4.0]},
+                         {"a": [0.9636], "b": [0.9636] * 5, "c": [0.9636] * 7, "d": [0.5]})
+    pairs = pair_runs(proxy, full).set_index("config_key")
+    assert pairs.loc[["a", "b", "c"], "proxy_mean"].nunique() == 3
+    assert pairs["proxy_rank"].to_dict() == {"a": 3.0, "b": 3.0, "c": 3.0, "d": 1.0}

@@ -93,7 +93,9 @@ def test_bootstrap_interval_matches_scipy_on_the_data_itself():
         return stats.spearmanr(a, b).statistic
 
     ours = ranks.rank_agreement_ci(x, y, n_resamples=300, rng=3, method="percentile")
-    ref = stats.bootstrap((x, y), rho, paired=True, vectorized=False, n_resamples=300, method="percentile",
+    order = np.lexsort((y, x))  # configurations enter the bootstrap in one canonical order (by score)
+    ref = stats.bootstrap((x[order], y[order]), rho, paired=True, vectorized=False, n_resamples=300,
+                          method="percentile",
                           rng=3).confidence_interval
     assert ours[0] == pytest.approx(ref.low) and ours[1] == pytest.approx(ref.high)
 
@@ -110,21 +112,47 @@ def test_no_interval_below_five_configurations_or_without_resamples():
 
 
 def test_top_k_precision_by_hand():
-    keys = ["a", "b", "c", "d", "e"]
     proxy = np.array([5.0, 4.0, 3.0, 2.0, 1.0])  # proxy order a b c d e
     full = np.array([4.0, 5.0, 1.0, 3.0, 2.0])  # full order b a d e c
-    assert ranks.top_k_precision(proxy, full, keys, 1) == 0.0
-    assert ranks.top_k_precision(proxy, full, keys, 3) == pytest.approx(2 / 3)
-    assert ranks.top_k_precision(proxy, full, keys, 5) == 1.0
-    assert math.isnan(ranks.top_k_precision(proxy, full, keys, 6))
+    assert ranks.top_k_precision(proxy, full, 1) == 0.0
+    assert ranks.top_k_precision(proxy, full, 3) == pytest.approx(2 / 3)
+    assert ranks.top_k_precision(proxy, full, 5) == 1.0
+    assert math.isnan(ranks.top_k_precision(proxy, full, 6))
 
 
-def test_top_k_ties_are_broken_by_config_key():
-    keys = ["b", "a", "c"]
-    proxy = np.array([1.0, 1.0, 0.0])  # b and a tie for the proxy's best: "a" wins the tie
-    full = np.array([0.0, 2.0, 1.0])  # full best is "a"
-    assert ranks.top_k_precision(proxy, full, keys, 1) == 1.0
-    assert ranks.top_k_precision(proxy, full, ["a", "b", "c"], 1) == 0.0  # now "a" is the first entry
+def test_a_pick_tied_with_the_full_best_is_a_top1_hit_whatever_its_position():
+    # two configurations tie for the best full score; the proxy picks either one: a hit, regret 0
+    full = np.array([2.0, 2.0, 1.0])
+    for proxy in (np.array([1.0, 0.0, 0.5]), np.array([0.0, 1.0, 0.5])):
+        assert ranks.top_k_precision(proxy, full, 1) == 1.0
+        assert ranks.regret(proxy, full) == 0.0
+
+
+def test_proxy_ties_at_the_cut_count_as_a_random_pick():
+    proxy = np.array([1.0, 1.0, 0.0])  # two tie for the proxy's best: each picked with chance 1/2
+    full = np.array([0.0, 2.0, 1.0])
+    assert ranks.top_k_precision(proxy, full, 1) == 0.5
+    assert ranks.top_k_precision(proxy[::-1].copy(), full[::-1].copy(), 1) == 0.5
+    assert ranks.regret(proxy, full) == pytest.approx(2.0 - 1.0)
+
+
+def test_float_ties_are_ties_in_every_rank_statistic():
+    # means of identical scores over different seed counts (the real-data case of the issue)
+    tied = np.array([0.9636, 0.9635999999999999, 0.9635999999999998])
+    assert len(set(tied.tolist())) == 3
+    proxy = np.r_[tied, 0.5, 0.7, 0.9]
+    exact = np.r_[[0.9636] * 3, 0.5, 0.7, 0.9]
+    full = np.array([0.3, 0.1, 0.2, 0.4, 0.6, 0.5])
+    rho, tau = ranks.rank_agreement(proxy, full)
+    assert rho == pytest.approx(stats.spearmanr(exact, full).statistic, abs=1e-12)
+    assert tau == pytest.approx(stats.kendalltau(exact, full).statistic, abs=1e-12)
+    assert rho != pytest.approx(stats.spearmanr(proxy, full).statistic, abs=1e-3)  # the old answer differed
+    assert ranks.top_k_precision(proxy, full, 1) == ranks.top_k_precision(exact, full, 1)
+    assert ranks.regret(proxy, full) == ranks.regret(exact, full)
+    low = ranks.rank_agreement_ci(proxy, full, n_resamples=200, rng=1)
+    assert low == ranks.rank_agreement_ci(exact, full, n_resamples=200, rng=1)
+    np.testing.assert_array_equal(ranks.snap_ties(tied), [0.9635999999999998] * 3)
+    assert ranks.snap_ties(np.array([1.0, 1.0 + 1e-6, np.nan])).tolist()[:2] == [1.0, 1.0 + 1e-6]
 
 
 def test_regret_by_hand_and_with_a_tie_at_the_proxy_best():
@@ -142,3 +170,22 @@ def test_pooled_std_and_spearman_brown():
     assert math.isnan(ranks.pooled_std(np.array([np.nan]), np.array([1])))
     assert ranks.spearman_brown(0.5, 1) == 0.5
     assert ranks.spearman_brown(0.5, 3) == pytest.approx(1.5 / 2)
+
+
+def test_grouped_rank_statistics_equal_scipy_per_group():
+    rng = np.random.default_rng(3)
+    sizes = [1, 2, 3, 7, 7, 20, 45]
+    codes = np.repeat(np.arange(len(sizes)), sizes)
+    x = rng.integers(0, 6, codes.size).astype(float)  # ties on both sides
+    y = x + rng.integers(0, 4, codes.size)
+    y[codes == 4] = 1.0  # a group without variation
+    import pandas as pd
+
+    rx = pd.Series(x).groupby(codes).rank().to_numpy()
+    ry = pd.Series(y).groupby(codes).rank().to_numpy()
+    rho = ranks.grouped_spearman(rx, ry, codes, len(sizes))
+    tau = ranks.grouped_kendall(x, y, codes, len(sizes))
+    for g in range(len(sizes)):
+        ref_rho, ref_tau = ranks.rank_agreement(x[codes == g], y[codes == g])
+        np.testing.assert_allclose([rho[g], tau[g]], [ref_rho, ref_tau], atol=1e-12, equal_nan=True)
+    assert np.isfinite(rho[5]) and np.isnan(rho[4]) and np.isnan(tau[1])

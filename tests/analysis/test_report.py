@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import base64
 import re
+import shutil
+import subprocess
 
 import pandas as pd
 import pytest
@@ -42,7 +44,7 @@ def test_fidelity_report_writes_markdown_html_and_csv(tmp_path, study_dirs):
     ranking = pd.read_csv(out / "tables" / "ranking.csv")
     assert ranking.set_index("config_key")["mean"].to_dict() == pytest.approx(expected)
     runs = pd.read_csv(out / "tables" / "runs.csv")
-    assert len(runs) == 8 * 3 + 8 * 2 * 2
+    assert len(runs) == 12 * 3 + 12 * 2 * 2
 
 
 def test_run_counts_and_skipped_files_are_in_the_report(tmp_path, study_dirs, write_run, make_record,
@@ -55,7 +57,7 @@ def test_run_counts_and_skipped_files_are_in_the_report(tmp_path, study_dirs, wr
         out = write_report([proxy_dir], [full_dir], tmp_path / "out", ["md"], n_resamples=0)
     md = (out / "report.md").read_text()
     assert "record files skipped as unreadable: 1" in md and str(bad.resolve()) in md
-    assert "| data_subset(fraction=0.1) | 16 | 1 | 17 |" in md  # completed, failed, total
+    assert "| data_subset(fraction=0.1) | 24 | 1 | 25 |" in md  # completed, failed, total
 
 
 def test_one_set_report_ranks_configurations(tmp_path, study_dirs, fast_figures):
@@ -64,8 +66,9 @@ def test_one_set_report_ranks_configurations(tmp_path, study_dirs, fast_figures)
     md = (out / "report.md").read_text()
     assert md.startswith("# budgetsweep run report")
     assert "## Ranking" in md and "Recommendation" not in md
-    # best of the faithful proxy is cfg00 (lowest loss), shown first with rank 1
-    assert re.search(r"\| 1 \| cfg00 \| 1\.500", md)
+    # best of the faithful proxy is cfg00 (lowest loss), shown first with rank 1, named by its lr
+    assert re.search(r"\| 1 \| lr=0\.001 \| 1\.500", md)
+    assert md.split("\n")[2].startswith("**Best configuration (data_subset(fraction=0.1)): lr=0.001, val_loss 1.500")
     _assert_self_contained((out / "report.html").read_text())
 
 
@@ -91,3 +94,39 @@ def test_build_report_without_full_is_a_summary(study_dirs):
 def test_unknown_format_is_rejected_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="format=pdf is not known; allowed: md, html, csv"):
         write_report([tmp_path / "does-not-matter"], (), tmp_path / "out", ["md", "pdf"])
+
+
+def test_html_opens_with_the_verdict(tmp_path, study_dirs, fast_figures):
+    proxy_dir, full_dir, _ = study_dirs
+    out = write_report([proxy_dir], [full_dir], tmp_path / "out", ["html"], n_resamples=0)
+    html = (out / "report.html").read_text()
+    body = html.split("<body>", 1)[1]
+    assert re.match(r'\s*<h1>budgetsweep fidelity report</h1>\s*<p class="verdict" id="verdict"><strong>'
+                    r'Recommended proxy: data_subset\(fraction=0\.1\)', body)
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None and shutil.which("chromium-browser") is None,
+                    reason="needs a headless Chromium (apt-get install chromium)")
+def test_html_in_a_headless_browser(tmp_path, study_dirs):
+    proxy_dir, full_dir, _ = study_dirs
+    out = write_report([proxy_dir], [full_dir], tmp_path / "out", ["html"], n_resamples=0)
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    shot = tmp_path / "shot.png"
+    proc = subprocess.run([browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1200,900",
+                           f"--screenshot={shot}", "--dump-dom", (out / "report.html").as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    dom = proc.stdout
+    # the page the browser built: the verdict right under the title, every figure decoded
+    first = re.search(r"<h1>[^<]*</h1>\s*<p[^>]*><strong>([^<]*)</strong>", dom)
+    assert first and first.group(1).startswith("Recommended proxy: data_subset(fraction=0.1)")
+    assert dom.count("<img") == 4 and "data:image/png;base64," in dom
+
+
+def test_ranking_treats_float_ties_as_ties(runs, make_record):
+    from budgetsweep.analysis import ranking
+
+    # the same score over 1, 5 and 7 seeds: means 0.9636, 0.9635999999999999, 0.9635999999999998
+    records = [make_record(k, "full", s, 0.9636, direction="maximize") for k, n in (("a", 1), ("b", 5), ("c", 7))
+               for s in range(n)] + [make_record("d", "full", 0, 0.5, direction="maximize")]
+    table = ranking(runs(records)).set_index("config_key")
+    assert table["rank"].to_dict() == {"a": 1, "b": 1, "c": 1, "d": 4}

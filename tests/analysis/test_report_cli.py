@@ -37,7 +37,7 @@ def test_report_numbers_match_the_api(tmp_path, study_dirs, capsys, fast_figures
         assert (row["rho_low"], row["rho_high"]) == pytest.approx((ref.rho_low, ref.rho_high))
         assert row["top3"] == pytest.approx(ref.top_k[3]) and row["regret"] == pytest.approx(ref.regret)
         assert row["ceiling"] == pytest.approx(ref.ceiling.ceiling)
-        assert f"| {strategy} | 8 | {ref.rho:.3f} [{ref.rho_low:.3f}, {ref.rho_high:.3f}] |" in md
+        assert f"| {strategy} | 12 | {ref.rho:.3f} [{ref.rho_low:.3f}, {ref.rho_high:.3f}] |" in md
     assert table.loc[GOOD, "recommended"]
     assert table.loc["short_schedule(fraction=0.05)", "rho"] < 0.8
 
@@ -51,7 +51,7 @@ def test_cli_as_a_process(tmp_path, study_dirs):
     assert proc.returncode == 0, proc.stderr
     assert "report written to report/tables" in proc.stdout
     table = pd.read_csv(tmp_path / "report" / "tables" / "fidelity.csv", index_col="strategy")
-    assert table.loc[GOOD, "recommended"] and table.loc[GOOD, "configs"] == 8
+    assert table.loc[GOOD, "recommended"] and table.loc[GOOD, "configs"] == 12
 
 
 @pytest.mark.parametrize(
@@ -130,3 +130,41 @@ def test_cli_knows_the_formats_the_report_writes():
     from budgetsweep.analysis.report import FORMATS
 
     assert cli.FORMATS == FORMATS
+
+
+def test_the_verdict_and_the_strategy_table_are_printed(tmp_path, study_dirs, capsys, fast_figures):
+    proxy_dir, full_dir, _ = study_dirs
+    code = report_main([str(proxy_dir), "--full", str(full_dir), "--out", str(tmp_path / "r"), "--format", "md",
+                        "--resamples", "0"])
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert lines[0].startswith(f"Recommended proxy: {GOOD}, 10x cheaper (time); Spearman rho 1.00 [95% interval")
+    header = next(line for line in lines if "rho [CI]" in line)
+    assert "configs" in header and "p_worse" in header and "confident" in header
+    row = next(line for line in lines if line.startswith(GOOD))
+    assert " 12 " in row and "10.0x" in row and "yes" in row
+
+
+def _record_with_recipe(make_record, key, label, seed, value, epochs):
+    rec = make_record(key, label, seed, value, config={"optim.lr": 0.001 * (int(key[1:]) + 1)})
+    rec["full_recipe"] = {"optim": {"lr": 0.001 * (int(key[1:]) + 1)}, "train": {"epochs": epochs, "device": "cpu"},
+                          "seed": seed}
+    return rec
+
+
+def test_no_shared_configuration_names_the_fields_that_differ(tmp_path, write_run, make_record, capsys,
+                                                              fast_figures):
+    # train.epochs=10 at the proxy and 10.0 at full scale: different config keys, nothing pairs
+    for i in range(4):
+        write_run(tmp_path / "proxy", _record_with_recipe(make_record, f"p{i}", "data_subset(fraction=0.1)", 0,
+                                                          float(i), 10))
+        write_run(tmp_path / "full", _record_with_recipe(make_record, f"f{i}", "full", 0, float(i), 10.0))
+    code = report_main([str(tmp_path / "proxy"), "--full", str(tmp_path / "full"), "--out", str(tmp_path / "r"),
+                        "--format", "md", "--resamples", "0"])
+    out = capsys.readouterr().out
+    assert code == 0
+    first = out.splitlines()[0]
+    assert first.startswith("The proxy runs (4 configurations) and the full-scale runs (4) share no config key")
+    assert "train.epochs: proxy 10 vs full 10.0" in first
+    assert "No strategy had" not in out and "train.device" not in first and "seed" not in first
+    assert "train.epochs: proxy 10 vs full 10.0" in (tmp_path / "r" / "report.md").read_text()
