@@ -39,7 +39,7 @@ from budgetsweep.budget.job_timer import TimedTask
 from budgetsweep.budget.ledger import COMMITTED, NO_SLOT, RELEASED, RESERVED, RESERVED_OK, Ledger
 from budgetsweep.budget.optuna_objects import PRUNER_ATTR, build_pruner, build_sampler, is_grid
 from budgetsweep.budget.owner import current_owner, is_alive
-from budgetsweep.budget.search_space import SearchSpace, build_search_space, format_value, quote
+from budgetsweep.budget.search_space import SearchSpace, build_search_space, quote
 from budgetsweep.budget.settings import BudgetSettings
 from budgetsweep.budget.storage import (absolute_sqlite, check_url, default_storage_url, mask, open_optuna_storage,
                                         url_for_job)
@@ -500,7 +500,7 @@ class _Run:
         if overlap:
             raise ValueError("Overlapping fixed parameters and search space parameters found! "
                              f"Overlapping parameters: {sorted(overlap)}")
-        overrides = [f"{name}={format_value(value)}" for name, value in trial.params.items()]
+        overrides = [self.space.override(name, value) for name, value in trial.params.items()]
         overrides += [f"{name}={value}" for name, value in self.space.fixed.items()]  # as written
         item = _Trial(trial, overrides)
         self._plan(item)
