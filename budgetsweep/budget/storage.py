@@ -122,24 +122,34 @@ def check_url(url, key: str = "hydra.sweeper.storage") -> str:
     return url
 
 
+def _creation_race(exc: BaseException) -> bool:
+    """Another process creating the same tables at the same moment (not a bad URL): SQLite says
+    "table ... already exists" or "database is locked", PostgreSQL a duplicate key in its catalog."""
+    from sqlalchemy.exc import IntegrityError
+
+    text = str(exc).lower()
+    return isinstance(exc, IntegrityError) or any(
+        s in text for s in ("already exists", "duplicate key", "database is locked", "unique constraint"))
+
+
 def open_optuna_storage(url: str, key: str = "hydra.sweeper.storage"):
-    """An Optuna RDBStorage on ``url``; raises ValueError naming ``key`` when it cannot be opened."""
+    """An Optuna RDBStorage on ``url``; raises ValueError naming ``key`` when it cannot be opened.
+
+    Several sweepers started together on a new database all create Optuna's tables: the losers of
+    that race retry (the tables are there by then); any other error is the URL's, reported at once.
+    """
     import optuna
 
-    from sqlalchemy.exc import IntegrityError, ProgrammingError
-
     check_url(url, key)
-    for attempt in range(5):
+    attempts = 8
+    for attempt in range(attempts):
         try:
             storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs(url))
             break
-        except (IntegrityError, ProgrammingError) as exc:
-            # two processes creating Optuna's tables at once on PostgreSQL: the loser retries
-            if attempt == 4:
-                raise ValueError(f"{key}={mask(url)!r} cannot be opened ({type(exc).__name__}: "
-                                 f"{mask(str(exc))}); allowed: {ALLOWED}") from None
-            time.sleep(0.2 * (attempt + 1))
         except Exception as exc:
+            if _creation_race(exc) and attempt < attempts - 1:
+                time.sleep(0.1 * (attempt + 1))
+                continue
             raise ValueError(f"{key}={mask(url)!r} cannot be opened ({type(exc).__name__}: {mask(str(exc))}); "
                              f"allowed: {ALLOWED}") from None
     if is_sqlite(url):
