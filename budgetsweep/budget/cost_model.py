@@ -25,12 +25,21 @@ is noisy, so ``gpu_hours`` predictions are also at least the median x (1 + safet
 """
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from budgetsweep.budget.units import check_unit
+
+
+@functools.lru_cache(maxsize=None)
+def _t90(dof: int) -> float:
+    """Student t's 90% quantile (``scipy.stats.t``), cached: one ppf per degree of freedom."""
+    from scipy.stats import t  # only once there is a spread to measure
+
+    return float(t.ppf(0.9, dof))
 
 
 class CostModelError(ValueError):
@@ -100,11 +109,9 @@ class CostModel:
             if n == 2 and values[0] == values[1] and not noisy:
                 return values[0], "two equal measurements"
             return max(values) * (1.0 + self.safety_margin), f"+{self.safety_margin:.0%} (n < 3)"
-        from scipy.stats import t  # only once there is a spread to measure
-
         logs = [math.log(v) for v in values]
         spread = statistics.stdev(logs)
-        bound = math.exp(statistics.fmean(logs) + float(t.ppf(0.9, n - 1)) * spread * math.sqrt(1.0 + 1.0 / n))
+        bound = math.exp(statistics.fmean(logs) + _t90(n - 1) * spread * math.sqrt(1.0 + 1.0 / n))
         floor = median * (1.0 + self.safety_margin) if noisy else median
         value = max(bound, floor)
         return value, f"+{value / median - 1.0:.0%} over the median (log sd {spread:.2f})"

@@ -26,9 +26,28 @@ INVALID_CONFIG = "invalid_config"
 STATUS, NOTE, ERROR = "status", "note", "error"
 
 
+def _rdb(storage):
+    """The RDBStorage under Optuna's cache, or None for another storage."""
+    from optuna.storages import RDBStorage
+
+    backend = getattr(storage, "_backend", storage)
+    return backend if isinstance(backend, RDBStorage) else None
+
+
 def _set(storage, trial_id: int, values: dict[str, Any]) -> None:
-    for key, value in values.items():
-        storage.set_trial_user_attr(trial_id, key, value)
+    """All ``values`` in one transaction on an RDB storage (one commit instead of one per key: a
+    trial's result is a dozen attributes); key by key on any other storage."""
+    rdb = _rdb(storage)
+    if rdb is None:
+        for key, value in values.items():
+            storage.set_trial_user_attr(trial_id, key, value)
+        return
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    with _create_scoped_session(rdb.scoped_session, True) as session:
+        for key, value in values.items():
+            rdb._set_trial_attr_without_commit(session, models.TrialUserAttributeModel, trial_id, key, value)
 
 
 def write_result(storage, trial_id: int, *, status: str, unit: str, predicted: float | None, actual: float,
@@ -90,6 +109,22 @@ def summary_info(trial) -> dict[str, Any]:
 
 
 def write_study_budget(storage, study_id: int, *, unit: str, limit: float | None, spent: float) -> None:
-    storage.set_study_user_attr(study_id, "budget_unit", unit)
-    storage.set_study_user_attr(study_id, "budget_limit", limit)
-    storage.set_study_user_attr(study_id, "budget_spent", spent)
+    values = {"budget_unit": unit, "budget_limit": limit, "budget_spent": spent}
+    rdb = _rdb(storage)
+    if rdb is None:
+        for key, value in values.items():
+            storage.set_study_user_attr(study_id, key, value)
+        return
+    import json
+
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    with _create_scoped_session(rdb.scoped_session, True) as session:
+        study = models.StudyModel.find_or_raise_by_id(study_id, session)
+        for key, value in values.items():
+            row = models.StudyUserAttributeModel.find_by_study_and_key(study, key, session)
+            if row is None:
+                session.add(models.StudyUserAttributeModel(study_id=study_id, key=key, value_json=json.dumps(value)))
+            else:
+                row.value_json = json.dumps(value)

@@ -298,7 +298,7 @@ class BudgetSweeperImpl(Sweeper):
                         f"{format_cost(s.limit, s.unit) if s.capped else 'no limit'} {s.unit}")
 
 
-NO_PREDICTION = "none (no budget limit, nothing to predict from)"
+NO_PREDICTION = "none (no budget limit)"
 
 
 class _Run:
@@ -433,6 +433,8 @@ class _Run:
                 raise ValueError(str(exc)) from None
 
     def _predict(self, work: Optional[Work]) -> Prediction:
+        if not self.capped:  # nothing is reserved, nothing to predict: the charge is what was measured
+            return Prediction(0.0, NO_PREDICTION)
         try:
             return self.s.cost_model.predict(work, self.history)
         except CostModelError:
