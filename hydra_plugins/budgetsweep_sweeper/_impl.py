@@ -524,9 +524,11 @@ class _Run:
         return None
 
     def _plan(self, item: _Trial) -> None:
-        """Compose the trial's config as the launcher will, plan it, predict its cost."""
+        """Compose the trial's config as the launcher will, plan it, predict its cost. Without a
+        budget limit nothing is predicted, so nothing is planned: the job's record names its
+        reduction label and config key, and a config that cannot run fails in the job."""
         cfg = None
-        if self.s.plan_run is not None:
+        if self.s.plan_run is not None and self.capped:
             try:
                 cfg = self.s.hydra_context.config_loader.load_sweep_config(self.s.config, list(item.overrides))
                 plan = self.s.plan_run(cfg, list(item.overrides), count_flops=self.unit != "examples")
