@@ -150,7 +150,8 @@ def report(results: dict, size: tuple[float, float] | None, args, command: str) 
                   *table(per), "",
                   f"**Per trial, budget / basic: {per['budget']['cpu'] / per['basic']['cpu']:.2f}x CPU, "
                   f"{per['budget']['wall'] / per['basic']['wall']:.2f}x wall** (target: at most 1.0). "
-                  + (f"**Start-up, budget - basic: {per['budget']['startup'] - per['basic']['startup']:+.2f} s** "
+                  + (f"**Start-up, budget - basic: "
+                     f"{per['budget']['startup'] - per['basic']['startup']:+.2f} s** "
                      "(target: at most +0.4 s)." if per["budget"]["startup"] == per["budget"]["startup"] else
                      "Start-up: see the trivial app (here both are dominated by importing torch in the first job).")]
     if size is not None:

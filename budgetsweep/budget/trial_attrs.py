@@ -4,8 +4,9 @@ Trial user attributes (what optuna-dashboard shows; flat ones sort):
 
 | key | value |
 |---|---|
-| ``status`` | the record's status (completed, pruned, budget_stopped, failed), or no_record, job_failed, not_launched, invalid_config |
-| ``cost_actual``, ``cost_predicted``, ``cost_unit`` | what was charged, what was reserved (null without a budget limit and a prediction), the unit |
+| ``status`` | the record's status (completed, pruned, budget_stopped, failed), or no_record, |
+|            | job_failed, not_launched, invalid_config |
+| ``cost_actual``, ``cost_predicted``, ``cost_unit`` | charged, reserved (null without a limit), unit |
 | ``cost`` | the same and more: basis of the prediction, whether the charge was measured, work done |
 | ``record_path``, ``config_key``, ``reduction_label`` | where the job's record is, and what it ran |
 | ``note``, ``error`` | why a trial ended as it did |

@@ -62,7 +62,8 @@ def test_a_new_database_opens_without_alembic_and_passes_optunas_own_schema_chec
     code = ("import sys, optuna\n"
             "from budgetsweep.budget.storage import open_optuna_storage\n"
             f"s = open_optuna_storage({url!r})\n"
-            "optuna.create_study(storage=s, study_name='a', load_if_exists=True).optimize(lambda t: t.suggest_float('x', 0, 1), n_trials=2)\n"
+            "study = optuna.create_study(storage=s, study_name='a', load_if_exists=True)\n"
+            "study.optimize(lambda t: t.suggest_float('x', 0, 1), n_trials=2)\n"
             "print('alembic' in sys.modules)\n")
     for _ in range(2):  # a new database, then one this Optuna version has checked
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
