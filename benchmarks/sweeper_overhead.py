@@ -141,10 +141,9 @@ def report(results: dict, size: tuple[float, float] | None, args, command: str) 
         f"{platform.python_version()}, no GPU use; load average at the end {os.getloadavg()[0]:.1f} "
         "(other work shared the machine).",
     ]
-    for app, title, small, large in (("trivial", "Trivial app (`tests/apps/trivial_app.py`)", args.small,
-                                      args.large),
-                                     ("digits", "`budgetsweep task=digits train.epochs=null train.steps=1`", args.digits_small,
-                                      args.digits_large)):
+    digits = "`budgetsweep task=digits train.epochs=null train.steps=1`"
+    for app, title, small, large in (("trivial", "Trivial app (`tests/apps/trivial_app.py`)", args.small, args.large),
+                                     ("digits", digits, args.digits_small, args.digits_large)):
         per = results[app]
         lines += ["", f"## {title}: sweeps of {small} and {large} trials, {args.repeats} times each", "",
                   *table(per), "",
