@@ -1,47 +1,59 @@
-"""Per-trial overhead of ``hydra/sweeper=budget`` against Hydra's basic sweeper, on an app that does nothing.
+"""Overhead of ``hydra/sweeper=budget`` against Hydra's basic sweeper, measured side by side in one run.
 
-Each sweeper runs the same trivial app (tests/apps/trivial_app.py) as a real subprocess with a small
-and a large number of trials; the difference of the two wall times divided by the difference of
-trial counts is the time per trial, free of process start-up. Runs are interleaved and repeated,
-and the fastest of each is kept. Since the app does nothing, a sweeper's time per trial is all overhead:
-for the basic sweeper, Hydra's per-job composition, output directory, config files and logging;
-for the budget sweeper, the same plus ask, cost prediction, ledger reservation and commit, the
-record check and tell, all against the SQLite study. hydra-optuna-sweeper (in-memory study) is
-measured too when it is installed.
+Three figures, each a ratio of sweeps run interleaved on the same machine:
+
+1. **Per trial, trivial app** (tests/apps/trivial_app.py: returns x^2, no record, no plan). Each sweeper
+   runs it as a real subprocess with a small and a large number of trials; (fastest large - fastest
+   small) / (difference in trials) is the time per trial, free of process start-up.
+2. **Per trial, budgetsweep's own app** on ``task=digits train.steps=1``: the budget sweeper also
+   composes and plans each trial (to predict its cost) and the job reports to its Optuna trial.
+3. **Start-up** (trivial app): the fastest of repeated one-trial sweeps minus one trial's share,
+   per sweeper (Python, Hydra, imports, study and ledger set-up).
+
+And 4. **Per-trial cost against study size**: one budget sweep of ``--study-size`` trials of the
+trivial app; the median interval between consecutive job starts over trials 20-40 and over the last
+20 trials (each job's ``budgetsweep_job.json`` has its start time).
 
     python benchmarks/sweeper_overhead.py            # writes analysis/sweeper_overhead.md
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-APP = "tests.apps.trivial_app"
+APPS = {"trivial": (["-m", "tests.apps.trivial_app"], []),
+        "digits": (["-m", "budgetsweep.app"], ["task=digits", "train.epochs=null", "train.steps=1"])}
 
 
-def sweeper_args(name: str, n: int) -> list[str]:
+def sweeper_args(name: str, app: str, n: int) -> list[str]:
+    space = "x=interval(0,1)" if app == "trivial" else "optim.lr=tag(log, interval(1e-4, 1e-1))"
     if name == "basic":
-        return ["hydra/sweeper=basic", f"x=range(0,{n})"]
+        values = ",".join(f"{(i + 1) / (n + 1):.6f}" for i in range(n))
+        return ["hydra/sweeper=basic", f"x={values}" if app == "trivial" else f"optim.lr={values}"]
     if name == "optuna":
-        return ["hydra/sweeper=optuna", f"hydra.sweeper.n_trials={n}", "x=interval(0,1)"]
-    return ["hydra/sweeper=budget", f"hydra.sweeper.n_trials={n}", "x=interval(0,1)",
-            "hydra.sweeper.budget.unit=examples", "hydra.sweeper.budget.limit=1e12",
-            "hydra.sweeper.budget.default_trial_cost=1"]
+        return ["hydra/sweeper=optuna", f"hydra.sweeper.n_trials={n}", space]
+    # no budget settings: the one-line switch from hydra-optuna-sweeper (costs still measured)
+    return ["hydra/sweeper=budget", f"hydra.sweeper.n_trials={n}", space]
 
 
-def run_once(name: str, n: int) -> tuple[float, float]:
+def run_once(name: str, app: str, n: int, keep: Path | None = None) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of one sweep of ``n`` trials, process start-up included."""
     with tempfile.TemporaryDirectory(prefix=f"overhead-{name}-") as tmp:
-        cmd = [sys.executable, "-m", APP, "-m", f"hydra.sweep.dir={tmp}/sweep", *sweeper_args(name, n)]
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        sweep_dir = keep or Path(tmp, "sweep")
+        module, overrides = APPS[app]
+        cmd = [sys.executable, *module, "-m", f"hydra.sweep.dir={sweep_dir}", *overrides, *sweeper_args(name, app, n)]
+        env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True)
@@ -49,10 +61,10 @@ def run_once(name: str, n: int) -> tuple[float, float]:
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         if proc.returncode != 0:
-            raise RuntimeError(f"{name} sweep failed:\n{proc.stderr[-2000:]}")
-        jobs = sum(1 for p in Path(tmp, "sweep").iterdir() if p.is_dir() and p.name.isdigit())
+            raise RuntimeError(f"{name} sweep of {app} failed:\n{proc.stderr[-2000:]}")
+        jobs = sum(1 for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit())
         if jobs != n:
-            raise RuntimeError(f"{name} sweep ran {jobs} jobs, expected {n}")
+            raise RuntimeError(f"{name} sweep of {app} ran {jobs} jobs, expected {n}")
         return elapsed, cpu
 
 
@@ -64,60 +76,96 @@ def upstream_installed() -> bool:
     return True
 
 
-def measure(names: list[str], small: int, large: int, repeats: int) -> dict[str, dict[str, float]]:
-    """Per sweeper and clock ("cpu", "wall"): seconds per trial, from the fastest of the repeated
-    small sweeps and the fastest of the large ones (noise on a shared machine only adds time)."""
-    runs = {name: {"small": [], "large": []} for name in names}
-    for _ in range(repeats):
+def measure(names: list[str], app: str, small: int, large: int, repeats: int,
+            startup_repeats: int = 0) -> dict[str, dict[str, float]]:
+    """Per sweeper: seconds per trial ("cpu", "wall") from the fastest of the repeated small and large
+    sweeps (noise on a shared machine only adds time), and, with ``startup_repeats``, start-up
+    ("startup": the fastest one-trial sweep minus one trial's wall time)."""
+    runs = {name: {"small": [], "large": [], "one": []} for name in names}
+    for i in range(max(repeats, startup_repeats)):
         for name in names:  # interleaved, so drifting machine load hits every sweeper alike
-            runs[name]["small"].append(run_once(name, small))
-            runs[name]["large"].append(run_once(name, large))
+            if i < repeats:
+                runs[name]["small"].append(run_once(name, app, small))
+                runs[name]["large"].append(run_once(name, app, large))
+            if i < startup_repeats:
+                runs[name]["one"].append(run_once(name, app, 1))
     out = {}
     for name, r in runs.items():
         out[name] = {clock: (min(t[i] for t in r["large"]) - min(t[i] for t in r["small"])) / (large - small)
                      for i, clock in enumerate(("wall", "cpu"))}
+        out[name]["startup"] = min(t[0] for t in r["one"]) - out[name]["wall"] if r["one"] else float("nan")
     return out
+
+
+def study_size(n: int) -> tuple[float, float]:
+    """Median seconds between consecutive job starts over trials 20-40 and over the last 20 of one
+    budget sweep of ``n`` trials of the trivial app."""
+    with tempfile.TemporaryDirectory(prefix="overhead-size-") as tmp:
+        sweep_dir = Path(tmp, "sweep")
+        run_once("budget", "trivial", n, keep=sweep_dir)
+        starts = [datetime.fromisoformat(json.loads((sweep_dir / str(i) / "budgetsweep_job.json").read_text())
+                                         ["started_at"]).timestamp() for i in range(n)]
+    # medians: one process runs all of it, so a burst of other work on a shared machine hits only some
+    # intervals; the median of each window is what a trial costs there
+    intervals = [b - a for a, b in zip(starts, starts[1:])]
+    return statistics.median(intervals[20:40]), statistics.median(intervals[n - 21:n - 1])
 
 
 LABELS = {"basic": "basic (Hydra)", "optuna": "hydra-optuna-sweeper 1.3.0 (in-memory study)",
           "budget": "budget (SQLite study + ledger)"}
 
 
-def report(per_trial: dict[str, dict[str, float]], small: int, large: int, repeats: int, command: str) -> str:
-    ratio = per_trial["budget"]["cpu"] / per_trial["basic"]["cpu"]
+def table(per_trial: dict[str, dict[str, float]]) -> list[str]:
+    lines = ["| sweeper | CPU s per trial | wall s per trial | CPU vs basic | wall vs basic | start-up s |",
+             "|---|---:|---:|---:|---:|---:|"]
+    base = per_trial["basic"]
+    for name, t in per_trial.items():
+        startup = f"{t['startup']:.2f}" if t["startup"] == t["startup"] else "-"
+        lines.append(f"| {LABELS[name]} | {t['cpu']:.3f} | {t['wall']:.3f} | {t['cpu'] / base['cpu']:.2f}x | "
+                     f"{t['wall'] / base['wall']:.2f}x | {startup} |")
+    return lines
+
+
+def report(results: dict, size: tuple[float, float] | None, args, command: str) -> str:
     lines = [
-        "# Sweeper overhead per trial",
+        "# Sweeper overhead",
         "",
-        f"Generated by `{command}`. Trivial app (`tests/apps/trivial_app.py`: returns x^2, no record), "
-        f"basic launcher, sweeps of {small} and {large} trials, each run {repeats} times, interleaved. Per trial = "
-        "(fastest large sweep - fastest small sweep) / (difference in trials), which removes process start-up "
-        "and most of the noise of a shared machine (noise only adds time). The app does nothing, so each "
-        "figure is the sweeper's overhead per trial, Hydra's own per-job work included. CPU time (user + "
-        "system of the sweep process) is the headline; wall time is shown too.",
+        f"Generated by `{command}`: every figure below comes from this one run, sweepers interleaved. Basic "
+        "launcher, jobs in the sweeper's process. Per trial = (fastest large sweep - fastest small sweep) / "
+        "(difference in trials), which removes process start-up and most of the noise of a shared machine "
+        "(noise only adds time). Start-up = fastest small sweep - its trials' share. The budget sweeper runs "
+        "with no budget settings (the one-line switch from hydra-optuna-sweeper; every job is still timed "
+        "and charged, and the summary written).",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}, no GPU use; load average at the end {os.getloadavg()[0]:.1f} "
         "(other work shared the machine).",
-        "",
-        "| sweeper | CPU s per trial | wall s per trial | CPU vs basic |",
-        "|---|---:|---:|---:|",
     ]
-    for name, t in per_trial.items():
-        lines.append(f"| {LABELS[name]} | {t['cpu']:.3f} | {t['wall']:.3f} | "
-                     f"{t['cpu'] / per_trial['basic']['cpu']:.2f}x |")
-    lines += [
-        "",
-        f"**Ratio budget / basic (CPU per trial): {ratio:.2f}** (target: at most 1.0, i.e. no more per-trial "
-        "overhead than the basic sweeper's per job). The basic sweeper composes each job's config twice "
-        "(once to validate the batch, once to launch it); the budget sweeper composes it once, in the "
-        "launcher (an app with a `task` is composed once more, to plan the trial's cost; this app has none), "
-        "and spends the difference on Optuna's ask/suggest/tell and on the ledger's reserve and commit "
-        "against the SQLite study.",
-    ]
-    if "optuna" in per_trial:
-        lines.append(f"Ratio budget / hydra-optuna-sweeper (CPU per trial): "
-                     f"{per_trial['budget']['cpu'] / per_trial['optuna']['cpu']:.2f} (upstream keeps its study "
-                     "in memory: nothing survives the process, and jobs cannot report to it).")
+    digits = "`budgetsweep task=digits train.epochs=null train.steps=1`"
+    for app, title, small, large in (("trivial", "Trivial app (`tests/apps/trivial_app.py`)", args.small, args.large),
+                                     ("digits", digits, args.digits_small, args.digits_large)):
+        per = results[app]
+        lines += ["", f"## {title}: sweeps of {small} and {large} trials, {args.repeats} times each", "",
+                  *table(per), "",
+                  f"**Per trial, budget / basic: {per['budget']['cpu'] / per['basic']['cpu']:.2f}x CPU, "
+                  f"{per['budget']['wall'] / per['basic']['wall']:.2f}x wall** (target: at most 1.0). "
+                  + (f"**Start-up, budget - basic: "
+                     f"{per['budget']['startup'] - per['basic']['startup']:+.2f} s** "
+                     "(target: at most +0.4 s)." if per["budget"]["startup"] == per["budget"]["startup"] else
+                     "Start-up: see the trivial app (here both are dominated by importing torch in the first job).")]
+    if size is not None:
+        early, late = size
+        lines += ["", f"## Per-trial cost against study size (one budget sweep of {args.study_size} trials, "
+                  "trivial app)", "",
+                  f"Median interval between job starts: trials 20-40 {early:.3f} s, last 20 trials {late:.3f} s: "
+                  f"**{late / early:.2f}x** (target: at most 1.2x)."]
+    lines += ["", "Where the time goes. The basic sweeper composes each job's config twice (once to validate "
+              "the batch, once to launch it); the budget sweeper composes it once in the launcher and, for an "
+              "app with a `task` under a budget limit, once more to plan the trial's cost (without a limit "
+              "nothing is predicted, so nothing is planned). It spends the rest on Optuna's "
+              "ask/suggest/tell, the trial's attributes (written in one transaction) and the ledger's reserve "
+              "and commit against the SQLite study; Optuna's cached storage reads only new or unfinished trials "
+              "per ask, so the cost stays flat as the study grows."]
     return "\n".join(lines) + "\n"
 
 
@@ -125,15 +173,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=int, default=5)
     parser.add_argument("--large", type=int, default=35)
-    parser.add_argument("--repeats", type=int, default=4)
+    parser.add_argument("--digits-small", type=int, default=3)
+    parser.add_argument("--digits-large", type=int, default=15)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--study-size", type=int, default=500)
     parser.add_argument("--out", default=str(REPO / "analysis" / "sweeper_overhead.md"))
     args = parser.parse_args()
     names = ["basic"] + (["optuna"] if upstream_installed() else []) + ["budget"]
-    per_trial = measure(names, args.small, args.large, args.repeats)
+    results = {"trivial": measure(names, "trivial", args.small, args.large, args.repeats, startup_repeats=5),
+               "digits": measure(["basic", "budget"], "digits", args.digits_small, args.digits_large, args.repeats)}
+    size = study_size(args.study_size) if args.study_size >= 60 else None
     command = "python benchmarks/sweeper_overhead.py" + "".join(
-        f" --{k} {v}" for k, v in (("small", args.small), ("large", args.large), ("repeats", args.repeats))
-        if v != parser.get_default(k))
-    text = report(per_trial, args.small, args.large, args.repeats, command)
+        f" --{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "out" and v != parser.get_default(k))
+    text = report(results, size, args, command)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)
     print(text)

@@ -3,22 +3,43 @@
 - ``examples`` and ``flops``: the plan's analytic work (examples x per-example FLOPs), exact.
 - ``gpu_hours``: the plan's FLOPs x device-seconds per FLOP. Trials of one study may run at rungs
   of very different cost (DESIGN section 12), so the rate is calibrated per reduction label first
-  (median of measured device-seconds / FLOPs of that label's completed trials: a ratio at one rung
-  absorbs that rung's fixed overhead), then across labels (least squares seconds = a + b x FLOPs
+  (device-seconds / FLOPs of that label's completed and budget-stopped trials: a ratio at one rung
+  absorbs that rung's fixed overhead, and a stopped trial's ratio over the work it did is as good
+  a measurement as a completed one's), then across labels (least squares seconds = a + b x FLOPs
   when three or more trials span a 2x range of FLOPs, pruned ones included, else the median ratio
   of completed trials), and before any trial completed from a deliberately slow default:
   ``assumed_overhead_seconds + flops / assumed_flops_per_second``, raised to what unfinished trials
-  took. A safety margin is added on top, since a reservation that is too small stops the job.
-- No plan (an app without a ``task``): the median actual cost of completed trials, else
-  ``default_trial_cost``.
+  took.
+- No plan (an app without a ``task``): from the *measured* costs of earlier trials, else
+  ``default_trial_cost``. A cost the sweeper only assumed (a job without a record, charged its
+  reservation) is never learned from, so predictions cannot compound. A ``budget_stopped`` trial is
+  a censored observation: its true cost is above what it spent. With no completed trial yet the
+  next prediction is twice the largest such cost (so a guess k times too low recovers after about
+  log2(k) stopped trials); afterwards no prediction is below the largest stopped cost x
+  (1 + safety_margin).
+
+Margins come from the measured spread: with three or more measurements (costs, or rates per FLOP)
+the prediction is the one-sided 90% upper prediction bound of a log-normal fit (Student t,
+``scipy.stats.t``), never below the median; with fewer, the largest x (1 + safety_margin). Time
+is noisy, so ``gpu_hours`` predictions are also at least the median x (1 + safety_margin).
 """
 from __future__ import annotations
 
+import functools
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from budgetsweep.budget.units import check_unit
+
+
+@functools.lru_cache(maxsize=None)
+def _t90(dof: int) -> float:
+    """Student t's 90% quantile (``scipy.stats.t``), cached: one ppf per degree of freedom."""
+    from scipy.stats import t  # only once there is a spread to measure
+
+    return float(t.ppf(0.9, dof))
 
 
 class CostModelError(ValueError):
@@ -36,13 +57,20 @@ class Work:
 
 @dataclass(frozen=True)
 class Observation:
-    """What a finished trial did: its charged cost and, when a record was read, its measured work."""
+    """What a finished trial did: its charged cost and, when a record was read, its measured work.
+
+    ``measured``: the cost was measured (a record, or the job's wall time), not assumed (a job
+    without a record in a unit the sweeper cannot measure is charged its reservation).
+    ``censored``: the trial was stopped at its reservation (``budget_stopped``): its true cost is
+    above ``cost``."""
 
     label: str
     cost: float
     completed: bool = True
     flops: float = 0.0
     device_seconds: float = 0.0
+    measured: bool = True
+    censored: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,6 +96,26 @@ class CostModel:
         self.default_trial_cost = default_trial_cost
         self.min_fit_points = min_fit_points
 
+    def upper(self, values: Sequence[float], *, noisy: bool) -> tuple[float, str]:
+        """A reservation for one more draw of ``values`` (all > 0): the one-sided 90% upper
+        prediction bound of a log-normal fit, exp(m + t(0.9, n-1) s sqrt(1 + 1/n)) with m, s the
+        mean and sd of log values (never below the median); under three values (no spread worth
+        the name): the largest x (1 + safety_margin), or the value itself when two exact ones agree.
+        ``noisy`` (time): also at least median x (1 + safety_margin). Returns (value, margin text)."""
+        values = [float(v) for v in values]
+        n = len(values)
+        median = statistics.median(values)
+        if n < 3:  # too few to measure a spread: the largest, with the configured margin
+            if n == 2 and values[0] == values[1] and not noisy:
+                return values[0], "two equal measurements"
+            return max(values) * (1.0 + self.safety_margin), f"+{self.safety_margin:.0%} (n < 3)"
+        logs = [math.log(v) for v in values]
+        spread = statistics.stdev(logs)
+        bound = math.exp(statistics.fmean(logs) + _t90(n - 1) * spread * math.sqrt(1.0 + 1.0 / n))
+        floor = median * (1.0 + self.safety_margin) if noisy else median
+        value = max(bound, floor)
+        return value, f"+{value / median - 1.0:.0%} over the median (log sd {spread:.2f})"
+
     def predict(self, work: Work | None, history: Sequence[Observation] = ()) -> Prediction:
         if work is not None and self.unit == "examples" and work.examples is not None:
             return Prediction(float(work.examples), "plan")
@@ -75,32 +123,38 @@ class CostModel:
             return Prediction(float(work.flops), "plan")
         if work is not None and self.unit == "gpu_hours" and work.flops is not None:
             seconds, basis = self._device_seconds(work, history)
-            return Prediction(seconds / 3600.0 * (1.0 + self.safety_margin), basis)
+            return Prediction(seconds / 3600.0, basis)
         return self._from_history(work.label if work is not None else None, history)
 
     # -- gpu_hours ----------------------------------------------------------------------
     def _device_seconds(self, work: Work, history: Sequence[Observation]) -> tuple[float, str]:
         flops = float(work.flops)
+        margin = 1.0 + self.safety_margin
         points = [o for o in history if o.flops > 0 and o.device_seconds > 0]
         done = [o for o in points if o.completed]
-        same = [o.device_seconds / o.flops for o in done if o.label == work.label]
+        same = [o.device_seconds / o.flops for o in points if (o.completed or o.censored) and o.label == work.label]
         if same:
-            return flops * statistics.median(same), f"calibrated:{work.label} (n={len(same)})"
+            rate, how = self.upper(same, noisy=True)
+            return flops * rate, f"calibrated:{work.label} (n={len(same)}, {how})"
         fit = self._affine_fit(points)
         if fit is not None:
             a, b = fit
-            return a + b * flops, f"calibrated:all labels, fit (n={len(points)})"
+            return (a + b * flops) * margin, f"calibrated:all labels, fit (n={len(points)})"
         if done:
             rate = statistics.median(o.device_seconds / o.flops for o in done)
-            return flops * rate, f"calibrated:all labels (n={len(done)})"
+            return flops * rate * margin, f"calibrated:all labels (n={len(done)})"
+        return self._default_seconds(flops, points)
+
+    def _default_seconds(self, flops: float, points: Sequence[Observation]) -> tuple[float, str]:
+        margin = 1.0 + self.safety_margin
         default = self.assumed_overhead_seconds + flops / self.assumed_flops_per_second
         if points:
             # only stopped or pruned trials so far: their work was partial, so a rate per FLOP would
             # spread a full run's fixed overhead over part of its work; they do show that a trial
             # takes at least that long
             floor = statistics.median(o.device_seconds for o in points) + flops / self.assumed_flops_per_second
-            return max(default, floor), f"default, floor from {len(points)} unfinished trials"
-        return default, "default"
+            return max(default, floor) * margin, f"default, floor from {len(points)} unfinished trials"
+        return default * margin, "default"
 
     def _affine_fit(self, points: Sequence[Observation]) -> tuple[float, float] | None:
         """Least squares seconds = a + b x flops; None unless it is well posed and physical."""
@@ -120,13 +174,21 @@ class CostModel:
 
     # -- no plan ------------------------------------------------------------------------
     def _from_history(self, label: str | None, history: Sequence[Observation]) -> Prediction:
-        done = [o.cost for o in history if o.completed and o.cost > 0]
-        same = [o.cost for o in history if o.completed and o.cost > 0 and o.label == label]
-        margin = 1.0 + self.safety_margin if self.unit == "gpu_hours" else 1.0
-        if same:
-            return Prediction(statistics.median(same) * margin, f"history:{label} (n={len(same)})")
+        measured = [o for o in history if o.measured and o.cost > 0 and (o.completed or o.censored)]
+        same = [o for o in measured if o.label == label]
+        pool, where = (same, f"history:{label}") if any(o.completed for o in same) else (measured, "history")
+        done = [o.cost for o in pool if o.completed]
+        stopped = [o.cost for o in measured if o.censored]
+        noisy = self.unit == "gpu_hours"
         if done:
-            return Prediction(statistics.median(done) * margin, f"history (n={len(done)})")
+            cost, how = self.upper(done, noisy=noisy)
+            basis = f"{where} (n={len(done)}, {how})"
+            if stopped and max(stopped) * (1.0 + self.safety_margin) > cost:
+                cost = max(stopped) * (1.0 + self.safety_margin)
+                basis = f"{where} (n={len(done)}), raised above {len(stopped)} budget-stopped trials"
+            return Prediction(cost, basis)
+        if stopped:  # only censored observations: the true cost is above all of them; search upwards
+            return Prediction(2.0 * max(stopped), f"2 x the largest of {len(stopped)} budget-stopped trials")
         if self.default_trial_cost is not None:
             return Prediction(float(self.default_trial_cost), "default_trial_cost")
         raise CostModelError(

@@ -8,9 +8,16 @@ Two tables in the study's own database (SQLAlchemy Core):
 - ``budgetsweep_charges``: one row per trial: ``reserved`` (the prediction, held before launch),
   then ``committed`` (the actual cost) or ``released`` (never ran).
 
+- ``budgetsweep_claims``: one row per (study, key) taken by a trial, e.g. a grid point: a grid
+  shared by several sweepers visits each point once.
+
 The unit is fixed per study: reopening it with another unit is an error. The limit may change
 (continuing a study with more budget is a normal thing to do); the change is reported through
-``limit_changed_from`` so the sweeper can log it.
+``limit_changed_from`` so the sweeper can log it. ``limit=None`` is a study without a cap (costs
+are still measured and charged); it is stored as infinity.
+
+``n_trials`` is a study's total over all processes: ``try_reserve(..., max_trials=n)`` takes a
+trial slot (a charge that is not ``released``) in the same locked transaction as the budget.
 """
 from __future__ import annotations
 
@@ -58,6 +65,17 @@ charges_table = Table(
     Column("heartbeat_at", DateTime, nullable=True),
     Column("committed_at", DateTime, nullable=True),
 )
+
+
+claims_table = Table(
+    "budgetsweep_claims", metadata,
+    Column("study_name", String(512), primary_key=True),
+    Column("claim_key", String(512), primary_key=True),
+    Column("trial_number", Integer, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+RESERVED_OK, NO_BUDGET, NO_SLOT = "reserved", "no_budget", "no_slot"
 
 
 class LedgerError(ValueError):
@@ -115,14 +133,14 @@ def make_engine(url: str) -> Engine:
 
 
 class Ledger:
-    def __init__(self, storage: str | Engine, study_name: str, *, unit: str, limit: float,
+    def __init__(self, storage: str | Engine, study_name: str, *, unit: str, limit: float | None,
                  tolerance: float = 0.0, owner: str | None = None) -> None:
         check_unit(unit)
         if not isinstance(study_name, str) or not study_name:
             raise LedgerError(f"study_name={study_name!r} is not allowed; it must be a non-empty string")
-        self.limit_value = _amount("limit", limit)
+        self.limit_value = math.inf if limit is None else _amount("limit", limit)
         if self.limit_value <= 0:
-            raise LedgerError(f"limit={limit!r} is not allowed; it must be a number > 0")
+            raise LedgerError(f"limit={limit!r} is not allowed; it must be a number > 0 (or None: no cap)")
         self.engine = make_engine(storage) if isinstance(storage, str) else storage
         self.study_name = study_name
         self.unit = unit
@@ -136,15 +154,19 @@ class Ledger:
         return f"Ledger({mask(str(self.engine.url))!r}, study={self.study_name!r}, {self.limit_value} {self.unit})"
 
     # -- set-up -------------------------------------------------------------------------
+    @property
+    def capped(self) -> bool:
+        return math.isfinite(self.limit_value)
+
     def _create_tables(self) -> None:
-        for attempt in range(3):
+        for attempt in range(6):
             try:
                 metadata.create_all(self.engine, checkfirst=True)
                 return
             except (OperationalError, ProgrammingError, IntegrityError):
-                if attempt == 2:  # another process creating them at the same moment: look again
+                if attempt == 5:  # another process creating them at the same moment: look again
                     raise
-                time.sleep(0.2 * (attempt + 1))
+                time.sleep(0.1 * (attempt + 1))
 
     def _open_budget(self) -> None:
         for _ in range(2):
@@ -204,6 +226,23 @@ class Ledger:
     # -- the contract -------------------------------------------------------------------
     def reserve(self, trial: Any, predicted: float, *, label: str = "", job_dir: str | None = None) -> bool:
         """Hold ``predicted`` for ``trial`` if spent + reserved + predicted <= limit; atomic."""
+        return self.try_reserve(trial, predicted, label=label, job_dir=job_dir) == RESERVED_OK
+
+    def launched(self) -> int:
+        """Trials of the study that hold a slot: reserved or committed (not released)."""
+        with self._transaction() as conn:
+            return self._launched(conn)
+
+    def _launched(self, conn: Connection) -> int:
+        c = charges_table.c
+        return int(conn.execute(select(func.count()).where(and_(c.study_name == self.study_name,
+                                                                c.state != RELEASED))).scalar_one())
+
+    def try_reserve(self, trial: Any, predicted: float, *, label: str = "", job_dir: str | None = None,
+                    max_trials: int | None = None) -> str:
+        """Hold ``predicted`` for ``trial`` if spent + reserved + predicted <= limit and, with
+        ``max_trials``, fewer than that many trials hold a slot; atomic across processes.
+        Returns RESERVED_OK, NO_BUDGET or NO_SLOT."""
         number = _number(trial)
         predicted = _amount("predicted", predicted)
         with self._locked() as conn:
@@ -211,15 +250,37 @@ class Ledger:
             if existing is not None:
                 raise LedgerError(f"trial {number} of study {self.study_name!r} already has a charge "
                                   f"({existing.state}); a trial is reserved once")
+            if max_trials is not None and self._launched(conn) >= max_trials:
+                return NO_SLOT
             spent, held = self._totals(conn)
             if not self._fits(spent, held, predicted):
-                return False
+                return NO_BUDGET
             now = _now()
             conn.execute(insert(charges_table).values(
                 study_name=self.study_name, trial_number=number, state=RESERVED, reserved=predicted,
                 actual=None, label=label or "", job_dir=job_dir, owner=self.owner, created_at=now,
                 heartbeat_at=now, committed_at=None))
+            return RESERVED_OK
+
+    def claim(self, key: str, trial: Any) -> bool:
+        """Take ``key`` (a grid point, say) for ``trial``, once per study: True when it is now this
+        trial's (also when it already was), False when another trial holds it. Atomic."""
+        number = _number(trial)
+        with self._locked() as conn:
+            row = conn.execute(select(claims_table.c.trial_number).where(and_(
+                claims_table.c.study_name == self.study_name, claims_table.c.claim_key == key))).first()
+            if row is not None:
+                return row.trial_number == number
+            conn.execute(insert(claims_table).values(study_name=self.study_name, claim_key=key,
+                                                     trial_number=number, created_at=_now()))
             return True
+
+    def claims(self) -> dict[str, int]:
+        """key -> trial number of every claim of the study."""
+        with self._transaction() as conn:
+            rows = conn.execute(select(claims_table.c.claim_key, claims_table.c.trial_number)
+                                .where(claims_table.c.study_name == self.study_name)).all()
+        return {r.claim_key: r.trial_number for r in rows}
 
     def commit(self, trial: Any, actual: float) -> float:
         """Charge ``actual`` for ``trial``, replacing its reservation. Committing the same amount

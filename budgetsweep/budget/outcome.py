@@ -1,9 +1,12 @@
 """What a launched trial came to: its Optuna state, its values, and the cost to charge.
 
-The job's ``record.json`` is the evidence. Without one (a job killed by SIGKILL or the OOM killer,
-or an app that writes no records) the trial is charged its whole reservation, so a crash can never
-make money appear. A record still saying ``running`` only shows the cost at its last write, so it
-is charged at least the reservation too.
+The job's ``record.json`` is the evidence. Without one (an app that writes no records, or a job
+killed by SIGKILL or the OOM killer) a time unit (``gpu_hours``) is charged the job's wall time,
+which the sweeper measures itself (``job_timer``); a unit only the app can count (``examples``,
+``flops``), or a job that left no timing either, is charged its whole reservation, so a crash can
+never make money appear. A record still saying ``running`` only shows the cost at its last write,
+so it is charged at least the reservation too. ``Outcome.measured`` says whether the charge was
+measured (calibration learns only from those) and ``Outcome.charge_basis`` says why it is what it is.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from budgetsweep.budget.job_timer import read_timing
 from budgetsweep.budget.units import cost_in_unit, device_seconds
 
 COMPLETE, PRUNED, FAIL = "COMPLETE", "PRUNED", "FAIL"
@@ -27,9 +31,11 @@ class Outcome:
     record_path: str | None = None
     config_key: str | None = None
     label: str | None = None
-    measured: dict[str, float] = field(default_factory=dict)  # work done, for calibration
+    work: dict[str, float] = field(default_factory=dict)  # work done, for calibration
     error: str | None = None
     direction: str | None = None  # the record's objective direction
+    measured: bool = True  # False: ``actual`` is the reservation, assumed, not measured
+    charge_basis: str = "its record"  # what the charge is, for the log
 
 
 def job_dir_of(ret: Any, fallback: str | None = None) -> str | None:
@@ -70,14 +76,25 @@ def _values(value: Any, n_objectives: int) -> tuple[list[float] | None, str | No
     return values, None
 
 
-def _evidence(record, unit: str, reservation: float) -> tuple[float, dict[str, float]]:
+def _evidence(record, unit: str, reservation: float) -> tuple[float, dict[str, float], bool, str]:
+    """(charge, work, measured, basis) from a record."""
     measured = record.cost.measured
     actual = cost_in_unit(measured, unit)
-    if record.status == "running":
-        actual = max(actual, reservation)
     work = {"flops": float(measured.flops or 0.0), "examples": float(measured.examples or 0),
             "device_seconds": device_seconds(measured)}
-    return actual, work
+    if record.status == "running" and reservation > actual:
+        return reservation, work, False, "its reservation (its record still says running)"
+    return actual, work, True, "its record"
+
+
+def _without_record(job_dir: str | None, unit: str, reservation: float) -> tuple[float, dict, bool, str]:
+    """(charge, work, measured, basis) of a job that left no record: its wall time in a time unit."""
+    wall = read_timing(job_dir)
+    if unit == "gpu_hours" and wall is not None:
+        return wall / 3600.0, {"device_seconds": wall}, True, "the job's wall time (no record)"
+    if unit == "gpu_hours":
+        return reservation, {}, False, "its reservation (no record, no timing)"
+    return reservation, {}, False, f"its reservation (no record; only the app can count {unit})"
 
 
 def from_job(ret: Any, *, n_objectives: int, unit: str, reservation: float,
@@ -92,15 +109,17 @@ def from_job(ret: Any, *, n_objectives: int, unit: str, reservation: float,
         exc = getattr(ret, "_return_value", None)
         error = f"{type(exc).__name__}: {exc}" if exc is not None else "job failed"
     if record is None:
+        actual, work, measured, basis = _without_record(job_dir_of(ret, job_dir), unit, reservation)
+        common = dict(work=work, measured=measured, charge_basis=basis)
         if failed:
-            return Outcome(FAIL, None, "job_failed", reservation, path, error=error)
+            return Outcome(FAIL, None, "job_failed", actual, path, error=error, **common)
         values, problem = _values(ret.return_value, n_objectives)
         if problem:
-            return Outcome(FAIL, None, "no_record", reservation, path, error=problem)
-        return Outcome(COMPLETE, values, "no_record", reservation, path)
-    actual, work = _evidence(record, unit, reservation)
-    common = dict(record_path=path, config_key=record.config_key, label=record.reduction_label, measured=work,
-                  direction=record.objective.direction)
+            return Outcome(FAIL, None, "no_record", actual, path, error=problem, **common)
+        return Outcome(COMPLETE, values, "no_record", actual, path, **common)
+    actual, work, measured, basis = _evidence(record, unit, reservation)
+    common = dict(record_path=path, config_key=record.config_key, label=record.reduction_label, work=work,
+                  direction=record.objective.direction, measured=measured, charge_basis=basis)
     state = STATE_OF_STATUS.get(record.status, FAIL)
     if failed or state == FAIL:
         return Outcome(FAIL, None, record.status, actual, error=error or record.error
@@ -118,12 +137,37 @@ def from_record_only(job_dir: str | None, *, n_objectives: int, unit: str, reser
     with its objective keeps its result; anything else fails. Charged what the record shows."""
     record, path = _read(job_dir)
     if record is None:
-        return Outcome(FAIL, None, "no_record", reservation, path, error="sweeper died; no record")
-    actual, work = _evidence(record, unit, reservation)
-    common = dict(record_path=path, config_key=record.config_key, label=record.reduction_label, measured=work,
-                  direction=record.objective.direction)
+        actual, work, measured, basis = _without_record(job_dir, unit, reservation)
+        return Outcome(FAIL, None, "no_record", actual, path, error="the sweeper died while the job ran; no record",
+                       work=work, measured=measured, charge_basis=basis)
+    actual, work, measured, basis = _evidence(record, unit, reservation)
+    common = dict(record_path=path, config_key=record.config_key, label=record.reduction_label, work=work,
+                  direction=record.objective.direction, measured=measured, charge_basis=basis)
     value = record.objective.value
     if record.status == "completed" and n_objectives == 1 and value is not None and math.isfinite(value):
         return Outcome(COMPLETE, [float(value)], record.status, actual, **common)
-    return Outcome(FAIL, None, record.status, actual, error=f"sweeper died; record status {record.status!r}",
-                   **common)
+    # a record left "running" by a job that died with its sweeper: the run failed, it is not running
+    status = "failed" if record.status == "running" else record.status
+    return Outcome(FAIL, None, status, actual, error=f"the sweeper died while the job ran; record status "
+                   f"{record.status!r}", **common)
+
+
+def close_running_record(record_path: str | None, error: str) -> None:
+    """A record its job left ``running`` (the job died with its sweeper) says ``failed`` after
+    recovery, with ``error`` and the metrics it had: no run stays ``running`` for ever."""
+    import dataclasses
+    from datetime import datetime, timezone
+
+    from budgetsweep.records import read_record, write_record
+
+    if not record_path or not Path(record_path).is_file():
+        return
+    try:
+        record = read_record(record_path)
+    except ValueError:
+        return
+    if record.status != "running":
+        return
+    closed = dataclasses.replace(record, status="failed", error=record.error or error,
+                                 ended_at=record.ended_at or datetime.now(timezone.utc).isoformat())
+    write_record(Path(record_path).parent, closed)

@@ -40,6 +40,16 @@ _OTHER_TYPE = re.compile(r"(?i)(true|false|null|nan|[+-]?inf)")
 class SearchSpace:
     distributions: dict[str, BaseDistribution]  # in sampling order (upstream's order)
     fixed: dict[str, str]  # override key -> value as written
+    # parameters whose categorical choices are override text (``choice``/``a,b``/``shuffle`` of the
+    # params grammar, encoded as upstream's Transformer.encode does: null -> 'null', 'a b' -> "'a b'",
+    # [1,2] -> '[1,2]'); their sampled values go back into an override as written
+    encoded: frozenset[str] = frozenset()
+
+    def override(self, name: str, value: Any) -> str:
+        """``name=<value>``: the override that hands a job ``value`` as Hydra's basic sweeper would."""
+        if name in self.encoded:
+            return f"{name}={value if isinstance(value, str) else format_value(value)}"
+        return f"{name}={format_value(value)}"
 
     def grid(self) -> dict[str, list]:
         return {name: grid_values(name, dist) for name, dist in self.distributions.items()}
@@ -124,6 +134,7 @@ def build_search_space(params: Mapping[str, Any] | None, arguments: list[str],
     if search_space and not params:
         distributions = {str(k): distribution_from_config(str(k), v) for k, v in search_space.items()}
     fixed: dict[str, str] = {}
+    encoded: set[str] = set()
     lines = [(f"{k!s}={v}", f"hydra.sweeper.params.{k}={v!r}") for k, v in (params or {}).items()]
     lines += [(arg, f"override {arg!r}") for arg in arguments]
     for line, source in lines:
@@ -132,11 +143,16 @@ def build_search_space(params: Mapping[str, Any] | None, arguments: list[str],
         value = distribution_from_override(override, source)
         if isinstance(value, BaseDistribution):
             distributions[name] = value
+            if isinstance(value, CategoricalDistribution):
+                encoded.add(name)
+            else:
+                encoded.discard(name)
         else:
             fixed[name] = value
     for name in fixed:
         distributions.pop(name, None)
-    return SearchSpace(distributions, fixed)
+        encoded.discard(name)
+    return SearchSpace(distributions, fixed, frozenset(encoded))
 
 
 def grid_values(name: str, distribution: BaseDistribution) -> list:
@@ -154,20 +170,21 @@ def grid_values(name: str, distribution: BaseDistribution) -> list:
 
 
 def format_value(value: Any) -> str:
-    """A sampled value as an override value: as upstream writes it, quoted only when Hydra would
-    otherwise read something else (a string with spaces, or one that looks like a number)."""
+    """A Python value (from a ``search_space`` config or a ``custom_search_space``) as an override value
+    that Hydra parses back to the same value and type: null, true/false, ints, floats (inf, nan),
+    and strings quoted whenever Hydra would otherwise read something else (a number, a bool, null,
+    a list, spaces, ``,='``)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)  # 'inf', '-inf', 'nan', '1e-05': Hydra reads each as that float
     if not isinstance(value, str):
         return f"{value}"
     if _PLAIN.fullmatch(value) and not _OTHER_TYPE.fullmatch(value):
-        return value
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    try:
-        parsed = OverridesParser.create().parse_override(f"k={value}").value()
-    except Exception:
-        return quote(value)
-    # a list or dict written as text (from choice([1,2],[3])) goes back as written, as upstream
-    return value if parsed == value or isinstance(parsed, (list, dict)) else quote(value)
+        return value  # a bare word Hydra reads as this string
+    return quote(value)
 
 
 def quote(text: str) -> str:

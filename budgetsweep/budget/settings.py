@@ -26,7 +26,11 @@ def _number(name: str, value: Any, *, low: float, low_open: bool, optional: bool
 
 @dataclass(frozen=True)
 class BudgetSettings:
+    """``limit=None`` (the default) sets no cap: the sweeper then runs like hydra-optuna-sweeper,
+    bounded by ``n_trials``, and still measures, charges and summarises every trial's cost."""
+
     unit: str = "gpu_hours"
+    # None: no cap; the sweep is bounded by n_trials (as hydra-optuna-sweeper), costs still measured
     limit: float | None = None
     # how far past its reservation a job may run before it stops itself (0.1 = 10%)
     tolerance: float = 0.1
@@ -46,9 +50,7 @@ class BudgetSettings:
 
     def __post_init__(self) -> None:
         check_unit(self.unit, f"{KEY}.unit")
-        if self.limit is None:
-            raise ValueError(f"{KEY}.limit is not set; it must be a number > 0 in {KEY}.unit={self.unit}")
-        _number("limit", self.limit, low=0.0, low_open=True)
+        _number("limit", self.limit, low=0.0, low_open=True, optional=True)
         _number("tolerance", self.tolerance, low=0.0, low_open=False)
         _number("safety_margin", self.safety_margin, low=0.0, low_open=False)
         _number("default_trial_cost", self.default_trial_cost, low=0.0, low_open=True, optional=True)
@@ -68,3 +70,7 @@ class BudgetSettings:
         if unknown:
             raise ValueError(f"{KEY}.{unknown[0]} is not a budget setting; allowed: {', '.join(sorted(known))}")
         return cls(**node)
+
+    @property
+    def capped(self) -> bool:
+        return self.limit is not None

@@ -122,24 +122,242 @@ def check_url(url, key: str = "hydra.sweeper.storage") -> str:
     return url
 
 
+def _head_revision() -> str | None:
+    """Optuna's newest schema revision, read from its migration scripts' ``revision`` and
+    ``down_revision`` lines (the one no other script names as its parent), without alembic."""
+    import re
+    from pathlib import Path
+
+    import optuna.storages._rdb as rdb
+
+    revisions, parents = set(), set()
+    for script in (Path(rdb.__file__).parent / "alembic" / "versions").glob("*.py"):
+        text = script.read_text(encoding="utf-8")
+        own = re.search(r'^revision\s*=\s*["\']([^"\']+)', text, re.M)
+        parent = re.search(r'^down_revision\s*=\s*["\']([^"\']+)', text, re.M)
+        if own:
+            revisions.add(own.group(1))
+        if parent:
+            parents.add(parent.group(1))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _create_checked(url: str, kwargs: dict) -> None:
+    """Create Optuna's schema in a new, empty database as RDBStorage would (its tables, its version
+    row, alembic's revision stamp at the newest revision) and stamp it checked, without importing
+    alembic. Safe when several processes do it at once; a database that is not empty is left alone."""
+    import optuna
+    from optuna.storages._rdb import models
+    from sqlalchemy import Column, MetaData, String, Table, create_engine, inspect, insert, select
+    from sqlalchemy.exc import IntegrityError
+
+    head = _head_revision()
+    engine = create_engine(url, **kwargs)
+    try:
+        if head is None or inspect(engine).get_table_names():
+            return
+        models.BaseModel.metadata.create_all(engine)
+        alembic_version = Table("alembic_version", MetaData(),
+                                Column("version_num", String(32), primary_key=True, nullable=False))
+        alembic_version.create(engine, checkfirst=True)
+        meta = _meta_table()
+        meta.create(engine, checkfirst=True)
+        version_info = models.VersionInfoModel.__table__
+        for table, values in ((version_info, {"version_info_id": 1, "schema_version": models.SCHEMA_VERSION,
+                                              "library_version": optuna.__version__}),
+                              (alembic_version, {"version_num": head}),
+                              (meta, {"meta_key": SCHEMA_KEY, "meta_value": f"{optuna.__version__}|{head}"})):
+            try:
+                with engine.begin() as conn:
+                    if conn.execute(select(table)).first() is None:
+                        conn.execute(insert(table).values(**values))
+            except IntegrityError:  # another process wrote it first
+                pass
+    finally:
+        engine.dispose()
+
+
+def _creation_race(exc: BaseException) -> bool:
+    """Another process creating the same tables at the same moment (not a bad URL): SQLite says
+    "table ... already exists" or "database is locked", PostgreSQL a duplicate key in its catalog."""
+    from sqlalchemy.exc import IntegrityError
+
+    text = str(exc).lower()
+    return isinstance(exc, IntegrityError) or any(
+        s in text for s in ("already exists", "duplicate key", "database is locked", "unique constraint"))
+
+
+SCHEMA_KEY = "optuna_schema"  # budgetsweep_meta: "<optuna version>|<alembic revision>" checked by it
+
+
+def _meta_table():
+    from sqlalchemy import Column, MetaData, String, Table
+
+    return Table("budgetsweep_meta", MetaData(), Column("meta_key", String(64), primary_key=True),
+                 Column("meta_value", String(512), nullable=False))
+
+
+def _schema_stamp(engine) -> tuple[str | None, str | None]:
+    """(what budgetsweep recorded as checked, the database's alembic revision); None where absent."""
+    from sqlalchemy import inspect, select, text
+
+    try:
+        names = set(inspect(engine).get_table_names())
+        if not {"budgetsweep_meta", "alembic_version"} <= names:
+            return None, None
+        table = _meta_table()
+        with engine.connect() as conn:
+            checked = conn.execute(select(table.c.meta_value).where(table.c.meta_key == SCHEMA_KEY)).scalar()
+            revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        return checked, revision
+    except Exception:
+        return None, None
+
+
+def _stamp_checked(storage) -> None:
+    """Record that this Optuna version checked the database's schema (best effort)."""
+    import optuna
+    from sqlalchemy import delete, insert
+
+    try:
+        stamp = f"{optuna.__version__}|{storage.get_current_version()}"
+        table = _meta_table()
+        table.create(storage.engine, checkfirst=True)
+        with storage.engine.begin() as conn:
+            conn.execute(delete(table).where(table.c.meta_key == SCHEMA_KEY))
+            conn.execute(insert(table).values(meta_key=SCHEMA_KEY, meta_value=stamp))
+    except Exception:  # another process stamping at the same moment; the next start checks again
+        pass
+
+
+def _checked_storage(url: str, kwargs: dict):
+    """An RDBStorage on a database whose Optuna schema this Optuna version has already checked
+    (``budgetsweep_meta``), opened without Optuna's alembic version manager: importing alembic and
+    reading its migration scripts is most of a sweeper's (and every job's) start-up. None when the
+    database has not been checked by this Optuna version, or its revision changed since."""
+    import optuna
+    from sqlalchemy import create_engine
+    from sqlalchemy import orm
+
+    engine = create_engine(url, **kwargs)
+    checked, revision = _schema_stamp(engine)
+    if revision is None or checked != f"{optuna.__version__}|{revision}":
+        engine.dispose()
+        return None
+    storage = optuna.storages.RDBStorage.__new__(optuna.storages.RDBStorage)
+    # what RDBStorage.__init__ sets, with its defaults (no heartbeat), minus the version manager
+    storage.engine_kwargs = dict(kwargs)
+    storage.url = url
+    storage.skip_compatibility_check = True
+    storage.heartbeat_interval = storage.grace_period = None
+    storage.heartbeat_stale_trial_callback = storage.failed_trial_callback = None
+    storage.engine = engine
+    storage.scoped_session = orm.scoped_session(orm.sessionmaker(bind=engine))
+    return storage
+
+
+def _head_revision() -> str | None:
+    """Optuna's newest schema revision, read from its migration scripts' ``revision`` and
+    ``down_revision`` lines (the one no other script names as its parent), without alembic."""
+    import re
+    from pathlib import Path
+
+    import optuna.storages._rdb as rdb
+
+    revisions, parents = set(), set()
+    for script in (Path(rdb.__file__).parent / "alembic" / "versions").glob("*.py"):
+        text = script.read_text(encoding="utf-8")
+        own = re.search(r'^revision\s*=\s*["\']([^"\']+)', text, re.M)
+        parent = re.search(r'^down_revision\s*=\s*["\']([^"\']+)', text, re.M)
+        if own:
+            revisions.add(own.group(1))
+        if parent:
+            parents.add(parent.group(1))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _create_checked(url: str, kwargs: dict) -> None:
+    """Create Optuna's schema in a new, empty database as RDBStorage would (its tables, its version
+    row, alembic's revision stamp at the newest revision) and stamp it checked, without importing
+    alembic. Safe when several processes do it at once; a database that is not empty is left alone."""
+    import optuna
+    from optuna.storages._rdb import models
+    from sqlalchemy import Column, MetaData, String, Table, create_engine, inspect, insert, select
+    from sqlalchemy.exc import IntegrityError
+
+    head = _head_revision()
+    engine = create_engine(url, **kwargs)
+    try:
+        if head is None or inspect(engine).get_table_names():
+            return
+        models.BaseModel.metadata.create_all(engine)
+        alembic_version = Table("alembic_version", MetaData(),
+                                Column("version_num", String(32), primary_key=True, nullable=False))
+        alembic_version.create(engine, checkfirst=True)
+        meta = _meta_table()
+        meta.create(engine, checkfirst=True)
+        version_info = models.VersionInfoModel.__table__
+        for table, values in ((version_info, {"version_info_id": 1, "schema_version": models.SCHEMA_VERSION,
+                                              "library_version": optuna.__version__}),
+                              (alembic_version, {"version_num": head}),
+                              (meta, {"meta_key": SCHEMA_KEY, "meta_value": f"{optuna.__version__}|{head}"})):
+            try:
+                with engine.begin() as conn:
+                    if conn.execute(select(table)).first() is None:
+                        conn.execute(insert(table).values(**values))
+            except IntegrityError:  # another process wrote it first
+                pass
+    finally:
+        engine.dispose()
+
+
+def _creation_race(exc: BaseException) -> bool:
+    """Another process creating the same tables at the same moment (not a bad URL): SQLite says
+    "table ... already exists" or "database is locked", PostgreSQL a duplicate key in its catalog."""
+    from sqlalchemy.exc import IntegrityError
+
+    text = str(exc).lower()
+    return isinstance(exc, IntegrityError) or any(
+        s in text for s in ("already exists", "duplicate key", "database is locked", "unique constraint"))
+
+
 def open_optuna_storage(url: str, key: str = "hydra.sweeper.storage"):
-    """An Optuna RDBStorage on ``url``; raises ValueError naming ``key`` when it cannot be opened."""
+    """An Optuna RDBStorage on ``url``; raises ValueError naming ``key`` when it cannot be opened.
+
+    Several sweepers started together on a new database all create Optuna's tables: the losers of
+    that race retry (the tables are there by then); any other error is the URL's, reported at once.
+    A database this Optuna version has checked before opens without the schema check (no alembic).
+    """
     import optuna
 
-    from sqlalchemy.exc import IntegrityError, ProgrammingError
-
     check_url(url, key)
+    kwargs = engine_kwargs(url)
+    storage = None
     for attempt in range(5):
         try:
-            storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs(url))
-            break
-        except (IntegrityError, ProgrammingError) as exc:
-            # two processes creating Optuna's tables at once on PostgreSQL: the loser retries
-            if attempt == 4:
-                raise ValueError(f"{key}={mask(url)!r} cannot be opened ({type(exc).__name__}: "
-                                 f"{mask(str(exc))}); allowed: {ALLOWED}") from None
-            time.sleep(0.2 * (attempt + 1))
+            if attempt:
+                _create_checked(url, kwargs)
+            storage = _checked_storage(url, kwargs)
         except Exception as exc:
+            if _creation_race(exc):
+                time.sleep(0.05 * attempt)
+                continue
+            storage = None  # Optuna's own set-up below reports what is wrong
+            break
+        if storage is not None or attempt:
+            break
+    attempts = 8
+    for attempt in range(attempts if storage is None else 0):
+        try:
+            storage = optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+            _stamp_checked(storage)
+            break
+        except Exception as exc:
+            if _creation_race(exc) and attempt < attempts - 1:
+                time.sleep(0.1 * (attempt + 1))
+                continue
             raise ValueError(f"{key}={mask(url)!r} cannot be opened ({type(exc).__name__}: {mask(str(exc))}); "
                              f"allowed: {ALLOWED}") from None
     if is_sqlite(url):

@@ -12,14 +12,17 @@ from typing import Any
 from budgetsweep.budget.units import format_cost
 
 
-def build_summary(*, study_name: str, storage: str, unit: str, limit: float, tolerance: float,
+def build_summary(*, study_name: str, storage: str, unit: str, limit: float | None, tolerance: float,
                   spent: float, reserved: float, charges: Sequence[Any],
                   trials: Mapping[int, Mapping[str, Any]], n_trials: int, stopped: str) -> dict[str, Any]:
-    """``charges``: the ledger's rows; ``trials``: number -> {state, status, label, basis} from the study."""
+    """``charges``: the ledger's rows; ``trials``: number -> {state, status, label, basis, predicted}
+    from the study (``budgetsweep.budget.trial_attrs.summary_info``). ``limit=None``: no cap
+    (``remaining`` is then null). Trials that never launched hold no charge and are not listed."""
     rows = []
     for charge in charges:
         info = trials.get(charge.trial, {})
-        predicted, actual = charge.reserved, charge.actual
+        predicted = info["predicted"] if "predicted" in info else charge.reserved
+        actual = charge.actual
         error = actual - predicted if predicted is not None and actual is not None else None
         rows.append({
             "trial": charge.trial, "state": info.get("state"), "status": info.get("status"),
@@ -30,7 +33,7 @@ def build_summary(*, study_name: str, storage: str, unit: str, limit: float, tol
     done = [r for r in rows if r["status"] == "completed" and r["error"] is not None]
     errors = [abs(r["error"]) for r in done]
     relative = [abs(r["error"]) / r["predicted"] for r in done if r["predicted"]]
-    remaining = limit - spent - reserved
+    remaining = limit - spent - reserved if limit is not None else None
     return {
         "study_name": study_name,
         "storage": storage,
@@ -40,7 +43,7 @@ def build_summary(*, study_name: str, storage: str, unit: str, limit: float, tol
         "spent": spent,
         "reserved": reserved,
         "remaining": remaining,
-        "remaining_fraction": remaining / limit,
+        "remaining_fraction": remaining / limit if limit is not None else None,
         "n_trials": n_trials,
         "n_charged": sum(1 for r in rows if r["ledger"] == "committed"),
         "stopped": stopped,
@@ -57,10 +60,16 @@ def build_summary(*, study_name: str, storage: str, unit: str, limit: float, tol
 def summary_table(summary: Mapping[str, Any], max_rows: int = 30) -> str:
     """A short text table for the log."""
     unit = summary["unit"]
+    if summary["limit"] is None:
+        head = (f"budget of study {summary['study_name']!r} ({unit}): spent {format_cost(summary['spent'], unit)}, "
+                "no limit")
+    else:
+        head = (f"budget of study {summary['study_name']!r} ({unit}): spent {format_cost(summary['spent'], unit)}, "
+                f"reserved {format_cost(summary['reserved'], unit)}, remaining "
+                f"{format_cost(summary['remaining'], unit)} of {format_cost(summary['limit'], unit)} "
+                f"({100 * summary['remaining_fraction']:.1f}%)")
     lines = [
-        f"budget of study {summary['study_name']!r} ({unit}): spent {format_cost(summary['spent'], unit)}, "
-        f"reserved {format_cost(summary['reserved'], unit)}, remaining {format_cost(summary['remaining'], unit)} "
-        f"of {format_cost(summary['limit'], unit)} ({100 * summary['remaining_fraction']:.1f}%)",
+        head,
         f"{'trial':>5}  {'status':<15} {'label':<24} {'predicted':>12} {'actual':>12} {'error':>12}",
     ]
     rows = summary["trials"]

@@ -57,7 +57,9 @@ class TrialLink:
             raise ValueError(f"budgetsweep.trial.storage={storage!r} is not allowed; it must be a database URL")
         check_unit(unit, "budgetsweep.trial.unit")
         for key, value in (("reservation", reservation), ("tolerance", tolerance)):
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            # reservation inf: a sweep without a budget limit, the job never stops for its budget
+            if not isinstance(value, (int, float)) or math.isnan(value) or value < 0 or \
+                    (key == "tolerance" and math.isinf(value)):
                 raise ValueError(f"budgetsweep.trial.{key}={value!r} is not allowed; it must be a number >= 0")
         self.number = number
         self.study_name = study_name

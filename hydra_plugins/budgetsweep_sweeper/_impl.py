@@ -1,16 +1,18 @@
 """The budget sweeper's loop: ask -> predict -> reserve -> launch -> read records -> commit -> tell.
 
 Policy lives here, between batches; execution is the Hydra launcher's. A trial is launched only
-after the ledger has reserved its predicted cost; the sweep stops when the next trial does not fit
-with nothing in flight. Everything is kept in the study's database, so rerunning the same command
-resumes: finished trials count toward ``n_trials``, trials a dead sweeper left running are charged
-and closed, and job directories are numbered by trial so earlier ones are never overwritten.
+after the ledger has reserved its predicted cost and a trial slot (``n_trials`` is the study's total
+over all its sweepers); the sweep stops when the next trial does not fit with nothing in flight.
+Without ``hydra.sweeper.budget.limit`` there is no cap: ``n_trials`` bounds the sweep, as with
+hydra-optuna-sweeper, and costs are still measured (every job is timed) and summarised.
+Everything is kept in the study's database, so rerunning the same command resumes: launched
+trials count toward ``n_trials``, trials a dead sweeper left running are charged and closed,
+trials asked but never launched wait (Optuna state WAITING) for the next run, and job
+directories are numbered by trial so earlier ones are never overwritten.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib
-import json
 import logging
 import math
 import os
@@ -30,11 +32,14 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from optuna.trial import TrialState
 
 from budgetsweep.budget import outcome as outcomes
+from budgetsweep.budget import study_identity
+from budgetsweep.budget import trial_attrs as attrs
 from budgetsweep.budget.cost_model import CostModel, CostModelError, Observation, Prediction, Work
-from budgetsweep.budget.ledger import COMMITTED, RELEASED, RESERVED, Ledger
+from budgetsweep.budget.job_timer import TimedTask
+from budgetsweep.budget.ledger import COMMITTED, NO_SLOT, RELEASED, RESERVED, RESERVED_OK, Ledger
 from budgetsweep.budget.optuna_objects import PRUNER_ATTR, build_pruner, build_sampler, is_grid
 from budgetsweep.budget.owner import current_owner, is_alive
-from budgetsweep.budget.search_space import SearchSpace, build_search_space, format_value, quote
+from budgetsweep.budget.search_space import SearchSpace, build_search_space, quote
 from budgetsweep.budget.settings import BudgetSettings
 from budgetsweep.budget.storage import (absolute_sqlite, check_url, default_storage_url, mask, open_optuna_storage,
                                         url_for_job)
@@ -43,9 +48,7 @@ from budgetsweep.budget.units import format_cost
 
 log = logging.getLogger(__name__)
 
-OWNER_ATTR = "budgetsweep:owner"  # the sweeper holding a trial that waits unreserved
-NOT_LAUNCHED = "not_launched"  # status of a trial that was asked but never ran
-INVALID_CONFIG = "invalid_config"
+NOT_LAUNCHED, INVALID_CONFIG = attrs.NOT_LAUNCHED, attrs.INVALID_CONFIG
 DIRECTIONS = ("minimize", "maximize")
 _STATES = {outcomes.COMPLETE: TrialState.COMPLETE, outcomes.PRUNED: TrialState.PRUNED,
            outcomes.FAIL: TrialState.FAIL}
@@ -84,6 +87,7 @@ class _Trial:
     error: Optional[str] = None  # the config cannot run: the trial fails unlaunched
     identity: List[str] = field(default_factory=list)
     waiting: bool = False  # asked, did not fit, waits for the next batch
+    why: Optional[str] = None  # why it was not launched
 
     @property
     def number(self) -> int:
@@ -161,6 +165,7 @@ class BudgetSweeperImpl(Sweeper):
             except (ImportError, AttributeError, ValueError) as exc:
                 raise ValueError(f"hydra.sweeper.custom_search_space={custom_search_space!r} cannot be "
                                  f"imported ({exc}); allowed: a dotted path to a callable(cfg, trial)") from None
+        self.custom_search_space_path = str(custom_search_space) if custom_search_space else None
         self.config: Optional[DictConfig] = None
         self.hydra_context: Optional[HydraContext] = None
         self.launcher = None
@@ -174,8 +179,9 @@ class BudgetSweeperImpl(Sweeper):
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.config = config
         self.hydra_context = hydra_context
+        # every job is timed, so its wall time is known even when it writes no record
         self.launcher = Plugins.instance().instantiate_launcher(
-            config=config, hydra_context=hydra_context, task_function=task_function)
+            config=config, hydra_context=hydra_context, task_function=TimedTask(task_function))
         self.plan_run = self._find_planner(config)
 
     @staticmethod
@@ -210,7 +216,7 @@ class BudgetSweeperImpl(Sweeper):
 
     def _prepare(self, arguments: List[str]) -> "_Run":
         """Everything that can be checked before a job runs: search space, sampler, pruner,
-        storage, study and ledger."""
+        storage, study (its identity) and ledger."""
         space = build_search_space(self.params, list(arguments), self.search_space)
         n_trials, grid = self.n_trials, None
         if is_grid(self.sampler_conf):
@@ -221,13 +227,18 @@ class BudgetSweeperImpl(Sweeper):
         pruner = build_pruner(self.pruner_conf)
         url = check_url(absolute_sqlite(self.storage, self._original_cwd()) if self.storage
                         else default_storage_url(self._original_cwd()))
-        study_name = self.study_name or self._default_study_name(space, arguments)
-        study = optuna.create_study(storage=open_optuna_storage(url), sampler=sampler, pruner=pruner,
-                                    study_name=study_name, directions=self.directions, load_if_exists=True)
-        found = [d.name.lower() for d in study.directions]
-        if found != self.directions:
-            raise ValueError(f"hydra.sweeper.direction={self.directions} does not match study {study_name!r}, "
-                             f"created with {found}; allowed: {found}, or another hydra.sweeper.study_name")
+        ident = study_identity.identity(space.distributions, space.fixed, self.directions,
+                                        self.custom_search_space_path)
+        app = OmegaConf.select(self.config, "hydra.job.name", default=None) or "budgetsweep"
+        study_name = study_identity.study_name(user_name=self.study_name, storage_given=self.storage is not None,
+                                               app_name=app, ident=ident)
+        storage = open_optuna_storage(url)
+        try:
+            study = optuna.load_study(storage=storage, sampler=sampler, pruner=pruner, study_name=study_name)
+        except KeyError:  # a new study (or another sweeper creating it at this moment)
+            study = optuna.create_study(storage=storage, sampler=sampler, pruner=pruner, study_name=study_name,
+                                        directions=self.directions, load_if_exists=True)
+        self._check_identity(study, ident, url)
         ledger = Ledger(url, study_name, unit=self.settings.unit, limit=self.settings.limit,
                         tolerance=self.settings.tolerance, owner=self.owner)
         study.set_user_attr(PRUNER_ATTR, self.pruner_conf)
@@ -238,22 +249,31 @@ class BudgetSweeperImpl(Sweeper):
             seed = int(self.sampler_conf["seed"]) + existing
             study.sampler = build_sampler({**self.sampler_conf, "seed": seed}, grid)
             log.info(f"Resuming a study with {existing} trials: sampler reseeded with seed={seed}")
-        run = _Run(self, study, ledger, space, url, n_trials)
+        run = _Run(self, study, ledger, space, url, n_trials, grid)
         run.check_predictable()
         return run
 
+    def _check_identity(self, study: optuna.Study, ident: Dict[str, Any], url: str) -> None:
+        """A study shared on purpose (storage and study_name both given) must be the same
+        experiment: another search space or other directions is an error before any trial."""
+        found = [d.name.lower() for d in study.directions]
+        stored = study.user_attrs.get(study_identity.IDENTITY_ATTR)
+        if stored is None:
+            stored = {**ident, "directions": found}
+            if found == self.directions:
+                study.set_user_attr(study_identity.IDENTITY_ATTR, ident)
+        errors, warnings = study_identity.differences(stored, ident)
+        where = f"study {study.study_name!r} in {mask(url)}"
+        if errors:
+            raise ValueError(
+                f"hydra.sweeper.study_name={study.study_name!r}: {where} was created by another command; "
+                f"{'; '.join(errors)}. Allowed: the study's search space and directions, or another "
+                "hydra.sweeper.study_name (or hydra.sweeper.storage=null: each command then gets its own study)")
+        if warnings:
+            log.warning(f"{where} was started with other fixed overrides: {'; '.join(warnings)}")
+
     def _original_cwd(self) -> str:
         return OmegaConf.select(self.config, "hydra.runtime.cwd", default=None) or os.getcwd()
-
-    def _default_study_name(self, space: SearchSpace, arguments: Sequence[str]) -> str:
-        """<app name>-<hash>: the same command (search space, task overrides, directions) gives
-        the same name, so rerunning it resumes; another command gets another study."""
-        key = {"params": self.params, "search_space": self.search_space, "arguments": sorted(arguments),
-               "distributions": {k: repr(v) for k, v in space.distributions.items()},
-               "directions": self.directions}
-        digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:10]
-        name = OmegaConf.select(self.config, "hydra.job.name", default=None) or "budgetsweep"
-        return f"{name}-{digest}"
 
     def _log_start(self, study, url: str, sampler, pruner, ledger: Ledger) -> None:
         s = self.settings
@@ -262,17 +282,30 @@ class BudgetSweeperImpl(Sweeper):
         log.info(f"Sampler: {type(sampler).__name__}")
         log.info(f"Pruner: {type(pruner).__name__}")
         log.info(f"Directions: {self.directions}")
-        log.info(f"Budget: {format_cost(s.limit, s.unit)} {s.unit}, tolerance {s.tolerance:g}")
+        if s.capped:
+            log.info(f"Budget: {format_cost(s.limit, s.unit)} {s.unit}, tolerance {s.tolerance:g}")
+        else:
+            log.info(f"Budget: no limit, n_trials={self.n_trials} bounds the sweep; costs are measured in {s.unit} "
+                     "(set hydra.sweeper.budget.limit to cap it)")
+        if self.plan_run is None and s.unit != "gpu_hours":
+            log.warning(f"hydra.sweeper.budget.unit={s.unit}: the sweeper cannot measure {s.unit} itself (it times "
+                        f"jobs, so gpu_hours it can); a job that writes no record.json is charged its reservation "
+                        f"(hydra.sweeper.budget.default_trial_cost={s.default_trial_cost})")
         if ledger.limit_changed_from is not None:
+            before = ledger.limit_changed_from
             log.warning(f"Budget limit of study {study.study_name!r} changed from "
-                        f"{format_cost(ledger.limit_changed_from, s.unit)} to {format_cost(s.limit, s.unit)} {s.unit}")
+                        f"{format_cost(before, s.unit) if math.isfinite(before) else 'no limit'} to "
+                        f"{format_cost(s.limit, s.unit) if s.capped else 'no limit'} {s.unit}")
+
+
+NO_PREDICTION = "none (no budget limit)"
 
 
 class _Run:
     """One call of ``sweep``: the study, its ledger and the loop's state."""
 
     def __init__(self, sweeper: BudgetSweeperImpl, study: optuna.Study, ledger: Ledger, space: SearchSpace,
-                 url: str, n_trials: int) -> None:
+                 url: str, n_trials: int, grid: Optional[Dict[str, list]] = None) -> None:
         self.s = sweeper
         self.study = study
         self.ledger = ledger
@@ -281,12 +314,18 @@ class _Run:
         self.job_url = url_for_job(url)
         self.n_trials = n_trials
         self.settings = sweeper.settings
+        self.capped = sweeper.settings.capped
         self.unit = sweeper.settings.unit
         self.n_objectives = len(sweeper.directions)
         self.carry: Optional[_Trial] = None
+        self.parked: List[_Trial] = []  # asked this run, never launched: they wait (WAITING) at the end
+        self.invalid = 0  # trials failed in planning this run: they hold no slot but end the loop
         self.stopped = "running"
         self.history: List[Observation] = []
+        self.stopped_trials: List[int] = []  # budget_stopped this run
         self._warned_direction = False
+        self._warned_stops = False
+        self._grid_size = math.prod(len(v) for v in grid.values()) if grid is not None else None
         self._least_work: Dict[str, Work] = {}  # per label, the least work of a trial seen so far
         sweep = sweeper.config.hydra.sweep
         self._sweep_dir = str(sweep.dir)
@@ -295,150 +334,201 @@ class _Run:
     # -- resume -------------------------------------------------------------------------------
     def recover(self) -> None:
         """Close what a dead sweeper left: charge stale reservations (at what a record shows, else
-        at the reservation) and finish their trials; fail trials it asked but never reserved."""
+        at the job's wall time in a time unit, else at the reservation) and finish their trials;
+        trials it asked but never launched wait for a later run."""
         trials = {t.number: t for t in self.study.get_trials(deepcopy=False)}
         charges = {c.trial: c for c in self.ledger.charges()}
         stale = self.settings.stale_after_seconds
         for number, charge in charges.items():
             trial = trials.get(number)
+            running = trial is not None and trial.state == TrialState.RUNNING
             if charge.state == RESERVED:
                 if is_alive(charge.owner, charge.heartbeat_at, stale_after_seconds=stale):
                     continue
-                result = outcomes.from_record_only(charge.job_dir, n_objectives=self.n_objectives,
-                                                   unit=self.unit, reservation=charge.reserved or 0.0)
+                result = self._orphan(charge)
                 self.ledger.commit(number, result.actual)
                 log.warning(f"Resume: trial {number} was left running by a sweeper that is gone; charged "
-                            f"{format_cost(result.actual, self.unit)} {self.unit} "
-                            f"({'its record' if result.status != 'no_record' else 'its reservation, no record'})")
-                if trial is not None and trial.state == TrialState.RUNNING:
+                            f"{format_cost(result.actual, self.unit)} {self.unit} ({result.charge_basis}); "
+                            f"status {result.status}")
+                if running:
                     self._close(number, result, charge.reserved, "recovered")
-            elif trial is not None and trial.state == TrialState.RUNNING and charge.state == COMMITTED:
+            elif running and charge.state == COMMITTED:
                 # charged, then the sweeper died before telling Optuna
-                result = outcomes.from_record_only(charge.job_dir, n_objectives=self.n_objectives,
-                                                   unit=self.unit, reservation=charge.reserved or 0.0)
-                self._close(number, result, charge.reserved, "recovered")
-            elif trial is not None and trial.state == TrialState.RUNNING and charge.state == RELEASED:
-                self._not_launched(number, "released")
+                self._close(number, self._orphan(charge), charge.reserved, "recovered")
+            elif running and charge.state == RELEASED:
+                self._wait(number, "its reservation was released")
         for number, trial in trials.items():
             if trial.state != TrialState.RUNNING or number in charges:
                 continue
-            owner = trial.user_attrs.get(OWNER_ATTR)
             started = trial.datetime_start.astimezone(timezone.utc) if trial.datetime_start else None
-            if not is_alive(owner, started, stale_after_seconds=stale):
-                self._not_launched(number, "asked by a sweeper that is gone")
+            if not is_alive(attrs.owner(trial), started, stale_after_seconds=stale):
+                self._wait(number, "asked by a sweeper that is gone")
         self.history = self._load_history()
+
+    def _orphan(self, charge) -> outcomes.Outcome:
+        """The outcome of a trial whose sweeper died; a record it left ``running`` is closed."""
+        result = outcomes.from_record_only(charge.job_dir, n_objectives=self.n_objectives, unit=self.unit,
+                                           reservation=charge.reserved or 0.0)
+        outcomes.close_running_record(result.record_path, result.error or "the sweeper died while the job ran")
+        return result
 
     def _load_history(self) -> List[Observation]:
         found = []
         for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED,
                                                                TrialState.FAIL)):
-            cost = t.user_attrs.get("cost")
-            if not isinstance(cost, dict) or cost.get("actual") is None or cost.get("unit") != self.unit:
-                continue
-            found.append(Observation(
-                label=str(t.user_attrs.get("reduction_label") or "default"), cost=float(cost["actual"]),
-                completed=t.user_attrs.get("status") in ("completed", "no_record") and t.state == TrialState.COMPLETE,
-                flops=float(cost.get("flops") or 0.0), device_seconds=float(cost.get("device_seconds") or 0.0)))
+            obs = attrs.observation(t, self.unit)
+            if obs is not None:
+                found.append(obs)
         return found
-
-    def _done(self) -> int:
-        return sum(1 for t in self.study.get_trials(deepcopy=False)
-                   if t.state.is_finished() and t.user_attrs.get("status") != NOT_LAUNCHED)
 
     # -- the loop -------------------------------------------------------------------------------
     def loop(self) -> None:
-        done = self._done()
-        if done >= self.n_trials:
-            self.stopped = f"n_trials reached ({done}/{self.n_trials})"
-            log.info(f"Study already has {done} finished trials of n_trials={self.n_trials}; nothing to run")
-            return
-        skipped = 0
-        while done < self.n_trials:
-            batch, failed, unfit = self._fill(self.n_trials - done)
-            done += len(failed)
+        skipped, first = 0, True
+        while True:
+            launched = self.ledger.launched()
+            left = self.n_trials - launched - self.invalid
+            if left <= 0:
+                self.stopped = f"n_trials reached ({launched}/{self.n_trials})"
+                if first:
+                    log.info(f"Study {self.study.study_name!r} already has {launched} launched trials of "
+                             f"n_trials={self.n_trials}; nothing to run. To run more, raise "
+                             f"hydra.sweeper.n_trials above {launched}")
+                return
+            first = False
+            batch, failed, unfit, full = self._fill(left)
             if not batch:
                 self._check_failures(failed, [], [])
+                if full:
+                    self.stopped = f"n_trials reached ({self.ledger.launched()}/{self.n_trials})"
+                    return
                 if unfit is None:  # every asked trial had an invalid config
                     continue
                 if skipped < self.settings.max_skipped and self._cheapest() <= self.ledger.remaining():
                     # a cheaper configuration has been seen (another rung, a smaller fraction): ask again
                     skipped += 1
                     self.carry = None
-                    self._not_launched(unfit.number, "its reservation does not fit the budget")
+                    self._park(unfit, "its reservation does not fit the budget")
                     log.info(f"Trial {unfit.number} skipped: predicted {self._cost(unfit)} does not fit "
                              f"({skipped}/{self.settings.max_skipped} skips)")
                     continue
                 self.stopped = (f"budget exhausted: trial {unfit.number} needs {self._cost(unfit)} "
                                 f"and {format_cost(self.ledger.remaining(), self.unit)} {self.unit} remain")
-                log.info(f"Stopping: {self.stopped}")
+                log.info(f"Stopping: {self.stopped}. To run more, raise hydra.sweeper.budget.limit")
                 return
             skipped = 0
             results = self._launch(batch)
-            done += len(batch)
             self._check_failures(failed, batch, results)
-            self._log_progress(done)
-        self.stopped = f"n_trials reached ({done}/{self.n_trials})"
+            self._check_stops()
+            self._log_progress()
+            if full:
+                self.stopped = f"n_trials reached ({self.ledger.launched()}/{self.n_trials})"
+                return
 
     def check_predictable(self) -> None:
         """A clear error before any trial when no cost can be predicted (an app without a plan)."""
-        if self.s.plan_run is None:
+        if self.s.plan_run is None and self.capped:
             try:
                 self.s.cost_model.predict(None, self._load_history())
             except CostModelError as exc:
                 raise ValueError(str(exc)) from None
 
+    def _predict(self, work: Optional[Work]) -> Prediction:
+        if not self.capped:  # nothing is reserved, nothing to predict: the charge is what was measured
+            return Prediction(0.0, NO_PREDICTION)
+        try:
+            return self.s.cost_model.predict(work, self.history)
+        except CostModelError:
+            if self.capped:
+                raise
+            return Prediction(0.0, NO_PREDICTION)
+
     def _fill(self, wanted: int):
         """Ask and reserve up to n_jobs trials. Returns (reserved batch, trials that failed
-        planning, the trial that did not fit or None)."""
+        planning, the trial that did not fit or None, whether n_trials is reached)."""
         size = min(self.s.n_jobs, wanted)
         batch: List[_Trial] = []
         failed: List[_Trial] = []
         while len(batch) + len(failed) < size:
             if self.carry is not None:  # predicted before the last batch: predict again, calibrated by it
                 item, self.carry = self.carry, None
-                item.prediction = self.s.cost_model.predict(item.work, self.history)
+                item.prediction = self._predict(item.work)
             else:
                 item = self._ask()
+                if item is None:  # a grid whose every point is taken
+                    return batch, failed, None, True
             if item.error is not None:
                 self._fail_unlaunched(item)
                 failed.append(item)
+                self.invalid += 1
                 continue
-            reserved = self.ledger.reserve(item.number, item.prediction.cost, label=item.label,
-                                           job_dir=item.job_dir)
-            if not reserved:
+            answer = self.ledger.try_reserve(item.number, item.prediction.cost, label=item.label,
+                                             job_dir=item.job_dir, max_trials=self.n_trials - self.invalid)
+            if answer == NO_SLOT:  # other sweepers of the study took the last trials
+                self._park(item, "n_trials reached")
+                return batch, failed, None, True
+            if answer != RESERVED_OK:
                 if not item.waiting:
                     # it waits unreserved: name its owner, so a resumed sweep knows it is not orphaned
-                    item.trial.set_user_attr(OWNER_ATTR, self.s.owner)
+                    attrs.write_owner(self.study._storage, item.trial._trial_id, self.s.owner)
                     item.waiting = True
                 self.carry = item  # it may fit once the batch in flight has been charged
-                return batch, failed, (item if not batch else None)
+                return batch, failed, (item if not batch else None), False
             item.identity = self._identity(item)
             batch.append(item)
-        return batch, failed, None
+        return batch, failed, None, False
 
-    def _ask(self) -> _Trial:
-        trial = self.study.ask()
+    def _ask(self) -> Optional[_Trial]:
+        trial = self.study.ask()  # pops a trial an earlier run asked and never launched, if any
+        if self._grid_size is not None:
+            trial = self._claim_grid_point(trial)
+            if trial is None:
+                return None
+        known_owner = trial.user_attrs.get(attrs.OWNER)
+        if known_owner is not None and known_owner != self.s.owner:
+            attrs.write_owner(self.study._storage, trial._trial_id, self.s.owner)
         for name, distribution in self.space.distributions.items():
             trial._suggest(name, distribution)
         for name, value in self.space.fixed.items():
             trial.set_user_attr(name, value)
         if self.s.custom_search_space is not None:
-            self.s.custom_search_space(self.s.config, trial)
-        attrs = trial.user_attrs.keys() if self.s.custom_search_space is not None else self.space.fixed.keys()
-        overlap = trial.params.keys() & attrs
+            try:
+                self.s.custom_search_space(self.s.config, trial)
+            except ValueError as exc:  # e.g. a parameter declared with another distribution than before
+                raise SweepConfigError(f"hydra.sweeper.custom_search_space={self.s.custom_search_space_path!r} "
+                                       f"suggested a parameter Optuna refuses for study "
+                                       f"{self.study.study_name!r}: {exc}") from None
+        names = trial.user_attrs.keys() if self.s.custom_search_space is not None else self.space.fixed.keys()
+        overlap = trial.params.keys() & names
         if overlap:
             raise ValueError("Overlapping fixed parameters and search space parameters found! "
                              f"Overlapping parameters: {sorted(overlap)}")
-        overrides = [f"{name}={format_value(value)}" for name, value in trial.params.items()]
+        overrides = [self.space.override(name, value) for name, value in trial.params.items()]
         overrides += [f"{name}={value}" for name, value in self.space.fixed.items()]  # as written
         item = _Trial(trial, overrides)
         self._plan(item)
         return item
 
+    def _claim_grid_point(self, trial: optuna.trial.Trial) -> Optional[optuna.trial.Trial]:
+        """Make the trial's grid point its own, atomically in the ledger: several sweepers sharing a
+        grid each take other points (Optuna's GridSampler picks at random and may collide)."""
+        storage = self.study._storage
+        grid_id = storage.get_trial_system_attrs(trial._trial_id).get("grid_id")
+        if grid_id is not None and self.ledger.claim(f"grid:{grid_id}", trial.number):
+            return trial
+        taken = self.ledger.claims()
+        for other in range(self._grid_size):
+            if f"grid:{other}" not in taken and self.ledger.claim(f"grid:{other}", trial.number):
+                storage.set_trial_system_attr(trial._trial_id, "grid_id", other)
+                return optuna.trial.Trial(self.study, trial._trial_id)  # re-read: the sampler reads grid_id
+        self._park(_Trial(trial, []), "every grid point is taken")
+        return None
+
     def _plan(self, item: _Trial) -> None:
-        """Compose the trial's config as the launcher will, plan it, predict its cost."""
+        """Compose the trial's config as the launcher will, plan it, predict its cost. Without a
+        budget limit nothing is predicted, so nothing is planned: the job's record names its
+        reduction label and config key, and a config that cannot run fails in the job."""
         cfg = None
-        if self.s.plan_run is not None:
+        if self.s.plan_run is not None and self.capped:
             try:
                 cfg = self.s.hydra_context.config_loader.load_sweep_config(self.s.config, list(item.overrides))
                 plan = self.s.plan_run(cfg, list(item.overrides), count_flops=self.unit != "examples")
@@ -448,7 +538,7 @@ class _Run:
             item.label, item.config_key = plan.reduction_label, plan.config_key
             item.work = Work(plan.reduction_label, examples=plan.examples, flops=plan.flops)
         item.job_dir = self._job_dir(cfg if cfg is not None else self.s.config, item.number)
-        item.prediction = self.s.cost_model.predict(item.work, self.history)
+        item.prediction = self._predict(item.work)
         known = self._least_work.get(item.label)
         if item.work is not None and (known is None or (item.work.flops or 0, item.work.examples or 0)
                                       < (known.flops or 0, known.examples or 0)):
@@ -459,7 +549,7 @@ class _Run:
         seen so far: while it fits, a trial that does not fit is skipped rather than the sweep
         stopped (the sampler may propose a smaller rung next)."""
         works = list(self._least_work.values()) or [None]
-        return min(self.s.cost_model.predict(work, self.history).cost for work in works)
+        return min(self._predict(work).cost for work in works)
 
     def _job_dir(self, cfg: DictConfig, number: int) -> Optional[str]:
         """Where the launcher will put this trial's job, resolved as Hydra's run_job does."""
@@ -483,10 +573,12 @@ class _Run:
 
     def _identity(self, item: _Trial) -> List[str]:
         """The override that tells the job which trial it is: ``cfg.budgetsweep.trial`` with
-        TrialLink's keys. One dict-valued override, since Hydra parses each override per job."""
+        TrialLink's keys. One dict-valued override, since Hydra parses each override per job.
+        Without a budget limit the reservation is ``inf``: the job never stops for its budget."""
+        reservation = repr(float(item.prediction.cost)) if self.capped else "inf"
         fields = {"number": str(item.number), "study_name": quote(self.study.study_name),
                   "storage": quote(self.job_url), "unit": self.unit,
-                  "reservation": repr(float(item.prediction.cost)), "tolerance": repr(float(self.settings.tolerance))}
+                  "reservation": reservation, "tolerance": repr(float(self.settings.tolerance))}
         return ["++budgetsweep.trial={" + ",".join(f"{k}:{v}" for k, v in fields.items()) + "}"]
 
     def _launch(self, batch: List[_Trial]) -> List[outcomes.Outcome]:
@@ -500,6 +592,7 @@ class _Run:
             for item in batch[len(returns):]:
                 result = outcomes.from_record_only(item.job_dir, n_objectives=self.n_objectives,
                                                    unit=self.unit, reservation=item.prediction.cost)
+                outcomes.close_running_record(result.record_path, "the launch was interrupted")
                 self.ledger.commit(item.number, result.actual)
                 self._close(item.number, result, item.prediction.cost, "launch interrupted", item)
             for item, ret in zip(batch, returns):
@@ -522,20 +615,22 @@ class _Run:
         trial_id = item.trial._trial_id if item is not None else \
             self.study._storage.get_trial_id_from_study_id_trial_number(self.study._study_id, number)
         label = result.label or (item.label if item else None) or "default"
-        cost = {"unit": self.unit, "predicted": predicted, "actual": result.actual,
-                "basis": item.prediction.basis if item and item.prediction else None, **result.measured}
-        attrs = {"record_path": result.record_path, "config_key": result.config_key or (item and item.config_key),
-                 "reduction_label": label, "cost": cost, "status": result.status}
-        if note:
-            attrs["note"] = note
-        if result.error:
-            attrs["error"] = result.error[:2000]
-        for key, value in attrs.items():
-            self.study._storage.set_trial_user_attr(trial_id, key, value)
-        self.history.append(Observation(label, result.actual,
-                                        completed=result.state == outcomes.COMPLETE,
-                                        flops=result.measured.get("flops", 0.0),
-                                        device_seconds=result.measured.get("device_seconds", 0.0)))
+        basis = item.prediction.basis if item and item.prediction else None
+        if basis == NO_PREDICTION:
+            predicted = None
+        attrs.write_result(
+            self.study._storage, trial_id, status=result.status, unit=self.unit, predicted=predicted,
+            actual=result.actual, basis=basis, measured=result.measured, charge=result.charge_basis,
+            work=result.work, record_path=result.record_path,
+            config_key=result.config_key or (item.config_key if item else None), label=label, note=note,
+            error=result.error)
+        censored = result.status == "budget_stopped"
+        if censored:
+            self.stopped_trials.append(number)
+        self.history.append(Observation(label, result.actual, completed=result.state == outcomes.COMPLETE,
+                                        flops=result.work.get("flops", 0.0),
+                                        device_seconds=result.work.get("device_seconds", 0.0),
+                                        measured=result.measured, censored=censored))
         self._check_direction(result)
         self._tell(item.trial if item is not None else number, _STATES[result.state], result.values)
 
@@ -548,16 +643,26 @@ class _Run:
             if "`Study.stop` is supposed to be invoked" not in str(exc):
                 raise
 
-    def _not_launched(self, number: int, why: str) -> None:
-        trial_id = self.study._storage.get_trial_id_from_study_id_trial_number(self.study._study_id, number)
-        self.study._storage.set_trial_user_attr(trial_id, "status", NOT_LAUNCHED)
-        self.study._storage.set_trial_user_attr(trial_id, "note", why)
-        self._tell(number, TrialState.FAIL)
+    def _park(self, item: _Trial, why: str) -> None:
+        """Keep an asked trial that will not run now (RUNNING, ours) until the end of this run, when
+        it goes back to the queue: so this run's next ``ask`` samples afresh."""
+        attrs.write_status(self.study._storage, item.trial._trial_id, NOT_LAUNCHED, note=why)
+        attrs.write_owner(self.study._storage, item.trial._trial_id, self.s.owner)
+        item.why = why
+        self.parked.append(item)
+
+    def _wait(self, number: int, why: str) -> None:
+        """A trial that never ran goes back to Optuna's queue (WAITING): it is no run, counts toward
+        nothing, and the next ``ask`` of this study (a later run, another sweeper) takes it up with
+        its parameters, so rerunning an exhausted study adds no trial."""
+        storage = self.study._storage
+        trial_id = storage.get_trial_id_from_study_id_trial_number(self.study._study_id, number)
+        attrs.write_status(storage, trial_id, NOT_LAUNCHED, note=why)
+        storage.set_trial_state_values(trial_id, TrialState.WAITING)
 
     def _fail_unlaunched(self, item: _Trial) -> None:
         log.warning(f"Failed experiment: trial {item.number} was not launched, its config cannot run: {item.error}")
-        self.study._storage.set_trial_user_attr(item.trial._trial_id, "status", INVALID_CONFIG)
-        self.study._storage.set_trial_user_attr(item.trial._trial_id, "error", item.error[:2000])
+        attrs.write_status(self.study._storage, item.trial._trial_id, INVALID_CONFIG, error=item.error)
         self._tell(item.number, TrialState.FAIL)
 
     def _check_direction(self, result: outcomes.Outcome) -> None:
@@ -566,6 +671,20 @@ class _Run:
             self._warned_direction = True
             log.warning(f"The job's objective is to {result.direction}, but hydra.sweeper.direction="
                         f"{self.s.directions[0]}; set hydra.sweeper.direction={result.direction} if that is meant")
+
+    def _check_stops(self) -> None:
+        """One warning when trials keep being stopped at their reservations: the guess is low."""
+        if self._warned_stops or len(self.stopped_trials) < 2:
+            return
+        self._warned_stops = True
+        most = max(o.cost for o in self.history if o.censored)
+        setting = ("hydra.sweeper.budget.default_trial_cost="
+                   f"{self.settings.default_trial_cost}" if self.s.plan_run is None else
+                   f"hydra.sweeper.budget.safety_margin={self.settings.safety_margin}")
+        log.warning(f"{len(self.stopped_trials)} trials ({', '.join(map(str, self.stopped_trials))}) were stopped at "
+                    f"their reservation (budget_stopped): {setting} is too low for them (they used at least "
+                    f"{format_cost(most, self.unit)} {self.unit} and would have used more). Predictions now rise "
+                    f"above what stopped trials spent; set it near the real cost of one trial")
 
     def _check_failures(self, failed: List[_Trial], batch: List[_Trial], results: List[outcomes.Outcome]) -> None:
         """Upstream's rule: raise when a batch's failure rate passes max_failure_rate."""
@@ -584,8 +703,15 @@ class _Run:
     def _cost(self, item: _Trial) -> str:
         return f"{format_cost(item.prediction.cost, self.unit)} {self.unit}"
 
-    def _log_progress(self, done: int) -> None:
+    def _log_progress(self) -> None:
         spent, held = self.ledger.totals()
+        done = self.ledger.launched()
+        attrs.write_study_budget(self.study._storage, self.study._study_id, unit=self.unit,
+                                 limit=self.settings.limit, spent=spent)
+        if not self.capped:
+            log.info(f"Trials {done}/{self.n_trials} done; spent {format_cost(spent, self.unit)} {self.unit} "
+                     "(no limit)")
+            return
         limit = self.settings.limit
         log.info(f"Trials {done}/{self.n_trials} done; budget spent {format_cost(spent, self.unit)} of "
                  f"{format_cost(limit, self.unit)} {self.unit} ({100 * (limit - spent - held) / limit:.1f}% remaining)")
@@ -593,8 +719,14 @@ class _Run:
     # -- the end ----------------------------------------------------------------------------------
     def finish(self) -> None:
         if self.carry is not None:
-            self._not_launched(self.carry.number, "its reservation does not fit the budget")
+            self.parked.append(self.carry)
             self.carry = None
+        for item in self.parked:
+            self._wait(item.number, item.why or "its reservation does not fit the budget")
+        self.parked = []
+        spent, _ = self.ledger.totals()
+        attrs.write_study_budget(self.study._storage, self.study._study_id, unit=self.unit,
+                                 limit=self.settings.limit, spent=spent)
         sweep_dir = Path(str(self.s.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
         self._write_results(sweep_dir)
@@ -623,11 +755,7 @@ class _Run:
     def _write_summary(self, sweep_dir: Path) -> None:
         from budgetsweep.records import write_json_atomic
 
-        trials = {}
-        for t in self.study.get_trials(deepcopy=False):
-            cost = t.user_attrs.get("cost") or {}
-            trials[t.number] = {"state": t.state.name, "status": t.user_attrs.get("status"),
-                                "label": t.user_attrs.get("reduction_label"), "basis": cost.get("basis")}
+        trials = {t.number: attrs.summary_info(t) for t in self.study.get_trials(deepcopy=False)}
         spent, held = self.ledger.totals()
         summary = build_summary(
             study_name=self.study.study_name, storage=mask(self.url), unit=self.unit, limit=self.settings.limit,

@@ -160,7 +160,7 @@ class PatientPrunerConfig:
 @dataclass
 class BudgetConfig:
     unit: str = "gpu_hours"  # gpu_hours | flops | examples
-    limit: Optional[float] = None  # required, > 0
+    limit: Optional[float] = None  # > 0 in unit; null: no cap (n_trials bounds the sweep, costs still measured)
     tolerance: float = 0.1
     safety_margin: float = 0.25
     default_trial_cost: Optional[float] = None
@@ -184,7 +184,7 @@ class BudgetSweeperConf:
     direction: Any = "minimize"
     # a database URL; null: sqlite at outputs/budgetsweep.db under the original working directory
     storage: Optional[Any] = None
-    # null: <app name>-<hash of search space and task overrides>, so the same command resumes
+    # with storage null, the study is <study_name or app name>-<hash of the command>; see study_identity
     study_name: Optional[str] = None
     n_trials: int = 20
     # batch size: trials reserved and launched together

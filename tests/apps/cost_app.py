@@ -39,6 +39,20 @@ def main(cfg: DictConfig):
     measured = MeasuredCost()
     started = datetime.now(timezone.utc).isoformat()
     status, value, t0 = "completed", None, time.perf_counter()
+
+    def write(status, value):
+        record = RunRecord(
+            status=status, config_key=f"x={cfg.x},y={cfg.y}", config={"x": cfg.x, "y": cfg.y},
+            overrides=list(HydraConfig.get().overrides.task), recipe={}, full_recipe={}, reductions=[],
+            reduction_label="full", seed=0, objective=Objective("loss", "minimize", value),
+            cost=Cost(measured=measured), error="failed on purpose" if status == "failed" else None,
+            trial={"number": number} if node else None, started_at=started,
+            ended_at=None if status == "running" else datetime.now(timezone.utc).isoformat(),
+            info={"pid": os.getpid()})
+        write_record(HydraConfig.get().runtime.output_dir, record)
+
+    if cfg.running_record and mode != "norecord":
+        write("running", None)
     for step in range(int(cfg.steps)):
         time.sleep(float(cfg.sleep))
         measured.examples += int(cfg.examples_per_step)
@@ -56,14 +70,7 @@ def main(cfg: DictConfig):
     if mode == "fail":
         status, value = "failed", None
     if mode != "norecord":
-        record = RunRecord(
-            status=status, config_key=f"x={cfg.x},y={cfg.y}", config={"x": cfg.x, "y": cfg.y},
-            overrides=list(HydraConfig.get().overrides.task), recipe={}, full_recipe={}, reductions=[],
-            reduction_label="full", seed=0, objective=Objective("loss", "minimize", value),
-            cost=Cost(measured=measured), error="failed on purpose" if status == "failed" else None,
-            trial={"number": number} if node else None, started_at=started,
-            ended_at=datetime.now(timezone.utc).isoformat(), info={"pid": os.getpid()})
-        write_record(HydraConfig.get().runtime.output_dir, record)
+        write(status, value)
     if status == "failed":
         return math.nan
     if cfg.objective == "pair":

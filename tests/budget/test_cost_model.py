@@ -1,4 +1,9 @@
+import math
+import random
+import statistics
+
 import pytest
+from scipy.stats import t as student_t
 
 from budgetsweep.budget.cost_model import CostModel, CostModelError, Observation, Work
 
@@ -23,7 +28,10 @@ def test_gpu_hours_calibrates_per_label_then_across_labels():
                Observation("small", 0.0, flops=1e9, device_seconds=4.0),
                Observation("small", 0.0, flops=1e9, device_seconds=3.0)]
     same = model.predict(Work("small", flops=2e9), history)
-    assert same.cost == pytest.approx(2e9 * 3e-9 / 3600) and same.basis.startswith("calibrated:small")
+    # the one-sided 90% upper prediction bound of a log-normal fit to the three rates
+    logs = [math.log(r) for r in (2e-9, 4e-9, 3e-9)]
+    rate = math.exp(statistics.fmean(logs) + student_t.ppf(0.9, 2) * statistics.stdev(logs) * math.sqrt(1 + 1 / 3))
+    assert same.cost == pytest.approx(2e9 * rate / 3600) and same.basis.startswith("calibrated:small")
     other = model.predict(Work("big", flops=1e10), history)
     assert other.basis.startswith("calibrated:all labels") and other.cost == pytest.approx(1e10 * 3e-9 / 3600)
 
@@ -42,7 +50,10 @@ def test_without_a_plan_history_then_default_then_a_clear_error():
     assert model.predict(None).cost == 1000.0
     history = [Observation("default", 700.0), Observation("default", 900.0),
                Observation("default", 20.0, completed=False)]
-    assert model.predict(None, history).cost == 800.0  # median of completed trials only
+    # completed trials only; fewer than three: the largest, with the safety margin (examples are exact: 2 equal
+    # measurements need none)
+    assert model.predict(None, history).cost == 900.0 * 1.25
+    assert model.predict(None, [Observation("default", 700.0)] * 2).cost == 700.0
     with pytest.raises(CostModelError, match="hydra.sweeper.budget.default_trial_cost"):
         CostModel("examples").predict(None)
 
@@ -52,3 +63,75 @@ def test_unfinished_trials_raise_the_default_instead_of_calibrating_a_rate():
     stopped = [Observation("a", 0.0, completed=False, flops=1e6, device_seconds=8.0)]  # partial work
     p = model.predict(Work("a", flops=1e9), stopped)
     assert p.cost == pytest.approx((8.0 + 1.0) / 3600) and p.basis.startswith("default, floor")
+
+
+def test_assumed_costs_are_never_learned_from_so_predictions_do_not_compound():
+    # a job without a record in a unit the sweeper cannot measure is charged its reservation: that is an
+    # assumption, not a measurement (the old model took 1.25 x the median of such charges: 40x after 20 trials)
+    for unit in ("gpu_hours", "examples", "flops"):
+        model = CostModel(unit, default_trial_cost=10)
+        history = []
+        for _ in range(20):
+            p = model.predict(None, history)
+            assert (p.cost, p.basis) == (10.0, "default_trial_cost")
+            history.append(Observation("default", p.cost, measured=False))
+
+
+def test_measured_wall_times_calibrate_a_plan_free_app():
+    model = CostModel("gpu_hours", default_trial_cost=10)
+    history = [Observation("default", c) for c in (0.010, 0.012, 0.011, 0.010)]
+    p = model.predict(None, history)
+    assert 0.011 < p.cost < 0.02 and p.basis.startswith("history (n=4")
+
+
+def own_loop(model, true_cost, n, step=100, tolerance=0.1):
+    """Trials of an own loop that counts ``step`` examples per step and stops once past its reservation."""
+    history, out = [], []
+    for _ in range(n):
+        reservation = model.predict(None, history).cost
+        stop_at = reservation * (1 + tolerance)
+        if true_cost > stop_at:
+            spent = (math.floor(stop_at / step) + 1) * step
+            history.append(Observation("default", spent, completed=False, censored=True))
+            out.append(("budget_stopped", reservation, spent))
+        else:
+            history.append(Observation("default", true_cost))
+            out.append(("completed", reservation, true_cost))
+    return out
+
+
+def test_a_budget_stopped_trial_is_censored_and_a_guess_2x_too_low_recovers_on_the_second_trial():
+    trials = own_loop(CostModel("examples", default_trial_cost=3000), true_cost=6400, n=4)
+    assert trials[0] == ("budget_stopped", 3000.0, 3400)
+    assert trials[1] == ("completed", 6800.0, 6400)  # twice what the stopped trial spent
+    assert [t[0] for t in trials[2:]] == ["completed", "completed"]
+    # afterwards: the largest completed x (1 + safety_margin), then exact once two agree
+    assert [t[1] for t in trials[2:]] == [8000.0, 6400.0]
+
+
+def test_a_guess_far_too_low_recovers_by_doubling():
+    trials = own_loop(CostModel("examples", default_trial_cost=500), true_cost=6400, n=6)
+    statuses = [t[0] for t in trials]
+    assert statuses == ["budget_stopped"] * 3 + ["completed"] * 3  # reserved 500, 1200, 2800, then 6200
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_on_a_loaded_machine_no_trial_within_1_2x_its_median_cost_is_stopped(seed):
+    """Simulated gpu_hours trials: device time per FLOP log-normal (sd 0.2) with load spikes (1.6x, one
+    trial in seven); a trial stops once past its reservation x 1.1. The old model (median rate of completed
+    trials x 1.25) stopped such trials for seeds 2, 4 and 7."""
+    rng = random.Random(seed)
+    model = CostModel("gpu_hours", assumed_flops_per_second=1e8, assumed_overhead_seconds=30.0)
+    flops = 1e9
+    truth = [flops * 1e-8 * rng.lognormvariate(0, 0.2) * (1.6 if rng.random() < 0.15 else 1.0) for _ in range(40)]
+    history, stopped = [], []
+    for i, seconds in enumerate(truth):
+        stop_at = model.predict(Work("full", flops=flops), history).cost * 3600 * 1.1
+        if seconds > stop_at:
+            stopped.append(i)
+            history.append(Observation("full", stop_at / 3600, completed=False, censored=True,
+                                       flops=flops * stop_at / seconds, device_seconds=stop_at))
+        else:
+            history.append(Observation("full", seconds / 3600, flops=flops, device_seconds=seconds))
+    median = statistics.median(truth)
+    assert [i for i in stopped if truth[i] <= 1.2 * median] == []

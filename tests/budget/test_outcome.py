@@ -34,7 +34,7 @@ def test_completed_record_gives_complete_with_the_return_value_and_measured_cost
     assert (got.state, got.values, got.actual, got.status) == ("COMPLETE", [1.5], 700.0, "completed")
     assert got.label == "data_subset(fraction=0.1)" and got.config_key == "k"
     assert got.record_path == str((tmp_path / "record.json").resolve())
-    assert got.measured == {"flops": 7e8, "examples": 700.0, "device_seconds": 2.0}
+    assert got.work == {"flops": 7e8, "examples": 700.0, "device_seconds": 2.0} and got.measured
 
 
 @pytest.mark.parametrize("status,state", [("pruned", "PRUNED"), ("budget_stopped", "PRUNED"), ("failed", "FAIL")])

@@ -11,10 +11,9 @@ def test_defaults_need_only_a_limit():
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({}, "hydra.sweeper.budget.limit is not set"),
     ({"limit": 0}, "hydra.sweeper.budget.limit=0 is not allowed; it must be a finite number > 0"),
     ({"limit": -3.5}, "hydra.sweeper.budget.limit=-3.5 is not allowed"),
-    ({"limit": math.inf}, "hydra.sweeper.budget.limit=inf is not allowed"),
+    ({"limit": math.inf}, "hydra.sweeper.budget.limit=inf is not allowed; it must be a finite number > 0 (or null)"),
     ({"limit": 1, "unit": "hours"}, "hydra.sweeper.budget.unit='hours' is not a budget unit; allowed: gpu_hours"),
     ({"limit": 1, "tolerance": -0.1},
      "hydra.sweeper.budget.tolerance=-0.1 is not allowed; it must be a finite number >= 0"),
@@ -31,3 +30,9 @@ def test_bad_budget_names_key_value_and_allowed(kwargs, message):
 def test_unknown_setting_is_named():
     with pytest.raises(ValueError, match="hydra.sweeper.budget.limt is not a budget setting; allowed: .*limit"):
         BudgetSettings.from_mapping({"limt": 1})
+
+
+def test_no_limit_is_no_cap_not_an_error():
+    s = BudgetSettings()  # an app written for hydra-optuna-sweeper sets no budget
+    assert s.limit is None and not s.capped and s.default_trial_cost is None
+    assert BudgetSettings(limit=2.0).capped

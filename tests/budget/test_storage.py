@@ -52,3 +52,39 @@ def test_relative_sqlite_paths_become_absolute_for_jobs_that_change_directory(tm
     assert absolute_sqlite("sqlite:///study.db", tmp_path) == f"sqlite:///{tmp_path / 'study.db'}"
     assert absolute_sqlite("sqlite:////abs/x.db", tmp_path) == "sqlite:////abs/x.db"
     assert absolute_sqlite(PG, tmp_path) == PG
+
+
+def test_a_new_database_opens_without_alembic_and_passes_optunas_own_schema_check(tmp_path):
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    code = ("import sys, optuna\n"
+            "from budgetsweep.budget.storage import open_optuna_storage\n"
+            f"s = open_optuna_storage({url!r})\n"
+            "study = optuna.create_study(storage=s, study_name='a', load_if_exists=True)\n"
+            "study.optimize(lambda t: t.suggest_float('x', 0, 1), n_trials=2)\n"
+            "print('alembic' in sys.modules)\n")
+    for _ in range(2):  # a new database, then one this Optuna version has checked
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        assert out.strip() == "False"
+    import optuna
+
+    full = optuna.storages.RDBStorage(url)  # Optuna's own set-up and compatibility check
+    assert full.get_current_version() == full.get_head_version()
+    assert len(optuna.load_study(study_name="a", storage=full).trials) == 4
+
+
+def test_a_database_another_optuna_version_stamped_gets_the_full_check(tmp_path):
+    import optuna
+    from sqlalchemy import create_engine, text
+
+    from budgetsweep.budget.storage import _checked_storage, open_optuna_storage
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    open_optuna_storage(url)
+    with create_engine(url).begin() as conn:
+        conn.execute(text("UPDATE budgetsweep_meta SET meta_value = '0.0.1|v0.9.0.a'"))
+    assert _checked_storage(url, {}) is None  # not trusted: Optuna's version manager runs again
+    assert isinstance(open_optuna_storage(url), optuna.storages.RDBStorage)
+    assert _checked_storage(url, {}) is not None  # and re-stamped by this version

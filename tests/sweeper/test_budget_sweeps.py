@@ -22,19 +22,27 @@ def test_budget_is_respected_exactly_and_the_sweep_stops_when_the_next_trial_doe
     assert r.ledger.spent() == 3000.0 and r.ledger.reserved() == 0.0
     done = r.trials("completed")
     assert [t.number for t in done] == [0, 1, 2] and r.job_dirs() == [0, 1, 2]
-    assert [t.number for t in r.trials("not_launched")] == [3]  # asked, did not fit, never ran
+    waiting = r.trials("not_launched")  # asked, did not fit, never ran: back in Optuna's queue, no run
+    assert [(t.number, t.state.name) for t in waiting] == [(3, "WAITING")]
     log = proc.stdout + proc.stderr
     assert "Trials 2/10 done; budget spent 2,000 of 3,500 examples (42.9% remaining)" in log
     assert "Stopping: budget exhausted: trial 3 needs 1,000 examples and 500 examples remain" in log
     for t in done:
         assert t.user_attrs["cost"] == {"unit": "examples", "predicted": 1000.0, "actual": 1000.0,
                                         "basis": t.user_attrs["cost"]["basis"], "flops": 1e6, "examples": 1000.0,
-                                        "device_seconds": pytest.approx(t.user_attrs["cost"]["device_seconds"])}
+                                        "device_seconds": pytest.approx(t.user_attrs["cost"]["device_seconds"]),
+                                        "measured": True, "charge": "its record"}
+        # flat, so optuna-dashboard can sort by them
+        assert (t.user_attrs["cost_actual"], t.user_attrs["cost_predicted"], t.user_attrs["cost_unit"]) == (
+            1000.0, 1000.0, "examples")
         assert t.user_attrs["record_path"] == str(r.sweep_dir / str(t.number) / "record.json")
         assert t.user_attrs["config_key"].startswith("x=") and t.user_attrs["reduction_label"] == "full"
         assert r.record(t.number)["trial"] == {"number": t.number}
     s = r.summary
     assert (s["spent"], s["reserved"], s["remaining"], s["limit"]) == (3000.0, 0.0, 500.0, 3500.0)
+    assert [row["trial"] for row in s["trials"]] == [0, 1, 2]  # the unlaunched trial is no run
+    assert r.study.user_attrs["budget_unit"] == "examples" and r.study.user_attrs["budget_limit"] == 3500.0
+    assert r.study.user_attrs["budget_spent"] == 3000.0
     assert s["prediction"] == {"n": 3, "mean_abs_error": 0.0, "mean_abs_relative_error": 0.0, "mean_error": 0.0}
     assert s["stopped"].startswith("budget exhausted")
     assert "mean absolute 0 examples" in log

@@ -5,7 +5,10 @@ import os
 import signal
 import sqlite3
 import subprocess
+import json
 import time
+
+import pytest
 
 from tests.sweeper.conftest import SweepResult, app_command, examples_budget, run_app
 
@@ -21,8 +24,8 @@ def ledger_states(db):
         return []
 
 
-def test_a_sweep_killed_mid_trial_resumes_with_nothing_lost_or_charged_twice(tmp_path):
-    args, env = app_command(tmp_path, *ARGS)
+def kill_during_trial_2(tmp_path, args):
+    args, env = app_command(tmp_path, *args)
     proc = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = tmp_path / "outputs" / "budgetsweep.db"
     deadline = time.monotonic() + 120
@@ -34,6 +37,10 @@ def test_a_sweep_killed_mid_trial_resumes_with_nothing_lost_or_charged_twice(tmp
     time.sleep(0.2)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+
+
+def test_a_sweep_killed_mid_trial_resumes_with_nothing_lost_or_charged_twice(tmp_path):
+    kill_during_trial_2(tmp_path, ARGS)
     first = {n: (tmp_path / "sweep" / str(n) / "record.json").read_text() for n in (0, 1)}
     assert not (tmp_path / "sweep" / "2" / "record.json").exists()
 
@@ -50,3 +57,21 @@ def test_a_sweep_killed_mid_trial_resumes_with_nothing_lost_or_charged_twice(tmp
     assert {n: (r.sweep_dir / str(n) / "record.json").read_text() for n in (0, 1)} == first
     assert r.job_dirs() == [0, 1, 2, 3]
     assert "trial 2 was left running by a sweeper that is gone" in resumed.stdout + resumed.stderr
+
+
+def test_after_recovery_no_trial_record_or_summary_says_running_and_the_log_says_what_was_charged(tmp_path):
+    # the job writes a `running` record first, as budgetsweep's app does; SIGKILL leaves it so
+    args = [*ARGS, "running_record=true"]
+    kill_during_trial_2(tmp_path, args)
+    assert json.loads((tmp_path / "sweep" / "2" / "record.json").read_text())["status"] == "running"
+    resumed = run_app(tmp_path, *args)
+    r = SweepResult(tmp_path)
+    killed = r.study.trials[2]
+    assert killed.state.name == "FAIL" and killed.user_attrs["status"] == "failed"
+    record = json.loads((tmp_path / "sweep" / "2" / "record.json").read_text())
+    assert record["status"] == "failed" and "sweeper died" in record["error"] and record["ended_at"]
+    row = next(row for row in r.summary["trials"] if row["trial"] == 2)
+    assert row["status"] == "failed" and row["actual"] == 1000.0
+    log = resumed.stdout + resumed.stderr
+    assert "running" not in [t.user_attrs.get("status") for t in r.study.trials]
+    assert "charged 1,000 examples (its reservation (its record still says running)); status failed" in log

@@ -1,0 +1,131 @@
+"""Every attribute the budget sweeper keeps on Optuna trials and studies: written and read here only.
+
+Trial user attributes (what optuna-dashboard shows; flat ones sort):
+
+| key | value |
+|---|---|
+| ``status`` | the record's status (completed, pruned, budget_stopped, failed), or no_record, |
+|            | job_failed, not_launched, invalid_config |
+| ``cost_actual``, ``cost_predicted``, ``cost_unit`` | charged, reserved (null without a limit), unit |
+| ``cost`` | the same and more: basis of the prediction, whether the charge was measured, work done |
+| ``record_path``, ``config_key``, ``reduction_label`` | where the job's record is, and what it ran |
+| ``note``, ``error`` | why a trial ended as it did |
+| ``budgetsweep:owner`` | the sweeper holding a trial that waits unreserved |
+
+Study user attributes: ``budget_unit``, ``budget_limit`` (null: no cap), ``budget_spent``,
+``budgetsweep:identity`` (see ``study_identity``) and ``budgetsweep:pruner`` (``optuna_objects``).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from budgetsweep.budget.cost_model import Observation
+
+OWNER = "budgetsweep:owner"
+NOT_LAUNCHED = "not_launched"  # asked, never ran: the trial waits (Optuna state WAITING)
+INVALID_CONFIG = "invalid_config"
+STATUS, NOTE, ERROR = "status", "note", "error"
+
+
+def _rdb(storage):
+    """The RDBStorage under Optuna's cache, or None for another storage."""
+    from optuna.storages import RDBStorage
+
+    backend = getattr(storage, "_backend", storage)
+    return backend if isinstance(backend, RDBStorage) else None
+
+
+def _set(storage, trial_id: int, values: dict[str, Any]) -> None:
+    """All ``values`` in one transaction on an RDB storage (one commit instead of one per key: a
+    trial's result is a dozen attributes); key by key on any other storage."""
+    rdb = _rdb(storage)
+    if rdb is None:
+        for key, value in values.items():
+            storage.set_trial_user_attr(trial_id, key, value)
+        return
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    with _create_scoped_session(rdb.scoped_session, True) as session:
+        for key, value in values.items():
+            rdb._set_trial_attr_without_commit(session, models.TrialUserAttributeModel, trial_id, key, value)
+
+
+def write_result(storage, trial_id: int, *, status: str, unit: str, predicted: float | None, actual: float,
+                 basis: str | None, measured: bool, charge: str, work: dict[str, float],
+                 record_path: str | None, config_key: str | None, label: str, note: str | None = None,
+                 error: str | None = None) -> None:
+    """A finished trial's result and cost."""
+    cost = {"unit": unit, "predicted": predicted, "actual": actual, "basis": basis, "measured": measured,
+            "charge": charge, **work}
+    values = {"record_path": record_path, "config_key": config_key, "reduction_label": label, "cost": cost,
+              "cost_actual": actual, "cost_predicted": predicted, "cost_unit": unit, STATUS: status}
+    if note:
+        values[NOTE] = note
+    if error:
+        values[ERROR] = error[:2000]
+    _set(storage, trial_id, values)
+
+
+def write_status(storage, trial_id: int, status: str, *, note: str | None = None, error: str | None = None) -> None:
+    values: dict[str, Any] = {STATUS: status}
+    if note:
+        values[NOTE] = note
+    if error:
+        values[ERROR] = error[:2000]
+    _set(storage, trial_id, values)
+
+
+def write_owner(storage, trial_id: int, owner: str) -> None:
+    storage.set_trial_user_attr(trial_id, OWNER, owner)
+
+
+def owner(trial) -> str | None:
+    return trial.user_attrs.get(OWNER)
+
+
+def status(trial) -> str | None:
+    return trial.user_attrs.get(STATUS)
+
+
+def observation(trial, unit: str) -> Observation | None:
+    """What the cost model learns from a finished trial (a FrozenTrial), or None."""
+    cost = trial.user_attrs.get("cost")
+    if not isinstance(cost, dict) or cost.get("actual") is None or cost.get("unit") != unit:
+        return None
+    state = trial.state.name
+    st = status(trial)
+    return Observation(
+        label=str(trial.user_attrs.get("reduction_label") or "default"), cost=float(cost["actual"]),
+        completed=st in ("completed", "no_record") and state == "COMPLETE",
+        flops=float(cost.get("flops") or 0.0), device_seconds=float(cost.get("device_seconds") or 0.0),
+        measured=bool(cost.get("measured", True)), censored=st == "budget_stopped")
+
+
+def summary_info(trial) -> dict[str, Any]:
+    """number -> this, for budgetsweep.budget.summary.build_summary."""
+    cost = trial.user_attrs.get("cost") or {}
+    return {"state": trial.state.name, "status": status(trial), "label": trial.user_attrs.get("reduction_label"),
+            "basis": cost.get("basis"), "predicted": cost.get("predicted"), "measured": cost.get("measured")}
+
+
+def write_study_budget(storage, study_id: int, *, unit: str, limit: float | None, spent: float) -> None:
+    values = {"budget_unit": unit, "budget_limit": limit, "budget_spent": spent}
+    rdb = _rdb(storage)
+    if rdb is None:
+        for key, value in values.items():
+            storage.set_study_user_attr(study_id, key, value)
+        return
+    import json
+
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    with _create_scoped_session(rdb.scoped_session, True) as session:
+        study = models.StudyModel.find_or_raise_by_id(study_id, session)
+        for key, value in values.items():
+            row = models.StudyUserAttributeModel.find_by_study_and_key(study, key, session)
+            if row is None:
+                session.add(models.StudyUserAttributeModel(study_id=study_id, key=key, value_json=json.dumps(value)))
+            else:
+                row.value_json = json.dumps(value)
