@@ -25,7 +25,6 @@ TRIAL_STATUS = {
     "PRUNED": "pruned",
     "FAIL": "failed",
     "RUNNING": "running",
-    "WAITING": "running",
 }
 
 
@@ -126,6 +125,9 @@ def trial_row(trial: Any, study_name: str, direction: str, objective_name: str) 
 def load_study_runs(storage: str, study_name: str) -> pd.DataFrame:
     """All trials of one study as runs; a trial with a readable ``record_path`` uses its record.
 
+    WAITING trials (queued, or asked by the budget sweeper and put back because they did not fit)
+    never ran and are left out.
+
     Raises FileNotFoundError for a missing SQLite file and ValueError for an unknown study
     (the message lists the studies the storage holds). The URL is shown password-masked.
     """
@@ -150,6 +152,8 @@ def load_study_runs(storage: str, study_name: str) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     skipped: list[str] = []
     for trial in study.get_trials(deepcopy=False):
+        if trial.state.name == "WAITING":  # asked but never launched (or queued): not a run
+            continue
         record_path = trial.user_attrs.get("record_path")
         if record_path and Path(record_path).is_file():
             try:

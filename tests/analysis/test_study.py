@@ -96,3 +96,16 @@ def test_trial_without_attributes_gets_a_stable_key(tmp_path):
     assert df["config_key"].nunique() == 2 and df["config_key"].str.fullmatch(r"[0-9a-f]{12}").all()
     assert set(df["reduction_label"]) == {"unknown"} and set(df["objective_direction"]) == {"maximize"}
     assert df["objective_name"].unique().tolist() == ["value"]
+
+
+def test_trials_that_never_ran_are_no_runs(tmp_path):
+    """The budget sweeper puts a trial that did not fit back as WAITING; it must not count as a run."""
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(storage=url, study_name="sweep", direction="minimize")
+    study.add_trial(create_trial(state=TrialState.COMPLETE, value=0.5, params={"optim.lr": 0.01},
+                                 distributions=LR, user_attrs={"config_key": "k0", "reduction_label": "full"}))
+    study.enqueue_trial({"optim.lr": 0.02})  # WAITING, as an unlaunched trial
+    assert [t.state for t in study.get_trials()] == [TrialState.COMPLETE, TrialState.WAITING]
+    df = load_study_runs(url, "sweep")
+    assert list(df["config_key"]) == ["k0"] and set(df["status"]) == {"completed"}
