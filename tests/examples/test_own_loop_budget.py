@@ -28,12 +28,15 @@ def test_user_loop_is_pruned_by_the_sweepers_pruner(tmp_path):
 
 
 def test_user_loop_stops_itself_at_its_reservation(tmp_path):
-    # the sweeper cannot plan a foreign loop: it reserves default_trial_cost (1000, smaller than a
-    # run), then what finished trials cost (1024: the job stops after the batch that crossed 1000)
+    # the sweeper cannot plan a foreign loop: the first batch (n_jobs=2) reserves default_trial_cost
+    # (1000, smaller than a run) and both jobs stop after the batch that crossed it (1024). A stopped
+    # trial is a censored observation (its true cost is above 1024), so the next reservation is
+    # 2 x 1024, which no longer fits the 1152 left: the sweep stops instead of buying a third stop.
     records, summary = sweep(tmp_path, "hydra.sweeper.budget.limit=3200", "hydra.sweeper.budget.default_trial_cost=1000",
                              "hydra.sweeper.budget.tolerance=0", "hydra.sweeper.n_trials=5", "optim.lr=choice(0.01)")
-    assert len(records) == 3
+    assert len(records) == 2
     assert all(r.status == "budget_stopped" for r in records)
     # the check runs every step: a job overshoots its reservation by less than one batch
     assert all(1000 < r.cost.measured.examples <= 1000 + 64 for r in records)
     assert summary["spent"] == sum(r.cost.measured.examples for r in records) <= 3200
+    assert summary["stopped"].startswith("budget exhausted: trial 2 needs 2,048 examples")
