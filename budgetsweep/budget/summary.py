@@ -5,6 +5,7 @@ than was predicted on purpose, and a failed one says nothing about the cost mode
 """
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -22,6 +23,8 @@ def build_summary(*, study_name: str, storage: str, unit: str, limit: float | No
     for charge in charges:
         info = trials.get(charge.trial, {})
         predicted = info["predicted"] if "predicted" in info else charge.reserved
+        if predicted is not None and not math.isfinite(predicted):  # no limit: an unbounded reservation
+            predicted = None
         actual = charge.actual
         error = actual - predicted if predicted is not None and actual is not None else None
         rows.append({
@@ -85,6 +88,8 @@ def summary_table(summary: Mapping[str, Any], max_rows: int = 30) -> str:
         lines.append(f"prediction error over {pred['n']} completed trials: mean absolute "
                      f"{format_cost(pred['mean_abs_error'], unit)} {unit} "
                      f"({100 * pred['mean_abs_relative_error']:.1f}% of the prediction)")
+    elif summary["limit"] is None:
+        lines.append("prediction error: none (no limit, so no trial cost was predicted)")
     else:
-        lines.append("prediction error: no completed trial")
+        lines.append("prediction error: no completed trial with a prediction")
     return "\n".join(lines)

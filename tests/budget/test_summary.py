@@ -24,3 +24,14 @@ def test_summary_totals_and_prediction_error_over_completed_trials():
     table = summary_table(s)
     assert "spent 240, reserved 50, remaining 110 of 400 (27.5%)" in table
     assert "mean absolute 15 examples (15.0% of the prediction)" in table
+
+
+def test_a_sweep_without_limit_says_nothing_was_predicted():
+    charges = [charge(0, float("inf"), 2e-5), charge(1, float("inf"), 1e-5)]
+    s = build_summary(study_name="s", storage="sqlite:///x", unit="gpu_hours", limit=None, tolerance=0.1,
+                      spent=3e-5, reserved=0.0, charges=charges, trials={0: {"status": "completed"},
+                                                                          1: {"status": "completed"}},
+                      n_trials=2, stopped=None)
+    table = summary_table(s)
+    assert "no limit" in table and "no trial cost was predicted" in table
+    assert "no completed trial" not in table  # both completed: the old line was wrong
