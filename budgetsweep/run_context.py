@@ -77,11 +77,13 @@ class BudgetStopped(StopRun):
 
 
 class RunInterrupted(BaseException):
-    """SIGTERM or SIGINT arrived during a run (a SLURM time limit, preemption, Ctrl-C).
+    """SIGTERM, SIGINT or SIGHUP arrived during a run (a SLURM time limit, preemption, Ctrl-C, a
+    closed terminal).
 
     A BaseException, so a loop's ``except Exception`` does not swallow it. The run context records
     the run as ``failed`` with the signal named in ``error`` (measured cost and metrics kept), then
-    ends the process as the signal would have: SIGINT as KeyboardInterrupt, SIGTERM as exit 143.
+    ends the process as the signal would have: SIGINT as KeyboardInterrupt, SIGTERM as exit 143,
+    SIGHUP as exit 129.
     """
 
     def __init__(self, signum: int) -> None:
@@ -90,7 +92,8 @@ class RunInterrupted(BaseException):
         super().__init__(f"interrupted by {self.name}")
 
 
-INTERRUPTS = (signal.SIGTERM, signal.SIGINT)
+# SIGHUP: a closed terminal or dropped ssh session ends a run as surely as a SLURM time limit
+INTERRUPTS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 # which run-context call honours which recipe section, to tell a user when a reduction had no effect
@@ -278,7 +281,7 @@ class RunContext:
         return self
 
     def _install_signal_handlers(self) -> None:
-        """SIGTERM/SIGINT raise RunInterrupted inside the run, so the record is finalised; the
+        """SIGTERM/SIGINT/SIGHUP raise RunInterrupted inside the run (unless ignored, as under nohup), so the record is finalised; the
         previous handlers come back on exit. Only the main thread can set handlers: elsewhere the
         run keeps the process's own (Python allows nothing else)."""
         self._previous_handlers = {}
@@ -292,6 +295,8 @@ class RunContext:
             raise RunInterrupted(signum)
 
         for sig in INTERRUPTS:
+            if signal.getsignal(sig) is signal.SIG_IGN:  # nohup, or a background job: it stays ignored
+                continue
             self._previous_handlers[sig] = signal.signal(sig, interrupt)
 
     def _restore_signal_handlers(self) -> None:

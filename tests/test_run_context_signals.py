@@ -26,7 +26,8 @@ LOOP = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGINT, -signal.SIGINT)])
+@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGINT, -signal.SIGINT),
+                                      (signal.SIGHUP, 128 + signal.SIGHUP)])
 def test_a_signal_finalises_the_record(tmp_path, sig, code):
     script = tmp_path / "loop.py"
     script.write_text(LOOP)
@@ -73,3 +74,18 @@ def test_a_signal_while_the_record_is_written_does_not_cut_it_short(tmp_path):
     assert stop.value.code == 128 + signal.SIGTERM
     rec = read_record(tmp_path / "run")
     assert rec.status == "completed" and rec.cost.measured.examples == 64 and rec.ended_at
+
+
+def test_an_ignored_signal_stays_ignored(tmp_path):
+    """Under nohup SIGHUP is ignored: the run must not start dying on a closed terminal."""
+    from tests.test_run_context import ctx, user_cfg
+
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with ctx(user_cfg(), tmp_path) as run:
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # the others are handled
+            run.report(0, val_loss=1.0)
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)

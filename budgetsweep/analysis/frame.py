@@ -57,7 +57,7 @@ def from_frame(
     by: str | Sequence[str] | None = None,
     status: str | None = None,
     costs: Mapping[str, str] | None = None,
-    full_label: str = FULL_LABEL,
+    full_label: str | None = FULL_LABEL,
     objective_name: str | None = None,
 ) -> pd.DataFrame:
     """The run frame of any results table: one row per run, ready for ``split_runs``,
@@ -78,7 +78,9 @@ def from_frame(
             counts as completed. A missing value is an error, never a silent exclusion.
         costs: {run-frame cost column: your column} for ``examples``, ``wall_seconds``,
             ``flops``, ``predicted_factor``; None: those of these names that ``df`` has.
-        full_label: the strategy label of full-scale runs.
+        full_label: the strategy label of full-scale runs; it must occur in ``strategy`` (a
+            misspelt label would silently turn the full runs into one more proxy). None: the
+            table holds no full-scale runs (a ranking of proxies only).
         objective_name: shown in reports; default the objective column's name.
 
     Returns:
@@ -87,7 +89,7 @@ def from_frame(
     Raises:
         TypeError: ``df`` is not a DataFrame. ValueError: a named column is missing (the message
         lists what ``df`` has), ``direction`` or a status value is not allowed, a status is
-        missing, or the objective is not numeric.
+        missing, the objective is not numeric, or ``full_label`` is not a strategy label.
     """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
@@ -120,7 +122,9 @@ def from_frame(
     out = pd.DataFrame(index=df.index)
     out["config_key"] = config_keys(df, config_cols)
     label = df[strategy].astype(str)
-    out["reduction_label"] = label.where(label != str(full_label), FULL_LABEL)
+    if full_label is not None:
+        label = label.where(label != str(full_label), FULL_LABEL)
+    out["reduction_label"] = label
     if status is None:
         out["status"] = "completed"
     else:
@@ -154,4 +158,9 @@ def from_frame(
         out[col] = df[col].to_numpy()
     for col in config_cols:
         out[f"{CONFIG_PREFIX}{col}"] = df[col].to_numpy()
+    if full_label is not None and not (out["reduction_label"] == FULL_LABEL).any():
+        labels = sorted(set(df[strategy].astype(str)))
+        raise ValueError(f"full_label={full_label!r} is not a label in strategy column {strategy!r}, which holds "
+                         f"{labels[:10]}; pass the label of the full-scale runs, or full_label=None for a table "
+                         "without full-scale runs")
     return normalize_runs(out)

@@ -68,6 +68,7 @@ def test_equal_numbers_name_one_configuration():
     (dict(direction="up"), "direction='up'; allowed"),
     (dict(status="status"), r"status column 'status' has 1 missing value\(s\)"),
     (dict(costs={"dollars": "n_examples"}), r"costs has key\(s\) \['dollars'\]"),
+    (dict(full_label="full"), r"full_label='full' is not a label in strategy column 'train_size', which holds"),
 ])
 def test_clear_errors(curves, kwargs, message):
     df = curves.head(6).assign(status=["completed"] * 5 + [None])
