@@ -14,10 +14,14 @@ class Reduction(abc.ABC):
     Subclasses validate their parameters in ``__init__`` and keep them as attributes named
     like the constructor arguments (``params()`` reads them back for the run record).
     ``changes`` lists the recipe fields the reduction may touch, as ``section.field``.
+    ``runtime``, if set, is a ``Runtime`` class built from the reduction's ``recipe.extra[name]``
+    spec; the training loop calls its hooks (``budgetsweep.reductions.runtime``).
     """
 
     name: ClassVar[str]
     changes: ClassVar[tuple[str, ...]] = ()
+    # a reduction that changes training beyond its recipe: its hooks (``budgetsweep.reductions.runtime``)
+    runtime: ClassVar[type | None] = None
 
     @abc.abstractmethod
     def apply(self, recipe: Recipe) -> Recipe:

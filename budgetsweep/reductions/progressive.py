@@ -18,6 +18,7 @@ import math
 
 from budgetsweep.recipe import Recipe
 from budgetsweep.reductions.base import choice
+from budgetsweep.reductions.runtime import Runtime
 from budgetsweep.reductions.support import (ExplainedReduction, check_number, probe_batch, task_class, task_for,
                                             with_extra)
 
@@ -33,9 +34,26 @@ def input_scale(progress: float, *, start_scale: float, ramp_fraction: float, sc
     return start_scale + (1.0 - start_scale) * math.floor(stages * tau + 1e-9) / stages
 
 
+class ProgressiveRuntime(Runtime):
+    """Each training batch as the task's view at the input scale scheduled for the step; evaluation
+    sees full-size inputs."""
+
+    def prepare(self, trainer) -> None:
+        super().prepare(trainer)
+        self.task = trainer.task
+        if not callable(getattr(self.task, "progressive_view", None)):
+            raise ValueError(f"reduction=progressive needs the task to define progressive_view(x, y, scale); task "
+                             f"{getattr(self.task, 'name', type(self.task).__name__)!r} does not")
+
+    def view(self, x, y, step: int, total_steps: int):
+        scale = input_scale(step / total_steps, **self.spec)
+        return (x, y) if scale >= 1 else self.task.progressive_view(x, y, scale)
+
+
 class Progressive(ExplainedReduction):
     name = "progressive"
     changes = ("extra.progressive",)
+    runtime = ProgressiveRuntime
 
     def __init__(self, start_scale: float = 0.5, ramp_fraction: float = 0.5, schedule: str = "linear",
                  stages: int = 2) -> None:

@@ -34,9 +34,9 @@ def lr_scales(recipe: Recipe, model: torch.nn.Module, task, transferred=()) -> d
     return scales
 
 
-def param_groups(recipe: Recipe, model: torch.nn.Module, task, transferred=()) -> list[dict[str, Any]]:
-    """Trainable parameters grouped by learning-rate scale, in the model's parameter order."""
-    scales = lr_scales(recipe, model, task, transferred)
+def param_groups(model: torch.nn.Module, scales: dict[str, float]) -> list[dict[str, Any]]:
+    """Trainable parameters grouped by learning-rate scale (``scales``: parameter name -> scale), in the
+    model's parameter order."""
     groups: dict[float, list[torch.nn.Parameter]] = {}
     for name, p in model.named_parameters():
         if p.requires_grad:

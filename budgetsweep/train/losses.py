@@ -63,7 +63,7 @@ class Distillation:
                                  hard=hard)
 
 
-def training_loss(recipe: Recipe, task, device: torch.device, reporter):
+def training_loss(recipe: Recipe, task, device: torch.device, reporter, train=None):
     """The task's loss, or (``reduction=distill``) distillation from a loaded or freshly trained teacher."""
     spec = recipe.extra.get("distill")
     if spec is None:
@@ -75,6 +75,6 @@ def training_loss(recipe: Recipe, task, device: torch.device, reporter):
     else:  # the input recipe, trained first (or found in the cache)
         teacher_recipe = Recipe.from_dict(source["recipe"]).evolve(train={"device": recipe.train.device})
         path = teacher_cache_file(source["cache_dir"], source["recipe"])
-        teacher, info = trained_or_cached(teacher_recipe, task, reporter, path, "distillation teacher")
+        teacher, info = trained_or_cached(teacher_recipe, task, reporter, path, "distillation teacher", train)
         teacher = teacher.to(device)
     return Distillation(task, teacher, temperature=spec["temperature"], alpha=spec["alpha"], info=info)

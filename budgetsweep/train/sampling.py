@@ -1,10 +1,8 @@
-"""Which examples each step trains on, and at what input scale.
+"""Which examples each step trains on.
 
 - ``ShuffledEpochs`` (default): a fresh permutation per epoch, the ragged last batch dropped.
 - ``PacedSampler`` (``reduction=curriculum``): examples ordered by difficulty (or at random, the
   control); step t draws its batch uniformly from the first g(t) of them, g the pacing function.
-- ``input_view`` (``reduction=progressive``): the task's cheaper view of a batch at the scheduled
-  input scale.
 """
 from __future__ import annotations
 
@@ -16,7 +14,6 @@ import torch
 
 from budgetsweep.recipe import Recipe
 from budgetsweep.reductions.curriculum import pacing_size, scores_cache_file
-from budgetsweep.reductions.progressive import input_scale
 from budgetsweep.reductions.support import DATA_EXTRAS
 from budgetsweep.train.auxiliary import CostOnly, from_checkpoint, save_atomic
 
@@ -82,7 +79,7 @@ def per_example_loss(model: torch.nn.Module, task, x: torch.Tensor, y: torch.Ten
 
 
 def difficulty_scores(recipe: Recipe, task, x: torch.Tensor, y: torch.Tensor, device: torch.device,
-                      reporter) -> tuple[np.ndarray, dict[str, Any]]:
+                      reporter, train) -> tuple[np.ndarray, dict[str, Any]]:
     """Per-example loss under the curriculum's reference model, from the cache or computed (and cached)."""
     spec = recipe.extra["curriculum"]
     path = scores_cache_file(spec["cache_dir"], spec["scores"], recipe)
@@ -103,8 +100,6 @@ def difficulty_scores(recipe: Recipe, task, x: torch.Tensor, y: torch.Tensor, de
             raise ValueError(f"the curriculum scorer was planned for data {scorer.data} {scorer.extra} but the run "
                              f"trains on {run_data[0]} {run_data[1]}; list curriculum after data_subset and "
                              f"synthetic_data in reduction=[...]")
-        from budgetsweep.train.loop import train  # the same loop trains the scorer
-
         with torch.random.fork_rng():
             result = train(scorer, task, CostOnly(reporter), progress=False)
         model = result.model
@@ -119,7 +114,7 @@ def difficulty_scores(recipe: Recipe, task, x: torch.Tensor, y: torch.Tensor, de
 
 
 def batch_sampler(recipe: Recipe, task, x: torch.Tensor, y: torch.Tensor, batch: int, total_steps: int,
-                  device: torch.device, reporter):
+                  device: torch.device, reporter, train=None):
     """Shuffled epochs, or (``reduction=curriculum``) batches paced over a difficulty ordering."""
     spec = recipe.extra.get("curriculum")
     if spec is None:
@@ -127,36 +122,7 @@ def batch_sampler(recipe: Recipe, task, x: torch.Tensor, y: torch.Tensor, batch:
     if spec["order"] == "random":  # the control: the same pacing over a random order needs no scores
         scores, info = np.zeros(len(x)), {}
     else:
-        scores, info = difficulty_scores(recipe, task, x, y, device, reporter)
+        scores, info = difficulty_scores(recipe, task, x, y, device, reporter, train)
     ranking = ranking_from_scores(scores, spec["order"], recipe.seed)
     pacing = {k: spec[k] for k in ("pacing", "start_fraction", "ramp_fraction")}
     return PacedSampler(ranking, batch, total_steps, recipe.seed, device, pacing, {**info, "order": spec["order"]})
-
-
-class ProgressiveView:
-    """The task's view of a batch at the input scale scheduled for the step."""
-
-    def __init__(self, task, total_steps: int, spec: dict[str, Any]) -> None:
-        self.task, self.total_steps, self.spec = task, total_steps, spec
-
-    def scale(self, step: int) -> float:
-        return input_scale(step / self.total_steps, **self.spec)
-
-    def __call__(self, x: torch.Tensor, y: torch.Tensor, step: int):
-        scale = self.scale(step)
-        return (x, y) if scale >= 1 else self.task.progressive_view(x, y, scale)
-
-
-def full_view(x: torch.Tensor, y: torch.Tensor, step: int):
-    return x, y
-
-
-def input_view(recipe: Recipe, task, total_steps: int):
-    """The batch as it is, or (``reduction=progressive``) the task's cheaper view at the scheduled scale."""
-    spec = recipe.extra.get("progressive")
-    if spec is None:
-        return full_view
-    if not callable(getattr(task, "progressive_view", None)):
-        raise ValueError(f"reduction=progressive needs the task to define progressive_view(x, y, scale); task "
-                         f"{getattr(task, 'name', type(task).__name__)!r} does not")
-    return ProgressiveView(task, total_steps, spec)

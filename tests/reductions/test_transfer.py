@@ -9,7 +9,7 @@ from budgetsweep.reductions import Transfer
 from budgetsweep.tasks import Digits
 from budgetsweep.train import train
 from budgetsweep.train.checkpoints import init_from, load_into
-from budgetsweep.train.groups import param_groups
+from budgetsweep.train.groups import lr_scales, param_groups
 from tests.conftest import load_json
 from tests.reporters import RecordingReporter as Quiet
 
@@ -64,7 +64,7 @@ def test_transferred_parameters_get_the_lower_learning_rate(base_recipe, saved_r
     recipe = Transfer(checkpoint=str(saved_run), lr_scale=0.1).apply(deeper(base_recipe))
     model = Digits().build_model(recipe)
     report = init_from(recipe, model)
-    groups = param_groups(recipe, model, Digits(), report.loaded)
+    groups = param_groups(model, lr_scales(recipe, model, Digits(), report.loaded))
     by_scale = {g["lr_scale"]: g["params"] for g in groups}
     assert set(by_scale) == {0.1, 1.0}
     named = dict(model.named_parameters())
