@@ -5,7 +5,7 @@ It knows nothing of Hydra or Optuna. It gets a ``reporter`` with two methods,
 the run (pruned, budget used up), which simply propagates.
 
 Reductions that need more than a recipe change (``recipe.extra``) enter through a few named
-helpers, each a no-op without its reduction: ``training_data`` (synthetic_data), ``init_from``
+helpers, each a no-op without its reduction: ``init_from``
 (transfer), ``training_loss`` (distill), ``param_groups`` (model_scale's muP, transfer's lr),
 ``batch_sampler`` (curriculum).
 """
@@ -31,7 +31,6 @@ from budgetsweep.train.optim import build_optimizer
 from budgetsweep.train.precision import autocast, check_precision, grad_scaler, resolve_device
 from budgetsweep.train.sampling import batch_sampler
 from budgetsweep.train.schedules import lr_multiplier
-from budgetsweep.train.synthetic import training_data
 
 EVAL_CHUNK = 4096
 log = logging.getLogger("budgetsweep")
@@ -78,7 +77,7 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
     torch.manual_seed(recipe.seed)
     hooks = runtimes(recipe)  # the runtimes of the recipe's reductions (budgetsweep.reductions.runtime)
     hooks.prepare(Trainer(recipe, task, reporter, device, train, evaluate))  # auxiliary models
-    data = hooks.training_data(training_data(recipe, task))  # the task's data, or a stand-in
+    data = hooks.training_data(task.build_data(recipe))  # the task's data, or e.g. a synthetic stand-in
     model = task.build_model(recipe).to(device)
     transfer = init_from(recipe, model)  # transfer: load a checkpoint, freeze modules
     hooks.init_model(model)
