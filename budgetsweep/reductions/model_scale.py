@@ -20,12 +20,30 @@ from __future__ import annotations
 from typing import Any
 
 from budgetsweep.recipe import Recipe
+from budgetsweep.reductions.runtime import Runtime
 from budgetsweep.reductions.support import ExplainedReduction, check_bool, check_number, forward_flops, scaled_model
+
+
+class ModelScaleRuntime(Runtime):
+    """muP (``mup=true``): a hidden matrix (fan-in and fan-out both differ from the model at the base
+    width) gets the learning rate x base fan-in / fan-in, i.e. over the width multiplier."""
+
+    def lr_scales(self, model, scales: dict[str, float]) -> None:
+        if not self.spec.get("mup"):
+            return
+        import torch
+
+        base = dict(self.trainer.build(self.spec["base_model"], torch.device("cpu")).named_parameters())
+        for name, p in model.named_parameters():
+            b = base.get(name)
+            if b is not None and p.ndim >= 2 and p.shape[0] != b.shape[0] and p.shape[1] != b.shape[1]:
+                scales[name] *= b.shape[1] / p.shape[1]  # hidden matrix: lr / width multiplier
 
 
 class ModelScale(ExplainedReduction):
     name = "model_scale"
     changes = ("model", "extra.model_scale")
+    runtime = ModelScaleRuntime
 
     def __init__(self, width: float = 0.5, depth: float = 1.0, mup: bool = False) -> None:
         key = "reduction.model_scale"

@@ -5,9 +5,8 @@ It knows nothing of Hydra or Optuna. It gets a ``reporter`` with two methods,
 the run (pruned, budget used up), which simply propagates.
 
 Reductions that need more than a recipe change (``recipe.extra``) enter through a few named
-helpers, each a no-op without its reduction: ``init_from``
-(transfer), ``training_loss`` (distill), ``param_groups`` (model_scale's muP, transfer's lr),
-``batch_sampler`` (curriculum).
+helpers, each a no-op without its reduction: ``training_loss`` (distill), ``batch_sampler``
+(curriculum).
 """
 from __future__ import annotations
 
@@ -23,11 +22,9 @@ from tqdm.auto import tqdm
 from budgetsweep.recipe import Recipe
 from budgetsweep.reductions.runtime import runtimes
 from budgetsweep.train.auxiliary import Trainer
-from budgetsweep.train.checkpoints import init_from
-from budgetsweep.train.groups import lr_scales, param_groups
 from budgetsweep.train.losses import training_loss
 from budgetsweep.train.measure import SavedTensorMeter, tensor_megabytes, training_flops_per_example
-from budgetsweep.train.optim import build_optimizer
+from budgetsweep.train.optim import build_optimizer, param_groups
 from budgetsweep.train.precision import autocast, check_precision, grad_scaler, resolve_device
 from budgetsweep.train.sampling import batch_sampler
 from budgetsweep.train.schedules import lr_multiplier
@@ -79,12 +76,11 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
     hooks.prepare(Trainer(recipe, task, reporter, device, train, evaluate))  # auxiliary models
     data = hooks.training_data(task.build_data(recipe))  # the task's data, or e.g. a synthetic stand-in
     model = task.build_model(recipe).to(device)
-    transfer = init_from(recipe, model)  # transfer: load a checkpoint, freeze modules
-    hooks.init_model(model)
+    hooks.init_model(model)  # e.g. load a checkpoint, freeze modules
     loss_fn = hooks.loss(training_loss(recipe, task, device, reporter, train))  # task.loss(output, y), or a wrapper
     x, y = data.train_x.to(device), data.train_y.to(device)
     val_x, val_y = data.val_x.to(device), data.val_y.to(device)
-    scales = hooks.lr_scales(model, lr_scales(recipe, model, task, transfer.loaded))
+    scales = hooks.lr_scales(model, {name: 1.0 for name, _ in model.named_parameters()})  # e.g. muP
     optimizer = build_optimizer(recipe.optim, param_groups(model, scales))
     scaler = grad_scaler(precision, device)
 
@@ -173,6 +169,6 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
     return TrainResult(metrics=metrics, steps=total_steps, examples=examples,
                        flops_per_example=flops_per_example, peak_memory_mb=peak,
                        peak_memory_source=source, device=device.type, model=model,
-                       info={**(data.info or {}), **transfer.info, **loss_fn.info, **sampler.info, **hooks.info},
+                       info={**(data.info or {}), **loss_fn.info, **sampler.info, **hooks.info},
                        input_elements=input_elements)
 

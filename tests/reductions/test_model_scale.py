@@ -3,7 +3,13 @@ import pytest
 from budgetsweep.reductions import ModelScale
 from budgetsweep.tasks import Digits
 from budgetsweep.train import train
-from budgetsweep.train.groups import lr_scales, param_groups
+from budgetsweep.train.optim import param_groups
+from tests.reductions.conftest import prepared, unit_scales
+
+
+def lr_scales(recipe, model, task):
+    """Learning-rate scales per parameter after the reductions' ``lr_scales`` hooks."""
+    return prepared(recipe, task).lr_scales(model, unit_scales(model))
 from tests.reporters import RecordingReporter as Quiet
 
 MLP = {"_target_": "budgetsweep.tasks.models.MLP", "hidden": 128, "depth": 2}
