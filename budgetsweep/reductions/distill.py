@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from budgetsweep.recipe import Recipe
+from budgetsweep.reductions.runtime import Runtime
 from budgetsweep.reductions.support import (ExplainedReduction, cache_file, check_number, content, forward_flops,
                                             resolve_checkpoint, run_examples, scaled_model, with_extra)
 
@@ -28,9 +29,68 @@ def teacher_cache_file(cache_dir: str, teacher_recipe: dict[str, Any]):
     return cache_file(cache_dir, "teacher", content(teacher_recipe), ".pt")
 
 
+def distillation_loss(student, teacher, target, *, temperature: float, alpha: float, hard=None):
+    """(1 - alpha) CE(y, s) + alpha T^2 KL(softmax(t / T) || softmax(s / T)) (Hinton et al. 2015).
+
+    Logits (tensors) may have leading dimensions (batch, positions, classes); the KL term is averaged
+    over all rows, as the cross-entropy is. ``hard`` replaces the cross-entropy term (the task's loss).
+    """
+    import torch.nn.functional as F
+
+    s = student.reshape(-1, student.shape[-1])
+    t = teacher.reshape(-1, teacher.shape[-1])
+    if hard is None:
+        hard = F.cross_entropy(s, target.reshape(-1))
+    soft = F.kl_div(F.log_softmax(s / temperature, dim=-1), F.log_softmax(t / temperature, dim=-1),
+                    reduction="batchmean", log_target=True)
+    return (1 - alpha) * hard + alpha * temperature ** 2 * soft
+
+
+class Distillation:
+    """The run's loss mixed with the teacher's soft targets; for regression the soft term is the
+    mean squared error to the teacher's output (there is no temperature to apply)."""
+
+    def __init__(self, hard_loss, teacher, *, temperature: float, alpha: float) -> None:
+        self.hard_loss, self.teacher = hard_loss, teacher.eval().requires_grad_(False)
+        self.temperature, self.alpha = temperature, alpha
+
+    def __call__(self, output, target, inputs):
+        import torch
+        import torch.nn.functional as F
+
+        with torch.no_grad():
+            teacher_out = self.teacher(inputs)
+        hard = self.hard_loss(output, target, inputs)
+        if target.is_floating_point():
+            return (1 - self.alpha) * hard + self.alpha * F.mse_loss(output, teacher_out)
+        return distillation_loss(output, teacher_out, target, temperature=self.temperature, alpha=self.alpha,
+                                 hard=hard)
+
+
+class DistillRuntime(Runtime):
+    """Builds the teacher (loaded, or the input recipe trained first or found in the cache) in the prepare
+    step; the loss hook mixes in its soft targets."""
+
+    def prepare(self, trainer) -> None:
+        super().prepare(trainer)
+        source = self.spec["teacher"]
+        if "checkpoint" in source:
+            self.teacher = trainer.load(source["model"], source["checkpoint"])
+            self.info = {"distill": {"teacher": source["checkpoint"]}}
+            return
+        teacher_recipe = Recipe.from_dict(source["recipe"]).evolve(train={"device": self.recipe.train.device})
+        path = teacher_cache_file(source["cache_dir"], source["recipe"])
+        teacher, info = trainer.trained_or_cached(teacher_recipe, path, "distillation teacher")
+        self.teacher, self.info = teacher.to(trainer.device), {"distill": info}
+
+    def loss(self, loss_fn):
+        return Distillation(loss_fn, self.teacher, temperature=self.spec["temperature"], alpha=self.spec["alpha"])
+
+
 class Distill(ExplainedReduction):
     name = "distill"
     changes = ("model", "extra.distill")
+    runtime = DistillRuntime
 
     def __init__(self, teacher: str | None = None, temperature: float = 4.0, alpha: float = 0.5,
                  width: float = 0.5, depth: float = 1.0, cache_dir: str = "outputs/.cache/teacher") -> None:

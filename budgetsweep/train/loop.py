@@ -5,8 +5,7 @@ It knows nothing of Hydra or Optuna. It gets a ``reporter`` with two methods,
 the run (pruned, budget used up), which simply propagates.
 
 Reductions that need more than a recipe change (``recipe.extra``) enter through a few named
-helpers, each a no-op without its reduction: ``training_loss`` (distill), ``batch_sampler``
-(curriculum).
+helpers, each a no-op without its reduction: ``batch_sampler`` (curriculum).
 """
 from __future__ import annotations
 
@@ -22,7 +21,6 @@ from tqdm.auto import tqdm
 from budgetsweep.recipe import Recipe
 from budgetsweep.reductions.runtime import runtimes
 from budgetsweep.train.auxiliary import Trainer
-from budgetsweep.train.losses import training_loss
 from budgetsweep.train.measure import SavedTensorMeter, tensor_megabytes, training_flops_per_example
 from budgetsweep.train.optim import build_optimizer, param_groups
 from budgetsweep.train.precision import autocast, check_precision, grad_scaler, resolve_device
@@ -51,6 +49,16 @@ class TrainResult:
     input_elements: int = 0  # elements of the (viewed) training inputs processed: tokens for a sequence task
 
 
+class TaskLoss:
+    """The task's loss, called as every training loss is: ``loss_fn(output, target, inputs)``."""
+
+    def __init__(self, task) -> None:
+        self.task = task
+
+    def __call__(self, output, target, inputs):
+        return self.task.loss(output, target)
+
+
 @torch.no_grad()
 def evaluate(model, task, x, y, precision, device) -> dict[str, float]:
     """Metrics over a whole split, in chunks; weighted by chunk size."""
@@ -77,7 +85,7 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
     data = hooks.training_data(task.build_data(recipe))  # the task's data, or e.g. a synthetic stand-in
     model = task.build_model(recipe).to(device)
     hooks.init_model(model)  # e.g. load a checkpoint, freeze modules
-    loss_fn = hooks.loss(training_loss(recipe, task, device, reporter, train))  # task.loss(output, y), or a wrapper
+    loss_fn = hooks.loss(TaskLoss(task))  # task.loss(output, y), or e.g. distillation from a teacher
     x, y = data.train_x.to(device), data.train_y.to(device)
     val_x, val_y = data.val_x.to(device), data.val_y.to(device)
     scales = hooks.lr_scales(model, {name: 1.0 for name, _ in model.named_parameters()})  # e.g. muP
@@ -169,6 +177,6 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
     return TrainResult(metrics=metrics, steps=total_steps, examples=examples,
                        flops_per_example=flops_per_example, peak_memory_mb=peak,
                        peak_memory_source=source, device=device.type, model=model,
-                       info={**(data.info or {}), **loss_fn.info, **sampler.info, **hooks.info},
+                       info={**(data.info or {}), **sampler.info, **hooks.info},
                        input_elements=input_elements)
 
