@@ -4,8 +4,11 @@ It knows nothing of Hydra or Optuna. It gets a ``reporter`` with two methods,
 ``add_cost(examples=, flops=)`` and ``report(step, metrics)``; ``report`` may raise to stop
 the run (pruned, budget used up), which simply propagates.
 
-Reductions that need more than a recipe change (``recipe.extra``) enter through a few named
-helpers, each a no-op without its reduction: ``batch_sampler`` (curriculum).
+It knows no reduction by name. A reduction that changes training beyond its recipe has a runtime
+(``budgetsweep.reductions.runtime``) built from its ``recipe.extra`` spec; the loop calls every
+runtime's hooks at fixed points: ``prepare`` (given a ``Trainer``, to build auxiliary models),
+``training_data``, ``init_model``, ``loss``, ``lr_scales``, ``sampler``, ``view``, ``eval_model``
+and ``final_metrics``. Without reductions each hook leaves the run as it is.
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from budgetsweep.train.auxiliary import Trainer
 from budgetsweep.train.measure import SavedTensorMeter, tensor_megabytes, training_flops_per_example
 from budgetsweep.train.optim import build_optimizer, param_groups
 from budgetsweep.train.precision import autocast, check_precision, grad_scaler, resolve_device
-from budgetsweep.train.sampling import batch_sampler
+from budgetsweep.train.sampling import ShuffledEpochs
 from budgetsweep.train.schedules import lr_multiplier
 
 EVAL_CHUNK = 4096
@@ -103,8 +106,7 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
     total_steps = recipe.run_steps(data.n_train_full)
     schedule_steps = recipe.schedule_steps(data.n_train_full)
     t = recipe.train
-    sampler = hooks.sampler(batch_sampler(recipe, task, x, y, batch, total_steps, device, reporter, train),
-                            x, y, batch, total_steps)  # shuffled epochs, or a reduction's sampler
+    sampler = hooks.sampler(ShuffledEpochs(n, batch, recipe.seed, device), x, y, batch, total_steps)
     for_eval = hooks.eval_model  # the model itself, or e.g. a quantized copy
     x0, y0 = x[:batch], y[:batch]
     flops_per_example = training_flops_per_example(model, lambda out, target: loss_fn(out, target, x0), x0, y0)
@@ -177,6 +179,6 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
     return TrainResult(metrics=metrics, steps=total_steps, examples=examples,
                        flops_per_example=flops_per_example, peak_memory_mb=peak,
                        peak_memory_source=source, device=device.type, model=model,
-                       info={**(data.info or {}), **sampler.info, **hooks.info},
+                       info={**(data.info or {}), **hooks.info},
                        input_elements=input_elements)
 
