@@ -57,24 +57,6 @@ class Reduction(abc.ABC):
         return self.label()
 
 
-def choice(key: str, value: Any, allowed: tuple) -> Any:
-    if value not in allowed:
-        raise ValueError(f"{key}={value!r} is not allowed; {key} must be one of {allowed}")
-    return value
-
-
-def in_range(key: str, value: Any, low: float, high: float, low_open: bool = True) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{key}={value!r} is not a number; {key} must be in ({low}, {high}]") from None
-    ok = (low < x if low_open else low <= x) and x <= high
-    if not ok:
-        bracket = "(" if low_open else "["
-        raise ValueError(f"{key}={value!r} is out of range; {key} must be in {bracket}{low}, {high}]")
-    return x
-
-
 def apply_all(reductions: list[Reduction], recipe: Recipe) -> tuple[Recipe, list[dict[str, Any]], float]:
     """Apply reductions in order; return the proxy recipe, their descriptions and the combined factor."""
     described = []

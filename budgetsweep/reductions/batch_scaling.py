@@ -12,7 +12,8 @@ processes the same examples and FLOPs: this reduction cuts memory per step, not 
 import math
 
 from budgetsweep.recipe import Recipe
-from budgetsweep.reductions.base import Reduction, choice
+from budgetsweep.reductions.base import Reduction
+from budgetsweep.validate import choice, number
 
 RULES = ("linear", "sqrt", "adam_sde", "none")
 
@@ -23,12 +24,7 @@ class BatchScaling(Reduction):
                "optim.lr", "optim.beta1", "optim.beta2", "optim.eps")
 
     def __init__(self, factor: float = 0.25, rule: str = "sqrt") -> None:
-        try:
-            self.factor = float(factor)
-        except (TypeError, ValueError):
-            raise ValueError(f"reduction.batch_scaling.factor={factor!r} is not a number; it must be > 0") from None
-        if not self.factor > 0 or not math.isfinite(self.factor):
-            raise ValueError(f"reduction.batch_scaling.factor={factor!r} is not allowed; it must be > 0")
+        self.factor = number("reduction.batch_scaling.factor", factor, 0.0, math.inf, high_open=True)
         self.rule = choice("reduction.batch_scaling.rule", rule, RULES)
 
     def new_batch_size(self, batch_size: int) -> int:

@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 
 from budgetsweep.recipe import OptimSpec, Recipe, TrainSpec
-from budgetsweep.reductions.base import choice
 from budgetsweep.reductions.runtime import Runtime
-from budgetsweep.reductions.support import (DATA_EXTRAS, ExplainedReduction, cache_file, check_number, content,
-                                            file_stamp, forward_flops, n_train_seen, resolve_checkpoint,
-                                            run_examples, scaled_model, with_extra)
+from budgetsweep.reductions.support import (DATA_EXTRAS, ExplainedReduction, cache_file, content, file_stamp,
+                                            forward_flops, n_train_seen, resolve_checkpoint, run_examples,
+                                            scaled_model, with_extra)
+from budgetsweep.validate import choice, fail, number, path_string
 
 PACINGS = ("linear", "quad", "root", "exp", "log", "step")
 ORDERS = ("easy_first", "random", "hard_first")
@@ -61,7 +61,7 @@ def pacing_fraction(step: int, total_steps: int, *, pacing: str, start_fraction:
     elif pacing == "step":
         grow = 1.0 if tau >= 1 else 0.0
     else:
-        raise ValueError(f"reduction.curriculum.pacing={pacing!r} is not allowed; it must be one of {PACINGS}")
+        fail("reduction.curriculum.pacing", pacing, f"one of {PACINGS}")
     return min(1.0, b + (1 - b) * grow)
 
 
@@ -195,20 +195,18 @@ class Curriculum(ExplainedReduction):
                  cache_dir: str = "outputs/.cache/curriculum") -> None:
         key = "reduction.curriculum"
         self.pacing = choice(f"{key}.pacing", pacing, PACINGS)
-        self.start_fraction = check_number(f"{key}.start_fraction", start_fraction, 0.0, 1.0)
-        self.ramp_fraction = check_number(f"{key}.ramp_fraction", ramp_fraction, 0.0, 1.0)
+        self.start_fraction = number(f"{key}.start_fraction", start_fraction, 0.0, 1.0)
+        self.ramp_fraction = number(f"{key}.ramp_fraction", ramp_fraction, 0.0, 1.0)
         self.order = choice(f"{key}.order", order, ORDERS)
         self.reference = None if reference is None else str(reference)
         self._reference = None if reference is None else resolve_checkpoint(reference, f"{key}.reference")
         if self._reference is not None and not self._reference["model"]:
             raise ValueError(f"{key}.reference={reference!r}: no run record beside the checkpoint gives its model "
                              f"config; pass the run directory or its record.json")
-        self.scorer_width = check_number(f"{key}.scorer_width", scorer_width, 0.0, 1.0)
-        self.scorer_epochs = check_number(f"{key}.scorer_epochs", scorer_epochs, 0.0, 1e6)
-        self.scorer_lr = check_number(f"{key}.scorer_lr", scorer_lr, 0.0, 10.0)
-        if not isinstance(cache_dir, str) or not cache_dir:
-            raise ValueError(f"{key}.cache_dir={cache_dir!r} is not allowed; {key}.cache_dir must be a directory path")
-        self.cache_dir = cache_dir
+        self.scorer_width = number(f"{key}.scorer_width", scorer_width, 0.0, 1.0)
+        self.scorer_epochs = number(f"{key}.scorer_epochs", scorer_epochs, 0.0, 1e6)
+        self.scorer_lr = number(f"{key}.scorer_lr", scorer_lr, 0.0, 10.0)
+        self.cache_dir = path_string(f"{key}.cache_dir", cache_dir)
 
     def scorer_recipe(self, recipe: Recipe) -> Recipe:
         """The small model trained briefly on the run's training set to score its examples."""

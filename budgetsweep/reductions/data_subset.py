@@ -1,6 +1,7 @@
 """``reduction=data_subset``: train on a stratified, seeded, nested fraction of the training set."""
 from budgetsweep.recipe import KEEP_MODES, Recipe
-from budgetsweep.reductions.base import Reduction, choice, in_range
+from budgetsweep.reductions.base import Reduction
+from budgetsweep.validate import choice, number
 
 
 class DataSubset(Reduction):
@@ -24,7 +25,7 @@ class DataSubset(Reduction):
                "train.eval_every")
 
     def __init__(self, fraction: float = 0.1, keep: str = "epochs", subset_seed: int = 0) -> None:
-        self.fraction = in_range("reduction.data_subset.fraction", fraction, 0.0, 1.0)
+        self.fraction = number("reduction.data_subset.fraction", fraction, 0.0, 1.0)
         self.keep = choice("reduction.data_subset.keep", keep, KEEP_MODES)
         self.subset_seed = int(subset_seed)
 

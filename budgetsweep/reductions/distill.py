@@ -21,8 +21,9 @@ from typing import Any
 
 from budgetsweep.recipe import Recipe
 from budgetsweep.reductions.runtime import Runtime
-from budgetsweep.reductions.support import (ExplainedReduction, cache_file, check_number, content, forward_flops,
-                                            resolve_checkpoint, run_examples, scaled_model, with_extra)
+from budgetsweep.reductions.support import (ExplainedReduction, cache_file, content, forward_flops, resolve_checkpoint,
+                                            run_examples, scaled_model, with_extra)
+from budgetsweep.validate import number, path_string
 
 
 def teacher_cache_file(cache_dir: str, teacher_recipe: dict[str, Any]):
@@ -100,13 +101,11 @@ class Distill(ExplainedReduction):
         if self._source is not None and not self._source["model"]:
             raise ValueError(f"{key}.teacher={teacher!r}: no run record beside the checkpoint gives the teacher's "
                              f"model config; pass the run directory or its record.json")
-        self.temperature = check_number(f"{key}.temperature", temperature, 0.0, 1e3)
-        self.alpha = check_number(f"{key}.alpha", alpha, 0.0, 1.0, low_open=False)
-        self.width = check_number(f"{key}.width", width, 0.0, 1.0)
-        self.depth = check_number(f"{key}.depth", depth, 0.0, 1.0)
-        if not isinstance(cache_dir, str) or not cache_dir:
-            raise ValueError(f"{key}.cache_dir={cache_dir!r} is not allowed; {key}.cache_dir must be a directory path")
-        self.cache_dir = cache_dir
+        self.temperature = number(f"{key}.temperature", temperature, 0.0, 1e3)
+        self.alpha = number(f"{key}.alpha", alpha, 0.0, 1.0, low_open=False)
+        self.width = number(f"{key}.width", width, 0.0, 1.0)
+        self.depth = number(f"{key}.depth", depth, 0.0, 1.0)
+        self.cache_dir = path_string(f"{key}.cache_dir", cache_dir)
 
     def student_model(self, recipe: Recipe) -> dict[str, Any]:
         return scaled_model(recipe.model, self.width, self.depth, width_key="reduction.distill.width",

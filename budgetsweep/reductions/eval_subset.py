@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from budgetsweep.recipe import Recipe, subset_size
 from budgetsweep.reductions.runtime import Runtime
-from budgetsweep.reductions.support import ExplainedReduction, check_number, with_extra
+from budgetsweep.reductions.support import ExplainedReduction, with_extra
+from budgetsweep.validate import integer, number
 
 
 class EvalSubsetRuntime(Runtime):
@@ -38,11 +39,8 @@ class EvalSubset(ExplainedReduction):
     runtime = EvalSubsetRuntime
 
     def __init__(self, fraction: float = 0.25, seed: int = 0) -> None:
-        self.fraction = check_number("reduction.eval_subset.fraction", fraction, 0.0, 1.0)
-        if not (isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0):
-            raise ValueError(f"reduction.eval_subset.seed={seed!r} is not allowed; "
-                             f"reduction.eval_subset.seed must be an integer >= 0")
-        self.seed = seed
+        self.fraction = number("reduction.eval_subset.fraction", fraction, 0.0, 1.0)
+        self.seed = integer("reduction.eval_subset.seed", seed)
 
     def apply(self, recipe: Recipe) -> Recipe:
         return with_extra(recipe, self.name, {"fraction": self.fraction, "seed": self.seed})

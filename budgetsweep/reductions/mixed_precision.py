@@ -1,6 +1,7 @@
 """``reduction=mixed_precision``: run the forward pass under ``torch.autocast`` in bf16 or fp16."""
 from budgetsweep.recipe import Recipe
-from budgetsweep.reductions.base import Reduction, choice
+from budgetsweep.reductions.base import Reduction
+from budgetsweep.validate import choice
 
 DTYPES = ("bf16", "fp16")
 

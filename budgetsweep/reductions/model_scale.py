@@ -21,7 +21,8 @@ from typing import Any
 
 from budgetsweep.recipe import Recipe
 from budgetsweep.reductions.runtime import Runtime
-from budgetsweep.reductions.support import ExplainedReduction, check_bool, check_number, forward_flops, scaled_model
+from budgetsweep.reductions.support import ExplainedReduction, forward_flops, scaled_model
+from budgetsweep.validate import boolean, number
 
 
 class ModelScaleRuntime(Runtime):
@@ -47,9 +48,9 @@ class ModelScale(ExplainedReduction):
 
     def __init__(self, width: float = 0.5, depth: float = 1.0, mup: bool = False) -> None:
         key = "reduction.model_scale"
-        self.width = check_number(f"{key}.width", width, 0.0, 1.0)
-        self.depth = check_number(f"{key}.depth", depth, 0.0, 1.0)
-        self.mup = check_bool(f"{key}.mup", mup)
+        self.width = number(f"{key}.width", width, 0.0, 1.0)
+        self.depth = number(f"{key}.depth", depth, 0.0, 1.0)
+        self.mup = boolean(f"{key}.mup", mup)
 
     def scaled(self, recipe: Recipe) -> dict[str, Any]:
         return scaled_model(recipe.model, self.width, self.depth, width_key="reduction.model_scale.width",

@@ -17,10 +17,9 @@ from __future__ import annotations
 import math
 
 from budgetsweep.recipe import Recipe
-from budgetsweep.reductions.base import choice
 from budgetsweep.reductions.runtime import Runtime
-from budgetsweep.reductions.support import (ExplainedReduction, check_number, probe_batch, task_class, task_for,
-                                            with_extra)
+from budgetsweep.reductions.support import ExplainedReduction, probe_batch, task_class, task_for, with_extra
+from budgetsweep.validate import choice, integer, number
 
 SCHEDULES = ("linear", "step")
 _GRID = 1000  # points of training progress averaged for the predicted factor
@@ -57,13 +56,10 @@ class Progressive(ExplainedReduction):
 
     def __init__(self, start_scale: float = 0.5, ramp_fraction: float = 0.5, schedule: str = "linear",
                  stages: int = 2) -> None:
-        self.start_scale = check_number("reduction.progressive.start_scale", start_scale, 0.0, 1.0)
-        self.ramp_fraction = check_number("reduction.progressive.ramp_fraction", ramp_fraction, 0.0, 1.0)
+        self.start_scale = number("reduction.progressive.start_scale", start_scale, 0.0, 1.0)
+        self.ramp_fraction = number("reduction.progressive.ramp_fraction", ramp_fraction, 0.0, 1.0)
         self.schedule = choice("reduction.progressive.schedule", schedule, SCHEDULES)
-        if not (isinstance(stages, int) and not isinstance(stages, bool) and stages >= 1):
-            raise ValueError(f"reduction.progressive.stages={stages!r} is not allowed; "
-                             f"reduction.progressive.stages must be an integer >= 1")
-        self.stages = stages
+        self.stages = integer("reduction.progressive.stages", stages, minimum=1)
 
     def spec(self) -> dict:
         return {"start_scale": self.start_scale, "ramp_fraction": self.ramp_fraction,

@@ -17,9 +17,9 @@ from __future__ import annotations
 import warnings
 
 from budgetsweep.recipe import Recipe
-from budgetsweep.reductions.base import choice
 from budgetsweep.reductions.runtime import Runtime
 from budgetsweep.reductions.support import ExplainedReduction, with_extra
+from budgetsweep.validate import choice
 
 DTYPES = ("qint8", "float16")
 

@@ -1,6 +1,7 @@
 """``reduction=short_schedule``: run a fraction of the steps, truncating or compressing the schedule."""
 from budgetsweep.recipe import Recipe
-from budgetsweep.reductions.base import Reduction, choice, in_range
+from budgetsweep.reductions.base import Reduction
+from budgetsweep.validate import choice, number
 
 MODES = ("truncate", "compress")
 
@@ -17,7 +18,7 @@ class ShortSchedule(Reduction):
     changes = ("train.run_fraction", "train.schedule_fraction", "train.warmup_steps", "train.eval_every")
 
     def __init__(self, fraction: float = 0.2, mode: str = "compress") -> None:
-        self.fraction = in_range("reduction.short_schedule.fraction", fraction, 0.0, 1.0)
+        self.fraction = number("reduction.short_schedule.fraction", fraction, 0.0, 1.0)
         self.mode = choice("reduction.short_schedule.mode", mode, MODES)
 
     def apply(self, recipe: Recipe) -> Recipe:

@@ -20,9 +20,9 @@ import dataclasses
 import numpy as np
 
 from budgetsweep.recipe import KEEP_MODES, Recipe
-from budgetsweep.reductions.base import choice
 from budgetsweep.reductions.runtime import Runtime
-from budgetsweep.reductions.support import ExplainedReduction, check_number, with_extra
+from budgetsweep.reductions.support import ExplainedReduction, with_extra
+from budgetsweep.validate import choice, integer, number
 
 
 def _gaussian(rows: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -92,12 +92,9 @@ class SyntheticData(ExplainedReduction):
     changes = ("train.epochs", "train.steps", "train.warmup_steps", "train.eval_every", "extra.synthetic_data")
 
     def __init__(self, size: float = 0.5, keep: str = "epochs", seed: int = 0) -> None:
-        self.size = check_number("reduction.synthetic_data.size", size, 0.0, 1.0)
+        self.size = number("reduction.synthetic_data.size", size, 0.0, 1.0)
         self.keep = choice("reduction.synthetic_data.keep", keep, KEEP_MODES)
-        if not (isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0):
-            raise ValueError(f"reduction.synthetic_data.seed={seed!r} is not allowed; "
-                             f"reduction.synthetic_data.seed must be an integer >= 0")
-        self.seed = seed
+        self.seed = integer("reduction.synthetic_data.seed", seed)
 
     def shortens(self, recipe: Recipe) -> bool:
         return self.keep == "epochs"

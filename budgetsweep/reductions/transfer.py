@@ -18,7 +18,8 @@ from typing import Any
 
 from budgetsweep.recipe import Recipe
 from budgetsweep.reductions.runtime import Runtime
-from budgetsweep.reductions.support import ExplainedReduction, check_bool, check_number, resolve_checkpoint, with_extra
+from budgetsweep.reductions.support import ExplainedReduction, resolve_checkpoint, with_extra
+from budgetsweep.validate import boolean, number, require
 
 log = logging.getLogger("budgetsweep")
 
@@ -66,12 +67,11 @@ class Transfer(ExplainedReduction):
         key = "reduction.transfer"
         self.checkpoint = str(checkpoint)
         self._source = resolve_checkpoint(checkpoint, f"{key}.checkpoint")
-        self.strict = check_bool(f"{key}.strict", strict)
-        if isinstance(freeze, str) or not all(isinstance(m, str) and m for m in (freeze or ())):
-            raise ValueError(f"{key}.freeze={freeze!r} is not allowed; {key}.freeze must be a list of module names, "
-                             f"e.g. [net.0]")
+        self.strict = boolean(f"{key}.strict", strict)
+        require(not isinstance(freeze, str) and all(isinstance(m, str) and m for m in (freeze or ())),
+                f"{key}.freeze", freeze, "a list of module names, e.g. [net.0]")
         self.freeze = list(freeze or ())
-        self.lr_scale = check_number(f"{key}.lr_scale", lr_scale, 0.0, 1.0)
+        self.lr_scale = number(f"{key}.lr_scale", lr_scale, 0.0, 1.0)
 
     def spec(self, recipe: Recipe) -> dict[str, Any]:
         source_task = (self._source["task"] or {}).get("_target_")
