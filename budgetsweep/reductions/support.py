@@ -11,7 +11,8 @@
 - ``cache_key`` / ``cache_file``: content-addressed files for artifacts a run builds once and
   reuses (a distillation teacher, curriculum scores). JSON and ``.npy``/state dicts only.
 
-Nothing here trains a model; the trainer (``budgetsweep.train``) does that from ``recipe.extra``.
+Nothing here trains a model: a reduction's runtime does that in its prepare step, with the trainer
+the loop gives it (``budgetsweep.reductions.runtime``).
 """
 from __future__ import annotations
 

@@ -46,7 +46,7 @@ class TransferRuntime(Runtime):
         spec = self.spec
         self.report = report = self.trainer.load_into(model, spec["checkpoint"], strict=spec["strict"])
         report.frozen = freeze(model, spec["freeze"])
-        self.info = report.info
+        self.info = {"transfer": report.summary()}
         log.info("transfer from %s: %d tensors loaded, %d skipped %s, %d not in the checkpoint, %d frozen",
                  spec["checkpoint"], len(report.loaded), len(report.skipped), list(report.skipped),
                  len(report.missing), len(report.frozen))

@@ -36,13 +36,10 @@ class LoadReport:
     missing: list[str] = field(default_factory=list)
     frozen: list[str] = field(default_factory=list)
 
-    @property
-    def info(self) -> dict[str, Any]:
-        """For the run record (``info.transfer``); empty when nothing was loaded."""
-        if not self.checkpoint:
-            return {}
-        return {"transfer": {"checkpoint": self.checkpoint, "loaded": len(self.loaded), "skipped": self.skipped,
-                             "missing": self.missing, "frozen": self.frozen}}
+    def summary(self) -> dict[str, Any]:
+        """For a run record: the checkpoint, the count of tensors loaded, the others by name."""
+        return {"checkpoint": self.checkpoint, "loaded": len(self.loaded), "skipped": self.skipped,
+                "missing": self.missing, "frozen": self.frozen}
 
 
 def load_into(model: torch.nn.Module, path: str | Path, *, strict: bool = True) -> LoadReport:

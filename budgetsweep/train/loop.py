@@ -48,7 +48,7 @@ class TrainResult:
     peak_memory_source: str
     device: str
     model: torch.nn.Module = field(repr=False)
-    info: dict = field(default_factory=dict)  # the task's data facts, then what reductions' helpers did
+    info: dict = field(default_factory=dict)  # the task's data facts, then what reductions' runtimes did
     input_elements: int = 0  # elements of the (viewed) training inputs processed: tokens for a sequence task
 
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from budgetsweep.reductions.eval_subset import EvalSubset
+from budgetsweep.reductions import EvalSubset
 from budgetsweep.tasks import Digits
 from budgetsweep.train import train
 from tests.reductions.conftest import prepared

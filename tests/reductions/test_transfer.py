@@ -38,7 +38,7 @@ def test_partial_transfer_loads_matching_tensors_and_reports_the_others(base_rec
     state = model.state_dict()
     assert torch.equal(state["net.0.weight"], saved["net.0.weight"])
     assert not torch.equal(state["net.2.bias"][:10], saved["net.2.bias"])
-    info = report.info["transfer"]
+    info = report.summary()
     assert info["loaded"] == 2 and info["skipped"] == report.skipped
 
 
