@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass
 from dataclasses import fields, is_dataclass
 from typing import Any, ClassVar
 
@@ -55,6 +56,14 @@ class Reduction(abc.ABC):
 
     def __repr__(self) -> str:
         return self.label()
+
+
+def parameters(cls):
+    """Class decorator: a reduction's typed parameters as a dataclass. Its annotated class attributes
+    (with defaults) are the constructor's keyword arguments, its ``__post_init__`` validates and
+    normalises them (``budgetsweep.validate``), so a reduction exists only with valid parameters.
+    Reductions compare by identity and print as their label, as before."""
+    return dataclass(eq=False, repr=False)(cls)
 
 
 def apply_all(reductions: list[Reduction], recipe: Recipe) -> tuple[Recipe, list[dict[str, Any]], float]:

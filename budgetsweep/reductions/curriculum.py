@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from budgetsweep.recipe import OptimSpec, Recipe, TrainSpec
+from budgetsweep.reductions.base import parameters
 from budgetsweep.reductions.runtime import Runtime
 from budgetsweep.reductions.support import (DATA_EXTRAS, ExplainedReduction, cache_file, content, file_stamp,
                                             forward_flops, n_train_seen, resolve_checkpoint, run_examples,
@@ -184,29 +185,38 @@ class CurriculumRuntime(Runtime):
         return paced
 
 
+@parameters
 class Curriculum(ExplainedReduction):
     name = "curriculum"
     changes = ("extra.curriculum",)
     runtime = CurriculumRuntime
 
-    def __init__(self, pacing: str = "linear", start_fraction: float = 0.2, ramp_fraction: float = 0.5,
-                 order: str = "easy_first", reference: str | None = None, scorer_width: float = 0.5,
-                 scorer_epochs: float = 2.0, scorer_lr: float = 1e-3,
-                 cache_dir: str = "outputs/.cache/curriculum") -> None:
+    pacing: str = "linear"
+    start_fraction: float = 0.2
+    ramp_fraction: float = 0.5
+    order: str = "easy_first"
+    reference: str | None = None
+    scorer_width: float = 0.5
+    scorer_epochs: float = 2.0
+    scorer_lr: float = 1e-3
+    cache_dir: str = "outputs/.cache/curriculum"
+
+    def __post_init__(self) -> None:
         key = "reduction.curriculum"
-        self.pacing = choice(f"{key}.pacing", pacing, PACINGS)
-        self.start_fraction = number(f"{key}.start_fraction", start_fraction, 0.0, 1.0)
-        self.ramp_fraction = number(f"{key}.ramp_fraction", ramp_fraction, 0.0, 1.0)
-        self.order = choice(f"{key}.order", order, ORDERS)
+        self.pacing = choice(f"{key}.pacing", self.pacing, PACINGS)
+        self.start_fraction = number(f"{key}.start_fraction", self.start_fraction, 0.0, 1.0)
+        self.ramp_fraction = number(f"{key}.ramp_fraction", self.ramp_fraction, 0.0, 1.0)
+        self.order = choice(f"{key}.order", self.order, ORDERS)
+        reference = self.reference
         self.reference = None if reference is None else str(reference)
         self._reference = None if reference is None else resolve_checkpoint(reference, f"{key}.reference")
         if self._reference is not None and not self._reference["model"]:
             raise ValueError(f"{key}.reference={reference!r}: no run record beside the checkpoint gives its model "
                              f"config; pass the run directory or its record.json")
-        self.scorer_width = number(f"{key}.scorer_width", scorer_width, 0.0, 1.0)
-        self.scorer_epochs = number(f"{key}.scorer_epochs", scorer_epochs, 0.0, 1e6)
-        self.scorer_lr = number(f"{key}.scorer_lr", scorer_lr, 0.0, 10.0)
-        self.cache_dir = path_string(f"{key}.cache_dir", cache_dir)
+        self.scorer_width = number(f"{key}.scorer_width", self.scorer_width, 0.0, 1.0)
+        self.scorer_epochs = number(f"{key}.scorer_epochs", self.scorer_epochs, 0.0, 1e6)
+        self.scorer_lr = number(f"{key}.scorer_lr", self.scorer_lr, 0.0, 10.0)
+        self.cache_dir = path_string(f"{key}.cache_dir", self.cache_dir)
 
     def scorer_recipe(self, recipe: Recipe) -> Recipe:
         """The small model trained briefly on the run's training set to score its examples."""

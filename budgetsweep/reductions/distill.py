@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from budgetsweep.recipe import Recipe
+from budgetsweep.reductions.base import parameters
 from budgetsweep.reductions.runtime import Runtime
 from budgetsweep.reductions.support import (ExplainedReduction, cache_file, content, forward_flops, resolve_checkpoint,
                                             run_examples, scaled_model, with_extra)
@@ -88,24 +89,32 @@ class DistillRuntime(Runtime):
         return Distillation(loss_fn, self.teacher, temperature=self.spec["temperature"], alpha=self.spec["alpha"])
 
 
+@parameters
 class Distill(ExplainedReduction):
     name = "distill"
     changes = ("model", "extra.distill")
     runtime = DistillRuntime
 
-    def __init__(self, teacher: str | None = None, temperature: float = 4.0, alpha: float = 0.5,
-                 width: float = 0.5, depth: float = 1.0, cache_dir: str = "outputs/.cache/teacher") -> None:
+    teacher: str | None = None
+    temperature: float = 4.0
+    alpha: float = 0.5
+    width: float = 0.5
+    depth: float = 1.0
+    cache_dir: str = "outputs/.cache/teacher"
+
+    def __post_init__(self) -> None:
         key = "reduction.distill"
+        teacher = self.teacher
         self.teacher = None if teacher is None else str(teacher)
         self._source = None if teacher is None else resolve_checkpoint(teacher, f"{key}.teacher")
         if self._source is not None and not self._source["model"]:
             raise ValueError(f"{key}.teacher={teacher!r}: no run record beside the checkpoint gives the teacher's "
                              f"model config; pass the run directory or its record.json")
-        self.temperature = number(f"{key}.temperature", temperature, 0.0, 1e3)
-        self.alpha = number(f"{key}.alpha", alpha, 0.0, 1.0, low_open=False)
-        self.width = number(f"{key}.width", width, 0.0, 1.0)
-        self.depth = number(f"{key}.depth", depth, 0.0, 1.0)
-        self.cache_dir = path_string(f"{key}.cache_dir", cache_dir)
+        self.temperature = number(f"{key}.temperature", self.temperature, 0.0, 1e3)
+        self.alpha = number(f"{key}.alpha", self.alpha, 0.0, 1.0, low_open=False)
+        self.width = number(f"{key}.width", self.width, 0.0, 1.0)
+        self.depth = number(f"{key}.depth", self.depth, 0.0, 1.0)
+        self.cache_dir = path_string(f"{key}.cache_dir", self.cache_dir)
 
     def student_model(self, recipe: Recipe) -> dict[str, Any]:
         return scaled_model(recipe.model, self.width, self.depth, width_key="reduction.distill.width",

@@ -12,6 +12,7 @@ Predicted factor 1: evaluation is not counted in examples or FLOPs; the saving s
 from __future__ import annotations
 
 from budgetsweep.recipe import Recipe, subset_size
+from budgetsweep.reductions.base import parameters
 from budgetsweep.reductions.runtime import Runtime
 from budgetsweep.reductions.support import ExplainedReduction, with_extra
 from budgetsweep.validate import integer, number
@@ -33,14 +34,18 @@ class EvalSubsetRuntime(Runtime):
         return dataclasses.replace(data, val_x=data.val_x[keep], val_y=data.val_y[keep])
 
 
+@parameters
 class EvalSubset(ExplainedReduction):
     name = "eval_subset"
     changes = ("extra.eval_subset",)
     runtime = EvalSubsetRuntime
 
-    def __init__(self, fraction: float = 0.25, seed: int = 0) -> None:
-        self.fraction = number("reduction.eval_subset.fraction", fraction, 0.0, 1.0)
-        self.seed = integer("reduction.eval_subset.seed", seed)
+    fraction: float = 0.25
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.fraction = number("reduction.eval_subset.fraction", self.fraction, 0.0, 1.0)
+        self.seed = integer("reduction.eval_subset.seed", self.seed)
 
     def apply(self, recipe: Recipe) -> Recipe:
         return with_extra(recipe, self.name, {"fraction": self.fraction, "seed": self.seed})

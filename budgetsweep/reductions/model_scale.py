@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from budgetsweep.recipe import Recipe
+from budgetsweep.reductions.base import parameters
 from budgetsweep.reductions.runtime import Runtime
 from budgetsweep.reductions.support import ExplainedReduction, forward_flops, scaled_model
 from budgetsweep.validate import boolean, number
@@ -41,16 +42,21 @@ class ModelScaleRuntime(Runtime):
                 scales[name] *= b.shape[1] / p.shape[1]  # hidden matrix: lr / width multiplier
 
 
+@parameters
 class ModelScale(ExplainedReduction):
     name = "model_scale"
     changes = ("model", "extra.model_scale")
     runtime = ModelScaleRuntime
 
-    def __init__(self, width: float = 0.5, depth: float = 1.0, mup: bool = False) -> None:
+    width: float = 0.5
+    depth: float = 1.0
+    mup: bool = False
+
+    def __post_init__(self) -> None:
         key = "reduction.model_scale"
-        self.width = number(f"{key}.width", width, 0.0, 1.0)
-        self.depth = number(f"{key}.depth", depth, 0.0, 1.0)
-        self.mup = boolean(f"{key}.mup", mup)
+        self.width = number(f"{key}.width", self.width, 0.0, 1.0)
+        self.depth = number(f"{key}.depth", self.depth, 0.0, 1.0)
+        self.mup = boolean(f"{key}.mup", self.mup)
 
     def scaled(self, recipe: Recipe) -> dict[str, Any]:
         return scaled_model(recipe.model, self.width, self.depth, width_key="reduction.model_scale.width",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 
 from budgetsweep.recipe import Recipe
+from budgetsweep.reductions.base import parameters
 from budgetsweep.reductions.runtime import Runtime
 from budgetsweep.reductions.support import ExplainedReduction, probe_batch, task_class, task_for, with_extra
 from budgetsweep.validate import choice, integer, number
@@ -49,17 +50,22 @@ class ProgressiveRuntime(Runtime):
         return (x, y) if scale >= 1 else self.task.progressive_view(x, y, scale)
 
 
+@parameters
 class Progressive(ExplainedReduction):
     name = "progressive"
     changes = ("extra.progressive",)
     runtime = ProgressiveRuntime
 
-    def __init__(self, start_scale: float = 0.5, ramp_fraction: float = 0.5, schedule: str = "linear",
-                 stages: int = 2) -> None:
-        self.start_scale = number("reduction.progressive.start_scale", start_scale, 0.0, 1.0)
-        self.ramp_fraction = number("reduction.progressive.ramp_fraction", ramp_fraction, 0.0, 1.0)
-        self.schedule = choice("reduction.progressive.schedule", schedule, SCHEDULES)
-        self.stages = integer("reduction.progressive.stages", stages, minimum=1)
+    start_scale: float = 0.5
+    ramp_fraction: float = 0.5
+    schedule: str = "linear"
+    stages: int = 2
+
+    def __post_init__(self) -> None:
+        self.start_scale = number("reduction.progressive.start_scale", self.start_scale, 0.0, 1.0)
+        self.ramp_fraction = number("reduction.progressive.ramp_fraction", self.ramp_fraction, 0.0, 1.0)
+        self.schedule = choice("reduction.progressive.schedule", self.schedule, SCHEDULES)
+        self.stages = integer("reduction.progressive.stages", self.stages, minimum=1)
 
     def spec(self) -> dict:
         return {"start_scale": self.start_scale, "ramp_fraction": self.ramp_fraction,

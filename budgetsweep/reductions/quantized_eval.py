@@ -17,6 +17,7 @@ from __future__ import annotations
 import warnings
 
 from budgetsweep.recipe import Recipe
+from budgetsweep.reductions.base import parameters
 from budgetsweep.reductions.runtime import Runtime
 from budgetsweep.reductions.support import ExplainedReduction, with_extra
 from budgetsweep.validate import choice
@@ -68,13 +69,16 @@ class QuantizedEvalRuntime(Runtime):
         return out
 
 
+@parameters
 class QuantizedEval(ExplainedReduction):
     name = "quantized_eval"
     changes = ("extra.quantized_eval",)
     runtime = QuantizedEvalRuntime
 
-    def __init__(self, dtype: str = "qint8") -> None:
-        self.dtype = choice("reduction.quantized_eval.dtype", dtype, DTYPES)
+    dtype: str = "qint8"
+
+    def __post_init__(self) -> None:
+        self.dtype = choice("reduction.quantized_eval.dtype", self.dtype, DTYPES)
 
     def apply(self, recipe: Recipe) -> Recipe:
         if recipe.train.device == "cuda":

@@ -20,6 +20,7 @@ import dataclasses
 import numpy as np
 
 from budgetsweep.recipe import KEEP_MODES, Recipe
+from budgetsweep.reductions.base import parameters
 from budgetsweep.reductions.runtime import Runtime
 from budgetsweep.reductions.support import ExplainedReduction, with_extra
 from budgetsweep.validate import choice, integer, number
@@ -86,15 +87,20 @@ class SyntheticDataRuntime(Runtime):
         return dataclasses.replace(data, train_x=x, train_y=y, info=info)
 
 
+@parameters
 class SyntheticData(ExplainedReduction):
     name = "synthetic_data"
     runtime = SyntheticDataRuntime
     changes = ("train.epochs", "train.steps", "train.warmup_steps", "train.eval_every", "extra.synthetic_data")
 
-    def __init__(self, size: float = 0.5, keep: str = "epochs", seed: int = 0) -> None:
-        self.size = number("reduction.synthetic_data.size", size, 0.0, 1.0)
-        self.keep = choice("reduction.synthetic_data.keep", keep, KEEP_MODES)
-        self.seed = integer("reduction.synthetic_data.seed", seed)
+    size: float = 0.5
+    keep: str = "epochs"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.size = number("reduction.synthetic_data.size", self.size, 0.0, 1.0)
+        self.keep = choice("reduction.synthetic_data.keep", self.keep, KEEP_MODES)
+        self.seed = integer("reduction.synthetic_data.seed", self.seed)
 
     def shortens(self, recipe: Recipe) -> bool:
         return self.keep == "epochs"

@@ -17,6 +17,7 @@ import logging
 from typing import Any
 
 from budgetsweep.recipe import Recipe
+from budgetsweep.reductions.base import parameters
 from budgetsweep.reductions.runtime import Runtime
 from budgetsweep.reductions.support import ExplainedReduction, resolve_checkpoint, with_extra
 from budgetsweep.validate import boolean, number, require
@@ -57,21 +58,27 @@ class TransferRuntime(Runtime):
                 scales[name] *= self.spec["lr_scale"]
 
 
+@parameters
 class Transfer(ExplainedReduction):
     name = "transfer"
     changes = ("extra.transfer",)
     runtime = TransferRuntime
 
-    def __init__(self, checkpoint: str, strict: bool = False, freeze: list[str] | tuple[str, ...] = (),
-                 lr_scale: float = 1.0) -> None:
+    checkpoint: str
+    strict: bool = False
+    freeze: list[str] | tuple[str, ...] = ()
+    lr_scale: float = 1.0
+
+    def __post_init__(self) -> None:
         key = "reduction.transfer"
-        self.checkpoint = str(checkpoint)
-        self._source = resolve_checkpoint(checkpoint, f"{key}.checkpoint")
-        self.strict = boolean(f"{key}.strict", strict)
+        self._source = resolve_checkpoint(self.checkpoint, f"{key}.checkpoint")
+        self.checkpoint = str(self.checkpoint)
+        self.strict = boolean(f"{key}.strict", self.strict)
+        freeze = self.freeze
         require(not isinstance(freeze, str) and all(isinstance(m, str) and m for m in (freeze or ())),
                 f"{key}.freeze", freeze, "a list of module names, e.g. [net.0]")
         self.freeze = list(freeze or ())
-        self.lr_scale = number(f"{key}.lr_scale", lr_scale, 0.0, 1.0)
+        self.lr_scale = number(f"{key}.lr_scale", self.lr_scale, 0.0, 1.0)
 
     def spec(self, recipe: Recipe) -> dict[str, Any]:
         source_task = (self._source["task"] or {}).get("_target_")

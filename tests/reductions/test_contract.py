@@ -65,6 +65,13 @@ class TestReductionContract:
         assert r.name == name
         assert f"budgetsweep/reductions/{name}.py" in type(r).__module__.replace(".", "/") + ".py"
 
+    def test_parameters_are_a_typed_dataclass_read_back_for_the_record(self, name, make):
+        import dataclasses
+
+        r = make(name)
+        assert dataclasses.is_dataclass(r)
+        assert [f.name for f in dataclasses.fields(r)] == list(r.params())
+
     def test_rejects_bad_parameters(self, name):
         node = OmegaConf.to_container(OmegaConf.load(CONF / f"{name}.yaml")[name])
         params = {k: v for k, v in node.items() if k != "_target_"}
