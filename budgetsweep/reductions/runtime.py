@@ -9,9 +9,10 @@ at its fixed point of the run. Each default leaves the run unchanged.
 Order of the hook points in a run (the loop's set-up, then each step, then the end):
 
 1. ``prepare(trainer)``: build auxiliary models (a teacher, a scorer) with the trainer the loop
-   passes in (``budgetsweep.train.auxiliary.Trainer``: ``train``, ``load``, ``build``,
-   ``evaluate``, ``load_into``, ``save_atomic``, ``device``, ``task``, ``recipe``), so nothing in
-   ``train/`` imports back into itself and nothing here imports ``train/``.
+   passes in (``budgetsweep.train.auxiliary.Trainer``: ``train``, ``trained_or_cached``, ``build``,
+   ``load``, ``load_into``, ``evaluate``, ``add_cost``, ``save_atomic``, ``device``, ``task``,
+   ``recipe``), so nothing in ``train/`` imports back into itself and nothing here imports
+   ``train/``. The base ``prepare`` keeps the trainer as ``self.trainer`` for the later hooks.
 2. ``training_data(data)``: the task's ``Data`` -> the data the run trains on.
 3. ``init_model(model)``: change the fresh model in place (load weights, freeze modules).
 4. ``loss(loss_fn)``: wrap ``loss_fn(output, target, inputs) -> scalar``.
