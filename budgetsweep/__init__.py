@@ -1,5 +1,5 @@
 """budgetsweep: proxy experiments on a compute budget."""
-__version__ = "0.1.0"
+from budgetsweep._version import __version__
 
 from budgetsweep.records import RunStatus
 from budgetsweep.run_context import BudgetStopped, RunContext, StopRun, TrialPruned, run_context

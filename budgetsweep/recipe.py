@@ -13,11 +13,15 @@ import typing
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from budgetsweep.validate import require
+
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("constant", "cosine", "linear", "wsd")
 PRECISIONS = ("fp32", "bf16", "fp16")
 KEEP_MODES = ("epochs", "steps")
 DEVICES = ("auto", "cpu", "cuda")
+# train fields that change how, not what, is trained: not part of a configuration's identity
+HOW_NOT_WHAT = ("device", "eval_every", "save_checkpoint")
 
 
 # f x n is computed in floating point: 0.07 x 100 = 7.000000000000001 must count as 7, not 8
@@ -35,11 +39,6 @@ def subset_size(n: int, fraction: float) -> int:
     if n < 1:
         raise ValueError(f"n={n!r} examples: a training set needs at least 1")
     return min(n, max(1, math.ceil(fraction * n - _ROUNDING)))
-
-
-def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
-    if not ok:
-        raise ValueError(f"{key}={value!r} is not allowed; {key} must be {allowed}")
 
 
 _TYPE_WORDS = {float: "a number (float)", int: "an integer", str: "a string", bool: "true or false",
@@ -118,13 +117,13 @@ class OptimSpec:
 
     def __post_init__(self) -> None:
         check_types(self, "optim")
-        _check(self.name in OPTIMIZERS, "optim.name", self.name, f"one of {OPTIMIZERS}")
-        _check(self.lr > 0 and math.isfinite(self.lr), "optim.lr", self.lr, "a positive number")
-        _check(0 <= self.momentum < 1, "optim.momentum", self.momentum, "in [0, 1)")
-        _check(self.weight_decay >= 0, "optim.weight_decay", self.weight_decay, ">= 0")
-        _check(0 <= self.beta1 < 1, "optim.beta1", self.beta1, "in [0, 1)")
-        _check(0 <= self.beta2 < 1, "optim.beta2", self.beta2, "in [0, 1)")
-        _check(self.eps > 0, "optim.eps", self.eps, "> 0")
+        require(self.name in OPTIMIZERS, "optim.name", self.name, f"one of {OPTIMIZERS}")
+        require(self.lr > 0 and math.isfinite(self.lr), "optim.lr", self.lr, "a positive number")
+        require(0 <= self.momentum < 1, "optim.momentum", self.momentum, "in [0, 1)")
+        require(self.weight_decay >= 0, "optim.weight_decay", self.weight_decay, ">= 0")
+        require(0 <= self.beta1 < 1, "optim.beta1", self.beta1, "in [0, 1)")
+        require(0 <= self.beta2 < 1, "optim.beta2", self.beta2, "in [0, 1)")
+        require(self.eps > 0, "optim.eps", self.eps, "> 0")
 
 
 @dataclass(frozen=True)
@@ -153,24 +152,24 @@ class TrainSpec:
 
     def __post_init__(self) -> None:
         check_types(self, "train")
-        _check(isinstance(self.batch_size, int) and self.batch_size >= 1,
+        require(isinstance(self.batch_size, int) and self.batch_size >= 1,
                "train.batch_size", self.batch_size, "an integer >= 1")
-        _check((self.epochs is None) != (self.steps is None), "train.epochs/train.steps",
+        require((self.epochs is None) != (self.steps is None), "train.epochs/train.steps",
                (self.epochs, self.steps), "exactly one of them set (the other null)")
         if self.epochs is not None:
-            _check(self.epochs > 0, "train.epochs", self.epochs, "> 0")
+            require(self.epochs > 0, "train.epochs", self.epochs, "> 0")
         if self.steps is not None:
-            _check(isinstance(self.steps, int) and self.steps >= 1, "train.steps", self.steps, "an integer >= 1")
-        _check(self.schedule in SCHEDULES, "train.schedule", self.schedule, f"one of {SCHEDULES}")
-        _check(self.warmup_steps >= 0, "train.warmup_steps", self.warmup_steps, ">= 0")
-        _check(0 < self.cooldown_fraction <= 1, "train.cooldown_fraction", self.cooldown_fraction, "in (0, 1]")
-        _check(0 <= self.min_lr_ratio <= 1, "train.min_lr_ratio", self.min_lr_ratio, "in [0, 1]")
-        _check(self.eval_every >= 1, "train.eval_every", self.eval_every, "an integer >= 1")
-        _check(self.precision in PRECISIONS, "train.precision", self.precision, f"one of {PRECISIONS}")
-        _check(self.device in DEVICES, "train.device", self.device, f"one of {DEVICES}")
-        _check(0 < self.run_fraction <= 1, "train.run_fraction", self.run_fraction, "in (0, 1]")
-        _check(0 < self.schedule_fraction <= 1, "train.schedule_fraction", self.schedule_fraction, "in (0, 1]")
-        _check(self.run_fraction <= self.schedule_fraction + 1e-12, "train.run_fraction",
+            require(isinstance(self.steps, int) and self.steps >= 1, "train.steps", self.steps, "an integer >= 1")
+        require(self.schedule in SCHEDULES, "train.schedule", self.schedule, f"one of {SCHEDULES}")
+        require(self.warmup_steps >= 0, "train.warmup_steps", self.warmup_steps, ">= 0")
+        require(0 < self.cooldown_fraction <= 1, "train.cooldown_fraction", self.cooldown_fraction, "in (0, 1]")
+        require(0 <= self.min_lr_ratio <= 1, "train.min_lr_ratio", self.min_lr_ratio, "in [0, 1]")
+        require(self.eval_every >= 1, "train.eval_every", self.eval_every, "an integer >= 1")
+        require(self.precision in PRECISIONS, "train.precision", self.precision, f"one of {PRECISIONS}")
+        require(self.device in DEVICES, "train.device", self.device, f"one of {DEVICES}")
+        require(0 < self.run_fraction <= 1, "train.run_fraction", self.run_fraction, "in (0, 1]")
+        require(0 < self.schedule_fraction <= 1, "train.schedule_fraction", self.schedule_fraction, "in (0, 1]")
+        require(self.run_fraction <= self.schedule_fraction + 1e-12, "train.run_fraction",
                self.run_fraction, f"<= train.schedule_fraction ({self.schedule_fraction})")
 
 
@@ -184,8 +183,8 @@ class DataSpec:
 
     def __post_init__(self) -> None:
         check_types(self, "data")
-        _check(0 < self.fraction <= 1, "data.fraction", self.fraction, "in (0, 1]")
-        _check(self.keep in KEEP_MODES, "data.keep", self.keep, f"one of {KEEP_MODES}")
+        require(0 < self.fraction <= 1, "data.fraction", self.fraction, "in (0, 1]")
+        require(self.keep in KEEP_MODES, "data.keep", self.keep, f"one of {KEEP_MODES}")
 
 
 @dataclass(frozen=True)
@@ -200,7 +199,7 @@ class Recipe:
 
     def __post_init__(self) -> None:
         fits, seed = _typed(self.seed, int)
-        _check(fits and seed >= 0, "seed", self.seed, "an integer >= 0")
+        require(fits and seed >= 0, "seed", self.seed, "an integer >= 0")
         object.__setattr__(self, "seed", seed)
 
     # -- derived sizes and lengths ---------------------------------------------------------
@@ -316,7 +315,7 @@ def config_key(full_recipe: Recipe) -> str:
     """
     data = full_recipe.to_dict()
     data.pop("seed", None)
-    for where in ("device", "eval_every", "save_checkpoint"):  # they change how, not what, is trained
+    for where in HOW_NOT_WHAT:
         data["train"].pop(where, None)
     canon = json.dumps(canonical(data), sort_keys=True)
     return hashlib.sha256(canon.encode()).hexdigest()[:12]

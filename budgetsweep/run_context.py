@@ -115,9 +115,9 @@ def _now() -> str:
 
 
 def versions() -> dict[str, str]:
-    import budgetsweep
+    from budgetsweep._version import __version__  # not the package: it imports this module
 
-    found = {"budgetsweep": budgetsweep.__version__, "python": platform.python_version()}
+    found = {"budgetsweep": __version__, "python": platform.python_version()}
     try:
         import torch
 

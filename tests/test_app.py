@@ -62,7 +62,7 @@ def test_bad_fraction_fails_cleanly(run_cli, tmp_path, override, key):
     proc = run_cli(["task=digits", "reduction=data_subset", override, f"hydra.run.dir={run_dir}"], cwd=tmp_path,
                    check=False)
     assert proc.returncode != 0
-    assert key in proc.stderr and "must be in (0.0, 1.0]" in proc.stderr
+    assert key in proc.stderr and "must be a number in (0.0, 1.0]" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (run_dir / "record.json").exists()
 

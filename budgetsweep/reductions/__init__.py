@@ -1,22 +1,26 @@
 """Reductions: transforms recipe -> cheaper recipe, one strategy per module, chosen by ``_target_``.
 
 Names are imported on first use (PEP 562): Hydra instantiates a strategy from its module path, so
-planning a run loads only the strategies it names.
+planning a run loads only the strategies it names. A strategy ``FooBar`` lives in module
+``foo_bar`` (so a new reduction needs no entry here); ``base``, ``support`` and ``runtime`` hold
+the contract and shared helpers.
 """
 from __future__ import annotations
 
 import importlib
+import pkgutil
+import re
 
-_WHERE = {"Reduction": "base", "apply_all": "base", "reduction_label": "base", "Full": "full",
-          "DataSubset": "data_subset", "BatchScaling": "batch_scaling", "ShortSchedule": "short_schedule",
-          "MixedPrecision": "mixed_precision", "Progressive": "progressive", "Curriculum": "curriculum",
-          "Distill": "distill", "Transfer": "transfer", "SyntheticData": "synthetic_data",
-          "ModelScale": "model_scale", "QuantizedEval": "quantized_eval"}
+_BASE = ("Reduction", "apply_all", "reduction_label")
+_NOT_STRATEGIES = ("base", "support", "runtime")
 
-__all__ = list(_WHERE)
+__all__ = list(_BASE) + sorted(
+    "".join(part.title() for part in m.name.split("_")) for m in pkgutil.iter_modules(__path__)
+    if m.name not in _NOT_STRATEGIES)
 
 
 def __getattr__(name: str):
-    if name not in _WHERE:
+    if name not in __all__:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    module = "base" if name in _BASE else re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

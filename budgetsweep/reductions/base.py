@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass
 from dataclasses import fields, is_dataclass
 from typing import Any, ClassVar
 
@@ -14,10 +15,14 @@ class Reduction(abc.ABC):
     Subclasses validate their parameters in ``__init__`` and keep them as attributes named
     like the constructor arguments (``params()`` reads them back for the run record).
     ``changes`` lists the recipe fields the reduction may touch, as ``section.field``.
+    ``runtime``, if set, is a ``Runtime`` class built from the reduction's ``recipe.extra[name]``
+    spec; the training loop calls its hooks (``budgetsweep.reductions.runtime``).
     """
 
     name: ClassVar[str]
     changes: ClassVar[tuple[str, ...]] = ()
+    # a reduction that changes training beyond its recipe: its hooks (``budgetsweep.reductions.runtime``)
+    runtime: ClassVar[type | None] = None
 
     @abc.abstractmethod
     def apply(self, recipe: Recipe) -> Recipe:
@@ -53,22 +58,12 @@ class Reduction(abc.ABC):
         return self.label()
 
 
-def choice(key: str, value: Any, allowed: tuple) -> Any:
-    if value not in allowed:
-        raise ValueError(f"{key}={value!r} is not allowed; {key} must be one of {allowed}")
-    return value
-
-
-def in_range(key: str, value: Any, low: float, high: float, low_open: bool = True) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{key}={value!r} is not a number; {key} must be in ({low}, {high}]") from None
-    ok = (low < x if low_open else low <= x) and x <= high
-    if not ok:
-        bracket = "(" if low_open else "["
-        raise ValueError(f"{key}={value!r} is out of range; {key} must be in {bracket}{low}, {high}]")
-    return x
+def parameters(cls):
+    """Class decorator: a reduction's typed parameters as a dataclass. Its annotated class attributes
+    (with defaults) are the constructor's keyword arguments, its ``__post_init__`` validates and
+    normalises them (``budgetsweep.validate``), so a reduction exists only with valid parameters.
+    Reductions compare by identity and print as their label, as before."""
+    return dataclass(eq=False, repr=False)(cls)
 
 
 def apply_all(reductions: list[Reduction], recipe: Recipe) -> tuple[Recipe, list[dict[str, Any]], float]:

@@ -12,24 +12,24 @@ processes the same examples and FLOPs: this reduction cuts memory per step, not 
 import math
 
 from budgetsweep.recipe import Recipe
-from budgetsweep.reductions.base import Reduction, choice
+from budgetsweep.reductions.base import Reduction, parameters
+from budgetsweep.validate import choice, number
 
 RULES = ("linear", "sqrt", "adam_sde", "none")
 
 
+@parameters
 class BatchScaling(Reduction):
     name = "batch_scaling"
     changes = ("train.batch_size", "train.warmup_steps", "train.steps", "train.eval_every",
                "optim.lr", "optim.beta1", "optim.beta2", "optim.eps")
 
-    def __init__(self, factor: float = 0.25, rule: str = "sqrt") -> None:
-        try:
-            self.factor = float(factor)
-        except (TypeError, ValueError):
-            raise ValueError(f"reduction.batch_scaling.factor={factor!r} is not a number; it must be > 0") from None
-        if not self.factor > 0 or not math.isfinite(self.factor):
-            raise ValueError(f"reduction.batch_scaling.factor={factor!r} is not allowed; it must be > 0")
-        self.rule = choice("reduction.batch_scaling.rule", rule, RULES)
+    factor: float = 0.25
+    rule: str = "sqrt"
+
+    def __post_init__(self) -> None:
+        self.factor = number("reduction.batch_scaling.factor", self.factor, 0.0, math.inf, high_open=True)
+        self.rule = choice("reduction.batch_scaling.rule", self.rule, RULES)
 
     def new_batch_size(self, batch_size: int) -> int:
         new = round(batch_size * self.factor)

@@ -21,20 +21,27 @@ scoring pass relative to the run when the scores are not cached yet.
 """
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from budgetsweep.recipe import OptimSpec, Recipe, TrainSpec
-from budgetsweep.reductions.base import choice
-from budgetsweep.reductions.support import (DATA_EXTRAS, ExplainedReduction, cache_file, check_number, content,
-                                            file_stamp, forward_flops, n_train_seen, resolve_checkpoint,
-                                            run_examples, scaled_model, with_extra)
+from budgetsweep.reductions.base import parameters
+from budgetsweep.reductions.runtime import Runtime
+from budgetsweep.reductions.support import (DATA_EXTRAS, ExplainedReduction, cache_file, content, file_stamp,
+                                            forward_flops, n_train_seen, resolve_checkpoint, run_examples,
+                                            scaled_model, with_extra)
+from budgetsweep.validate import choice, fail, number, path_string
 
 PACINGS = ("linear", "quad", "root", "exp", "log", "step")
 ORDERS = ("easy_first", "random", "hard_first")
 SCORER_BATCH = 32
 SCORER_SEED = 0
+SCORE_CHUNK = 4096
+log = logging.getLogger("budgetsweep")
 
 
 def pacing_fraction(step: int, total_steps: int, *, pacing: str, start_fraction: float,
@@ -55,7 +62,7 @@ def pacing_fraction(step: int, total_steps: int, *, pacing: str, start_fraction:
     elif pacing == "step":
         grow = 1.0 if tau >= 1 else 0.0
     else:
-        raise ValueError(f"reduction.curriculum.pacing={pacing!r} is not allowed; it must be one of {PACINGS}")
+        fail("reduction.curriculum.pacing", pacing, f"one of {PACINGS}")
     return min(1.0, b + (1 - b) * grow)
 
 
@@ -73,30 +80,143 @@ def scores_cache_file(cache_dir: str, scores: dict[str, Any], recipe: Recipe) ->
     return cache_file(cache_dir, "curriculum", what, ".npy")
 
 
+class PacedSampler:
+    """Batches drawn from the front of an ordering, the front growing with the pacing function."""
+
+    def __init__(self, ranking, batch: int, total_steps: int, seed: int, device, pacing: dict[str, Any],
+                 info: dict[str, Any] | None = None) -> None:
+        import torch
+
+        self.ranking = ranking.to(device)  # example indices, the first to be let in first
+        self.batch, self.total_steps, self.pacing = batch, total_steps, pacing
+        self.gen = torch.Generator().manual_seed(seed)
+        self.info = {"curriculum": info or {}}
+
+    def available(self, step: int) -> int:
+        return pacing_size(step, self.total_steps, len(self.ranking), self.batch, **self.pacing)
+
+    def next(self, step: int):
+        import torch
+
+        pick = torch.randperm(self.available(step), generator=self.gen)[:self.batch]
+        return self.ranking[pick.to(self.ranking.device)]
+
+
+def ranking_from_scores(scores: np.ndarray, order: str, seed: int):
+    """Example indices (a tensor) easiest first (ascending loss), hardest first, or in a seeded random order."""
+    import torch
+
+    if order == "random":
+        return torch.randperm(len(scores), generator=torch.Generator().manual_seed(seed))
+    keys = scores if order == "easy_first" else -scores
+    return torch.as_tensor(np.argsort(keys, kind="stable"))
+
+
+def per_example_loss(model, task, x, y) -> np.ndarray:
+    """The task's loss of each example separately (vectorised with ``torch.func.vmap`` where it can be)."""
+    import torch
+
+    model.eval()
+    one = lambda out, target: task.loss(out.unsqueeze(0), target.unsqueeze(0))  # noqa: E731
+    found = []
+    with torch.no_grad():
+        for start in range(0, len(x), SCORE_CHUNK):
+            out, target = model(x[start:start + SCORE_CHUNK]).float(), y[start:start + SCORE_CHUNK]
+            try:
+                found.append(torch.func.vmap(one)(out, target))
+            except Exception:  # a loss vmap cannot trace: one example at a time
+                found.append(torch.stack([one(o, t) for o, t in zip(out, target)]))
+    return torch.cat(found).double().cpu().numpy()
+
+
+class CurriculumRuntime(Runtime):
+    """Replaces the shuffled-epochs sampler by batches paced over a difficulty ordering. The reference
+    model (loaded) or the scorer (trained) is built in the prepare step while the scores are not cached."""
+
+    def prepare(self, trainer) -> None:
+        super().prepare(trainer)
+        self.model, self.what = None, {}
+        spec, recipe = self.spec, self.recipe
+        self.path = scores_cache_file(spec["cache_dir"], spec["scores"], recipe)
+        if spec["order"] == "random" or self.path.is_file():
+            return  # the control needs no scores; cached ones need no model
+        if "reference" in spec["scores"]:
+            ref = spec["scores"]["reference"]
+            self.model, self.what = trainer.load(ref["model"], ref["checkpoint"]), {"reference": ref["checkpoint"]}
+            return
+        scorer = Recipe.from_dict(spec["scores"]["scorer"]).evolve(train={"device": recipe.train.device})
+        run_data = (recipe.data, {k: v for k, v in recipe.extra.items() if k in DATA_EXTRAS})
+        if (scorer.data, scorer.extra) != run_data:
+            raise ValueError(f"the curriculum scorer was planned for data {scorer.data} {scorer.extra} but the run "
+                             f"trains on {run_data[0]} {run_data[1]}; list curriculum after data_subset and "
+                             f"synthetic_data in reduction=[...]")
+        result = trainer.train(scorer)
+        self.model, self.scorer_flops = result.model, result.flops_per_example
+        self.what = {"scorer_metrics": result.metrics, "scorer_steps": result.steps}
+
+    def scores(self, x, y) -> tuple[np.ndarray, dict[str, Any]]:
+        """Per-example loss under the reference model, from the cache or computed (and cached)."""
+        path = self.path
+        if self.model is None:
+            scores = np.load(path, allow_pickle=False)
+            if scores.shape != (len(x),):
+                raise ValueError(f"curriculum scores {path} hold {scores.shape[0]} examples but the run trains on "
+                                 f"{len(x)}; delete the file to recompute them")
+            return scores, {"scores": str(path), "cached": True}
+        if "scorer_metrics" in self.what:
+            self.trainer.add_cost(flops=len(x) * self.scorer_flops / 3)  # the scoring pass: forward only
+        scores = per_example_loss(self.model, self.trainer.task, x, y)
+        note = {"what": "curriculum difficulty scores (per-example loss)", **self.what, "task": self.recipe.task,
+                "data": self.recipe.to_dict()["data"]}
+        self.trainer.save_atomic(path, lambda fh: np.save(fh, scores, allow_pickle=False), note)
+        log.info("curriculum: scored %d examples, cached at %s", len(scores), path)
+        return scores, {"scores": str(path), "cached": False, **self.what}
+
+    def sampler(self, sampler, x, y, batch: int, total_steps: int):
+        spec, seed = self.spec, self.recipe.seed
+        if spec["order"] == "random":  # the control: the same pacing over a random order needs no scores
+            scores, info = np.zeros(len(x)), {}
+        else:
+            scores, info = self.scores(x, y)
+        ranking = ranking_from_scores(scores, spec["order"], seed)
+        pacing = {k: spec[k] for k in ("pacing", "start_fraction", "ramp_fraction")}
+        paced = PacedSampler(ranking, batch, total_steps, seed, x.device, pacing, {**info, "order": spec["order"]})
+        self.info = paced.info
+        return paced
+
+
+@parameters
 class Curriculum(ExplainedReduction):
     name = "curriculum"
     changes = ("extra.curriculum",)
+    runtime = CurriculumRuntime
 
-    def __init__(self, pacing: str = "linear", start_fraction: float = 0.2, ramp_fraction: float = 0.5,
-                 order: str = "easy_first", reference: str | None = None, scorer_width: float = 0.5,
-                 scorer_epochs: float = 2.0, scorer_lr: float = 1e-3,
-                 cache_dir: str = "outputs/.cache/curriculum") -> None:
+    pacing: str = "linear"
+    start_fraction: float = 0.2
+    ramp_fraction: float = 0.5
+    order: str = "easy_first"
+    reference: str | None = None
+    scorer_width: float = 0.5
+    scorer_epochs: float = 2.0
+    scorer_lr: float = 1e-3
+    cache_dir: str = "outputs/.cache/curriculum"
+
+    def __post_init__(self) -> None:
         key = "reduction.curriculum"
-        self.pacing = choice(f"{key}.pacing", pacing, PACINGS)
-        self.start_fraction = check_number(f"{key}.start_fraction", start_fraction, 0.0, 1.0)
-        self.ramp_fraction = check_number(f"{key}.ramp_fraction", ramp_fraction, 0.0, 1.0)
-        self.order = choice(f"{key}.order", order, ORDERS)
+        self.pacing = choice(f"{key}.pacing", self.pacing, PACINGS)
+        self.start_fraction = number(f"{key}.start_fraction", self.start_fraction, 0.0, 1.0)
+        self.ramp_fraction = number(f"{key}.ramp_fraction", self.ramp_fraction, 0.0, 1.0)
+        self.order = choice(f"{key}.order", self.order, ORDERS)
+        reference = self.reference
         self.reference = None if reference is None else str(reference)
         self._reference = None if reference is None else resolve_checkpoint(reference, f"{key}.reference")
         if self._reference is not None and not self._reference["model"]:
             raise ValueError(f"{key}.reference={reference!r}: no run record beside the checkpoint gives its model "
                              f"config; pass the run directory or its record.json")
-        self.scorer_width = check_number(f"{key}.scorer_width", scorer_width, 0.0, 1.0)
-        self.scorer_epochs = check_number(f"{key}.scorer_epochs", scorer_epochs, 0.0, 1e6)
-        self.scorer_lr = check_number(f"{key}.scorer_lr", scorer_lr, 0.0, 10.0)
-        if not isinstance(cache_dir, str) or not cache_dir:
-            raise ValueError(f"{key}.cache_dir={cache_dir!r} is not allowed; {key}.cache_dir must be a directory path")
-        self.cache_dir = cache_dir
+        self.scorer_width = number(f"{key}.scorer_width", self.scorer_width, 0.0, 1.0)
+        self.scorer_epochs = number(f"{key}.scorer_epochs", self.scorer_epochs, 0.0, 1e6)
+        self.scorer_lr = number(f"{key}.scorer_lr", self.scorer_lr, 0.0, 10.0)
+        self.cache_dir = path_string(f"{key}.cache_dir", self.cache_dir)
 
     def scorer_recipe(self, recipe: Recipe) -> Recipe:
         """The small model trained briefly on the run's training set to score its examples."""

@@ -1,8 +1,10 @@
 """``reduction=data_subset``: train on a stratified, seeded, nested fraction of the training set."""
 from budgetsweep.recipe import KEEP_MODES, Recipe
-from budgetsweep.reductions.base import Reduction, choice, in_range
+from budgetsweep.reductions.base import Reduction, parameters
+from budgetsweep.validate import choice, number
 
 
+@parameters
 class DataSubset(Reduction):
     """Keep ``fraction`` of the training examples (``subset_size``: ceil(fraction x n)).
 
@@ -23,10 +25,14 @@ class DataSubset(Reduction):
     changes = ("data.fraction", "data.keep", "data.subset_seed", "train.steps", "train.warmup_steps",
                "train.eval_every")
 
-    def __init__(self, fraction: float = 0.1, keep: str = "epochs", subset_seed: int = 0) -> None:
-        self.fraction = in_range("reduction.data_subset.fraction", fraction, 0.0, 1.0)
-        self.keep = choice("reduction.data_subset.keep", keep, KEEP_MODES)
-        self.subset_seed = int(subset_seed)
+    fraction: float = 0.1
+    keep: str = "epochs"
+    subset_seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.fraction = number("reduction.data_subset.fraction", self.fraction, 0.0, 1.0)
+        self.keep = choice("reduction.data_subset.keep", self.keep, KEEP_MODES)
+        self.subset_seed = int(self.subset_seed)
 
     def apply(self, recipe: Recipe) -> Recipe:
         # composes multiplicatively: a subset of a subset

@@ -20,33 +20,101 @@ from __future__ import annotations
 from typing import Any
 
 from budgetsweep.recipe import Recipe
-from budgetsweep.reductions.support import (ExplainedReduction, cache_file, check_number, content, forward_flops,
-                                            resolve_checkpoint, run_examples, scaled_model, with_extra)
+from budgetsweep.reductions.base import parameters
+from budgetsweep.reductions.runtime import Runtime
+from budgetsweep.reductions.support import (ExplainedReduction, cache_file, content, forward_flops, resolve_checkpoint,
+                                            run_examples, scaled_model, with_extra)
+from budgetsweep.validate import number, path_string
 
 
 def teacher_cache_file(cache_dir: str, teacher_recipe: dict[str, Any]):
     return cache_file(cache_dir, "teacher", content(teacher_recipe), ".pt")
 
 
+def distillation_loss(student, teacher, target, *, temperature: float, alpha: float, hard=None):
+    """(1 - alpha) CE(y, s) + alpha T^2 KL(softmax(t / T) || softmax(s / T)) (Hinton et al. 2015).
+
+    Logits (tensors) may have leading dimensions (batch, positions, classes); the KL term is averaged
+    over all rows, as the cross-entropy is. ``hard`` replaces the cross-entropy term (the task's loss).
+    """
+    import torch.nn.functional as F
+
+    s = student.reshape(-1, student.shape[-1])
+    t = teacher.reshape(-1, teacher.shape[-1])
+    if hard is None:
+        hard = F.cross_entropy(s, target.reshape(-1))
+    soft = F.kl_div(F.log_softmax(s / temperature, dim=-1), F.log_softmax(t / temperature, dim=-1),
+                    reduction="batchmean", log_target=True)
+    return (1 - alpha) * hard + alpha * temperature ** 2 * soft
+
+
+class Distillation:
+    """The run's loss mixed with the teacher's soft targets; for regression the soft term is the
+    mean squared error to the teacher's output (there is no temperature to apply)."""
+
+    def __init__(self, hard_loss, teacher, *, temperature: float, alpha: float) -> None:
+        self.hard_loss, self.teacher = hard_loss, teacher.eval().requires_grad_(False)
+        self.temperature, self.alpha = temperature, alpha
+
+    def __call__(self, output, target, inputs):
+        import torch
+        import torch.nn.functional as F
+
+        with torch.no_grad():
+            teacher_out = self.teacher(inputs)
+        hard = self.hard_loss(output, target, inputs)
+        if target.is_floating_point():
+            return (1 - self.alpha) * hard + self.alpha * F.mse_loss(output, teacher_out)
+        return distillation_loss(output, teacher_out, target, temperature=self.temperature, alpha=self.alpha,
+                                 hard=hard)
+
+
+class DistillRuntime(Runtime):
+    """Builds the teacher (loaded, or the input recipe trained first or found in the cache) in the prepare
+    step; the loss hook mixes in its soft targets."""
+
+    def prepare(self, trainer) -> None:
+        super().prepare(trainer)
+        source = self.spec["teacher"]
+        if "checkpoint" in source:
+            self.teacher = trainer.load(source["model"], source["checkpoint"])
+            self.info = {"distill": {"teacher": source["checkpoint"]}}
+            return
+        teacher_recipe = Recipe.from_dict(source["recipe"]).evolve(train={"device": self.recipe.train.device})
+        path = teacher_cache_file(source["cache_dir"], source["recipe"])
+        teacher, info = trainer.trained_or_cached(teacher_recipe, path, "distillation teacher")
+        self.teacher, self.info = teacher.to(trainer.device), {"distill": info}
+
+    def loss(self, loss_fn):
+        return Distillation(loss_fn, self.teacher, temperature=self.spec["temperature"], alpha=self.spec["alpha"])
+
+
+@parameters
 class Distill(ExplainedReduction):
     name = "distill"
     changes = ("model", "extra.distill")
+    runtime = DistillRuntime
 
-    def __init__(self, teacher: str | None = None, temperature: float = 4.0, alpha: float = 0.5,
-                 width: float = 0.5, depth: float = 1.0, cache_dir: str = "outputs/.cache/teacher") -> None:
+    teacher: str | None = None
+    temperature: float = 4.0
+    alpha: float = 0.5
+    width: float = 0.5
+    depth: float = 1.0
+    cache_dir: str = "outputs/.cache/teacher"
+
+    def __post_init__(self) -> None:
         key = "reduction.distill"
+        teacher = self.teacher
         self.teacher = None if teacher is None else str(teacher)
         self._source = None if teacher is None else resolve_checkpoint(teacher, f"{key}.teacher")
         if self._source is not None and not self._source["model"]:
             raise ValueError(f"{key}.teacher={teacher!r}: no run record beside the checkpoint gives the teacher's "
                              f"model config; pass the run directory or its record.json")
-        self.temperature = check_number(f"{key}.temperature", temperature, 0.0, 1e3)
-        self.alpha = check_number(f"{key}.alpha", alpha, 0.0, 1.0, low_open=False)
-        self.width = check_number(f"{key}.width", width, 0.0, 1.0)
-        self.depth = check_number(f"{key}.depth", depth, 0.0, 1.0)
-        if not isinstance(cache_dir, str) or not cache_dir:
-            raise ValueError(f"{key}.cache_dir={cache_dir!r} is not allowed; {key}.cache_dir must be a directory path")
-        self.cache_dir = cache_dir
+        self.temperature = number(f"{key}.temperature", self.temperature, 0.0, 1e3)
+        self.alpha = number(f"{key}.alpha", self.alpha, 0.0, 1.0, low_open=False)
+        self.width = number(f"{key}.width", self.width, 0.0, 1.0)
+        self.depth = number(f"{key}.depth", self.depth, 0.0, 1.0)
+        self.cache_dir = path_string(f"{key}.cache_dir", self.cache_dir)
 
     def student_model(self, recipe: Recipe) -> dict[str, Any]:
         return scaled_model(recipe.model, self.width, self.depth, width_key="reduction.distill.width",

@@ -1,8 +1,9 @@
 """``reduction=full``: the identity, so full runs go through the same path as proxies."""
 from budgetsweep.recipe import Recipe
-from budgetsweep.reductions.base import Reduction
+from budgetsweep.reductions.base import Reduction, parameters
 
 
+@parameters
 class Full(Reduction):
     name = "full"
 

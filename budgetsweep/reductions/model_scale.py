@@ -20,18 +20,43 @@ from __future__ import annotations
 from typing import Any
 
 from budgetsweep.recipe import Recipe
-from budgetsweep.reductions.support import ExplainedReduction, check_bool, check_number, forward_flops, scaled_model
+from budgetsweep.reductions.base import parameters
+from budgetsweep.reductions.runtime import Runtime
+from budgetsweep.reductions.support import ExplainedReduction, forward_flops, scaled_model
+from budgetsweep.validate import boolean, number
 
 
+class ModelScaleRuntime(Runtime):
+    """muP (``mup=true``): a hidden matrix (fan-in and fan-out both differ from the model at the base
+    width) gets the learning rate x base fan-in / fan-in, i.e. over the width multiplier."""
+
+    def lr_scales(self, model, scales: dict[str, float]) -> None:
+        if not self.spec.get("mup"):
+            return
+        import torch
+
+        base = dict(self.trainer.build(self.spec["base_model"], torch.device("cpu")).named_parameters())
+        for name, p in model.named_parameters():
+            b = base.get(name)
+            if b is not None and p.ndim >= 2 and p.shape[0] != b.shape[0] and p.shape[1] != b.shape[1]:
+                scales[name] *= b.shape[1] / p.shape[1]  # hidden matrix: lr / width multiplier
+
+
+@parameters
 class ModelScale(ExplainedReduction):
     name = "model_scale"
     changes = ("model", "extra.model_scale")
+    runtime = ModelScaleRuntime
 
-    def __init__(self, width: float = 0.5, depth: float = 1.0, mup: bool = False) -> None:
+    width: float = 0.5
+    depth: float = 1.0
+    mup: bool = False
+
+    def __post_init__(self) -> None:
         key = "reduction.model_scale"
-        self.width = check_number(f"{key}.width", width, 0.0, 1.0)
-        self.depth = check_number(f"{key}.depth", depth, 0.0, 1.0)
-        self.mup = check_bool(f"{key}.mup", mup)
+        self.width = number(f"{key}.width", self.width, 0.0, 1.0)
+        self.depth = number(f"{key}.depth", self.depth, 0.0, 1.0)
+        self.mup = boolean(f"{key}.mup", self.mup)
 
     def scaled(self, recipe: Recipe) -> dict[str, Any]:
         return scaled_model(recipe.model, self.width, self.depth, width_key="reduction.model_scale.width",

@@ -17,9 +17,10 @@ from __future__ import annotations
 import math
 
 from budgetsweep.recipe import Recipe
-from budgetsweep.reductions.base import choice
-from budgetsweep.reductions.support import (ExplainedReduction, check_number, probe_batch, task_class, task_for,
-                                            with_extra)
+from budgetsweep.reductions.base import parameters
+from budgetsweep.reductions.runtime import Runtime
+from budgetsweep.reductions.support import ExplainedReduction, probe_batch, task_class, task_for, with_extra
+from budgetsweep.validate import choice, integer, number
 
 SCHEDULES = ("linear", "step")
 _GRID = 1000  # points of training progress averaged for the predicted factor
@@ -33,19 +34,38 @@ def input_scale(progress: float, *, start_scale: float, ramp_fraction: float, sc
     return start_scale + (1.0 - start_scale) * math.floor(stages * tau + 1e-9) / stages
 
 
+class ProgressiveRuntime(Runtime):
+    """Each training batch as the task's view at the input scale scheduled for the step; evaluation
+    sees full-size inputs."""
+
+    def prepare(self, trainer) -> None:
+        super().prepare(trainer)
+        self.task = trainer.task
+        if not callable(getattr(self.task, "progressive_view", None)):
+            raise ValueError(f"reduction=progressive needs the task to define progressive_view(x, y, scale); task "
+                             f"{getattr(self.task, 'name', type(self.task).__name__)!r} does not")
+
+    def view(self, x, y, step: int, total_steps: int):
+        scale = input_scale(step / total_steps, **self.spec)
+        return (x, y) if scale >= 1 else self.task.progressive_view(x, y, scale)
+
+
+@parameters
 class Progressive(ExplainedReduction):
     name = "progressive"
     changes = ("extra.progressive",)
+    runtime = ProgressiveRuntime
 
-    def __init__(self, start_scale: float = 0.5, ramp_fraction: float = 0.5, schedule: str = "linear",
-                 stages: int = 2) -> None:
-        self.start_scale = check_number("reduction.progressive.start_scale", start_scale, 0.0, 1.0)
-        self.ramp_fraction = check_number("reduction.progressive.ramp_fraction", ramp_fraction, 0.0, 1.0)
-        self.schedule = choice("reduction.progressive.schedule", schedule, SCHEDULES)
-        if not (isinstance(stages, int) and not isinstance(stages, bool) and stages >= 1):
-            raise ValueError(f"reduction.progressive.stages={stages!r} is not allowed; "
-                             f"reduction.progressive.stages must be an integer >= 1")
-        self.stages = stages
+    start_scale: float = 0.5
+    ramp_fraction: float = 0.5
+    schedule: str = "linear"
+    stages: int = 2
+
+    def __post_init__(self) -> None:
+        self.start_scale = number("reduction.progressive.start_scale", self.start_scale, 0.0, 1.0)
+        self.ramp_fraction = number("reduction.progressive.ramp_fraction", self.ramp_fraction, 0.0, 1.0)
+        self.schedule = choice("reduction.progressive.schedule", self.schedule, SCHEDULES)
+        self.stages = integer("reduction.progressive.stages", self.stages, minimum=1)
 
     def spec(self) -> dict:
         return {"start_scale": self.start_scale, "ramp_fraction": self.ramp_fraction,

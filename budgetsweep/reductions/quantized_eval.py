@@ -14,19 +14,71 @@ upstream in favour of torchao, still present in torch 2.13); needs a CPU run.
 """
 from __future__ import annotations
 
+import warnings
+
 from budgetsweep.recipe import Recipe
-from budgetsweep.reductions.base import choice
+from budgetsweep.reductions.base import parameters
+from budgetsweep.reductions.runtime import Runtime
 from budgetsweep.reductions.support import ExplainedReduction, with_extra
+from budgetsweep.validate import choice
 
 DTYPES = ("qint8", "float16")
 
 
+def quantized_copy(model, dtype: str):
+    """A dynamically quantized copy of ``model`` (its Linear layers), run outside autocast; ``model``
+    is left alone."""
+    import torch
+    from torch.ao.quantization import quantize_dynamic
+
+    class FullPrecisionInputs(torch.nn.Module):
+        """Runs the quantized copy outside autocast: quantized kernels take float32 activations."""
+
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            with torch.autocast("cpu", enabled=False):
+                return self.inner(x.float() if x.is_floating_point() else x)
+
+    with warnings.catch_warnings():  # torch.ao.quantization is deprecated in favour of torchao
+        warnings.simplefilter("ignore")
+        dtypes = {"qint8": torch.qint8, "float16": torch.float16}
+        return FullPrecisionInputs(quantize_dynamic(model, {torch.nn.Linear}, dtype=dtypes[dtype]))
+
+
+class QuantizedEvalRuntime(Runtime):
+    """Evaluates a quantized copy; at the end adds the full-precision metrics and the change."""
+
+    def prepare(self, trainer) -> None:
+        super().prepare(trainer)
+        if trainer.device.type != "cpu":
+            raise ValueError(f"reduction=quantized_eval runs quantized Linear layers on CPU only; this run is on "
+                             f"{trainer.device.type}: set train.device=cpu or drop quantized_eval")
+
+    def eval_model(self, model):
+        return quantized_copy(model, self.spec["dtype"])
+
+    def final_metrics(self, model, metrics, val_x, val_y):
+        full = self.trainer.evaluate(model, val_x, val_y)
+        out = {}
+        for name, value in full.items():
+            out[f"val_{name}_fp32"] = value
+            out[f"quantized_eval_change_{name}"] = metrics[f"val_{name}"] - value
+        return out
+
+
+@parameters
 class QuantizedEval(ExplainedReduction):
     name = "quantized_eval"
     changes = ("extra.quantized_eval",)
+    runtime = QuantizedEvalRuntime
 
-    def __init__(self, dtype: str = "qint8") -> None:
-        self.dtype = choice("reduction.quantized_eval.dtype", dtype, DTYPES)
+    dtype: str = "qint8"
+
+    def __post_init__(self) -> None:
+        self.dtype = choice("reduction.quantized_eval.dtype", self.dtype, DTYPES)
 
     def apply(self, recipe: Recipe) -> Recipe:
         if recipe.train.device == "cuda":

@@ -1,10 +1,12 @@
 """``reduction=short_schedule``: run a fraction of the steps, truncating or compressing the schedule."""
 from budgetsweep.recipe import Recipe
-from budgetsweep.reductions.base import Reduction, choice, in_range
+from budgetsweep.reductions.base import Reduction, parameters
+from budgetsweep.validate import choice, number
 
 MODES = ("truncate", "compress")
 
 
+@parameters
 class ShortSchedule(Reduction):
     """Run ``fraction`` of the steps.
 
@@ -16,9 +18,12 @@ class ShortSchedule(Reduction):
     name = "short_schedule"
     changes = ("train.run_fraction", "train.schedule_fraction", "train.warmup_steps", "train.eval_every")
 
-    def __init__(self, fraction: float = 0.2, mode: str = "compress") -> None:
-        self.fraction = in_range("reduction.short_schedule.fraction", fraction, 0.0, 1.0)
-        self.mode = choice("reduction.short_schedule.mode", mode, MODES)
+    fraction: float = 0.2
+    mode: str = "compress"
+
+    def __post_init__(self) -> None:
+        self.fraction = number("reduction.short_schedule.fraction", self.fraction, 0.0, 1.0)
+        self.mode = choice("reduction.short_schedule.mode", self.mode, MODES)
 
     def apply(self, recipe: Recipe) -> Recipe:
         t = recipe.train

@@ -11,7 +11,8 @@
 - ``cache_key`` / ``cache_file``: content-addressed files for artifacts a run builds once and
   reuses (a distillation teacher, curriculum scores). JSON and ``.npy``/state dicts only.
 
-Nothing here trains a model; the trainer (``budgetsweep.train``) does that from ``recipe.extra``.
+Nothing here trains a model: a reduction's runtime does that in its prepare step, with the trainer
+the loop gives it (``budgetsweep.reductions.runtime``).
 """
 from __future__ import annotations
 
@@ -20,11 +21,10 @@ import hashlib
 import importlib
 import inspect
 import json
-import math
 from pathlib import Path
 from typing import Any
 
-from budgetsweep.recipe import Recipe
+from budgetsweep.recipe import HOW_NOT_WHAT, Recipe
 from budgetsweep.reductions.base import Reduction
 
 # extras that change what the training set is: a scorer trained for a run keeps them
@@ -33,8 +33,6 @@ DATA_EXTRAS = ("synthetic_data",)
 WIDTH_KEYS = ("hidden", "channels", "n_embd", "d_model", "width")
 DEPTH_KEYS = ("depth", "n_layer", "n_layers", "num_layers")
 HEAD_KEYS = ("n_head", "n_heads", "num_heads")  # a width that is split into heads stays divisible
-# train fields that change how, not what, is trained (as in ``config_key``)
-_NOT_CONTENT = ("device", "eval_every", "save_checkpoint")
 
 
 class ExplainedReduction(Reduction):
@@ -57,27 +55,6 @@ class ExplainedReduction(Reduction):
 def with_extra(recipe: Recipe, name: str, spec: dict[str, Any], **sections: Any) -> Recipe:
     """A new recipe with ``recipe.extra[name] = spec`` (and other sections changed); never mutates."""
     return recipe.evolve(extra={**recipe.extra, name: spec}, **sections)
-
-
-def check_number(key: str, value: Any, low: float, high: float, *, low_open: bool = True,
-                 high_open: bool = False) -> float:
-    """A float in the interval, else a ValueError naming the key, the value and the interval."""
-    left, right = "(" if low_open else "[", ")" if high_open else "]"
-    allowed = f"a number in {left}{low}, {high}{right}"
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{key}={value!r} is not allowed; {key} must be {allowed}") from None
-    ok = math.isfinite(x) and (low < x if low_open else low <= x) and (x < high if high_open else x <= high)
-    if not ok:
-        raise ValueError(f"{key}={value!r} is not allowed; {key} must be {allowed}")
-    return x
-
-
-def check_bool(key: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{key}={value!r} is not allowed; {key} must be true or false")
-    return value
 
 
 # -- probing a recipe ---------------------------------------------------------------------------
@@ -252,7 +229,7 @@ def file_stamp(path: str) -> dict[str, Any]:
 def content(recipe_dict: dict[str, Any]) -> dict[str, Any]:
     """A recipe dict without the fields that change how, not what, is trained."""
     out = json.loads(json.dumps(recipe_dict, default=str))
-    for name in _NOT_CONTENT:
+    for name in HOW_NOT_WHAT:
         out.get("train", {}).pop(name, None)
     return out
 

@@ -13,27 +13,72 @@ and (for leading modules) part of the backward pass, which the measured cost sho
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from budgetsweep.recipe import Recipe
-from budgetsweep.reductions.support import ExplainedReduction, check_bool, check_number, resolve_checkpoint, with_extra
+from budgetsweep.reductions.base import parameters
+from budgetsweep.reductions.runtime import Runtime
+from budgetsweep.reductions.support import ExplainedReduction, resolve_checkpoint, with_extra
+from budgetsweep.validate import boolean, number, require
+
+log = logging.getLogger("budgetsweep")
 
 
+def freeze(model, names: list[str]) -> list[str]:
+    """Stop training the parameters of the named modules; returns the frozen parameter names."""
+    modules = dict(model.named_modules())
+    unknown = [n for n in names if n not in modules]
+    if unknown:
+        raise ValueError(f"reduction.transfer.freeze={names!r}: no module named {unknown} in the model; its modules "
+                         f"are {[n for n in modules if n]}")
+    frozen = []
+    for name in names:
+        for pname, p in modules[name].named_parameters():
+            p.requires_grad_(False)
+            frozen.append(f"{name}.{pname}")
+    return frozen
+
+
+class TransferRuntime(Runtime):
+    """Loads the checkpoint into the fresh model, freezes modules, scales the transferred parameters' rate."""
+
+    def init_model(self, model) -> None:
+        spec = self.spec
+        self.report = report = self.trainer.load_into(model, spec["checkpoint"], strict=spec["strict"])
+        report.frozen = freeze(model, spec["freeze"])
+        self.info = {"transfer": report.summary()}
+        log.info("transfer from %s: %d tensors loaded, %d skipped %s, %d not in the checkpoint, %d frozen",
+                 spec["checkpoint"], len(report.loaded), len(report.skipped), list(report.skipped),
+                 len(report.missing), len(report.frozen))
+
+    def lr_scales(self, model, scales: dict[str, float]) -> None:
+        for name in self.report.loaded:
+            if name in scales:
+                scales[name] *= self.spec["lr_scale"]
+
+
+@parameters
 class Transfer(ExplainedReduction):
     name = "transfer"
     changes = ("extra.transfer",)
+    runtime = TransferRuntime
 
-    def __init__(self, checkpoint: str, strict: bool = False, freeze: list[str] | tuple[str, ...] = (),
-                 lr_scale: float = 1.0) -> None:
+    checkpoint: str
+    strict: bool = False
+    freeze: list[str] | tuple[str, ...] = ()
+    lr_scale: float = 1.0
+
+    def __post_init__(self) -> None:
         key = "reduction.transfer"
-        self.checkpoint = str(checkpoint)
-        self._source = resolve_checkpoint(checkpoint, f"{key}.checkpoint")
-        self.strict = check_bool(f"{key}.strict", strict)
-        if isinstance(freeze, str) or not all(isinstance(m, str) and m for m in (freeze or ())):
-            raise ValueError(f"{key}.freeze={freeze!r} is not allowed; {key}.freeze must be a list of module names, "
-                             f"e.g. [net.0]")
+        self._source = resolve_checkpoint(self.checkpoint, f"{key}.checkpoint")
+        self.checkpoint = str(self.checkpoint)
+        self.strict = boolean(f"{key}.strict", self.strict)
+        freeze = self.freeze
+        require(not isinstance(freeze, str) and all(isinstance(m, str) and m for m in (freeze or ())),
+                f"{key}.freeze", freeze, "a list of module names, e.g. [net.0]")
         self.freeze = list(freeze or ())
-        self.lr_scale = check_number(f"{key}.lr_scale", lr_scale, 0.0, 1.0)
+        self.lr_scale = number(f"{key}.lr_scale", self.lr_scale, 0.0, 1.0)
 
     def spec(self, recipe: Recipe) -> dict[str, Any]:
         source_task = (self._source["task"] or {}).get("_target_")

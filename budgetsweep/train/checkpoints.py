@@ -1,18 +1,15 @@
-"""Loading state dicts (``weights_only=True``), strictly or partially, and ``reduction=transfer``.
+"""Loading state dicts (``weights_only=True``), strictly or partially.
 
 A checkpoint is a state dict saved with ``torch.save`` (``train.save_checkpoint=true``). A missing,
 unreadable or mismatched file gives a ValueError naming the path.
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-
-log = logging.getLogger("budgetsweep")
 
 
 def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -39,13 +36,10 @@ class LoadReport:
     missing: list[str] = field(default_factory=list)
     frozen: list[str] = field(default_factory=list)
 
-    @property
-    def info(self) -> dict[str, Any]:
-        """For the run record (``info.transfer``); empty when nothing was loaded."""
-        if not self.checkpoint:
-            return {}
-        return {"transfer": {"checkpoint": self.checkpoint, "loaded": len(self.loaded), "skipped": self.skipped,
-                             "missing": self.missing, "frozen": self.frozen}}
+    def summary(self) -> dict[str, Any]:
+        """For a run record: the checkpoint, the count of tensors loaded, the others by name."""
+        return {"checkpoint": self.checkpoint, "loaded": len(self.loaded), "skipped": self.skipped,
+                "missing": self.missing, "frozen": self.frozen}
 
 
 def load_into(model: torch.nn.Module, path: str | Path, *, strict: bool = True) -> LoadReport:
@@ -69,32 +63,4 @@ def load_into(model: torch.nn.Module, path: str | Path, *, strict: bool = True) 
     with torch.no_grad():
         for name in report.loaded:
             own[name].copy_(state[name])
-    return report
-
-
-def freeze(model: torch.nn.Module, names: list[str]) -> list[str]:
-    """Stop training the parameters of the named modules; returns the frozen parameter names."""
-    modules = dict(model.named_modules())
-    unknown = [n for n in names if n not in modules]
-    if unknown:
-        raise ValueError(f"reduction.transfer.freeze={names!r}: no module named {unknown} in the model; its modules "
-                         f"are {[n for n in modules if n]}")
-    frozen = []
-    for name in names:
-        for pname, p in modules[name].named_parameters():
-            p.requires_grad_(False)
-            frozen.append(f"{name}.{pname}")
-    return frozen
-
-
-def init_from(recipe, model: torch.nn.Module) -> LoadReport:
-    """``reduction=transfer``: load the checkpoint into the fresh model and freeze modules; else nothing."""
-    spec = recipe.extra.get("transfer")
-    if spec is None:
-        return LoadReport()
-    report = load_into(model, spec["checkpoint"], strict=spec["strict"])
-    report.frozen = freeze(model, spec["freeze"])
-    log.info("transfer from %s: %d tensors loaded, %d skipped %s, %d not in the checkpoint, %d frozen",
-             spec["checkpoint"], len(report.loaded), len(report.skipped), list(report.skipped), len(report.missing),
-             len(report.frozen))
     return report

@@ -4,10 +4,11 @@ It knows nothing of Hydra or Optuna. It gets a ``reporter`` with two methods,
 ``add_cost(examples=, flops=)`` and ``report(step, metrics)``; ``report`` may raise to stop
 the run (pruned, budget used up), which simply propagates.
 
-Reductions that need more than a recipe change (``recipe.extra``) enter through a few named
-helpers, each a no-op without its reduction: ``training_data`` (synthetic_data), ``init_from``
-(transfer), ``training_loss`` (distill), ``param_groups`` (model_scale's muP, transfer's lr),
-``batch_sampler`` (curriculum), ``input_view`` (progressive), ``eval_model`` (quantized_eval).
+It knows no reduction by name. A reduction that changes training beyond its recipe has a runtime
+(``budgetsweep.reductions.runtime``) built from its ``recipe.extra`` spec; the loop calls every
+runtime's hooks at fixed points: ``prepare`` (given a ``Trainer``, to build auxiliary models),
+``training_data``, ``init_model``, ``loss``, ``lr_scales``, ``sampler``, ``view``, ``eval_model``
+and ``final_metrics``. Without reductions each hook leaves the run as it is.
 """
 from __future__ import annotations
 
@@ -21,16 +22,13 @@ import torch
 from tqdm.auto import tqdm
 
 from budgetsweep.recipe import Recipe
-from budgetsweep.train.checkpoints import init_from
-from budgetsweep.train.groups import param_groups
-from budgetsweep.train.losses import training_loss
+from budgetsweep.reductions.runtime import runtimes
+from budgetsweep.train.auxiliary import Trainer
 from budgetsweep.train.measure import SavedTensorMeter, tensor_megabytes, training_flops_per_example
-from budgetsweep.train.optim import build_optimizer
+from budgetsweep.train.optim import build_optimizer, param_groups
 from budgetsweep.train.precision import autocast, check_precision, grad_scaler, resolve_device
-from budgetsweep.train.quantize import eval_model, quantization_change
-from budgetsweep.train.sampling import batch_sampler, input_view
+from budgetsweep.train.sampling import ShuffledEpochs
 from budgetsweep.train.schedules import lr_multiplier
-from budgetsweep.train.synthetic import training_data
 
 EVAL_CHUNK = 4096
 log = logging.getLogger("budgetsweep")
@@ -50,8 +48,18 @@ class TrainResult:
     peak_memory_source: str
     device: str
     model: torch.nn.Module = field(repr=False)
-    info: dict = field(default_factory=dict)  # the task's data facts, then what reductions' helpers did
+    info: dict = field(default_factory=dict)  # the task's data facts, then what reductions' runtimes did
     input_elements: int = 0  # elements of the (viewed) training inputs processed: tokens for a sequence task
+
+
+class TaskLoss:
+    """The task's loss, called as every training loss is: ``loss_fn(output, target, inputs)``."""
+
+    def __init__(self, task) -> None:
+        self.task = task
+
+    def __call__(self, output, target, inputs):
+        return self.task.loss(output, target)
 
 
 @torch.no_grad()
@@ -75,13 +83,16 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
     precision = recipe.train.precision
     check_precision(precision, device)
     torch.manual_seed(recipe.seed)
-    data = training_data(recipe, task)  # the task's data, or a synthetic training set
+    hooks = runtimes(recipe)  # the runtimes of the recipe's reductions (budgetsweep.reductions.runtime)
+    hooks.prepare(Trainer(recipe, task, reporter, device, train, evaluate))  # auxiliary models
+    data = hooks.training_data(task.build_data(recipe))  # the task's data, or e.g. a synthetic stand-in
     model = task.build_model(recipe).to(device)
-    transfer = init_from(recipe, model)  # transfer: load a checkpoint, freeze modules
-    loss_fn = training_loss(recipe, task, device, reporter)  # task.loss(output, y), or distillation
+    hooks.init_model(model)  # e.g. load a checkpoint, freeze modules
+    loss_fn = hooks.loss(TaskLoss(task))  # task.loss(output, y), or e.g. distillation from a teacher
     x, y = data.train_x.to(device), data.train_y.to(device)
     val_x, val_y = data.val_x.to(device), data.val_y.to(device)
-    optimizer = build_optimizer(recipe.optim, param_groups(recipe, model, task, transfer.loaded))
+    scales = hooks.lr_scales(model, {name: 1.0 for name, _ in model.named_parameters()})  # e.g. muP
+    optimizer = build_optimizer(recipe.optim, param_groups(model, scales))
     scaler = grad_scaler(precision, device)
 
     n = len(x)
@@ -95,9 +106,8 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
     total_steps = recipe.run_steps(data.n_train_full)
     schedule_steps = recipe.schedule_steps(data.n_train_full)
     t = recipe.train
-    sampler = batch_sampler(recipe, task, x, y, batch, total_steps, device, reporter)
-    view = input_view(recipe, task, total_steps)  # progressive: a cheaper view of each batch early on
-    for_eval = eval_model(recipe, device)  # quantized_eval: a quantized copy of the model
+    sampler = hooks.sampler(ShuffledEpochs(n, batch, recipe.seed, device), x, y, batch, total_steps)
+    for_eval = hooks.eval_model  # the model itself, or e.g. a quantized copy
     x0, y0 = x[:batch], y[:batch]
     flops_per_example = training_flops_per_example(model, lambda out, target: loss_fn(out, target, x0), x0, y0)
     example_size = x[0].numel()  # flops scale with the size of the viewed input
@@ -112,7 +122,7 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
     bar = tqdm(total=total_steps, disable=not show, desc="train", leave=False, dynamic_ncols=True)
     for step in range(total_steps):
         idx = sampler.next(step)  # shuffled epochs, or a curriculum's paced draw
-        x_b, y_b = view(x[idx], y[idx], step)
+        x_b, y_b = hooks.view(x[idx], y[idx], step, total_steps)  # e.g. a cheaper view early on
         lr = recipe.optim.lr * lr_multiplier(step, schedule=t.schedule, length=schedule_steps,
                                              warmup=t.warmup_steps, cooldown_fraction=t.cooldown_fraction,
                                              min_ratio=t.min_lr_ratio)
@@ -158,7 +168,7 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
     if data.test_x is not None:
         test = evaluate(for_eval(model), task, data.test_x.to(device), data.test_y.to(device), precision, device)
         metrics.update({f"test_{k}": v for k, v in test.items()})
-    metrics.update(quantization_change(recipe, model, task, val_x, val_y, metrics, precision, device))
+    metrics.update(hooks.final_metrics(model, metrics, val_x, val_y))
     if device.type == "cuda":
         peak, source = torch.cuda.max_memory_allocated(device) / 2**20, "cuda_allocator"
     else:
@@ -169,6 +179,6 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
     return TrainResult(metrics=metrics, steps=total_steps, examples=examples,
                        flops_per_example=flops_per_example, peak_memory_mb=peak,
                        peak_memory_source=source, device=device.type, model=model,
-                       info={**(data.info or {}), **transfer.info, **loss_fn.info, **sampler.info},
+                       info={**(data.info or {}), **hooks.info},
                        input_elements=input_elements)
 

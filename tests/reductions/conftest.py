@@ -39,3 +39,21 @@ def saved_run(tmp_path_factory):
               "metrics": result.metrics}
     (run_dir / "record.json").write_text(json.dumps(record))
     return run_dir
+
+
+def prepared(recipe: Recipe, task=None, reporter=None):
+    """The runtimes of ``recipe``'s reductions after their prepare step, given the real trainer on CPU."""
+    import torch
+
+    from budgetsweep.reductions.runtime import runtimes
+    from budgetsweep.tasks import Digits
+    from budgetsweep.train.auxiliary import Trainer
+    from budgetsweep.train.loop import evaluate, train
+
+    hooks = runtimes(recipe)
+    hooks.prepare(Trainer(recipe, task or Digits(), reporter, torch.device("cpu"), train, evaluate))
+    return hooks
+
+
+def unit_scales(model) -> dict[str, float]:
+    return {name: 1.0 for name, _ in model.named_parameters()}

@@ -42,12 +42,35 @@ def make(saved_run, tmp_path):
     return _make
 
 
+def changed_fields(before: dict, after: dict) -> set[str]:
+    """Dotted ``section.field`` paths whose values differ (a whole section where it is no mapping)."""
+    out = set()
+    for section in set(before) | set(after):
+        a, b = before.get(section), after.get(section)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out |= {f"{section}.{k}" for k in set(a) | set(b) if a.get(k, object) != b.get(k, object)}
+        elif a != b:
+            out.add(section)
+    return out
+
+
+def declared(path: str, changes: tuple[str, ...]) -> bool:
+    return any(path == c or path.startswith(c + ".") for c in changes)
+
+
 @pytest.mark.parametrize("name", NAMES)
 class TestReductionContract:
     def test_default_config_builds_the_named_strategy(self, name, make):
         r = make(name)
         assert r.name == name
         assert f"budgetsweep/reductions/{name}.py" in type(r).__module__.replace(".", "/") + ".py"
+
+    def test_parameters_are_a_typed_dataclass_read_back_for_the_record(self, name, make):
+        import dataclasses
+
+        r = make(name)
+        assert dataclasses.is_dataclass(r)
+        assert [f.name for f in dataclasses.fields(r)] == list(r.params())
 
     def test_rejects_bad_parameters(self, name):
         node = OmegaConf.to_container(OmegaConf.load(CONF / f"{name}.yaml")[name])
@@ -65,6 +88,14 @@ class TestReductionContract:
         out = make(name).apply(base_recipe)
         assert base_recipe.to_dict() == before
         assert out is base_recipe or out != base_recipe or name in ("full", "mixed_precision")
+
+    @pytest.mark.parametrize("length", [{}, {"steps": 200, "epochs": None}])
+    def test_apply_changes_only_the_fields_it_declares(self, name, base_recipe, make, length):
+        r = make(name)
+        recipe = base_recipe.evolve(train=length, extra={"earlier": {"kept": True}})  # an earlier reduction's spec
+        undeclared = {p for p in changed_fields(recipe.to_dict(), r.apply(recipe).to_dict())
+                      if not declared(p, type(r).changes)}
+        assert not undeclared, f"{name}.apply changed {sorted(undeclared)}, not in its changes {type(r).changes}"
 
     def test_predicted_factor_in_unit_interval_or_explained(self, name, base_recipe, make):
         r = make(name)

@@ -1,13 +1,17 @@
 import numpy as np
 import pytest
-import torch
 
 from budgetsweep.reductions import Curriculum, DataSubset, apply_all
 from budgetsweep.reductions.curriculum import PACINGS, pacing_fraction, pacing_size, scores_cache_file
 from budgetsweep.tasks import Digits
 from budgetsweep.train import train
-from budgetsweep.train.sampling import batch_sampler
+from tests.reductions.conftest import prepared
 from tests.reporters import RecordingReporter as Counter
+
+
+def batch_sampler(recipe, task, x, y, batch, total_steps):
+    """The sampler a run of ``recipe`` draws its batches from (its runtimes' ``sampler`` hook)."""
+    return prepared(recipe, task, Counter()).sampler(None, x, y, batch, total_steps)
 
 
 @pytest.fixture
@@ -57,7 +61,7 @@ def test_first_steps_draw_from_the_paced_front_of_the_order(recipe, order):
     path = scores_cache_file(red.cache_dir, r.extra["curriculum"]["scores"], r)
     path.parent.mkdir(parents=True)
     np.save(path, scores, allow_pickle=False)
-    sampler = batch_sampler(r, task, data.train_x, data.train_y, 32, 100, torch.device("cpu"), Counter())
+    sampler = batch_sampler(r, task, data.train_x, data.train_y, 32, 100)
     rank = np.empty(n, dtype=int)
     rank[np.argsort(scores, kind="stable")] = np.arange(n)  # 0 = easiest
     first = drawn(sampler, range(10))
@@ -98,7 +102,7 @@ def test_easy_first_sees_lower_loss_examples_early(recipe):
     train(r, task, Counter())  # computes and caches the scores
     data = task.build_data(r)
     scores = np.load(scores_cache_file(red.cache_dir, r.extra["curriculum"]["scores"], r))
-    sampler = batch_sampler(r, task, data.train_x, data.train_y, 32, 100, torch.device("cpu"), Counter())
+    sampler = batch_sampler(r, task, data.train_x, data.train_y, 32, 100)
     early = scores[list(sampler.next(0).tolist())]
     assert early.max() <= np.quantile(scores, 0.1) + 1e-12
 

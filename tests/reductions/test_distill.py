@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from budgetsweep.reductions import Distill, ShortSchedule, apply_all
 from budgetsweep.tasks import Digits
 from budgetsweep.train import train
-from budgetsweep.train.losses import distillation_loss
+from budgetsweep.reductions.distill import distillation_loss
 from tests.reporters import RecordingReporter as Counter
 
 

@@ -3,7 +3,13 @@ import pytest
 from budgetsweep.reductions import ModelScale
 from budgetsweep.tasks import Digits
 from budgetsweep.train import train
-from budgetsweep.train.groups import lr_scales, param_groups
+from budgetsweep.train.optim import param_groups
+from tests.reductions.conftest import prepared, unit_scales
+
+
+def lr_scales(recipe, model, task):
+    """Learning-rate scales per parameter after the reductions' ``lr_scales`` hooks."""
+    return prepared(recipe, task).lr_scales(model, unit_scales(model))
 from tests.reporters import RecordingReporter as Quiet
 
 MLP = {"_target_": "budgetsweep.tasks.models.MLP", "hidden": 128, "depth": 2}
@@ -46,7 +52,7 @@ def test_mup_divides_hidden_matrix_learning_rates_by_the_width_multiplier(base_r
     # input weights (64 -> h), output weights (h -> 10) and biases keep the base rate
     assert scales == {"net.0.weight": 1.0, "net.0.bias": 1.0, "net.2.weight": 2.0, "net.2.bias": 1.0,
                       "net.4.weight": 1.0, "net.4.bias": 1.0}
-    groups = {g["lr_scale"]: len(g["params"]) for g in param_groups(recipe, model, Digits())}
+    groups = {g["lr_scale"]: len(g["params"]) for g in param_groups(model, lr_scales(recipe, model, Digits()))}
     assert groups == {1.0: 5, 2.0: 1}
     plain = ModelScale(width=0.5).apply(full)
     assert set(lr_scales(plain, Digits().build_model(plain), Digits()).values()) == {1.0}

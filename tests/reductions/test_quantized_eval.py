@@ -4,7 +4,8 @@ import torch
 from budgetsweep.reductions import QuantizedEval
 from budgetsweep.tasks import Digits
 from budgetsweep.train import train
-from budgetsweep.train.quantize import eval_model
+from budgetsweep.reductions.quantized_eval import QuantizedEvalRuntime, quantized_copy
+from budgetsweep.train.auxiliary import Trainer
 from tests.reporters import RecordingReporter as Log
 
 
@@ -21,15 +22,15 @@ def test_evaluates_quantized_and_records_the_change(base_recipe, precision):
 
 def test_quantized_copy_leaves_the_model_alone():
     model = torch.nn.Sequential(torch.nn.Linear(8, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
-    from budgetsweep.recipe import Recipe
-
-    q = eval_model(Recipe(task={}, model={}, extra={"quantized_eval": {"dtype": "qint8"}}), torch.device("cpu"))(model)
+    q = quantized_copy(model, "qint8")
     assert type(model[0]) is torch.nn.Linear and "quantized.dynamic" in type(q.inner[0]).__module__
 
 
 def test_refuses_cuda(base_recipe):
     with pytest.raises(ValueError, match="CPU only"):
-        eval_model(QuantizedEval().apply(base_recipe), torch.device("cuda"))
+        recipe = QuantizedEval().apply(base_recipe)
+        runtime = QuantizedEvalRuntime(recipe.extra["quantized_eval"], recipe)
+        runtime.prepare(Trainer(recipe, Digits(), None, torch.device("cuda"), train, None))
     with pytest.raises(ValueError, match="train.device='cuda'"):
         QuantizedEval().apply(base_recipe.evolve(train={"device": "cuda"}))
 

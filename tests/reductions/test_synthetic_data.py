@@ -5,7 +5,12 @@ import torch
 from budgetsweep.reductions import DataSubset, SyntheticData, apply_all
 from budgetsweep.tasks import Digits, TeacherStudent
 from budgetsweep.train import train
-from budgetsweep.train.synthetic import class_quota, gaussian_stand_in, training_data
+from budgetsweep.reductions.synthetic_data import SyntheticDataRuntime, class_quota, gaussian_stand_in
+
+
+def training_data(recipe, task):
+    """The data a run of ``recipe`` trains on: the runtime's ``training_data`` hook over the task's."""
+    return SyntheticDataRuntime(recipe.extra["synthetic_data"], recipe).training_data(task.build_data(recipe))
 from tests.reporters import RecordingReporter as Counter
 
 

@@ -8,10 +8,18 @@ from budgetsweep.recipe import Recipe
 from budgetsweep.reductions import Transfer
 from budgetsweep.tasks import Digits
 from budgetsweep.train import train
-from budgetsweep.train.checkpoints import init_from, load_into
-from budgetsweep.train.groups import param_groups
+from budgetsweep.train.checkpoints import load_into
+from budgetsweep.train.optim import param_groups
+from tests.reductions.conftest import prepared, unit_scales
 from tests.conftest import load_json
 from tests.reporters import RecordingReporter as Quiet
+
+
+def init_from(recipe: Recipe, model):
+    """The transfer runtime's ``init_model`` hook on ``model``; returns its load report."""
+    hooks = prepared(recipe)
+    hooks.init_model(model)
+    return hooks.items[0].report
 
 
 def deeper(recipe: Recipe) -> Recipe:
@@ -30,7 +38,7 @@ def test_partial_transfer_loads_matching_tensors_and_reports_the_others(base_rec
     state = model.state_dict()
     assert torch.equal(state["net.0.weight"], saved["net.0.weight"])
     assert not torch.equal(state["net.2.bias"][:10], saved["net.2.bias"])
-    info = report.info["transfer"]
+    info = report.summary()
     assert info["loaded"] == 2 and info["skipped"] == report.skipped
 
 
@@ -63,8 +71,9 @@ def test_unknown_module_to_freeze_lists_the_modules(base_recipe, saved_run):
 def test_transferred_parameters_get_the_lower_learning_rate(base_recipe, saved_run):
     recipe = Transfer(checkpoint=str(saved_run), lr_scale=0.1).apply(deeper(base_recipe))
     model = Digits().build_model(recipe)
-    report = init_from(recipe, model)
-    groups = param_groups(recipe, model, Digits(), report.loaded)
+    hooks = prepared(recipe)
+    hooks.init_model(model)
+    groups = param_groups(model, hooks.lr_scales(model, unit_scales(model)))
     by_scale = {g["lr_scale"]: g["params"] for g in groups}
     assert set(by_scale) == {0.1, 1.0}
     named = dict(model.named_parameters())

@@ -98,3 +98,26 @@ def test_cuda_absent_is_a_clear_error():
         pytest.skip("CUDA present")
     with pytest.raises(ValueError, match="train.device='cuda'"):
         train(digits_recipe(device="cuda"), Digits(), Log())
+
+
+def test_the_training_package_names_no_reduction():
+    # reductions reach training only through their runtimes' hooks: no reduction's name as a string
+    # in train/'s code (docstrings aside) and no look-up in recipe.extra
+    import ast
+    from pathlib import Path
+
+    import budgetsweep.conf
+    import budgetsweep.train
+
+    names = {p.stem for p in (Path(budgetsweep.conf.__file__).parent / "reduction").glob("*.yaml")}
+    found = []
+    for path in Path(budgetsweep.train.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {id(n.body[0].value) for n in ast.walk(tree) if isinstance(
+            n, (ast.Module, ast.ClassDef, ast.FunctionDef)) and n.body and isinstance(n.body[0], ast.Expr)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and node.value in names and id(node) not in docstrings:
+                found.append(f"{path.name}:{node.lineno} {node.value!r}")
+            if isinstance(node, ast.Attribute) and node.attr == "extra":
+                found.append(f"{path.name}:{node.lineno} .extra")
+    assert not found
