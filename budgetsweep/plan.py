@@ -189,6 +189,11 @@ _USER_FIELDS = {"train.batch_size", "train.epochs", "train.steps", "optim.lr", "
                 "optim.eps"}
 
 
+def _field(recipe: Recipe, dotted: str) -> Any:
+    section, name = dotted.split(".")
+    return getattr(getattr(recipe, section), name)
+
+
 def _user_section(cfg: DictConfig, name: str, spec_cls) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split a user's config section into the recipe fields we know and the user's own fields."""
     data = _container(cfg.get(name) or {})
@@ -212,9 +217,14 @@ def plan_user_run(cfg: DictConfig, overrides: list[str] | None = None) -> RunPla
                       seed=int(cfg.get("seed", 0) or 0),
                       extra={"config": user_config, "user_fields": {"optim": optim_extra, "train": train_extra}})
         reductions = build_reductions(cfg)
+        current = full
         for reduction in reductions:
+            # the fields this reduction really changes with these parameters (batch_scaling's sqrt rule
+            # declares the Adam betas but leaves them alone): only those must be in the user's config
+            after = reduction.apply(current)
             lacking = sorted(f for f in reduction.changes if f in _USER_FIELDS and f not in defined
-                             and not (f == "train.steps" and full.train.steps is None))
+                             and _field(current, f) != _field(after, f))
+            current = after
             if lacking:
                 raise ConfigError(
                     f"reduction.{reduction.name} changes {', '.join(lacking)}, which this app's config does not "

@@ -144,3 +144,18 @@ def test_statuses_are_one_enum_and_a_stop_needs_a_final_one():
         type("Halted", (budgetsweep.StopRun,), {"status": "stopped"})
     with pytest.raises(ValueError, match="not a final status"):
         type("Halted", (budgetsweep.StopRun,), {"status": RunStatus.RUNNING})
+
+
+@pytest.mark.parametrize("rule, lacking", [("sqrt", None), ("linear", None), ("none", None),
+                                           ("adam_sde", "optim.beta1, optim.beta2, optim.eps")])
+def test_a_reduction_needs_only_the_fields_it_really_changes(tmp_path, rule, lacking):
+    """An own loop without Adam betas can use batch_scaling unless the rule rescales the betas."""
+    cfg = user_cfg("batch_scaling", **{"reduction.batch_scaling.rule": rule, "reduction.batch_scaling.factor": 0.5})
+    for key in ("beta1", "beta2", "eps"):
+        del cfg.optim[key]
+    if lacking is None:
+        with ctx(cfg, tmp_path) as run:
+            assert run.batch_size == USER["train"]["batch_size"] // 2
+    else:
+        with pytest.raises(ConfigError, match=f"reduction.batch_scaling changes {lacking}, which this app's config"):
+            ctx(cfg, tmp_path)
