@@ -89,3 +89,17 @@ def test_calls_that_would_change_the_schedule_are_errors(tmp_path):
     with pytest.raises(ValueError, match="FULL training set's size"):
         run.steps(len(keep))  # the subset's size: the schedule would shrink twice
     assert run.steps() == run.steps(1000) == 4  # ceil(2 x 100 / 64)
+
+
+def test_readme_snippet_is_reproducible_from_its_seed(tmp_path):
+    """Same seed, same objective: `seed` must control the model's initialisation too."""
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "config.yaml").write_text(README_CONF)
+    (tmp_path / "train.py").write_text(readme_snippet())
+    values = []
+    for name in ("a", "b"):
+        proc = subprocess.run([sys.executable, "train.py", "train.steps=5", f"hydra.run.dir={name}"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        values.append(read_record(tmp_path / name).objective.value)
+    assert values[0] == values[1]
