@@ -123,7 +123,7 @@ def from_job(ret: Any, *, n_objectives: int, unit: str, reservation: float,
     state = STATE_OF_STATUS.get(record.status, FAIL)
     if failed or state == FAIL:
         return Outcome(FAIL, None, record.status, actual, error=error or record.error
-                       or f"record status {record.status!r}", **common)
+                       or f"record status '{record.status}'", **common)
     if state == PRUNED:
         return Outcome(PRUNED, None, record.status, actual, **common)
     values, problem = _values(ret.return_value, n_objectives)
@@ -149,7 +149,7 @@ def from_record_only(job_dir: str | None, *, n_objectives: int, unit: str, reser
     # a record left "running" by a job that died with its sweeper: the run failed, it is not running
     status = "failed" if record.status == "running" else record.status
     return Outcome(FAIL, None, status, actual, error=f"the sweeper died while the job ran; record status "
-                   f"{record.status!r}", **common)
+                   f"'{record.status}'", **common)
 
 
 def close_running_record(record_path: str | None, error: str) -> None:

@@ -56,6 +56,7 @@ def test_a_record_left_running_is_charged_at_least_the_reservation(tmp_path):
     record(tmp_path, status="running", examples=5)
     got = outcome.from_record_only(str(tmp_path), n_objectives=1, unit="examples", reservation=1000.0)
     assert (got.state, got.actual) == ("FAIL", 1000.0)
+    assert got.error.endswith("record status 'running'")  # the value a user reads, not the enum's repr
 
 
 def test_multi_objective_values_and_bad_return_values(tmp_path):
