@@ -41,16 +41,18 @@ def ranking(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def cost_summary(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per strategy: runs, total and mean per completed run of wall seconds, examples and flops.
+    """Per strategy: runs, completed runs, total and mean per completed run of wall seconds,
+    examples and flops.
 
-    Totals include every run (failed and pruned runs spent compute too); means are over the
-    usable (completed) runs.
+    Totals include every run (failed, pruned and budget-stopped runs spent compute too); means are
+    over the completed runs only, whose count stands beside them (``total / runs`` is not the mean).
     """
     check_runs(runs)
     cols = ["wall_seconds", "examples", "flops"]
     label = runs["reduction_label"].fillna("unknown")
     total = runs[cols].groupby(label).sum(min_count=1).add_prefix("total_")
     mean = runs.loc[usable(runs), cols].groupby(label[usable(runs)]).mean().add_prefix("mean_")
-    out = pd.DataFrame({"runs": label.value_counts()}).join(total).join(mean)
+    completed = label[usable(runs)].value_counts().reindex(label.unique(), fill_value=0)
+    out = pd.DataFrame({"runs": label.value_counts(), "completed": completed}).join(total).join(mean)
     out.index.name = "strategy"
     return out.sort_index()

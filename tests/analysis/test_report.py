@@ -130,3 +130,16 @@ def test_ranking_treats_float_ties_as_ties(runs, make_record):
                for s in range(n)] + [make_record("d", "full", 0, 0.5, direction="maximize")]
     table = ranking(runs(records)).set_index("config_key")
     assert table["rank"].to_dict() == {"a": 1, "b": 1, "c": 1, "d": 4}
+
+
+def test_cost_summary_counts_the_runs_its_means_are_over(runs, make_record):
+    from budgetsweep.analysis import cost_summary
+
+    records = [make_record("a", "full", 0, 0.5, examples=1600), make_record("b", "full", 0, 0.6, examples=1600),
+               make_record("c", "full", 0, None, status="budget_stopped", examples=896),
+               make_record("d", "full", 0, None, status="budget_stopped", examples=896)]
+    row = cost_summary(runs(records)).loc["full"]
+    assert (row["runs"], row["completed"]) == (4, 2)
+    assert (row["total_examples"], row["mean_examples"]) == (4992, 1600)  # total over all, mean over completed
+    stopped = cost_summary(runs(records[2:])).loc["full"]
+    assert (stopped["runs"], stopped["completed"], stopped["total_examples"]) == (2, 0, 1792)
