@@ -12,7 +12,6 @@ directories are numbered by trial so earlier ones are never overwritten.
 """
 from __future__ import annotations
 
-import importlib
 import logging
 import math
 import os
@@ -37,7 +36,7 @@ from budgetsweep.budget import trial_attrs as attrs
 from budgetsweep.budget.cost_model import CostModel, CostModelError, Observation, Prediction, Work
 from budgetsweep.budget.job_timer import TimedTask
 from budgetsweep.budget.ledger import COMMITTED, NO_SLOT, RELEASED, RESERVED, RESERVED_OK, Ledger
-from budgetsweep.budget.optuna_objects import PRUNER_ATTR, build_pruner, build_sampler, is_grid
+from budgetsweep.budget.optuna_objects import PRUNER_ATTR, build_pruner, build_sampler, get_method, is_grid
 from budgetsweep.budget.owner import current_owner, is_alive
 from budgetsweep.budget.search_space import SearchSpace, build_search_space, quote
 from budgetsweep.budget.settings import BudgetSettings
@@ -159,10 +158,9 @@ class BudgetSweeperImpl(Sweeper):
         self.settings = BudgetSettings.from_mapping(_plain(budget))
         self.custom_search_space: Optional[Callable[[DictConfig, optuna.trial.Trial], None]] = None
         if custom_search_space:
-            module, _, name = str(custom_search_space).rpartition(".")
             try:
-                self.custom_search_space = getattr(importlib.import_module(module), name)
-            except (ImportError, AttributeError, ValueError) as exc:
+                self.custom_search_space = get_method(str(custom_search_space))
+            except (ImportError, ValueError) as exc:
                 raise ValueError(f"hydra.sweeper.custom_search_space={custom_search_space!r} cannot be "
                                  f"imported ({exc}); allowed: a dotted path to a callable(cfg, trial)") from None
         self.custom_search_space_path = str(custom_search_space) if custom_search_space else None
@@ -249,7 +247,7 @@ class BudgetSweeperImpl(Sweeper):
             seed = int(self.sampler_conf["seed"]) + existing
             study.sampler = build_sampler({**self.sampler_conf, "seed": seed}, grid)
             log.info(f"Resuming a study with {existing} trials: sampler reseeded with seed={seed}")
-        run = _Run(self, study, ledger, space, url, n_trials, grid)
+        run = _Run(self, study, attrs.TrialBook(storage, study.study_name), ledger, space, url, n_trials, grid)
         run.check_predictable()
         return run
 
@@ -304,10 +302,11 @@ NO_PREDICTION = "none (no budget limit)"
 class _Run:
     """One call of ``sweep``: the study, its ledger and the loop's state."""
 
-    def __init__(self, sweeper: BudgetSweeperImpl, study: optuna.Study, ledger: Ledger, space: SearchSpace,
-                 url: str, n_trials: int, grid: Optional[Dict[str, list]] = None) -> None:
+    def __init__(self, sweeper: BudgetSweeperImpl, study: optuna.Study, book: attrs.TrialBook, ledger: Ledger,
+                 space: SearchSpace, url: str, n_trials: int, grid: Optional[Dict[str, list]] = None) -> None:
         self.s = sweeper
         self.study = study
+        self.book = book
         self.ledger = ledger
         self.space = space
         self.url = url
@@ -469,7 +468,7 @@ class _Run:
             if answer != RESERVED_OK:
                 if not item.waiting:
                     # it waits unreserved: name its owner, so a resumed sweep knows it is not orphaned
-                    attrs.write_owner(self.study._storage, item.trial._trial_id, self.s.owner)
+                    self.book.write_owner(item.trial, self.s.owner)
                     item.waiting = True
                 self.carry = item  # it may fit once the batch in flight has been charged
                 return batch, failed, (item if not batch else None), False
@@ -483,9 +482,7 @@ class _Run:
             trial = self._claim_grid_point(trial)
             if trial is None:
                 return None
-        known_owner = trial.user_attrs.get(attrs.OWNER)
-        if known_owner is not None and known_owner != self.s.owner:
-            attrs.write_owner(self.study._storage, trial._trial_id, self.s.owner)
+        self.book.take_over(trial, self.s.owner)
         for name, distribution in self.space.distributions.items():
             trial._suggest(name, distribution)
         for name, value in self.space.fixed.items():
@@ -511,15 +508,14 @@ class _Run:
     def _claim_grid_point(self, trial: optuna.trial.Trial) -> Optional[optuna.trial.Trial]:
         """Make the trial's grid point its own, atomically in the ledger: several sweepers sharing a
         grid each take other points (Optuna's GridSampler picks at random and may collide)."""
-        storage = self.study._storage
-        grid_id = storage.get_trial_system_attrs(trial._trial_id).get("grid_id")
+        grid_id = self.book.grid_id(trial)
         if grid_id is not None and self.ledger.claim(f"grid:{grid_id}", trial.number):
             return trial
         taken = self.ledger.claims()
         for other in range(self._grid_size):
             if f"grid:{other}" not in taken and self.ledger.claim(f"grid:{other}", trial.number):
-                storage.set_trial_system_attr(trial._trial_id, "grid_id", other)
-                return optuna.trial.Trial(self.study, trial._trial_id)  # re-read: the sampler reads grid_id
+                self.book.set_grid_id(trial, other)
+                return optuna.trial.Trial(self.study, self.book.trial_id(trial))  # re-read: the sampler reads grid_id
         self._park(_Trial(trial, []), "every grid point is taken")
         return None
 
@@ -612,14 +608,12 @@ class _Run:
     def _close(self, number: int, result: outcomes.Outcome, predicted: Optional[float], note: Optional[str],
                item: Optional[_Trial] = None) -> None:
         """Trial user attributes, the calibration history, and Optuna's state, in that order."""
-        trial_id = item.trial._trial_id if item is not None else \
-            self.study._storage.get_trial_id_from_study_id_trial_number(self.study._study_id, number)
         label = result.label or (item.label if item else None) or "default"
         basis = item.prediction.basis if item and item.prediction else None
         if basis == NO_PREDICTION:
             predicted = None
-        attrs.write_result(
-            self.study._storage, trial_id, status=result.status, unit=self.unit, predicted=predicted,
+        self.book.write_result(
+            number, status=result.status, unit=self.unit, predicted=predicted,
             actual=result.actual, basis=basis, measured=result.measured, charge=result.charge_basis,
             work=result.work, record_path=result.record_path,
             config_key=result.config_key or (item.config_key if item else None), label=label, note=note,
@@ -646,8 +640,8 @@ class _Run:
     def _park(self, item: _Trial, why: str) -> None:
         """Keep an asked trial that will not run now (RUNNING, ours) until the end of this run, when
         it goes back to the queue: so this run's next ``ask`` samples afresh."""
-        attrs.write_status(self.study._storage, item.trial._trial_id, NOT_LAUNCHED, note=why)
-        attrs.write_owner(self.study._storage, item.trial._trial_id, self.s.owner)
+        self.book.write_status(item.trial, NOT_LAUNCHED, note=why)
+        self.book.write_owner(item.trial, self.s.owner)
         item.why = why
         self.parked.append(item)
 
@@ -655,14 +649,11 @@ class _Run:
         """A trial that never ran goes back to Optuna's queue (WAITING): it is no run, counts toward
         nothing, and the next ``ask`` of this study (a later run, another sweeper) takes it up with
         its parameters, so rerunning an exhausted study adds no trial."""
-        storage = self.study._storage
-        trial_id = storage.get_trial_id_from_study_id_trial_number(self.study._study_id, number)
-        attrs.write_status(storage, trial_id, NOT_LAUNCHED, note=why)
-        storage.set_trial_state_values(trial_id, TrialState.WAITING)
+        self.book.wait(number, why)
 
     def _fail_unlaunched(self, item: _Trial) -> None:
         log.warning(f"Failed experiment: trial {item.number} was not launched, its config cannot run: {item.error}")
-        attrs.write_status(self.study._storage, item.trial._trial_id, INVALID_CONFIG, error=item.error)
+        self.book.write_status(item.trial, INVALID_CONFIG, error=item.error)
         self._tell(item.number, TrialState.FAIL)
 
     def _check_direction(self, result: outcomes.Outcome) -> None:
@@ -706,8 +697,7 @@ class _Run:
     def _log_progress(self) -> None:
         spent, held = self.ledger.totals()
         done = self.ledger.launched()
-        attrs.write_study_budget(self.study._storage, self.study._study_id, unit=self.unit,
-                                 limit=self.settings.limit, spent=spent)
+        self.book.write_study_budget(unit=self.unit, limit=self.settings.limit, spent=spent)
         if not self.capped:
             log.info(f"Trials {done}/{self.n_trials} done; spent {format_cost(spent, self.unit)} {self.unit} "
                      "(no limit)")
@@ -725,8 +715,7 @@ class _Run:
             self._wait(item.number, item.why or "its reservation does not fit the budget")
         self.parked = []
         spent, _ = self.ledger.totals()
-        attrs.write_study_budget(self.study._storage, self.study._study_id, unit=self.unit,
-                                 limit=self.settings.limit, spent=spent)
+        self.book.write_study_budget(unit=self.unit, limit=self.settings.limit, spent=spent)
         sweep_dir = Path(str(self.s.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
         self._write_results(sweep_dir)
