@@ -35,7 +35,8 @@ from budgetsweep.budget import study_identity
 from budgetsweep.budget import trial_attrs as attrs
 from budgetsweep.budget.cost_model import CostModel, CostModelError, Observation, Prediction, Work
 from budgetsweep.budget.job_timer import TimedTask
-from budgetsweep.budget.ledger import COMMITTED, NO_SLOT, RELEASED, RESERVED, RESERVED_OK, Ledger
+from budgetsweep.budget.decision import Action, LedgerState, decide
+from budgetsweep.budget.ledger import COMMITTED, NO_BUDGET, RELEASED, RESERVED, Ledger
 from budgetsweep.budget.optuna_objects import PRUNER_ATTR, build_pruner, build_sampler, get_method, is_grid
 from budgetsweep.budget.owner import current_owner, is_alive
 from budgetsweep.budget.search_space import SearchSpace, build_search_space, quote
@@ -319,6 +320,7 @@ class _Run:
         self.carry: Optional[_Trial] = None
         self.parked: List[_Trial] = []  # asked this run, never launched: they wait (WAITING) at the end
         self.invalid = 0  # trials failed in planning this run: they hold no slot but end the loop
+        self.skipped = 0  # trials skipped in a row since the last launch
         self.stopped = "running"
         self.history: List[Observation] = []
         self.stopped_trials: List[int] = []  # budget_stopped this run
@@ -382,11 +384,11 @@ class _Run:
 
     # -- the loop -------------------------------------------------------------------------------
     def loop(self) -> None:
-        skipped, first = 0, True
+        """ask -> reserve -> launch -> tell, a batch at a time, until n_trials or the budget ends it."""
+        first = True
         while True:
             launched = self.ledger.launched()
-            left = self.n_trials - launched - self.invalid
-            if left <= 0:
+            if self.n_trials - launched - self.invalid <= 0:
                 self.stopped = f"n_trials reached ({launched}/{self.n_trials})"
                 if first:
                     log.info(f"Study {self.study.study_name!r} already has {launched} launched trials of "
@@ -394,34 +396,33 @@ class _Run:
                              f"hydra.sweeper.n_trials above {launched}")
                 return
             first = False
-            batch, failed, unfit, full = self._fill(left)
-            if not batch:
+            batch, failed, refused, action = self._fill(self.n_trials - launched - self.invalid)  # ask, reserve
+            if batch:
+                self.skipped = 0
+                results = self._launch(batch)  # launch, then tell
+                self._check_failures(failed, batch, results)
+                self._check_stops()
+                self._log_progress()
+            else:
                 self._check_failures(failed, [], [])
-                if full:
-                    self.stopped = f"n_trials reached ({self.ledger.launched()}/{self.n_trials})"
-                    return
-                if unfit is None:  # every asked trial had an invalid config
-                    continue
-                if skipped < self.settings.max_skipped and self._cheapest() <= self.ledger.remaining():
-                    # a cheaper configuration has been seen (another rung, a smaller fraction): ask again
-                    skipped += 1
-                    self.carry = None
-                    self._park(unfit, "its reservation does not fit the budget")
-                    log.info(f"Trial {unfit.number} skipped: predicted {self._cost(unfit)} does not fit "
-                             f"({skipped}/{self.settings.max_skipped} skips)")
-                    continue
-                self.stopped = (f"budget exhausted: trial {unfit.number} needs {self._cost(unfit)} "
+            if action == Action.FULL:
+                self.stopped = f"n_trials reached ({self.ledger.launched()}/{self.n_trials})"
+                return
+            if action == Action.SKIP:
+                self._skip(refused)
+            elif action == Action.STOP:
+                self.stopped = (f"budget exhausted: trial {refused.number} needs {self._cost(refused)} "
                                 f"and {format_cost(self.ledger.remaining(), self.unit)} {self.unit} remain")
                 log.info(f"Stopping: {self.stopped}. To run more, raise hydra.sweeper.budget.limit")
                 return
-            skipped = 0
-            results = self._launch(batch)
-            self._check_failures(failed, batch, results)
-            self._check_stops()
-            self._log_progress()
-            if full:
-                self.stopped = f"n_trials reached ({self.ledger.launched()}/{self.n_trials})"
-                return
+
+    def _skip(self, item: _Trial) -> None:
+        """A cheaper configuration has been seen (another rung, a smaller fraction): ask again."""
+        self.skipped += 1
+        self.carry = None
+        self._park(item, "its reservation does not fit the budget")
+        log.info(f"Trial {item.number} skipped: predicted {self._cost(item)} does not fit "
+                 f"({self.skipped}/{self.settings.max_skipped} skips)")
 
     def check_predictable(self) -> None:
         """A clear error before any trial when no cost can be predicted (an app without a plan)."""
@@ -442,8 +443,8 @@ class _Run:
             return Prediction(0.0, NO_PREDICTION)
 
     def _fill(self, wanted: int):
-        """Ask and reserve up to n_jobs trials. Returns (reserved batch, trials that failed
-        planning, the trial that did not fit or None, whether n_trials is reached)."""
+        """Ask and reserve up to n_jobs trials. Returns (reserved batch, trials that failed planning,
+        the trial the ledger refused or None, the decision that ended the batch or None)."""
         size = min(self.s.n_jobs, wanted)
         batch: List[_Trial] = []
         failed: List[_Trial] = []
@@ -454,7 +455,7 @@ class _Run:
             else:
                 item = self._ask()
                 if item is None:  # a grid whose every point is taken
-                    return batch, failed, None, True
+                    return batch, failed, None, Action.FULL
             if item.error is not None:
                 self._fail_unlaunched(item)
                 failed.append(item)
@@ -462,19 +463,23 @@ class _Run:
                 continue
             answer = self.ledger.try_reserve(item.number, item.prediction.cost, label=item.label,
                                              job_dir=item.job_dir, max_trials=self.n_trials - self.invalid)
-            if answer == NO_SLOT:  # other sweepers of the study took the last trials
+            state = LedgerState(answer, self.ledger.remaining() if answer == NO_BUDGET else math.inf, len(batch))
+            action = decide(state, self._cheapest() if answer == NO_BUDGET else math.inf, self.skipped,
+                            self.settings)
+            if action == Action.LAUNCH:
+                item.identity = self._identity(item)
+                batch.append(item)
+                continue
+            if action == Action.FULL:  # other sweepers of the study took the last trials
                 self._park(item, "n_trials reached")
-                return batch, failed, None, True
-            if answer != RESERVED_OK:
-                if not item.waiting:
-                    # it waits unreserved: name its owner, so a resumed sweep knows it is not orphaned
-                    self.book.write_owner(item.trial, self.s.owner)
-                    item.waiting = True
-                self.carry = item  # it may fit once the batch in flight has been charged
-                return batch, failed, (item if not batch else None), False
-            item.identity = self._identity(item)
-            batch.append(item)
-        return batch, failed, None, False
+                return batch, failed, None, action
+            if not item.waiting:
+                # it waits unreserved: name its owner, so a resumed sweep knows it is not orphaned
+                self.book.write_owner(item.trial, self.s.owner)
+                item.waiting = True
+            self.carry = item  # WAIT: it may fit once the batch in flight has been charged
+            return batch, failed, item, action
+        return batch, failed, None, None
 
     def _ask(self) -> Optional[_Trial]:
         trial = self.study.ask()  # pops a trial an earlier run asked and never launched, if any
