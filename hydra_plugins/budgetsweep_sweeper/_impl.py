@@ -17,7 +17,6 @@ import math
 import os
 import threading
 from dataclasses import dataclass, field
-from datetime import timezone
 from pathlib import Path
 from typing import Any, Callable, Dict, List, MutableSequence, Optional, Sequence
 
@@ -31,14 +30,15 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from optuna.trial import TrialState
 
 from budgetsweep.budget import outcome as outcomes
+from budgetsweep.budget import recovery
 from budgetsweep.budget import study_identity
 from budgetsweep.budget import trial_attrs as attrs
 from budgetsweep.budget.cost_model import CostModel, CostModelError, Observation, Prediction, Work
 from budgetsweep.budget.job_timer import TimedTask
 from budgetsweep.budget.decision import Action, LedgerState, decide
-from budgetsweep.budget.ledger import COMMITTED, NO_BUDGET, RELEASED, RESERVED, Ledger
+from budgetsweep.budget.ledger import NO_BUDGET, Ledger
 from budgetsweep.budget.optuna_objects import PRUNER_ATTR, build_pruner, build_sampler, get_method, is_grid
-from budgetsweep.budget.owner import current_owner, is_alive
+from budgetsweep.budget.owner import current_owner
 from budgetsweep.budget.search_space import SearchSpace, build_search_space, quote
 from budgetsweep.budget.settings import BudgetSettings
 from budgetsweep.budget.storage import (absolute_sqlite, check_url, default_storage_url, mask, open_optuna_storage,
@@ -334,44 +334,16 @@ class _Run:
 
     # -- resume -------------------------------------------------------------------------------
     def recover(self) -> None:
-        """Close what a dead sweeper left: charge stale reservations (at what a record shows, else
-        at the job's wall time in a time unit, else at the reservation) and finish their trials;
-        trials it asked but never launched wait for a later run."""
-        trials = {t.number: t for t in self.study.get_trials(deepcopy=False)}
-        charges = {c.trial: c for c in self.ledger.charges()}
-        stale = self.settings.stale_after_seconds
-        for number, charge in charges.items():
-            trial = trials.get(number)
-            running = trial is not None and trial.state == TrialState.RUNNING
-            if charge.state == RESERVED:
-                if is_alive(charge.owner, charge.heartbeat_at, stale_after_seconds=stale):
-                    continue
-                result = self._orphan(charge)
-                self.ledger.commit(number, result.actual)
-                log.warning(f"Resume: trial {number} was left running by a sweeper that is gone; charged "
-                            f"{format_cost(result.actual, self.unit)} {self.unit} ({result.charge_basis}); "
-                            f"status {result.status}")
-                if running:
-                    self._close(number, result, charge.reserved, "recovered")
-            elif running and charge.state == COMMITTED:
-                # charged, then the sweeper died before telling Optuna
-                self._close(number, self._orphan(charge), charge.reserved, "recovered")
-            elif running and charge.state == RELEASED:
-                self._wait(number, "its reservation was released")
-        for number, trial in trials.items():
-            if trial.state != TrialState.RUNNING or number in charges:
-                continue
-            started = trial.datetime_start.astimezone(timezone.utc) if trial.datetime_start else None
-            if not is_alive(attrs.owner(trial), started, stale_after_seconds=stale):
-                self._wait(number, "asked by a sweeper that is gone")
+        """Close what a dead sweeper left (``budget.recovery`` charges it in the ledger): finish its
+        charged trials in Optuna, put the ones that never ran back in the queue."""
+        found = recovery.recover(self.ledger, self.study.get_trials(deepcopy=False),
+                                 stale_after_seconds=self.settings.stale_after_seconds,
+                                 n_objectives=self.n_objectives, unit=self.unit)
+        for orphan in found.finish:
+            self._close(orphan.number, orphan.outcome, orphan.reserved, "recovered")
+        for number, why in found.requeue:
+            self._wait(number, why)
         self.history = self._load_history()
-
-    def _orphan(self, charge) -> outcomes.Outcome:
-        """The outcome of a trial whose sweeper died; a record it left ``running`` is closed."""
-        result = outcomes.from_record_only(charge.job_dir, n_objectives=self.n_objectives, unit=self.unit,
-                                           reservation=charge.reserved or 0.0)
-        outcomes.close_running_record(result.record_path, result.error or "the sweeper died while the job ran")
-        return result
 
     def _load_history(self) -> List[Observation]:
         found = []
