@@ -25,11 +25,13 @@ from __future__ import annotations
 from typing import Any
 
 from budgetsweep.budget.cost_model import Observation
+from budgetsweep.records import RunStatus
 
 OWNER = "budgetsweep:owner"
 GRID_ID = "grid_id"  # Optuna's GridSampler's system attribute
 NOT_LAUNCHED = "not_launched"  # asked, never ran: the trial waits (Optuna state WAITING)
 INVALID_CONFIG = "invalid_config"
+NO_RECORD = "no_record"  # the job wrote no record.json (outcome.py)
 STATUS, NOTE, ERROR = "status", "note", "error"
 
 
@@ -103,9 +105,9 @@ def observation(trial, unit: str) -> Observation | None:
     st = status(trial)
     return Observation(
         label=str(trial.user_attrs.get("reduction_label") or "default"), cost=float(cost["actual"]),
-        completed=st in ("completed", "no_record") and state == "COMPLETE",
+        completed=st in (RunStatus.COMPLETED, NO_RECORD) and state == "COMPLETE",
         flops=float(cost.get("flops") or 0.0), device_seconds=float(cost.get("device_seconds") or 0.0),
-        measured=bool(cost.get("measured", True)), censored=st == "budget_stopped")
+        measured=bool(cost.get("measured", True)), censored=st == RunStatus.BUDGET_STOPPED)
 
 
 def summary_info(trial) -> dict[str, Any]:

@@ -12,14 +12,14 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from budgetsweep.budget.units import check_unit, cost_in_unit
+from budgetsweep.budget.units import Unit, check_unit, cost_in_unit
 
 log = logging.getLogger(__name__)
 
 TRIAL_KEYS = ("number", "study_name", "storage", "unit", "reservation", "tolerance")
 
 # how a job meters each budget unit; gpu_hours come from wall time, which the run context measures itself
-METERED_BY = {"examples": "run.add_cost(examples=...)", "flops": "run.add_cost(flops=...)", "gpu_hours": None}
+METERED_BY = {Unit.EXAMPLES: "run.add_cost(examples=...)", Unit.FLOPS: "run.add_cost(flops=...)", Unit.GPU_HOURS: None}
 
 
 class UnmeteredCost(ValueError):
@@ -112,7 +112,7 @@ class TrialLink:
         """
         if self.cost(measured) > 0 or METERED_BY[self.unit] is None:
             return
-        other = {u: cost_in_unit(measured, u) for u in ("examples", "flops") if u != self.unit}
+        other = {u: cost_in_unit(measured, u) for u in (Unit.EXAMPLES, Unit.FLOPS) if u != self.unit}
         worked = {u: v for u, v in other.items() if v > 0}
         if not (final or worked or (step is not None and step > 0)):
             return

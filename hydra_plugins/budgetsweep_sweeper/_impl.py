@@ -44,7 +44,8 @@ from budgetsweep.budget.settings import BudgetSettings
 from budgetsweep.budget.storage import (absolute_sqlite, check_url, default_storage_url, mask, open_optuna_storage,
                                         url_for_job)
 from budgetsweep.budget.summary import build_summary, summary_table
-from budgetsweep.budget.units import format_cost
+from budgetsweep.budget.units import Unit, format_cost
+from budgetsweep.records import RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +287,7 @@ class BudgetSweeperImpl(Sweeper):
         else:
             log.info(f"Budget: no limit, n_trials={self.n_trials} bounds the sweep; costs are measured in {s.unit} "
                      "(set hydra.sweeper.budget.limit to cap it)")
-        if self.plan_run is None and s.unit != "gpu_hours":
+        if self.plan_run is None and s.unit != Unit.GPU_HOURS:
             log.warning(f"hydra.sweeper.budget.unit={s.unit}: the sweeper cannot measure {s.unit} itself (it times "
                         f"jobs, so gpu_hours it can); a job that writes no record.json is charged its reservation "
                         f"(hydra.sweeper.budget.default_trial_cost={s.default_trial_cost})")
@@ -504,7 +505,7 @@ class _Run:
         if self.s.plan_run is not None and self.capped:
             try:
                 cfg = self.s.hydra_context.config_loader.load_sweep_config(self.s.config, list(item.overrides))
-                plan = self.s.plan_run(cfg, list(item.overrides), count_flops=self.unit != "examples")
+                plan = self.s.plan_run(cfg, list(item.overrides), count_flops=self.unit != Unit.EXAMPLES)
             except Exception as exc:  # budgetsweep.plan.ConfigError, or a composition error
                 item.error = f"{type(exc).__name__}: {exc}"
                 return
@@ -595,7 +596,7 @@ class _Run:
             work=result.work, record_path=result.record_path,
             config_key=result.config_key or (item.config_key if item else None), label=label, note=note,
             error=result.error)
-        censored = result.status == "budget_stopped"
+        censored = result.status == RunStatus.BUDGET_STOPPED
         if censored:
             self.stopped_trials.append(number)
         self.history.append(Observation(label, result.actual, completed=result.state == outcomes.COMPLETE,
