@@ -26,7 +26,8 @@ class UnmeteredCost(ValueError):
     """The job has reported no cost in its budget's unit: the ledger would charge it 0."""
 
 
-_studies: dict[tuple[str, str], Any] = {}  # (url, study) -> Study: jobs run in-process reuse it
+_studies: dict[tuple[str, str], tuple[Any, Any, int]] = {}  # (url, study) -> (Study, storage, study id):
+# jobs run in-process reuse them
 
 
 def _load_study(url: str, study_name: str):
@@ -40,10 +41,10 @@ def _load_study(url: str, study_name: str):
         storage = open_optuna_storage(url_from_job(url), key="budgetsweep.trial.storage")
         study = optuna.load_study(study_name=study_name, storage=storage,
                                   sampler=optuna.samplers.RandomSampler())  # a job never samples
-        _studies[key] = study
-    study = _studies[key]
+        _studies[key] = (study, storage, storage.get_study_id_from_name(study_name))
+    study, storage, study_id = _studies[key]
     study.pruner = build_pruner(study.user_attrs.get(PRUNER_ATTR))  # the sweep's current pruner
-    return study
+    return study, storage, study_id
 
 
 class TrialLink:
@@ -130,9 +131,8 @@ class TrialLink:
         if self._trial is None:
             import optuna
 
-            self._study = _load_study(self.storage, self.study_name)
-            storage = self._study._storage
-            trial_id = storage.get_trial_id_from_study_id_trial_number(self._study._study_id, self.number)
+            self._study, storage, study_id = _load_study(self.storage, self.study_name)
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, self.number)
             self._trial = optuna.trial.Trial(self._study, trial_id)
         return self._trial
 

@@ -45,7 +45,7 @@ from budgetsweep.budget.storage import (absolute_sqlite, check_url, default_stor
                                         url_for_job)
 from budgetsweep.budget.summary import build_summary, summary_table
 from budgetsweep.budget.units import Unit, format_cost
-from budgetsweep.records import RunStatus
+from budgetsweep.records import RunStatus, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,25 @@ class _Trial:
     @property
     def number(self) -> int:
         return self.trial.number
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """What one sweep takes from the sweeper: its validated settings and Hydra's objects, handed over
+    explicitly so the loop uses no attribute of the plugin."""
+
+    config: DictConfig
+    hydra_context: HydraContext
+    launcher: Any
+    plan_run: Optional[Callable]
+    cost_model: CostModel
+    custom_search_space: Optional[Callable[[DictConfig, optuna.trial.Trial], None]]
+    custom_search_space_path: Optional[str]
+    directions: List[str]
+    n_jobs: int
+    max_failure_rate: float
+    owner: str
+    settings: BudgetSettings
 
 
 class _Heartbeat:
@@ -249,7 +268,10 @@ class BudgetSweeperImpl(Sweeper):
             seed = int(self.sampler_conf["seed"]) + existing
             study.sampler = build_sampler({**self.sampler_conf, "seed": seed}, grid)
             log.info(f"Resuming a study with {existing} trials: sampler reseeded with seed={seed}")
-        run = _Run(self, study, attrs.TrialBook(storage, study.study_name), ledger, space, url, n_trials, grid)
+        setup = _Setup(self.config, self.hydra_context, self.launcher, self.plan_run, self.cost_model,
+                       self.custom_search_space, self.custom_search_space_path, self.directions, self.n_jobs,
+                       self.max_failure_rate, self.owner, self.settings)
+        run = _Run(setup, study, attrs.TrialBook(storage, study.study_name), ledger, space, url, n_trials, grid)
         run.check_predictable()
         return run
 
@@ -304,9 +326,9 @@ NO_PREDICTION = "none (no budget limit)"
 class _Run:
     """One call of ``sweep``: the study, its ledger and the loop's state."""
 
-    def __init__(self, sweeper: BudgetSweeperImpl, study: optuna.Study, book: attrs.TrialBook, ledger: Ledger,
+    def __init__(self, setup: _Setup, study: optuna.Study, book: attrs.TrialBook, ledger: Ledger,
                  space: SearchSpace, url: str, n_trials: int, grid: Optional[Dict[str, list]] = None) -> None:
-        self.s = sweeper
+        self.s = setup
         self.study = study
         self.book = book
         self.ledger = ledger
@@ -314,10 +336,10 @@ class _Run:
         self.url = url
         self.job_url = url_for_job(url)
         self.n_trials = n_trials
-        self.settings = sweeper.settings
-        self.capped = sweeper.settings.capped
-        self.unit = sweeper.settings.unit
-        self.n_objectives = len(sweeper.directions)
+        self.settings = setup.settings
+        self.capped = setup.settings.capped
+        self.unit = setup.settings.unit
+        self.n_objectives = len(setup.directions)
         self.carry: Optional[_Trial] = None
         self.parked: List[_Trial] = []  # asked this run, never launched: they wait (WAITING) at the end
         self.invalid = 0  # trials failed in planning this run: they hold no slot but end the loop
@@ -329,7 +351,7 @@ class _Run:
         self._warned_stops = False
         self._grid_size = math.prod(len(v) for v in grid.values()) if grid is not None else None
         self._least_work: Dict[str, Work] = {}  # per label, the least work of a trial seen so far
-        sweep = sweeper.config.hydra.sweep
+        sweep = setup.config.hydra.sweep
         self._sweep_dir = str(sweep.dir)
         self._plain_subdir = OmegaConf.to_container(sweep, resolve=False).get("subdir") == "${hydra.job.num}"
 
@@ -720,8 +742,6 @@ class _Run:
         OmegaConf.save(OmegaConf.create(results), sweep_dir / "optimization_results.yaml")
 
     def _write_summary(self, sweep_dir: Path) -> None:
-        from budgetsweep.records import write_json_atomic
-
         trials = {t.number: attrs.summary_info(t) for t in self.study.get_trials(deepcopy=False)}
         spent, held = self.ledger.totals()
         summary = build_summary(
