@@ -11,14 +11,15 @@ def mask_text(text: str) -> str:
     return _URL_PASSWORD.sub(lambda m: m.group("head") + "***", str(text))
 
 
-def mask_url(url: str) -> str:
-    """The URL with its password replaced by ``***``."""
+def mask_url(url: str, unparsable: str | None = None) -> str:
+    """The URL with its password replaced by ``***``. A string SQLAlchemy cannot read as a URL is
+    returned as ``unparsable`` when given, else with anything shaped ``user:password@`` masked."""
     from sqlalchemy.engine import make_url
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a URL SQLAlchemy reads: mask anything that looks like user:password@
-        return mask_text(url)
+    except Exception:  # not a URL SQLAlchemy reads
+        return mask_text(url) if unparsable is None else unparsable
 
 
 def mask_overrides(overrides: list[str]) -> list[str]:

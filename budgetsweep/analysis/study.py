@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from budgetsweep import storage_url
+from budgetsweep.budget import trial_attrs
 from budgetsweep.records import STATUSES
 
 from .load import RecordWarning, flatten, read_record_row
@@ -29,14 +31,9 @@ TRIAL_STATUS = {
 
 
 def mask_url(url: str) -> str:
-    """The storage URL with its password hidden, for messages and reports."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparsable storage URL>"
+    """The storage URL with its password hidden, for messages and reports; an URL SQLAlchemy cannot
+    parse is shown as ``<unparsable storage URL>`` (it may hold a password in any shape)."""
+    return storage_url.mask_url(url, unparsable="<unparsable storage URL>")
 
 
 def _check_sqlite_exists(url: str) -> None:
@@ -89,7 +86,7 @@ def _cost_fields(cost: Any) -> dict[str, Any]:
 def _status(trial: Any) -> str:
     """The run status of a trial: the sweeper's ``status`` attribute when it is a record status
     (it tells budget_stopped from pruned), else the trial state's."""
-    status = trial.user_attrs.get("status")
+    status = trial_attrs.status(trial)
     if status in STATUSES and status != "running" and trial.state.is_finished():
         return str(status)
     return TRIAL_STATUS.get(trial.state.name, "failed")
@@ -97,26 +94,26 @@ def _status(trial: Any) -> str:
 
 def trial_row(trial: Any, study_name: str, direction: str, objective_name: str) -> dict[str, Any]:
     """The flat row of a trial that has no readable record."""
-    attrs = trial.user_attrs
+    attrs = trial_attrs.run_fields(trial, objective_name)
     values = trial.values or [None]
     row: dict[str, Any] = {
-        "config_key": attrs.get("config_key") or _params_key(trial.params),
-        "reduction_label": attrs.get("reduction_label") or "unknown",
-        "seed": attrs.get("seed", trial.params.get("seed")),
+        "config_key": attrs["config_key"] or _params_key(trial.params),
+        "reduction_label": attrs["reduction_label"] or "unknown",
+        "seed": attrs["seed"],
         "status": _status(trial),
-        "objective_name": attrs.get("objective_name", objective_name),
+        "objective_name": attrs["objective_name"],
         "objective_direction": direction,
         "objective_value": values[0],  # multi-objective studies: the first objective
         "started_at": trial.datetime_start.isoformat() if trial.datetime_start else None,
         "ended_at": trial.datetime_complete.isoformat() if trial.datetime_complete else None,
-        "error": attrs.get("error"),
+        "error": attrs["error"],
         "trial_number": trial.number,
         "study_name": study_name,
         "source": "study",
     }
-    row.update(_cost_fields(attrs.get("cost")))
+    row.update(_cost_fields(attrs["cost"]))
     row.update(flatten(trial.params, CONFIG_PREFIX))
-    metrics = attrs.get("metrics")
+    metrics = attrs["metrics"]
     if isinstance(metrics, dict):
         row.update({f"{METRIC_PREFIX}{k}": v for k, v in metrics.items()})
     return row
@@ -154,7 +151,7 @@ def load_study_runs(storage: str, study_name: str) -> pd.DataFrame:
     for trial in study.get_trials(deepcopy=False):
         if trial.state.name == "WAITING":  # asked but never launched (or queued): not a run
             continue
-        record_path = trial.user_attrs.get("record_path")
+        record_path = trial_attrs.record_path(trial)
         if record_path and Path(record_path).is_file():
             try:
                 row = read_record_row(record_path)

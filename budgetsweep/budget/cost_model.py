@@ -31,7 +31,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from budgetsweep.budget.units import check_unit
+from budgetsweep.budget.units import Unit, check_unit
 
 
 @functools.lru_cache(maxsize=None)
@@ -117,11 +117,11 @@ class CostModel:
         return value, f"+{value / median - 1.0:.0%} over the median (log sd {spread:.2f})"
 
     def predict(self, work: Work | None, history: Sequence[Observation] = ()) -> Prediction:
-        if work is not None and self.unit == "examples" and work.examples is not None:
+        if work is not None and self.unit == Unit.EXAMPLES and work.examples is not None:
             return Prediction(float(work.examples), "plan")
-        if work is not None and self.unit == "flops" and work.flops is not None:
+        if work is not None and self.unit == Unit.FLOPS and work.flops is not None:
             return Prediction(float(work.flops), "plan")
-        if work is not None and self.unit == "gpu_hours" and work.flops is not None:
+        if work is not None and self.unit == Unit.GPU_HOURS and work.flops is not None:
             seconds, basis = self._device_seconds(work, history)
             return Prediction(seconds / 3600.0, basis)
         return self._from_history(work.label if work is not None else None, history)
@@ -179,7 +179,7 @@ class CostModel:
         pool, where = (same, f"history:{label}") if any(o.completed for o in same) else (measured, "history")
         done = [o.cost for o in pool if o.completed]
         stopped = [o.cost for o in measured if o.censored]
-        noisy = self.unit == "gpu_hours"
+        noisy = self.unit == Unit.GPU_HOURS
         if done:
             cost, how = self.upper(done, noisy=noisy)
             basis = f"{where} (n={len(done)}, {how})"

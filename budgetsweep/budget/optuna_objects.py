@@ -7,9 +7,9 @@ travels as plain data (a study user attribute), never as a pickled object.
 """
 from __future__ import annotations
 
-import importlib
 import inspect
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 PRUNER_ATTR = "budgetsweep:pruner"
@@ -19,11 +19,23 @@ def _target(conf: Mapping[str, Any], key: str):
     path = conf.get("_target_")
     if not isinstance(path, str) or "." not in path:
         raise ValueError(f"{key}._target_={path!r} is not allowed; it must be a dotted path to a class")
-    module, _, name = path.rpartition(".")
     try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as exc:
+        return get_method(path)
+    except (ImportError, ValueError) as exc:
         raise ValueError(f"{key}._target_={path!r} cannot be imported: {exc}") from None
+
+
+def get_method(path: str) -> Callable[..., Any]:
+    """``hydra.utils.get_method`` (the callable at a dotted path; ImportError or ValueError), without
+    the ERROR line Hydra logs before raising: the caller turns the error into one message."""
+    from hydra.utils import get_method as hydra_get_method
+
+    hydra_log = logging.getLogger("hydra.utils")
+    disabled, hydra_log.disabled = hydra_log.disabled, True
+    try:
+        return hydra_get_method(path)
+    finally:
+        hydra_log.disabled = disabled
 
 
 def _required(target) -> set[str]:

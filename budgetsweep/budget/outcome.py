@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from budgetsweep.budget.job_timer import read_timing
-from budgetsweep.budget.units import cost_in_unit, device_seconds
+from budgetsweep.budget.units import Unit, cost_in_unit, device_seconds
+from budgetsweep.records import RunStatus
 
 COMPLETE, PRUNED, FAIL = "COMPLETE", "PRUNED", "FAIL"
-STATE_OF_STATUS = {"completed": COMPLETE, "pruned": PRUNED, "budget_stopped": PRUNED, "failed": FAIL}
+STATE_OF_STATUS = {RunStatus.COMPLETED: COMPLETE, RunStatus.PRUNED: PRUNED, RunStatus.BUDGET_STOPPED: PRUNED,
+                   RunStatus.FAILED: FAIL}
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ def _evidence(record, unit: str, reservation: float) -> tuple[float, dict[str, f
     actual = cost_in_unit(measured, unit)
     work = {"flops": float(measured.flops or 0.0), "examples": float(measured.examples or 0),
             "device_seconds": device_seconds(measured)}
-    if record.status == "running" and reservation > actual:
+    if record.status == RunStatus.RUNNING and reservation > actual:
         return reservation, work, False, "its reservation (its record still says running)"
     return actual, work, True, "its record"
 
@@ -90,9 +92,9 @@ def _evidence(record, unit: str, reservation: float) -> tuple[float, dict[str, f
 def _without_record(job_dir: str | None, unit: str, reservation: float) -> tuple[float, dict, bool, str]:
     """(charge, work, measured, basis) of a job that left no record: its wall time in a time unit."""
     wall = read_timing(job_dir)
-    if unit == "gpu_hours" and wall is not None:
+    if unit == Unit.GPU_HOURS and wall is not None:
         return wall / 3600.0, {"device_seconds": wall}, True, "the job's wall time (no record)"
-    if unit == "gpu_hours":
+    if unit == Unit.GPU_HOURS:
         return reservation, {}, False, "its reservation (no record, no timing)"
     return reservation, {}, False, f"its reservation (no record; only the app can count {unit})"
 
@@ -144,10 +146,10 @@ def from_record_only(job_dir: str | None, *, n_objectives: int, unit: str, reser
     common = dict(record_path=path, config_key=record.config_key, label=record.reduction_label, work=work,
                   direction=record.objective.direction, measured=measured, charge_basis=basis)
     value = record.objective.value
-    if record.status == "completed" and n_objectives == 1 and value is not None and math.isfinite(value):
+    if record.status == RunStatus.COMPLETED and n_objectives == 1 and value is not None and math.isfinite(value):
         return Outcome(COMPLETE, [float(value)], record.status, actual, **common)
     # a record left "running" by a job that died with its sweeper: the run failed, it is not running
-    status = "failed" if record.status == "running" else record.status
+    status = RunStatus.FAILED if record.status == RunStatus.RUNNING else record.status
     return Outcome(FAIL, None, status, actual, error=f"the sweeper died while the job ran; record status "
                    f"'{record.status}'", **common)
 
@@ -166,8 +168,8 @@ def close_running_record(record_path: str | None, error: str) -> None:
         record = read_record(record_path)
     except ValueError:
         return
-    if record.status != "running":
+    if record.status != RunStatus.RUNNING:
         return
-    closed = dataclasses.replace(record, status="failed", error=record.error or error,
+    closed = dataclasses.replace(record, status=RunStatus.FAILED, error=record.error or error,
                                  ended_at=record.ended_at or datetime.now(timezone.utc).isoformat())
     write_record(Path(record_path).parent, closed)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from budgetsweep.budget.units import check_unit
+from budgetsweep.budget.units import Unit, check_unit
 
 KEY = "hydra.sweeper.budget"
 
@@ -29,7 +29,7 @@ class BudgetSettings:
     """``limit=None`` (the default) sets no cap: the sweeper then runs like hydra-optuna-sweeper,
     bounded by ``n_trials``, and still measures, charges and summarises every trial's cost."""
 
-    unit: str = "gpu_hours"
+    unit: Unit = Unit.GPU_HOURS
     # None: no cap; the sweep is bounded by n_trials (as hydra-optuna-sweeper), costs still measured
     limit: float | None = None
     # how far past its reservation a job may run before it stops itself (0.1 = 10%)
@@ -49,7 +49,7 @@ class BudgetSettings:
     stale_after_seconds: float = 600.0
 
     def __post_init__(self) -> None:
-        check_unit(self.unit, f"{KEY}.unit")
+        object.__setattr__(self, "unit", check_unit(self.unit, f"{KEY}.unit"))  # a Unit from here on
         _number("limit", self.limit, low=0.0, low_open=True, optional=True)
         _number("tolerance", self.tolerance, low=0.0, low_open=False)
         _number("safety_margin", self.safety_margin, low=0.0, low_open=False)

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from budgetsweep.budget.units import format_cost
+from budgetsweep.records import RunStatus
 
 
 def build_summary(*, study_name: str, storage: str, unit: str, limit: float | None, tolerance: float,
@@ -33,7 +34,7 @@ def build_summary(*, study_name: str, storage: str, unit: str, limit: float | No
             "actual": actual,
             "error": error, "basis": info.get("basis"),
         })
-    done = [r for r in rows if r["status"] == "completed" and r["error"] is not None]
+    done = [r for r in rows if r["status"] == RunStatus.COMPLETED and r["error"] is not None]
     errors = [abs(r["error"]) for r in done]
     relative = [abs(r["error"]) / r["predicted"] for r in done if r["predicted"]]
     remaining = limit - spent - reserved if limit is not None else None

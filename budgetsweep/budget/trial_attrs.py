@@ -14,16 +14,24 @@ Trial user attributes (what optuna-dashboard shows; flat ones sort):
 
 Study user attributes: ``budget_unit``, ``budget_limit`` (null: no cap), ``budget_spent``,
 ``budgetsweep:identity`` (see ``study_identity``) and ``budgetsweep:pruner`` (``optuna_objects``).
+Trial system attribute ``grid_id``: Optuna's GridSampler's point, reassigned by ``TrialBook``
+when several sweepers share a grid.
+
+``TrialBook`` is the sweeper's writer (bound to one study and its storage); the module functions
+read a ``FrozenTrial`` for the sweeper's calibration and summary and for ``analysis.study``.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from budgetsweep.budget.cost_model import Observation
+from budgetsweep.records import RunStatus
 
 OWNER = "budgetsweep:owner"
+GRID_ID = "grid_id"  # Optuna's GridSampler's system attribute
 NOT_LAUNCHED = "not_launched"  # asked, never ran: the trial waits (Optuna state WAITING)
 INVALID_CONFIG = "invalid_config"
+NO_RECORD = "no_record"  # the job wrote no record.json (outcome.py)
 STATUS, NOTE, ERROR = "status", "note", "error"
 
 
@@ -97,9 +105,9 @@ def observation(trial, unit: str) -> Observation | None:
     st = status(trial)
     return Observation(
         label=str(trial.user_attrs.get("reduction_label") or "default"), cost=float(cost["actual"]),
-        completed=st in ("completed", "no_record") and state == "COMPLETE",
+        completed=st in (RunStatus.COMPLETED, NO_RECORD) and state == "COMPLETE",
         flops=float(cost.get("flops") or 0.0), device_seconds=float(cost.get("device_seconds") or 0.0),
-        measured=bool(cost.get("measured", True)), censored=st == "budget_stopped")
+        measured=bool(cost.get("measured", True)), censored=st == RunStatus.BUDGET_STOPPED)
 
 
 def summary_info(trial) -> dict[str, Any]:
@@ -109,7 +117,7 @@ def summary_info(trial) -> dict[str, Any]:
             "basis": cost.get("basis"), "predicted": cost.get("predicted"), "measured": cost.get("measured")}
 
 
-def write_study_budget(storage, study_id: int, *, unit: str, limit: float | None, spent: float) -> None:
+def _write_study_budget(storage, study_id: int, *, unit: str, limit: float | None, spent: float) -> None:
     values = {"budget_unit": unit, "budget_limit": limit, "budget_spent": spent}
     rdb = _rdb(storage)
     if rdb is None:
@@ -129,3 +137,72 @@ def write_study_budget(storage, study_id: int, *, unit: str, limit: float | None
                 session.add(models.StudyUserAttributeModel(study_id=study_id, key=key, value_json=json.dumps(value)))
             else:
                 row.value_json = json.dumps(value)
+
+
+# -- what analysis reads ------------------------------------------------------------------------
+def record_path(trial) -> str | None:
+    return trial.user_attrs.get("record_path")
+
+
+def run_fields(trial, objective_name: str | None = None) -> dict[str, Any]:
+    """What a trial without a readable record tells about its run: config_key, reduction_label,
+    seed, objective_name, error, cost (the flat dict of ``write_result``), metrics, status
+    (None where absent; seed falls back to a ``seed`` parameter, objective_name to the given one)."""
+    attrs = trial.user_attrs
+    return {"config_key": attrs.get("config_key"), "reduction_label": attrs.get("reduction_label"),
+            "seed": attrs.get("seed", trial.params.get("seed")), "objective_name": attrs.get("objective_name", objective_name),
+            "error": attrs.get(ERROR), "cost": attrs.get("cost"), "metrics": attrs.get("metrics"),
+            "status": status(trial)}
+
+
+# -- the sweeper's writer -----------------------------------------------------------------------
+class TrialBook:
+    """Every write of the budget sweeper's trial and study attributes, for one study.
+
+    ``trial`` arguments are a trial number or an Optuna ``Trial``/``FrozenTrial``; ids are looked
+    up once per number through the storage's public API and kept.
+    """
+
+    def __init__(self, storage, study_name: str) -> None:
+        self.storage = storage
+        self.study_id = storage.get_study_id_from_name(study_name)
+        self._ids: dict[int, int] = {}
+
+    def trial_id(self, trial) -> int:
+        number = trial if isinstance(trial, int) else trial.number
+        if number not in self._ids:
+            self._ids[number] = self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
+        return self._ids[number]
+
+    def write_result(self, trial, **fields: Any) -> None:
+        """A finished trial's result and cost; ``fields`` as ``write_result``'s."""
+        write_result(self.storage, self.trial_id(trial), **fields)
+
+    def write_status(self, trial, status: str, *, note: str | None = None, error: str | None = None) -> None:
+        write_status(self.storage, self.trial_id(trial), status, note=note, error=error)
+
+    def write_owner(self, trial, owner: str) -> None:
+        write_owner(self.storage, self.trial_id(trial), owner)
+
+    def take_over(self, trial, owner: str) -> None:
+        """A trial popped from the queue that another sweeper had named: it is ``owner``'s now."""
+        known = trial.user_attrs.get(OWNER)
+        if known is not None and known != owner:
+            self.write_owner(trial, owner)
+
+    def wait(self, trial, why: str) -> None:
+        """The trial never ran: status ``not_launched`` and back to Optuna's queue (WAITING)."""
+        from optuna.trial import TrialState
+
+        trial_id = self.trial_id(trial)
+        write_status(self.storage, trial_id, NOT_LAUNCHED, note=why)
+        self.storage.set_trial_state_values(trial_id, TrialState.WAITING)
+
+    def grid_id(self, trial) -> int | None:
+        return self.storage.get_trial_system_attrs(self.trial_id(trial)).get(GRID_ID)
+
+    def set_grid_id(self, trial, grid_id: int) -> None:
+        self.storage.set_trial_system_attr(self.trial_id(trial), GRID_ID, grid_id)
+
+    def write_study_budget(self, *, unit: str, limit: float | None, spent: float) -> None:
+        _write_study_budget(self.storage, self.study_id, unit=unit, limit=limit, spent=spent)

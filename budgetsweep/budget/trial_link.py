@@ -12,21 +12,22 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from budgetsweep.budget.units import check_unit, cost_in_unit
+from budgetsweep.budget.units import Unit, check_unit, cost_in_unit
 
 log = logging.getLogger(__name__)
 
 TRIAL_KEYS = ("number", "study_name", "storage", "unit", "reservation", "tolerance")
 
 # how a job meters each budget unit; gpu_hours come from wall time, which the run context measures itself
-METERED_BY = {"examples": "run.add_cost(examples=...)", "flops": "run.add_cost(flops=...)", "gpu_hours": None}
+METERED_BY = {Unit.EXAMPLES: "run.add_cost(examples=...)", Unit.FLOPS: "run.add_cost(flops=...)", Unit.GPU_HOURS: None}
 
 
 class UnmeteredCost(ValueError):
     """The job has reported no cost in its budget's unit: the ledger would charge it 0."""
 
 
-_studies: dict[tuple[str, str], Any] = {}  # (url, study) -> Study: jobs run in-process reuse it
+_studies: dict[tuple[str, str], tuple[Any, Any, int]] = {}  # (url, study) -> (Study, storage, study id):
+# jobs run in-process reuse them
 
 
 def _load_study(url: str, study_name: str):
@@ -40,10 +41,10 @@ def _load_study(url: str, study_name: str):
         storage = open_optuna_storage(url_from_job(url), key="budgetsweep.trial.storage")
         study = optuna.load_study(study_name=study_name, storage=storage,
                                   sampler=optuna.samplers.RandomSampler())  # a job never samples
-        _studies[key] = study
-    study = _studies[key]
+        _studies[key] = (study, storage, storage.get_study_id_from_name(study_name))
+    study, storage, study_id = _studies[key]
     study.pruner = build_pruner(study.user_attrs.get(PRUNER_ATTR))  # the sweep's current pruner
-    return study
+    return study, storage, study_id
 
 
 class TrialLink:
@@ -112,7 +113,7 @@ class TrialLink:
         """
         if self.cost(measured) > 0 or METERED_BY[self.unit] is None:
             return
-        other = {u: cost_in_unit(measured, u) for u in ("examples", "flops") if u != self.unit}
+        other = {u: cost_in_unit(measured, u) for u in (Unit.EXAMPLES, Unit.FLOPS) if u != self.unit}
         worked = {u: v for u, v in other.items() if v > 0}
         if not (final or worked or (step is not None and step > 0)):
             return
@@ -130,9 +131,8 @@ class TrialLink:
         if self._trial is None:
             import optuna
 
-            self._study = _load_study(self.storage, self.study_name)
-            storage = self._study._storage
-            trial_id = storage.get_trial_id_from_study_id_trial_number(self._study._study_id, self.number)
+            self._study, storage, study_id = _load_study(self.storage, self.study_name)
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, self.number)
             self._trial = optuna.trial.Trial(self._study, trial_id)
         return self._trial
 

@@ -7,16 +7,27 @@ training FLOPs per example); ``examples`` is exact and machine-independent.
 """
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from typing import Any
 
-UNITS = ("gpu_hours", "flops", "examples")
+
+class Unit(enum.StrEnum):
+    """A budget unit; a member equals its string, so configs, ledgers and JSON hold plain strings."""
+
+    GPU_HOURS = "gpu_hours"
+    FLOPS = "flops"
+    EXAMPLES = "examples"
 
 
-def check_unit(unit: Any, key: str = "hydra.sweeper.budget.unit") -> str:
+UNITS = tuple(u.value for u in Unit)
+
+
+def check_unit(unit: Any, key: str = "hydra.sweeper.budget.unit") -> Unit:
+    """``unit`` as a Unit; ValueError naming ``key``, the value and the allowed units."""
     if unit not in UNITS:
         raise ValueError(f"{key}={unit!r} is not a budget unit; allowed: {', '.join(UNITS)}")
-    return unit
+    return Unit(unit)
 
 
 def _field(measured: Any, name: str, default: float) -> float:
@@ -29,10 +40,10 @@ def _field(measured: Any, name: str, default: float) -> float:
 
 def cost_in_unit(measured: Any, unit: str) -> float:
     """``measured`` is a ``budgetsweep.records.MeasuredCost`` or a mapping with the same fields."""
-    check_unit(unit)
-    if unit == "examples":
+    unit = check_unit(unit)
+    if unit == Unit.EXAMPLES:
         return _field(measured, "examples", 0.0)
-    if unit == "flops":
+    if unit == Unit.FLOPS:
         return _field(measured, "flops", 0.0)
     seconds = _field(measured, "wall_seconds", 0.0)
     devices = max(1.0, _field(measured, "device_count", 1.0))
@@ -47,8 +58,8 @@ def device_seconds(measured: Any) -> float:
 def format_cost(value: float | None, unit: str) -> str:
     if value is None:
         return "-"
-    if unit == "examples":
+    if unit == Unit.EXAMPLES:
         return f"{value:,.0f}"
-    if unit == "flops":
+    if unit == Unit.FLOPS:
         return f"{value:.3g}"
     return f"{value:.4g}"

@@ -12,13 +12,11 @@ directories are numbered by trial so earlier ones are never overwritten.
 """
 from __future__ import annotations
 
-import importlib
 import logging
 import math
 import os
 import threading
 from dataclasses import dataclass, field
-from datetime import timezone
 from pathlib import Path
 from typing import Any, Callable, Dict, List, MutableSequence, Optional, Sequence
 
@@ -32,19 +30,22 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from optuna.trial import TrialState
 
 from budgetsweep.budget import outcome as outcomes
+from budgetsweep.budget import recovery
 from budgetsweep.budget import study_identity
 from budgetsweep.budget import trial_attrs as attrs
 from budgetsweep.budget.cost_model import CostModel, CostModelError, Observation, Prediction, Work
 from budgetsweep.budget.job_timer import TimedTask
-from budgetsweep.budget.ledger import COMMITTED, NO_SLOT, RELEASED, RESERVED, RESERVED_OK, Ledger
-from budgetsweep.budget.optuna_objects import PRUNER_ATTR, build_pruner, build_sampler, is_grid
-from budgetsweep.budget.owner import current_owner, is_alive
+from budgetsweep.budget.decision import Action, LedgerState, decide
+from budgetsweep.budget.ledger import NO_BUDGET, Ledger
+from budgetsweep.budget.optuna_objects import PRUNER_ATTR, build_pruner, build_sampler, get_method, is_grid
+from budgetsweep.budget.owner import current_owner
 from budgetsweep.budget.search_space import SearchSpace, build_search_space, quote
 from budgetsweep.budget.settings import BudgetSettings
 from budgetsweep.budget.storage import (absolute_sqlite, check_url, default_storage_url, mask, open_optuna_storage,
                                         url_for_job)
 from budgetsweep.budget.summary import build_summary, summary_table
-from budgetsweep.budget.units import format_cost
+from budgetsweep.budget.units import Unit, format_cost
+from budgetsweep.records import RunStatus, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,25 @@ class _Trial:
     @property
     def number(self) -> int:
         return self.trial.number
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """What one sweep takes from the sweeper: its validated settings and Hydra's objects, handed over
+    explicitly so the loop uses no attribute of the plugin."""
+
+    config: DictConfig
+    hydra_context: HydraContext
+    launcher: Any
+    plan_run: Optional[Callable]
+    cost_model: CostModel
+    custom_search_space: Optional[Callable[[DictConfig, optuna.trial.Trial], None]]
+    custom_search_space_path: Optional[str]
+    directions: List[str]
+    n_jobs: int
+    max_failure_rate: float
+    owner: str
+    settings: BudgetSettings
 
 
 class _Heartbeat:
@@ -159,10 +179,9 @@ class BudgetSweeperImpl(Sweeper):
         self.settings = BudgetSettings.from_mapping(_plain(budget))
         self.custom_search_space: Optional[Callable[[DictConfig, optuna.trial.Trial], None]] = None
         if custom_search_space:
-            module, _, name = str(custom_search_space).rpartition(".")
             try:
-                self.custom_search_space = getattr(importlib.import_module(module), name)
-            except (ImportError, AttributeError, ValueError) as exc:
+                self.custom_search_space = get_method(str(custom_search_space))
+            except (ImportError, ValueError) as exc:
                 raise ValueError(f"hydra.sweeper.custom_search_space={custom_search_space!r} cannot be "
                                  f"imported ({exc}); allowed: a dotted path to a callable(cfg, trial)") from None
         self.custom_search_space_path = str(custom_search_space) if custom_search_space else None
@@ -249,7 +268,10 @@ class BudgetSweeperImpl(Sweeper):
             seed = int(self.sampler_conf["seed"]) + existing
             study.sampler = build_sampler({**self.sampler_conf, "seed": seed}, grid)
             log.info(f"Resuming a study with {existing} trials: sampler reseeded with seed={seed}")
-        run = _Run(self, study, ledger, space, url, n_trials, grid)
+        setup = _Setup(self.config, self.hydra_context, self.launcher, self.plan_run, self.cost_model,
+                       self.custom_search_space, self.custom_search_space_path, self.directions, self.n_jobs,
+                       self.max_failure_rate, self.owner, self.settings)
+        run = _Run(setup, study, attrs.TrialBook(storage, study.study_name), ledger, space, url, n_trials, grid)
         run.check_predictable()
         return run
 
@@ -287,7 +309,7 @@ class BudgetSweeperImpl(Sweeper):
         else:
             log.info(f"Budget: no limit, n_trials={self.n_trials} bounds the sweep; costs are measured in {s.unit} "
                      "(set hydra.sweeper.budget.limit to cap it)")
-        if self.plan_run is None and s.unit != "gpu_hours":
+        if self.plan_run is None and s.unit != Unit.GPU_HOURS:
             log.warning(f"hydra.sweeper.budget.unit={s.unit}: the sweeper cannot measure {s.unit} itself (it times "
                         f"jobs, so gpu_hours it can); a job that writes no record.json is charged its reservation "
                         f"(hydra.sweeper.budget.default_trial_cost={s.default_trial_cost})")
@@ -304,22 +326,24 @@ NO_PREDICTION = "none (no budget limit)"
 class _Run:
     """One call of ``sweep``: the study, its ledger and the loop's state."""
 
-    def __init__(self, sweeper: BudgetSweeperImpl, study: optuna.Study, ledger: Ledger, space: SearchSpace,
-                 url: str, n_trials: int, grid: Optional[Dict[str, list]] = None) -> None:
-        self.s = sweeper
+    def __init__(self, setup: _Setup, study: optuna.Study, book: attrs.TrialBook, ledger: Ledger,
+                 space: SearchSpace, url: str, n_trials: int, grid: Optional[Dict[str, list]] = None) -> None:
+        self.s = setup
         self.study = study
+        self.book = book
         self.ledger = ledger
         self.space = space
         self.url = url
         self.job_url = url_for_job(url)
         self.n_trials = n_trials
-        self.settings = sweeper.settings
-        self.capped = sweeper.settings.capped
-        self.unit = sweeper.settings.unit
-        self.n_objectives = len(sweeper.directions)
+        self.settings = setup.settings
+        self.capped = setup.settings.capped
+        self.unit = setup.settings.unit
+        self.n_objectives = len(setup.directions)
         self.carry: Optional[_Trial] = None
         self.parked: List[_Trial] = []  # asked this run, never launched: they wait (WAITING) at the end
         self.invalid = 0  # trials failed in planning this run: they hold no slot but end the loop
+        self.skipped = 0  # trials skipped in a row since the last launch
         self.stopped = "running"
         self.history: List[Observation] = []
         self.stopped_trials: List[int] = []  # budget_stopped this run
@@ -327,50 +351,22 @@ class _Run:
         self._warned_stops = False
         self._grid_size = math.prod(len(v) for v in grid.values()) if grid is not None else None
         self._least_work: Dict[str, Work] = {}  # per label, the least work of a trial seen so far
-        sweep = sweeper.config.hydra.sweep
+        sweep = setup.config.hydra.sweep
         self._sweep_dir = str(sweep.dir)
         self._plain_subdir = OmegaConf.to_container(sweep, resolve=False).get("subdir") == "${hydra.job.num}"
 
     # -- resume -------------------------------------------------------------------------------
     def recover(self) -> None:
-        """Close what a dead sweeper left: charge stale reservations (at what a record shows, else
-        at the job's wall time in a time unit, else at the reservation) and finish their trials;
-        trials it asked but never launched wait for a later run."""
-        trials = {t.number: t for t in self.study.get_trials(deepcopy=False)}
-        charges = {c.trial: c for c in self.ledger.charges()}
-        stale = self.settings.stale_after_seconds
-        for number, charge in charges.items():
-            trial = trials.get(number)
-            running = trial is not None and trial.state == TrialState.RUNNING
-            if charge.state == RESERVED:
-                if is_alive(charge.owner, charge.heartbeat_at, stale_after_seconds=stale):
-                    continue
-                result = self._orphan(charge)
-                self.ledger.commit(number, result.actual)
-                log.warning(f"Resume: trial {number} was left running by a sweeper that is gone; charged "
-                            f"{format_cost(result.actual, self.unit)} {self.unit} ({result.charge_basis}); "
-                            f"status {result.status}")
-                if running:
-                    self._close(number, result, charge.reserved, "recovered")
-            elif running and charge.state == COMMITTED:
-                # charged, then the sweeper died before telling Optuna
-                self._close(number, self._orphan(charge), charge.reserved, "recovered")
-            elif running and charge.state == RELEASED:
-                self._wait(number, "its reservation was released")
-        for number, trial in trials.items():
-            if trial.state != TrialState.RUNNING or number in charges:
-                continue
-            started = trial.datetime_start.astimezone(timezone.utc) if trial.datetime_start else None
-            if not is_alive(attrs.owner(trial), started, stale_after_seconds=stale):
-                self._wait(number, "asked by a sweeper that is gone")
+        """Close what a dead sweeper left (``budget.recovery`` charges it in the ledger): finish its
+        charged trials in Optuna, put the ones that never ran back in the queue."""
+        found = recovery.recover(self.ledger, self.study.get_trials(deepcopy=False),
+                                 stale_after_seconds=self.settings.stale_after_seconds,
+                                 n_objectives=self.n_objectives, unit=self.unit)
+        for orphan in found.finish:
+            self._close(orphan.number, orphan.outcome, orphan.reserved, "recovered")
+        for number, why in found.requeue:
+            self._wait(number, why)
         self.history = self._load_history()
-
-    def _orphan(self, charge) -> outcomes.Outcome:
-        """The outcome of a trial whose sweeper died; a record it left ``running`` is closed."""
-        result = outcomes.from_record_only(charge.job_dir, n_objectives=self.n_objectives, unit=self.unit,
-                                           reservation=charge.reserved or 0.0)
-        outcomes.close_running_record(result.record_path, result.error or "the sweeper died while the job ran")
-        return result
 
     def _load_history(self) -> List[Observation]:
         found = []
@@ -383,11 +379,11 @@ class _Run:
 
     # -- the loop -------------------------------------------------------------------------------
     def loop(self) -> None:
-        skipped, first = 0, True
+        """ask -> reserve -> launch -> tell, a batch at a time, until n_trials or the budget ends it."""
+        first = True
         while True:
             launched = self.ledger.launched()
-            left = self.n_trials - launched - self.invalid
-            if left <= 0:
+            if self.n_trials - launched - self.invalid <= 0:
                 self.stopped = f"n_trials reached ({launched}/{self.n_trials})"
                 if first:
                     log.info(f"Study {self.study.study_name!r} already has {launched} launched trials of "
@@ -395,34 +391,33 @@ class _Run:
                              f"hydra.sweeper.n_trials above {launched}")
                 return
             first = False
-            batch, failed, unfit, full = self._fill(left)
-            if not batch:
+            batch, failed, refused, action = self._fill(self.n_trials - launched - self.invalid)  # ask, reserve
+            if batch:
+                self.skipped = 0
+                results = self._launch(batch)  # launch, then tell
+                self._check_failures(failed, batch, results)
+                self._check_stops()
+                self._log_progress()
+            else:
                 self._check_failures(failed, [], [])
-                if full:
-                    self.stopped = f"n_trials reached ({self.ledger.launched()}/{self.n_trials})"
-                    return
-                if unfit is None:  # every asked trial had an invalid config
-                    continue
-                if skipped < self.settings.max_skipped and self._cheapest() <= self.ledger.remaining():
-                    # a cheaper configuration has been seen (another rung, a smaller fraction): ask again
-                    skipped += 1
-                    self.carry = None
-                    self._park(unfit, "its reservation does not fit the budget")
-                    log.info(f"Trial {unfit.number} skipped: predicted {self._cost(unfit)} does not fit "
-                             f"({skipped}/{self.settings.max_skipped} skips)")
-                    continue
-                self.stopped = (f"budget exhausted: trial {unfit.number} needs {self._cost(unfit)} "
+            if action == Action.FULL:
+                self.stopped = f"n_trials reached ({self.ledger.launched()}/{self.n_trials})"
+                return
+            if action == Action.SKIP:
+                self._skip(refused)
+            elif action == Action.STOP:
+                self.stopped = (f"budget exhausted: trial {refused.number} needs {self._cost(refused)} "
                                 f"and {format_cost(self.ledger.remaining(), self.unit)} {self.unit} remain")
                 log.info(f"Stopping: {self.stopped}. To run more, raise hydra.sweeper.budget.limit")
                 return
-            skipped = 0
-            results = self._launch(batch)
-            self._check_failures(failed, batch, results)
-            self._check_stops()
-            self._log_progress()
-            if full:
-                self.stopped = f"n_trials reached ({self.ledger.launched()}/{self.n_trials})"
-                return
+
+    def _skip(self, item: _Trial) -> None:
+        """A cheaper configuration has been seen (another rung, a smaller fraction): ask again."""
+        self.skipped += 1
+        self.carry = None
+        self._park(item, "its reservation does not fit the budget")
+        log.info(f"Trial {item.number} skipped: predicted {self._cost(item)} does not fit "
+                 f"({self.skipped}/{self.settings.max_skipped} skips)")
 
     def check_predictable(self) -> None:
         """A clear error before any trial when no cost can be predicted (an app without a plan)."""
@@ -443,8 +438,8 @@ class _Run:
             return Prediction(0.0, NO_PREDICTION)
 
     def _fill(self, wanted: int):
-        """Ask and reserve up to n_jobs trials. Returns (reserved batch, trials that failed
-        planning, the trial that did not fit or None, whether n_trials is reached)."""
+        """Ask and reserve up to n_jobs trials. Returns (reserved batch, trials that failed planning,
+        the trial the ledger refused or None, the decision that ended the batch or None)."""
         size = min(self.s.n_jobs, wanted)
         batch: List[_Trial] = []
         failed: List[_Trial] = []
@@ -455,7 +450,7 @@ class _Run:
             else:
                 item = self._ask()
                 if item is None:  # a grid whose every point is taken
-                    return batch, failed, None, True
+                    return batch, failed, None, Action.FULL
             if item.error is not None:
                 self._fail_unlaunched(item)
                 failed.append(item)
@@ -463,19 +458,23 @@ class _Run:
                 continue
             answer = self.ledger.try_reserve(item.number, item.prediction.cost, label=item.label,
                                              job_dir=item.job_dir, max_trials=self.n_trials - self.invalid)
-            if answer == NO_SLOT:  # other sweepers of the study took the last trials
+            state = LedgerState(answer, self.ledger.remaining() if answer == NO_BUDGET else math.inf, len(batch))
+            action = decide(state, self._cheapest() if answer == NO_BUDGET else math.inf, self.skipped,
+                            self.settings)
+            if action == Action.LAUNCH:
+                item.identity = self._identity(item)
+                batch.append(item)
+                continue
+            if action == Action.FULL:  # other sweepers of the study took the last trials
                 self._park(item, "n_trials reached")
-                return batch, failed, None, True
-            if answer != RESERVED_OK:
-                if not item.waiting:
-                    # it waits unreserved: name its owner, so a resumed sweep knows it is not orphaned
-                    attrs.write_owner(self.study._storage, item.trial._trial_id, self.s.owner)
-                    item.waiting = True
-                self.carry = item  # it may fit once the batch in flight has been charged
-                return batch, failed, (item if not batch else None), False
-            item.identity = self._identity(item)
-            batch.append(item)
-        return batch, failed, None, False
+                return batch, failed, None, action
+            if not item.waiting:
+                # it waits unreserved: name its owner, so a resumed sweep knows it is not orphaned
+                self.book.write_owner(item.trial, self.s.owner)
+                item.waiting = True
+            self.carry = item  # WAIT: it may fit once the batch in flight has been charged
+            return batch, failed, item, action
+        return batch, failed, None, None
 
     def _ask(self) -> Optional[_Trial]:
         trial = self.study.ask()  # pops a trial an earlier run asked and never launched, if any
@@ -483,9 +482,7 @@ class _Run:
             trial = self._claim_grid_point(trial)
             if trial is None:
                 return None
-        known_owner = trial.user_attrs.get(attrs.OWNER)
-        if known_owner is not None and known_owner != self.s.owner:
-            attrs.write_owner(self.study._storage, trial._trial_id, self.s.owner)
+        self.book.take_over(trial, self.s.owner)
         for name, distribution in self.space.distributions.items():
             trial._suggest(name, distribution)
         for name, value in self.space.fixed.items():
@@ -511,15 +508,14 @@ class _Run:
     def _claim_grid_point(self, trial: optuna.trial.Trial) -> Optional[optuna.trial.Trial]:
         """Make the trial's grid point its own, atomically in the ledger: several sweepers sharing a
         grid each take other points (Optuna's GridSampler picks at random and may collide)."""
-        storage = self.study._storage
-        grid_id = storage.get_trial_system_attrs(trial._trial_id).get("grid_id")
+        grid_id = self.book.grid_id(trial)
         if grid_id is not None and self.ledger.claim(f"grid:{grid_id}", trial.number):
             return trial
         taken = self.ledger.claims()
         for other in range(self._grid_size):
             if f"grid:{other}" not in taken and self.ledger.claim(f"grid:{other}", trial.number):
-                storage.set_trial_system_attr(trial._trial_id, "grid_id", other)
-                return optuna.trial.Trial(self.study, trial._trial_id)  # re-read: the sampler reads grid_id
+                self.book.set_grid_id(trial, other)
+                return optuna.trial.Trial(self.study, self.book.trial_id(trial))  # re-read: the sampler reads grid_id
         self._park(_Trial(trial, []), "every grid point is taken")
         return None
 
@@ -531,7 +527,7 @@ class _Run:
         if self.s.plan_run is not None and self.capped:
             try:
                 cfg = self.s.hydra_context.config_loader.load_sweep_config(self.s.config, list(item.overrides))
-                plan = self.s.plan_run(cfg, list(item.overrides), count_flops=self.unit != "examples")
+                plan = self.s.plan_run(cfg, list(item.overrides), count_flops=self.unit != Unit.EXAMPLES)
             except Exception as exc:  # budgetsweep.plan.ConfigError, or a composition error
                 item.error = f"{type(exc).__name__}: {exc}"
                 return
@@ -612,19 +608,17 @@ class _Run:
     def _close(self, number: int, result: outcomes.Outcome, predicted: Optional[float], note: Optional[str],
                item: Optional[_Trial] = None) -> None:
         """Trial user attributes, the calibration history, and Optuna's state, in that order."""
-        trial_id = item.trial._trial_id if item is not None else \
-            self.study._storage.get_trial_id_from_study_id_trial_number(self.study._study_id, number)
         label = result.label or (item.label if item else None) or "default"
         basis = item.prediction.basis if item and item.prediction else None
         if basis == NO_PREDICTION:
             predicted = None
-        attrs.write_result(
-            self.study._storage, trial_id, status=result.status, unit=self.unit, predicted=predicted,
+        self.book.write_result(
+            number, status=result.status, unit=self.unit, predicted=predicted,
             actual=result.actual, basis=basis, measured=result.measured, charge=result.charge_basis,
             work=result.work, record_path=result.record_path,
             config_key=result.config_key or (item.config_key if item else None), label=label, note=note,
             error=result.error)
-        censored = result.status == "budget_stopped"
+        censored = result.status == RunStatus.BUDGET_STOPPED
         if censored:
             self.stopped_trials.append(number)
         self.history.append(Observation(label, result.actual, completed=result.state == outcomes.COMPLETE,
@@ -646,8 +640,8 @@ class _Run:
     def _park(self, item: _Trial, why: str) -> None:
         """Keep an asked trial that will not run now (RUNNING, ours) until the end of this run, when
         it goes back to the queue: so this run's next ``ask`` samples afresh."""
-        attrs.write_status(self.study._storage, item.trial._trial_id, NOT_LAUNCHED, note=why)
-        attrs.write_owner(self.study._storage, item.trial._trial_id, self.s.owner)
+        self.book.write_status(item.trial, NOT_LAUNCHED, note=why)
+        self.book.write_owner(item.trial, self.s.owner)
         item.why = why
         self.parked.append(item)
 
@@ -655,14 +649,11 @@ class _Run:
         """A trial that never ran goes back to Optuna's queue (WAITING): it is no run, counts toward
         nothing, and the next ``ask`` of this study (a later run, another sweeper) takes it up with
         its parameters, so rerunning an exhausted study adds no trial."""
-        storage = self.study._storage
-        trial_id = storage.get_trial_id_from_study_id_trial_number(self.study._study_id, number)
-        attrs.write_status(storage, trial_id, NOT_LAUNCHED, note=why)
-        storage.set_trial_state_values(trial_id, TrialState.WAITING)
+        self.book.wait(number, why)
 
     def _fail_unlaunched(self, item: _Trial) -> None:
         log.warning(f"Failed experiment: trial {item.number} was not launched, its config cannot run: {item.error}")
-        attrs.write_status(self.study._storage, item.trial._trial_id, INVALID_CONFIG, error=item.error)
+        self.book.write_status(item.trial, INVALID_CONFIG, error=item.error)
         self._tell(item.number, TrialState.FAIL)
 
     def _check_direction(self, result: outcomes.Outcome) -> None:
@@ -706,8 +697,7 @@ class _Run:
     def _log_progress(self) -> None:
         spent, held = self.ledger.totals()
         done = self.ledger.launched()
-        attrs.write_study_budget(self.study._storage, self.study._study_id, unit=self.unit,
-                                 limit=self.settings.limit, spent=spent)
+        self.book.write_study_budget(unit=self.unit, limit=self.settings.limit, spent=spent)
         if not self.capped:
             log.info(f"Trials {done}/{self.n_trials} done; spent {format_cost(spent, self.unit)} {self.unit} "
                      "(no limit)")
@@ -725,8 +715,7 @@ class _Run:
             self._wait(item.number, item.why or "its reservation does not fit the budget")
         self.parked = []
         spent, _ = self.ledger.totals()
-        attrs.write_study_budget(self.study._storage, self.study._study_id, unit=self.unit,
-                                 limit=self.settings.limit, spent=spent)
+        self.book.write_study_budget(unit=self.unit, limit=self.settings.limit, spent=spent)
         sweep_dir = Path(str(self.s.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
         self._write_results(sweep_dir)
@@ -753,8 +742,6 @@ class _Run:
         OmegaConf.save(OmegaConf.create(results), sweep_dir / "optimization_results.yaml")
 
     def _write_summary(self, sweep_dir: Path) -> None:
-        from budgetsweep.records import write_json_atomic
-
         trials = {t.number: attrs.summary_info(t) for t in self.study.get_trials(deepcopy=False)}
         spent, held = self.ledger.totals()
         summary = build_summary(

@@ -34,3 +34,18 @@ def test_nested_pruner_and_required_none_argument():
 def test_bad_pruner_config_is_named(conf, message):
     with pytest.raises(ValueError, match=message.replace(".", r"\.")):
         build_pruner(conf)
+
+
+def test_a_bad_dotted_path_is_one_message_without_hydras_error_line(caplog):
+    """Dotted paths go through hydra.utils.get_method; Hydra's own ERROR log line is not shown."""
+    import logging
+
+    from budgetsweep.budget.optuna_objects import build_pruner, get_method
+
+    assert get_method("optuna.pruners.MedianPruner").__name__ == "MedianPruner"
+    with caplog.at_level(logging.DEBUG):
+        with pytest.raises(ValueError, match=r"hydra.sweeper.pruner._target_='optuna.pruners.NoSuch' cannot be "
+                                             r"imported"):
+            build_pruner({"_target_": "optuna.pruners.NoSuch"})
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert not logging.getLogger("hydra.utils").disabled

@@ -22,3 +22,19 @@ def test_unknown_unit_names_key_value_and_allowed():
         check_unit("hours")
     assert "hydra.sweeper.budget.unit='hours'" in str(err.value)
     assert all(u in str(err.value) for u in UNITS)
+
+
+def test_unit_is_a_str_enum_whose_members_are_their_strings():
+    import json
+
+    from budgetsweep.budget.settings import BudgetSettings
+    from budgetsweep.budget.units import UNITS, Unit, check_unit
+
+    assert tuple(Unit) == tuple(Unit(u) for u in UNITS) and UNITS == ("gpu_hours", "flops", "examples")
+    unit = check_unit("examples")
+    assert unit is Unit.EXAMPLES and unit == "examples" and f"{unit}" == "examples"
+    assert json.dumps({"unit": unit}) == '{"unit": "examples"}'
+    assert BudgetSettings(unit="flops").unit is Unit.FLOPS
+    with pytest.raises(ValueError, match=r"hydra.sweeper.budget.unit='hours' is not a budget unit; allowed: "
+                                         r"gpu_hours, flops, examples"):
+        check_unit("hours")
