@@ -92,5 +92,5 @@ def summary_table(summary: Mapping[str, Any], max_rows: int = 30) -> str:
     elif summary["limit"] is None:
         lines.append("prediction error: none (no limit, so no trial cost was predicted)")
     else:
-        lines.append("prediction error: no completed trial with a prediction")
+        lines.append("prediction error: none yet (no completed trial with a prediction and a measured cost)")
     return "\n".join(lines)
