@@ -267,8 +267,16 @@ def plan_user_run(cfg: DictConfig, overrides: list[str] | None = None) -> RunPla
         predicted_factor=factor, config_key=config_key(full), reduction_label=reduction_label(reductions),
         config=readable_config(overrides or [], "user"), n_train_full=0, steps=steps,
         examples=steps * recipe.train.batch_size,
-        warnings=recipe_warnings(full, recipe, None, guards), guards=guards,
+        warnings=recipe_warnings(full, recipe, None, guards) + _unmeasured(guards), guards=guards,
     )
+
+
+def _unmeasured(guards: GuardSettings) -> tuple[str, ...]:
+    # the measurement needs the task's data and model, which an own loop keeps to itself
+    if not guards.noise_scale:
+        return ()
+    return ("guards.noise_scale=true measures the gradient noise scale for built-in tasks only; this own training "
+            "loop's run was not measured",)
 
 
 def _count_flops(task, recipe: Recipe) -> float:

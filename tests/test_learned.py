@@ -85,3 +85,13 @@ def test_set_baseline_refuses_what_is_no_number(tmp_path):
     ctx = budgetsweep.run_context(OmegaConf.create(USER), run_dir=tmp_path, overrides=[])
     with pytest.raises(ValueError, match=r"run.set_baseline: value='low' is not allowed"):
         ctx.set_baseline("low")
+
+
+def test_an_own_loop_is_told_the_noise_scale_is_not_measured_for_it(tmp_path):
+    from omegaconf import OmegaConf
+
+    ctx = budgetsweep.run_context(OmegaConf.create({**USER, "guards": {"noise_scale": True}}), run_dir=tmp_path,
+                                  overrides=[])
+    assert ctx.warnings[-1] == ("guards.noise_scale=true measures the gradient noise scale for built-in tasks only; "
+                                "this own training loop's run was not measured")
+    assert "too few optimizer steps: the run takes 4," in ctx.warnings[0]  # a steps-based own loop is checked too
