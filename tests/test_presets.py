@@ -53,7 +53,7 @@ def test_charlm_proxy50_plans_at_least_50x_fewer_flops_and_enough_steps(compose_
 
 @pytest.mark.slow
 def test_charlm_proxy50_learns_at_50x_fewer_measured_flops(compose_cfg, tmp_path):
-    """End to end (about 1-3 minutes on 2 CPU cores): below the unigram entropy, and the measured FLOPs
+    """End to end (about 5 minutes on a shared 2-core CPU): below the unigram entropy, and the measured FLOPs
     at least 50x below the full recipe's (its examples times the counted FLOPs per example of its model)."""
     from budgetsweep.app import run
     from budgetsweep.train.measure import training_flops_per_example
