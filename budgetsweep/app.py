@@ -34,7 +34,11 @@ def run(cfg: DictConfig, run_dir: str | Path, overrides: list[str], keep_going: 
     ctx = RunContext(run_dir, plan, objective=objective, overrides=overrides, trial_link=link,
                      trial_node=trial_node, device_kind=_device_kind(plan.recipe.train.device),
                      keep_going=keep_going)
+    baseline = getattr(plan.task, "trivial_baseline", None)  # the learned verdict's reference
+    ctx.baseline = baseline() if callable(baseline) else None
     with ctx:
+        if plan.guards.noise_scale:  # opt-in: B_simple at the start, its work counted as planned
+            _measure_noise_scale(plan, ctx)
         result = train(plan.recipe, plan.task, ctx)
         ctx.info.update({"n_train_full": plan.n_train_full, "planned_examples": plan.examples,
                          "steps": result.steps, "flops_per_example": result.flops_per_example,
@@ -53,6 +57,18 @@ def run(cfg: DictConfig, run_dir: str | Path, overrides: list[str], keep_going: 
     log.info("%s %s: %s=%s (%s)", plan.reduction_label, ctx.status, objective.name, ctx.objective.value,
              ", ".join(f"{k}={v:.4g}" for k, v in ctx.metrics.items() if k.startswith("test_")))
     return ctx.objective_value()
+
+
+def _measure_noise_scale(plan, ctx) -> None:
+    from budgetsweep.guards import critical_batch
+    from budgetsweep.train.noise_scale import measure_for_run
+
+    found = measure_for_run(plan.recipe, plan.task, plan.guards.noise_scale_batches)
+    ctx.add_cost(examples=found["examples"], flops=found["examples"] * (plan.flops_per_example or 0.0))
+    ctx.info["noise_scale"] = found
+    ctx.warn(*critical_batch(plan.recipe.batch_for(plan.n_train_full), found))
+    log.info("gradient noise scale B_simple=%s at batch %d (guards.noise_scale)", found["b_simple"],
+             found["big_batch"])
 
 
 def _device_kind(name: str) -> str:
@@ -117,6 +133,11 @@ def main():
     if any(arg in HELP_FLAGS for arg in sys.argv[1:]):
         print(app_help())
         return None
+    from budgetsweep.options import unknown_option
+
+    if message := unknown_option(sys.argv[1:]):  # Hydra's own answer is exit 1 and the search path
+        print(f"budgetsweep: invalid configuration: {message}", file=sys.stderr)
+        sys.exit(2)
     return hydra_main()
 
 

@@ -11,11 +11,12 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from budgetsweep.guards import GuardSettings, recipe_warnings
 from budgetsweep.recipe import DataSpec, OptimSpec, Recipe, TrainSpec, canonical, config_key, spec_from_mapping
 from budgetsweep.reductions.base import Reduction, apply_all, reduction_label
 
 # overrides that do not define a configuration: how it is reduced, its seed, where it runs
-_NOT_CONFIG = ("reduction", "seed", "hydra", "budgetsweep", "train.device", "train.eval_every",
+_NOT_CONFIG = ("reduction", "seed", "hydra", "budgetsweep", "guards", "train.device", "train.eval_every",
                "train.save_checkpoint")
 
 
@@ -40,6 +41,8 @@ class RunPlan:
     flops_per_example: float | None = None
     extra_examples: int = 0   # an auxiliary model trained on the fly (distill's teacher, curriculum's scorer)
     extra_flops: float = 0.0  # its training FLOPs plus a teacher's forward passes
+    warnings: tuple[str, ...] = ()  # guards against degenerate proxies (budgetsweep.guards)
+    guards: GuardSettings = field(default_factory=GuardSettings)  # the ``guards`` config section
 
     @property
     def flops(self) -> float | None:
@@ -151,8 +154,17 @@ def check_target_types(node, section: str) -> None:
             check_value_type(value, hints[key], f"{section}.{key}")
 
 
+def guard_settings(cfg: DictConfig) -> GuardSettings:
+    """The ``guards`` section of ``cfg`` (defaults when absent); ConfigError naming a bad key or value."""
+    try:
+        return GuardSettings.from_mapping(_container(cfg.get("guards")))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def plan_run(cfg: DictConfig, overrides: list[str] | None = None, *, count_flops: bool = True) -> RunPlan:
     """Validate and plan one run. Raises ConfigError for anything that cannot run."""
+    guards = guard_settings(cfg)
     try:
         check_target_types(cfg.task, "task")
         check_target_types(cfg.model, "model")
@@ -174,13 +186,26 @@ def plan_run(cfg: DictConfig, overrides: list[str] | None = None, *, count_flops
     flops_per_example = _count_flops(task, recipe) if count_flops else None
     extra = [r.extra_work(recipe) for r in reductions if hasattr(r, "extra_work")]
     extra_examples, extra_flops = sum(e for e, _ in extra), sum(f for _, f in extra)
+    if guards.noise_scale:  # the opt-in measurement's forward and backward passes are work too
+        probe = noise_scale_examples(recipe, n_full, guards)
+        extra_examples += probe
+        extra_flops += probe * (flops_per_example or 0.0)
     return RunPlan(
         task=task, full_recipe=full, recipe=recipe, reductions=tuple(reductions), described=described,
         predicted_factor=factor, config_key=config_key(full), reduction_label=reduction_label(reductions),
         config=readable_config(overrides or [], getattr(task, "name", "task")),
         n_train_full=n_full, steps=steps, examples=examples + extra_examples, flops_per_example=flops_per_example,
         extra_examples=extra_examples, extra_flops=extra_flops,
+        warnings=recipe_warnings(full, recipe, n_full, guards), guards=guards,
     )
+
+
+def noise_scale_examples(recipe: Recipe, n_train: int, guards: GuardSettings) -> int:
+    """Examples the gradient-noise-scale measurement processes: per batch, the run's batch and a small one."""
+    from budgetsweep.train.noise_scale import small_batch  # no torch: the module imports it lazily
+
+    big = recipe.batch_for(n_train)
+    return guards.noise_scale_batches * (big + small_batch(big))
 
 
 # recipe fields a reduction may only change if the user's config defines them: otherwise it
@@ -205,12 +230,13 @@ def plan_user_run(cfg: DictConfig, overrides: list[str] | None = None) -> RunPla
     """Plan a run of a user's own training code: the recipe comes from the ``optim`` and ``train``
     sections of their config (same names as ours; other keys are kept as user fields), reductions
     from ``reduction``. Raises ConfigError when a reduction changes a field the config lacks."""
+    guards = guard_settings(cfg)
     optim, optim_extra = _user_section(cfg, "optim", OptimSpec)
     train, train_extra = _user_section(cfg, "train", TrainSpec)
     if "steps" in train and train.get("steps") is not None:
         train.setdefault("epochs", None)
     defined = {f"optim.{k}" for k in optim} | {f"train.{k}" for k in train}
-    user_config = {k: v for k, v in _container(cfg).items() if k not in ("reduction", "seed", "budgetsweep")}
+    user_config = {k: v for k, v in _container(cfg).items() if k not in ("reduction", "seed", "budgetsweep", "guards")}
     try:
         full = Recipe(task={"app": "user"}, model=_container(cfg.get("model") or {}),
                       optim=OptimSpec(**optim), train=TrainSpec(**train), data=DataSpec(),
@@ -241,7 +267,16 @@ def plan_user_run(cfg: DictConfig, overrides: list[str] | None = None) -> RunPla
         predicted_factor=factor, config_key=config_key(full), reduction_label=reduction_label(reductions),
         config=readable_config(overrides or [], "user"), n_train_full=0, steps=steps,
         examples=steps * recipe.train.batch_size,
+        warnings=recipe_warnings(full, recipe, None, guards) + _unmeasured(guards), guards=guards,
     )
+
+
+def _unmeasured(guards: GuardSettings) -> tuple[str, ...]:
+    # the measurement needs the task's data and model, which an own loop keeps to itself
+    if not guards.noise_scale:
+        return ()
+    return ("guards.noise_scale=true measures the gradient noise scale for built-in tasks only; this own training "
+            "loop's run was not measured",)
 
 
 def _count_flops(task, recipe: Recipe) -> float:

@@ -98,6 +98,11 @@ class RunRecord:
     trial: dict[str, Any] | None = None
     artifacts: dict[str, str] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)  # task facts: split sizes, known optimum, ...
+    # why this run may mislead (budgetsweep.guards), one sentence each; absent in older records: []
+    warnings: list[str] = field(default_factory=list)
+    # the objective against the task's trivial baseline: {verdict: learned|not_learned|unknown, value,
+    # baseline, margin, threshold, source} (budgetsweep.guards.learned_verdict); absent in older records: None
+    learned: dict[str, Any] | None = None
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:

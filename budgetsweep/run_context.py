@@ -156,6 +156,10 @@ class RunContext:
         self._previous_handlers: dict = {}
         self._finalising, self._late_signal = False, None
         self._n_train: int | None = None  # the full training set's size, once the user's loop gives it
+        self.warnings: list[str] = list(getattr(plan, "warnings", ()))  # the guards' (budgetsweep.guards)
+        # the task's trivial predictor's metrics, {metric: value, "source": text}, or one number for the
+        # objective; None: the learned verdict is "unknown" (an own loop gives it: run.set_baseline)
+        self.baseline: dict[str, Any] | float | None = None
 
     # -- the reduced recipe, for user code ------------------------------------------------
     @property
@@ -270,8 +274,38 @@ class RunContext:
         check_precision(precision, torch.device(device_type))
         return torch.autocast(device_type=device_type, dtype=DTYPES[precision])
 
+    def set_baseline(self, value: float, source: str | None = None) -> None:
+        """The objective's value for the task's trivial predictor (class prior, unigram entropy, the
+        targets' mean: ``budgetsweep.guards``), so the record's ``learned`` verdict can compare the run
+        with it; without it the verdict is ``unknown``. Raises ValueError for a value that is no number."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"run.set_baseline: value={value!r} is not allowed; it must be a finite number "
+                             f"(the objective {self.objective.name!r} of the trivial predictor)")
+        self.baseline = {self.objective.name: float(value), "source": source or "given by the training code"}
+
+    def warn(self, *messages: str) -> None:
+        """Add guard warnings: logged now, kept in the record's ``warnings``."""
+        for message in messages:
+            if message not in self.warnings:
+                self.warnings.append(message)
+                log.warning("guard: %s", message)
+
+    def learned(self) -> dict[str, Any]:
+        """The record's ``learned`` entry: the objective against the trivial baseline
+        (``budgetsweep.guards.learned_verdict``)."""
+        from budgetsweep.guards import GuardSettings, learned_verdict
+
+        base, source = self.baseline, None
+        if isinstance(base, dict):
+            base, source = base.get(self.objective.name), base.get("source")
+        margin = getattr(self.plan, "guards", None) or GuardSettings()
+        value = self.objective.value
+        return learned_verdict(value, self.objective.direction, base, margin.learned_margin, source)
+
     # -- lifecycle ----------------------------------------------------------------------
     def __enter__(self) -> "RunContext":
+        for message in self.warnings:  # the plan's guards, said before any compute
+            log.warning("guard: %s", message)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._t0 = time.perf_counter()
         self._started = _now()
@@ -462,6 +496,7 @@ class RunContext:
                       measured=self.measured),
             versions=versions(), started_at=self._started, ended_at=_now() if ended else None,
             error=self.error, trial=ident["trial"], artifacts=self.artifacts, info=self.info,
+            warnings=list(self.warnings), learned=self.learned(),
         )
         write_record(self.run_dir, record)
 
@@ -553,9 +588,12 @@ def trial_link_from(cfg):
 
 def run_context(cfg, *, objective: str = "val_loss", direction: str | None = None,
                 run_dir: str | Path | None = None, overrides: list[str] | None = None,
-                raise_on_stop: bool = True) -> RunContext:
+                raise_on_stop: bool = True, baseline: float | None = None) -> RunContext:
     """A RunContext for a user's own Hydra app: the reduced recipe from ``cfg`` (its ``optim``,
     ``train`` and ``reduction`` sections), metrics, cost, stopping and the record.
+
+    ``baseline``: the objective's value for the task's trivial predictor (see ``RunContext.set_baseline``),
+    for the record's ``learned`` verdict; without it the verdict is ``unknown``.
 
     ``run_dir`` and ``overrides`` default to the current Hydra job's output dir and overrides; in
     a Hydra multirun an exception in the ``with`` block is recorded as a failed run and swallowed,
@@ -590,5 +628,8 @@ def run_context(cfg, *, objective: str = "val_loss", direction: str | None = Non
         return InvalidRun(run_dir, cfg, overrides, exc, objective)
     direction = direction or objective_direction(objective)
     link, node = trial_link_from(cfg)
-    return RunContext(run_dir, plan, objective=Objective(objective, direction), overrides=overrides,
-                      trial_link=link, trial_node=node, raise_on_stop=raise_on_stop, keep_going=keep_going)
+    ctx = RunContext(run_dir, plan, objective=Objective(objective, direction), overrides=overrides,
+                     trial_link=link, trial_node=node, raise_on_stop=raise_on_stop, keep_going=keep_going)
+    if baseline is not None:
+        ctx.set_baseline(baseline)
+    return ctx

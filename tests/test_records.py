@@ -29,3 +29,22 @@ def test_run_and_artifact_files_are_group_readable_under_the_usual_umask(tmp_pat
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "scores.npy").stat().st_mode) == 0o644
+
+
+def test_a_record_written_before_warnings_and_learned_existed_still_reads(tmp_path):
+    """schema_version 1 gained two optional fields (issue 14): an older record lacks them and reads as
+    no warnings and no verdict, through the record reader and the analysis loader alike."""
+    import json
+
+    from budgetsweep.analysis import load_runs
+    from budgetsweep.records import RunRecord, Objective, read_record, write_record
+
+    record = RunRecord(status="completed", config_key="k", config={}, overrides=[], recipe={}, full_recipe={},
+                       reductions=[], reduction_label="full", seed=0, objective=Objective("val_loss", "minimize", 1.0))
+    write_record(tmp_path, record)
+    old = json.loads((tmp_path / "record.json").read_text())
+    del old["warnings"], old["learned"]
+    (tmp_path / "record.json").write_text(json.dumps(old, indent=2))
+    back = read_record(tmp_path)
+    assert (back.warnings, back.learned, back.schema_version) == ([], None, 1)
+    assert load_runs(tmp_path)["learned"].isna().all()

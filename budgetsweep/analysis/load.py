@@ -148,6 +148,8 @@ def record_row(data: Any, record_path: PathLike | None = None, source: str = "re
         # os.path, not pathlib: this runs once per record file, 100k times in a large report
         "path": os.path.dirname(os.fspath(record_path)) if record_path is not None else None,
         "record_path": os.fspath(record_path) if record_path is not None else None,
+        # did the run beat its task's trivial baseline (learned / not_learned / unknown; None in older records)
+        "learned": (data.get("learned") or {}).get("verdict"),
     }
     row.update(flatten(data.get("config") or {}, CONFIG_PREFIX))
     row.update({f"{METRIC_PREFIX}{k}": v for k, v in (data.get("metrics") or {}).items()})

@@ -90,6 +90,8 @@ class Report:
         """What budgetsweep-report prints: the verdict, then the strategy table (or the top of the
         ranking in a summary)."""
         lines = [self.verdict, ""]
+        if note := not_learned_note(self.runs):
+            lines += [note, ""]
         if self.comparison is not None and len(self.comparison):
             lines.append(self.strategy_table().to_string())
         elif not self.ranking.empty:
@@ -370,6 +372,25 @@ def _common_head(doc: Document, report: Report, title: str) -> None:
                  f"record files skipped as unreadable: {len(report.skipped_files)}.")
     if report.sources:
         doc.add("list", items=[f"source: {s}" for s in report.sources])
+    if note := not_learned_note(report.runs):
+        doc.add("p", note)
+
+
+def not_learned_note(runs: pd.DataFrame) -> str | None:
+    """One line naming the strategies with proxy runs whose record says ``learned: not_learned`` (the
+    objective did not beat the task's trivial baseline: class prior, unigram entropy, mean predictor),
+    with their counts; None when there are none (or the records predate the verdict)."""
+    if "learned" not in runs.columns or not len(runs):
+        return None
+    proxy = runs[runs["role"] == "proxy"] if "role" in runs.columns else runs
+    verdicts = proxy.groupby("reduction_label", sort=True)["learned"]
+    found = [f"{label} ({int((v == 'not_learned').sum())} of {len(v)} runs)" for label, v in verdicts
+             if (v == "not_learned").any()]
+    if not found:
+        return None
+    return ("Did not learn: proxy runs whose objective did not beat the task's trivial baseline (class prior, "
+            "unigram entropy or mean predictor; the record's learned verdict), so their ranking says little: "
+            + "; ".join(found) + ".")
 
 
 def _runs_section(doc: Document, report: Report) -> None:

@@ -6,8 +6,12 @@ Rules (DESIGN section 10), for batch B -> kB:
 - ``adam_sde`` (Adam/AdamW, Malladi et al. 2022): lr x sqrt(k), 1-beta1 and 1-beta2 times k,
   eps / sqrt(k).
 - ``none``: batch only.
-Warmup is kept constant in examples (warmup steps / k). For the same number of epochs the run
-processes the same examples and FLOPs: this reduction cuts memory per step, not compute.
+``keep`` says what the smaller batch keeps:
+- ``examples`` (default): the same examples (epochs), so k times the steps; warmup and the evaluation
+  interval are kept constant in examples (steps / k). It cuts memory per step, not compute.
+- ``steps``: the same optimizer steps (epochs x k, or ``train.steps`` unchanged), warmup and evaluation
+  interval unchanged, so k times the examples and FLOPs: a real cost cut that keeps the number of
+  updates (the article's "smaller batch with a proportionally adjusted learning rate").
 """
 import math
 
@@ -16,20 +20,23 @@ from budgetsweep.reductions.base import Reduction, parameters
 from budgetsweep.validate import choice, number
 
 RULES = ("linear", "sqrt", "adam_sde", "none")
+KEEPS = ("examples", "steps")
 
 
 @parameters
 class BatchScaling(Reduction):
     name = "batch_scaling"
-    changes = ("train.batch_size", "train.warmup_steps", "train.steps", "train.eval_every",
+    changes = ("train.batch_size", "train.warmup_steps", "train.steps", "train.epochs", "train.eval_every",
                "optim.lr", "optim.beta1", "optim.beta2", "optim.eps")
 
     factor: float = 0.25
     rule: str = "sqrt"
+    keep: str = "examples"
 
     def __post_init__(self) -> None:
         self.factor = number("reduction.batch_scaling.factor", self.factor, 0.0, math.inf, high_open=True)
         self.rule = choice("reduction.batch_scaling.rule", self.rule, RULES)
+        self.keep = choice("reduction.batch_scaling.keep", self.keep, KEEPS)
 
     def new_batch_size(self, batch_size: int) -> int:
         new = round(batch_size * self.factor)
@@ -53,6 +60,11 @@ class BatchScaling(Reduction):
             optim["beta1"] = max(0.0, 1.0 - k * (1.0 - o.beta1))
             optim["beta2"] = max(0.0, 1.0 - k * (1.0 - o.beta2))
             optim["eps"] = o.eps / math.sqrt(k)
+        if self.keep == "steps":  # the same updates on k times the examples: epochs x k, steps as they are
+            train = {"batch_size": batch}
+            if t.epochs is not None:
+                train["epochs"] = t.epochs * k
+            return recipe.evolve(train=train, optim=optim)
         train = {
             "batch_size": batch,
             "warmup_steps": round(t.warmup_steps / k),
@@ -63,5 +75,5 @@ class BatchScaling(Reduction):
         return recipe.evolve(train=train, optim=optim)
 
     def predicted_cost_factor(self, recipe: Recipe) -> float:
-        self.new_batch_size(recipe.train.batch_size)  # refuse a zero batch early
-        return 1.0
+        batch = self.new_batch_size(recipe.train.batch_size)  # refuse a zero batch early
+        return batch / recipe.train.batch_size if self.keep == "steps" else 1.0

@@ -58,6 +58,21 @@ def classification_metrics(output: torch.Tensor, target: torch.Tensor) -> dict[s
     return {"loss": float(loss), "accuracy": float(acc)}
 
 
+def class_prior_baseline(train_labels, val_labels, n_classes: int) -> dict[str, float]:
+    """The trivial classifier's validation metrics: it predicts the training set's class frequencies
+    (cross-entropy in nats, the ``loss``) and always their most frequent class (``accuracy``).
+    Labels are integer arrays; a class absent from training gets probability 1 / (n_train + n_classes)
+    (add-one smoothing), so the cross-entropy stays finite."""
+    import numpy as np
+
+    train, val = np.asarray(train_labels, dtype=np.int64), np.asarray(val_labels, dtype=np.int64)
+    counts = np.bincount(train, minlength=n_classes).astype(np.float64)
+    prior = np.where(counts > 0, counts / len(train), 1.0 / (len(train) + n_classes))
+    prior /= prior.sum()
+    return {"val_loss": float(-np.log(prior[val]).mean()),
+            "val_accuracy": float((val == int(np.argmax(counts))).mean())}
+
+
 def check_metric(task_name: str, objective: str, available: tuple[str, ...]) -> None:
     if objective not in available:
         raise ValueError(f"task.objective={objective!r} is not a metric of task {task_name!r}; "

@@ -195,6 +195,16 @@ class CharLM:
     def n_train(self) -> int:
         return len(self.train_x)
 
+    def trivial_baseline(self) -> dict:
+        """The ``learned`` verdict's baseline: the training text's unigram entropy (nats per character; a
+        model that ignores context cannot beat it), and the accuracy of always predicting the most frequent
+        training character on the validation characters used."""
+        train_ids = self.train_y.flatten()
+        top = int(torch.bincount(train_ids).argmax())
+        return {"val_loss": self.stats["unigram_entropy_nats"],
+                "val_accuracy": float((self.val_y == top).float().mean()),
+                "source": "unigram entropy of the training text (nats/char)"}
+
     def build_data(self, recipe) -> TaskData:
         n = len(self.train_x)
         idx = torch.as_tensor(contiguous_subset(n, recipe.data.fraction, recipe.data.subset_seed))

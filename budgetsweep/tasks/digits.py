@@ -7,7 +7,7 @@ from hydra.utils import instantiate
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from budgetsweep.tasks.base import TaskData, check_metric, classification_metrics
+from budgetsweep.tasks.base import TaskData, check_metric, class_prior_baseline, classification_metrics
 from budgetsweep.tasks.subset import subset_indices
 
 METRICS = ("val_loss", "val_accuracy")
@@ -43,6 +43,11 @@ class Digits:
 
     def n_train(self) -> int:
         return len(self._load()[1])
+
+    def trivial_baseline(self) -> dict:
+        """Validation metrics of the class prior of the training set (the ``learned`` verdict's baseline)."""
+        _, y_train, _, y_val, _, _ = self._load()
+        return {**class_prior_baseline(y_train, y_val, 10), "source": "class prior of the training labels"}
 
     def build_data(self, recipe) -> TaskData:
         x_train, y_train, x_val, y_val, x_test, y_test = self._load()

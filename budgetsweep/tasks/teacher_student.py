@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from hydra.utils import instantiate
 
-from budgetsweep.tasks.base import TaskData, check_metric, classification_metrics
+from budgetsweep.tasks.base import TaskData, check_metric, class_prior_baseline, classification_metrics
 from budgetsweep.tasks.subset import subset_indices
 
 KINDS = ("regression", "classification")
@@ -58,6 +58,16 @@ class TeacherStudent:
 
     def n_train(self) -> int:
         return self.sizes[0]
+
+    def trivial_baseline(self) -> dict:
+        """The ``learned`` verdict's baseline on the validation set: regression, the MSE of predicting the
+        training targets' mean (about the targets' variance); classification, the training class prior."""
+        _, y_train, _, y_val, _, _ = self._generate()
+        if self.kind == "classification":
+            return {**class_prior_baseline(y_train.numpy(), y_val.numpy(), self.output_dim),
+                    "source": "class prior of the training labels"}
+        mse = float(((y_val - y_train.mean(dim=0)) ** 2).mean())
+        return {"val_loss": mse, "source": "mean of the training targets (MSE)"}
 
     def build_data(self, recipe) -> TaskData:
         x_train, y_train, x_val, y_val, x_test, y_test = self._generate()

@@ -61,3 +61,24 @@ def test_smaller_batch_measures_less_memory(base_recipe):
 def test_rule_validated():
     with pytest.raises(ValueError, match="reduction.batch_scaling.rule='cubic'"):
         BatchScaling(rule="cubic")
+
+
+@pytest.mark.parametrize("length", [{"epochs": 2.0, "steps": None}, {"epochs": None, "steps": 60}])
+def test_keep_steps_is_a_real_cost_cut_with_the_same_updates(base_recipe, length):
+    """keep=steps: the same optimizer steps, warmup and evaluations at 1/8 of the batch, so 1/8 of the
+    examples, as predicted; the learning rule still applies (issue 14 point 4)."""
+    r = base_recipe.evolve(train={"batch_size": 32, **length})
+    scaling = BatchScaling(factor=0.125, rule="sqrt", keep="steps")
+    out = scaling.apply(r)
+    n = 1000
+    assert out.train.batch_size == 4
+    assert out.run_steps(n) == r.run_steps(n)
+    assert (out.train.warmup_steps, out.train.eval_every) == (r.train.warmup_steps, r.train.eval_every)
+    assert out.optim.lr == pytest.approx(r.optim.lr * math.sqrt(0.125))
+    assert scaling.predicted_cost_factor(r) == 0.125
+    assert out.run_examples(n) == r.run_examples(n) / 8
+
+
+def test_keep_is_validated():
+    with pytest.raises(ValueError, match=r"reduction.batch_scaling.keep='epochs' is not allowed.*'examples', 'steps'"):
+        BatchScaling(keep="epochs")
