@@ -100,11 +100,22 @@ def _require(ok: bool, message: str) -> None:
         raise ValueError(message)
 
 
-def record_row(data: Any, record_path: PathLike | None = None, source: str = "records") -> dict[str, Any]:
-    """One record dict (``RunRecord.to_dict()``) as a flat row; ValueError names what is wrong.
+# The fixed columns of a record's row, in order (``record_row``); config.* and metric.* follow.
+ROW_FIELDS = ("config_key", "reduction_label", "seed", "status", "objective_name", "objective_direction",
+              "objective_value", "predicted_factor", "predicted_unit", "predicted_cost", "wall_seconds", "examples",
+              "flops", "peak_memory_mb", "device_kind", "device_count", "started_at", "ended_at", "error",
+              "trial_number", "study_name", "source", "path", "record_path")
 
-    Checks only what analysis reads, so a record with extra fields still loads.
-    """
+
+def _extra_columns(config: Any, metrics: Any) -> dict[str, Any]:
+    extra = flatten(config or {}, CONFIG_PREFIX)
+    extra.update({f"{METRIC_PREFIX}{k}": v for k, v in (metrics or {}).items()})
+    return extra
+
+
+def _record_parts(data: Any, record_path: str | None, source: str = "records") -> tuple[tuple, dict[str, Any]]:
+    """(values of ROW_FIELDS, config.* and metric.* columns) of one record dict; ValueError names
+    what is wrong. Checks only what analysis reads, so a record with extra fields still loads."""
     _require(isinstance(data, Mapping), f"record is a {type(data).__name__}, not a JSON object")
     version = data.get("schema_version")
     _require(version == SCHEMA_VERSION, f"schema_version={version!r}; this budgetsweep reads {SCHEMA_VERSION}")
@@ -122,61 +133,114 @@ def record_row(data: Any, record_path: PathLike | None = None, source: str = "re
     measured = cost.get("measured") or {}
     predicted = cost.get("predicted") or {}
     trial = data.get("trial") or {}
-    row = {
-        "config_key": key,
-        "reduction_label": label,
-        "seed": data.get("seed"),
-        "status": status,
-        "objective_name": objective.get("name"),
-        "objective_direction": objective["direction"],
-        "objective_value": objective.get("value"),
-        "predicted_factor": cost.get("predicted_factor"),
-        "predicted_unit": predicted.get("unit"),
-        "predicted_cost": predicted.get("value"),
-        "wall_seconds": measured.get("wall_seconds"),
-        "examples": measured.get("examples"),
-        "flops": measured.get("flops"),
-        "peak_memory_mb": measured.get("peak_memory_mb"),
-        "device_kind": measured.get("device_kind"),
-        "device_count": measured.get("device_count"),
-        "started_at": data.get("started_at"),
-        "ended_at": data.get("ended_at"),
-        "error": data.get("error"),
-        "trial_number": trial.get("number"),
-        "study_name": trial.get("study_name"),
-        "source": source,
-        # os.path, not pathlib: this runs once per record file, 100k times in a large report
-        "path": os.path.dirname(os.fspath(record_path)) if record_path is not None else None,
-        "record_path": os.fspath(record_path) if record_path is not None else None,
-    }
-    row.update(flatten(data.get("config") or {}, CONFIG_PREFIX))
-    row.update({f"{METRIC_PREFIX}{k}": v for k, v in (data.get("metrics") or {}).items()})
-    return row
+    fixed = (key, label, data.get("seed"), status, objective.get("name"), objective["direction"],
+             objective.get("value"), cost.get("predicted_factor"), predicted.get("unit"), predicted.get("value"),
+             measured.get("wall_seconds"), measured.get("examples"), measured.get("flops"),
+             measured.get("peak_memory_mb"), measured.get("device_kind"), measured.get("device_count"),
+             data.get("started_at"), data.get("ended_at"), data.get("error"), trial.get("number"),
+             trial.get("study_name"), source,
+             # os.path, not pathlib: this runs once per record file, 100k times in a large report
+             os.path.dirname(record_path) if record_path is not None else None, record_path)
+    return fixed, _extra_columns(data.get("config"), data.get("metrics"))
 
 
-# Top-level fields analysis never reads. Records are written indented by two spaces
-# (records.write_json_atomic), so a top-level key starts a line with exactly two spaces and a
-# quote; nested keys have four or more, and strings hold no raw newline. Cutting these fields
-# out before parsing reads a third of the text; any other layout is parsed whole.
-_SKIPPED_FIELDS = (b"overrides", b"recipe", b"full_recipe", b"reductions", b"versions", b"artifacts", b"info")
-_TOP_KEY = b'\n  "'
+def record_row(data: Any, record_path: PathLike | None = None, source: str = "records") -> dict[str, Any]:
+    """One record dict (``RunRecord.to_dict()``) as a flat row; ValueError names what is wrong.
+
+    Checks only what analysis reads, so a record with extra fields still loads.
+    """
+    fixed, extra = _record_parts(data, os.fspath(record_path) if record_path is not None else None, source)
+    return {**dict(zip(ROW_FIELDS, fixed)), **extra}
 
 
-def _parse_record(data: bytes) -> Any:
-    """The record as JSON, without the fields analysis never reads when the layout allows it."""
-    if data.startswith(b'{' + _TOP_KEY):
-        cut = data
-        for name in _SKIPPED_FIELDS:
-            start = cut.find(_TOP_KEY + name + b'": ')
-            if start < 0:
-                continue
-            end = cut.find(_TOP_KEY, start + 1)
-            if end > start:  # the last key has no successor: leave it
-                cut = cut[:start] + cut[end:]
-        try:
-            return json.loads(cut)
-        except ValueError:
-            pass  # an unusual layout: parse the whole text, which names the real error
+# Decoding. json.loads builds every field of a ~4 KB record, most of which analysis never reads
+# (recipe, full_recipe, reductions, versions, info): 100k records cost ~8 CPU seconds in it alone.
+# msgspec (a real JSON parser) decodes into the few fields read and skips the others while still
+# checking the whole text, ~8x faster. Whatever it does not decode exactly as json.loads would
+# (NaN, which records may hold; a BOM; a lone surrogate; numbers out of float range; a field of an
+# unexpected type) raises, and the record is then parsed by json.loads: one result for any layout,
+# key order or writer. Without msgspec installed every record goes through json.loads.
+try:
+    import msgspec
+except ImportError:  # pragma: no cover - msgspec is a dependency; json.loads is the fallback
+    msgspec = None  # type: ignore[assignment]
+
+if msgspec is not None:
+    class _Objective(msgspec.Struct):
+        name: Any = None
+        direction: Any = None
+        value: Any = None
+
+    class _Predicted(msgspec.Struct):
+        unit: Any = None
+        value: Any = None
+
+    class _Measured(msgspec.Struct):
+        wall_seconds: Any = None
+        examples: Any = None
+        flops: Any = None
+        peak_memory_mb: Any = None
+        device_kind: Any = None
+        device_count: Any = None
+
+    class _Cost(msgspec.Struct):
+        predicted_factor: Any = None
+        predicted: Union[_Predicted, None] = None
+        measured: Union[_Measured, None] = None
+
+    class _Trial(msgspec.Struct):
+        number: Any = None
+        study_name: Any = None
+
+    class _Record(msgspec.Struct):
+        """The fields of a record analysis reads; the others are checked as JSON and skipped."""
+        schema_version: Any = None
+        status: Any = None
+        config_key: Any = None
+        reduction_label: Any = None
+        seed: Any = None
+        objective: Union[_Objective, None] = None
+        cost: Union[_Cost, None] = None
+        config: Union[dict, None] = None
+        metrics: Union[dict, None] = None
+        started_at: Any = None
+        ended_at: Any = None
+        error: Any = None
+        trial: Union[_Trial, None] = None
+
+    _DECODER = msgspec.json.Decoder(_Record)
+    _NO_COST, _NO_PREDICTED, _NO_MEASURED, _NO_TRIAL = _Cost(), _Predicted(), _Measured(), _Trial()
+
+
+def _decoded_parts(data: bytes, path: str) -> tuple[tuple, dict[str, Any]] | None:
+    """The row parts by msgspec; None when it cannot decode the record or the record is invalid
+    (json.loads and ``_record_parts`` then give the result, or the message naming the fault)."""
+    if msgspec is None:
+        return None
+    try:
+        r = _DECODER.decode(data)
+    except msgspec.DecodeError:  # ValidationError included
+        return None
+    key, label, objective = r.config_key, r.reduction_label, r.objective
+    # the checks of _record_parts; a record failing any of them takes the slow path for its message
+    if not (r.schema_version == SCHEMA_VERSION and r.status in STATUSES and isinstance(key, str) and key != ""
+            and isinstance(label, str) and label != "" and objective is not None
+            and objective.direction in DIRECTIONS):
+        return None
+    cost = r.cost if r.cost is not None else _NO_COST
+    measured = cost.measured if cost.measured is not None else _NO_MEASURED
+    predicted = cost.predicted if cost.predicted is not None else _NO_PREDICTED
+    trial = r.trial if r.trial is not None else _NO_TRIAL
+    fixed = (key, label, r.seed, r.status, objective.name, objective.direction, objective.value,
+             cost.predicted_factor, predicted.unit, predicted.value, measured.wall_seconds, measured.examples,
+             measured.flops, measured.peak_memory_mb, measured.device_kind, measured.device_count, r.started_at,
+             r.ended_at, r.error, trial.number, trial.study_name, "records", os.path.dirname(path), path)
+    return fixed, _extra_columns(r.config, r.metrics)
+
+
+def parse_record(data: bytes) -> Any:
+    """The record's JSON text as Python objects (``json.loads``): the reference every faster path
+    must agree with."""
     return json.loads(data)
 
 
@@ -202,11 +266,12 @@ def _read_bytes(path: str) -> bytes | OSError:
         return exc
 
 
-def _row_from_bytes(path: str, data: bytes | OSError) -> dict[str, Any]:
+def _parts_from_bytes(path: str, data: bytes | OSError) -> tuple[tuple, dict[str, Any]]:
     try:
         if isinstance(data, OSError):
             raise data
-        return record_row(_parse_record(data), path)
+        parts = _decoded_parts(data, path)
+        return parts if parts is not None else _record_parts(parse_record(data), path)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError, TypeError, AttributeError) as exc:
         raise ValueError(f"unreadable run record {path}: {exc}") from exc
 
@@ -214,7 +279,20 @@ def _row_from_bytes(path: str, data: bytes | OSError) -> dict[str, Any]:
 def read_record_row(path: PathLike) -> dict[str, Any]:
     """The flat row of one record.json; ValueError (naming the file) when unreadable or invalid."""
     path = os.fspath(path)
-    return _row_from_bytes(path, _read_bytes(path))
+    fixed, extra = _parts_from_bytes(path, _read_bytes(path))
+    return {**dict(zip(ROW_FIELDS, fixed)), **extra}
+
+
+def _rows_frame(fixed: list[tuple], extra: list[dict[str, Any]]) -> pd.DataFrame:
+    """One DataFrame from row parts: the fixed columns from tuples (no dict per row), the
+    config.*/metric.* columns from their dicts."""
+    frame = pd.DataFrame.from_records(fixed, columns=list(ROW_FIELDS)) if fixed else pd.DataFrame()
+    if any(extra):
+        # records of one sweep share their keys: one column per key, not a dict per row for pandas
+        keys = list(dict.fromkeys(k for e in extra for k in e))
+        nan = float("nan")  # a key a record lacks: NaN, as pandas fills a list of dicts
+        frame = pd.concat([frame, pd.DataFrame({k: [e.get(k, nan) for e in extra] for k in keys})], axis=1)
+    return frame
 
 
 IO_THREADS = 4  # reads in flight when files come from the disk rather than the page cache
@@ -230,7 +308,8 @@ def _read_rows(paths: list[str]) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     are fetched while earlier ones are parsed); when it was fast, threads would only add GIL
     hand-offs (measured 2x slower on cached files), and reading stays sequential.
     """
-    rows: list[dict[str, Any]] = []
+    fixed: list[tuple] = []
+    extra: list[dict[str, Any]] = []
     errors: list[tuple[str, str]] = []
     start = time.perf_counter()
     head = [_read_bytes(p) for p in paths[:PROBE]]
@@ -241,13 +320,16 @@ def _read_rows(paths: list[str]) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     try:
         for record, data in zip(paths, itertools.chain(head, rest)):
             try:
-                rows.append(_row_from_bytes(record, data))
+                row, more = _parts_from_bytes(record, data)
             except ValueError as exc:
                 errors.append((record, str(exc)))
+                continue
+            fixed.append(row)
+            extra.append(more)
     finally:
         if pool is not None:
             pool.shutdown()
-    return pd.DataFrame(rows), errors
+    return _rows_frame(fixed, extra), errors
 
 
 PARALLEL_FROM = 5000  # files; below this a second process costs more than it saves
