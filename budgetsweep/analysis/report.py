@@ -392,7 +392,8 @@ def _curves_section(doc: Document, report: Report, legend: str) -> None:
     if not report.curve_configs or metric is None:
         return
     order = report.comparison.index.tolist() if report.comparison is not None else []
-    strategies = order + sorted(set(report.runs["reduction_label"].dropna()) - set(order))
+    # unique() first: a set of 100k label strings costs a pandas item access per run
+    strategies = order + sorted(set(report.runs["reduction_label"].dropna().unique()) - set(order))
     if report.is_fidelity:
         full_labels = sorted(report.runs.loc[report.runs["role"] == "full", "reduction_label"].dropna().unique())
         strategies = full_labels + [s for s in strategies if s not in full_labels]

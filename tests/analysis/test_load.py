@@ -191,10 +191,12 @@ def test_threaded_and_sequential_reading_give_the_same_frame(tmp_path, make_reco
     for i in range(20):
         write_run(tmp_path, make_record(f"c{i:02d}", "full", 0, float(i)), name=f"job{i:02d}")
     (tmp_path / "job07" / "record.json").unlink()
-    (tmp_path / "job07" / "record.json").mkdir()  # unreadable: a folder where the file should be
-    frame, errors = load._read_rows(sorted(str(p) for p in tmp_path.rglob("record.json")))
-    assert frame["config_key"].tolist() == [f"c{i:02d}" for i in range(20) if i != 7]
-    assert len(errors) == 1 and "job07" in errors[0][0]
+    (tmp_path / "job07" / "record.json").mkdir()  # no record: a folder where the file should be
+    (tmp_path / "job08" / "record.json").write_text("{")  # unreadable
+    frame, errors, absent = load._read_rows(sorted(str(p) for p in tmp_path.rglob("record.json")))
+    assert frame["config_key"].tolist() == [f"c{i:02d}" for i in range(20) if i not in (7, 8)]
+    assert len(errors) == 1 and "job08" in errors[0][0]
+    assert len(absent) == 1 and "job07" in absent[0]
 
 
 def test_records_larger_than_one_read_block_are_read_whole(tmp_path, make_record):
@@ -207,3 +209,26 @@ def test_records_larger_than_one_read_block_are_read_whole(tmp_path, make_record
     assert load._read_bytes(str(path)) == path.read_bytes()
     assert load.read_record_row(path)["objective_value"] == 2.5
     assert isinstance(load._read_bytes(str(tmp_path / "missing.json")), OSError)
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_runs_are_found_as_find_records_finds_them_in_its_order(tmp_path, make_record, write_run, monkeypatch,
+                                                                parallel):
+    """load_runs opens sub-folders' record.json directly and descends where there is none: the same
+    files, in the same order (by given path, then by file), as find_records."""
+    from budgetsweep.analysis import load
+
+    if parallel:
+        monkeypatch.setattr(load, "PARALLEL_FROM", 5)
+    for day, time_, n in [("d2", "t1", 4), ("d1", "t2", 3), ("d1", "t1", 2)]:
+        for i in range(n):
+            write_run(tmp_path / "multirun" / day / time_, make_record(f"{day}{time_}{i}"), name=str(i))
+            (tmp_path / "multirun" / day / time_ / str(i) / "checkpoints").mkdir()  # inside a job: never searched
+    (tmp_path / "multirun" / "d1" / ".hydra").mkdir()
+    (tmp_path / "multirun" / "d1" / ".hydra" / "record.json").write_text("{}")
+    (tmp_path / "multirun" / "d1" / "t1" / "empty").mkdir()
+    write_run(tmp_path / "single", make_record("single"), name="job")
+    roots = [tmp_path / "single", tmp_path / "multirun", tmp_path / "multirun" / "d1"]  # d1 twice: once
+    df = load.load_runs(roots)
+    assert df["record_path"].tolist() == [str(p) for p in load.find_records(roots)]
+    assert len(df) == 10 and df.attrs["skipped"] == 0
