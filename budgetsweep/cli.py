@@ -54,6 +54,9 @@ def report_parser() -> argparse.ArgumentParser:
                    help="measured cost that ranks proxies as cheap (default time)")
     p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000; 0: no intervals)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap (default 0)")
+    p.add_argument("--by", nargs="+", default=None, metavar="COLUMN",
+                   help="compare within each group of these columns or hyperparameters (e.g. --by task: "
+                        "config.task), with a summary across groups")
     p.add_argument("--top", type=int, default=5, help="configurations with learning curves (default 5)")
     p.add_argument("--out", default="report", help="output folder (default ./report)")
     p.add_argument("--format", type=_formats, default=("md", "html"), dest="formats",
@@ -97,7 +100,7 @@ def report_main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = show
             report = report_from_paths(args.proxy_paths, args.full_paths, storage=args.storage, study=args.study,
                                        threshold=args.threshold, criterion=args.criterion, cost_by=args.cost_by,
-                                       n_resamples=args.resamples, rng=args.seed, top_n=args.top)
+                                       n_resamples=args.resamples, rng=args.seed, top_n=args.top, by=args.by)
             out = report.write(args.out, args.formats)
     except (FileNotFoundError, ValueError) as exc:
         text = str(exc)

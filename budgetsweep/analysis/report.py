@@ -16,11 +16,11 @@ from .fidelity import FidelitySettings
 from .labels import config_labels
 from .load import load_curves, load_runs
 from .mismatch import explain_no_overlap
-from .pair import aggregate_seeds, pair_runs, split_runs
+from .pair import aggregate_seeds, as_columns, pair_runs, split_runs
 from .plots import plot_learning_curves, plot_proxy_vs_full, plot_tradeoff, png_bytes
 from .render import (Document, fmt_fixed, fmt_float, fmt_interval, fmt_times, format_table, to_html, to_markdown,
                      write_text)
-from .schema import COST_COLUMNS, FULL_LABEL, check_runs, direction_of, empty_runs, scores, usable
+from .schema import CONFIG_PREFIX, COST_COLUMNS, FULL_LABEL, check_runs, direction_of, empty_runs, scores, usable
 from .study import load_study_runs, mask_url
 from .summary import cost_summary, ranking, status_counts
 
@@ -28,6 +28,7 @@ FORMATS = ("md", "html", "csv")
 TOP_ROWS = 20  # configurations per strategy shown in a ranking table (the CSV has all)
 TOP_SHOWN = 10  # best full-scale configurations named in a fidelity report
 MAX_SKIPPED_LISTED = 20
+MAX_TERMINAL_ROWS = 40  # per-group rows printed on the terminal; more go to the report only
 
 
 def check_formats(formats: Iterable[str]) -> tuple[str, ...]:
@@ -58,6 +59,8 @@ class Report:
     skipped_files: list[str] = field(default_factory=list)
     settings: dict[str, object] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)  # config_key -> the hyperparameters that differ
+    by: list[str] = field(default_factory=list)  # grouping columns: comparison is per (group, strategy)
+    groups: pd.DataFrame | None = None  # with ``by``: the summary across groups, one row per strategy
 
     @property
     def is_fidelity(self) -> bool:
@@ -90,7 +93,13 @@ class Report:
         """What budgetsweep-report prints: the verdict, then the strategy table (or the top of the
         ranking in a summary)."""
         lines = [self.verdict, ""]
-        if self.comparison is not None and len(self.comparison):
+        if self.groups is not None and len(self.groups):
+            lines += [f"Across groups ({', '.join(self.by)}):", group_cells(self.groups).to_string(), ""]
+            if len(self.comparison) <= MAX_TERMINAL_ROWS:  # type: ignore[arg-type]
+                lines += ["Per group:", self.strategy_table().to_string()]
+            else:
+                lines.append(f"Per group: {len(self.comparison)} rows, in the report.")  # type: ignore[arg-type]
+        elif self.comparison is not None and len(self.comparison):
             lines.append(self.strategy_table().to_string())
         elif not self.ranking.empty:
             top = self.ranking.head(5)
@@ -127,11 +136,15 @@ class Report:
         out = {"runs": self.runs, "status": self.status, "costs": self.costs, "ranking": self.ranking}
         if self.comparison is not None:
             out["fidelity"] = self.comparison
+        if self.groups is not None:
+            out["groups"] = self.groups
         if self.pairs is not None:
             out["pairs"] = self.pairs
         return out
 
     def document(self) -> Document:
+        if self.groups is not None:
+            return _grouped_document(self)
         return _fidelity_document(self) if self.is_fidelity else _summary_document(self)
 
     def write(self, out_dir: str | os.PathLike, formats: Iterable[str] = ("md", "html")) -> Path:
@@ -173,6 +186,49 @@ def _top_configs(runs: pd.DataFrame, n: int) -> list[str]:
     return best.drop_duplicates().head(n).tolist()
 
 
+def resolve_by(runs: pd.DataFrame, by: str | Sequence[str] | None) -> list[str]:
+    """The ``by`` names as run-frame columns: a column of that name, else the hyperparameter
+    ``config.<name>`` (``task`` -> ``config.task``). ValueError names what the runs have."""
+    out = []
+    for name in as_columns(by):
+        if name in runs.columns:
+            out.append(name)
+        elif f"{CONFIG_PREFIX}{name}" in runs.columns:
+            out.append(f"{CONFIG_PREFIX}{name}")
+        else:
+            config = sorted(c[len(CONFIG_PREFIX):] for c in runs.columns if c.startswith(CONFIG_PREFIX))
+            raise ValueError(f"by={name!r}: the runs have no column {name!r} and no hyperparameter "
+                             f"{CONFIG_PREFIX}{name}; hyperparameters: {config[:20]}")
+    return out
+
+
+def grouped_verdict(summary: pd.DataFrame, by: Sequence[str], *, threshold: float, criterion: str,
+                    cost_by: str) -> Recommendation:
+    """One sentence over groups: the strategy recommended in the most groups (then confident, then
+    meeting the threshold in the most, then the higher median rho), with its counts."""
+    name = "rho relative to the noise ceiling" if criterion == "rho_rel" else "Spearman rho"
+    what = ", ".join(c[len(CONFIG_PREFIX):] if c.startswith(CONFIG_PREFIX) else c for c in by)
+    if summary.empty:
+        return Recommendation(None, f"No proxy strategy was compared in any group of {what}.", threshold, criterion,
+                              cost_by)
+    order = summary.sort_values(["share_recommended", "share_confident", "share_meets", "median_rho"],
+                                ascending=False, kind="stable")
+    best, row = order.index[0], order.iloc[0]
+    n = int(row["groups"])
+
+    def count(share: float) -> int:
+        return int(round(float(share) * n))
+
+    median = f"{row['median_rho']:.2f}" if np.isfinite(row["median_rho"]) else "n/a"
+    tally = (f"recommended (interval's lower bound clears {threshold:.2f}) in {count(row['share_recommended'])} of "
+             f"{n} groups of {what}, {name} >= {threshold:.2f} by its estimate in {count(row['share_meets'])} "
+             f"(median rho {median})")
+    if count(row["share_recommended"]) > 0:
+        return Recommendation(str(best), f"Across groups: {best} is {tally}.", threshold, criterion, cost_by)
+    return Recommendation(None, f"No proxy is recommended in any group of {what}; the closest, {best}, is {tally}.",
+                          threshold, criterion, cost_by)
+
+
 def build_report(
     proxy: pd.DataFrame,
     full: pd.DataFrame | None = None,
@@ -188,11 +244,19 @@ def build_report(
     top_n: int = 5,
     sources: Sequence[str] = (),
     skipped_files: Sequence[str] | None = None,
+    by: str | Sequence[str] | None = None,
 ) -> Report:
     """Analyse run frames. With a non-empty ``full``: fidelity of every proxy strategy against it;
     otherwise a summary of ``proxy`` alone (ranking, cost, status counts).
 
     ``top_n`` configurations get learning curves (read from their metrics.jsonl).
+
+    ``by``: column(s) that split the runs into independent groups (a task, a dataset): every
+    strategy is compared within each group (``comparison`` indexed by (by..., strategy)), and
+    ``Report.groups`` holds the summary across groups (``compare.group_summary``: median rho, the
+    share of groups where each strategy meets the threshold, is confident, is recommended). A name
+    that is not a column but a hyperparameter (``task`` for ``config.task``) is taken as that.
+    Raises ValueError naming the columns when a ``by`` column is in neither set.
     """
     check_runs(proxy, "proxy")
     if full is not None:
@@ -212,6 +276,24 @@ def build_report(
         runs["role"] = runs["reduction_label"].eq(FULL_LABEL).map({True: "full", False: "proxy"})
     report = Report(runs=runs, status=status_counts(runs), costs=cost_summary(runs), ranking=pd.DataFrame(),
                     sources=list(sources), skipped_files=skipped, settings=settings, labels=config_labels(runs))
+    by_cols = resolve_by(runs, by)
+    report.by = by_cols
+    if fidelity_mode and by_cols:
+        assert full is not None
+        report.pairs = pair_runs(proxy, full, by_cols)
+        fid_settings = FidelitySettings(tuple(k), n_resamples, confidence_level, ci_method, rng)
+        report.comparison = comparison_table(proxy, full, fid_settings, threshold=threshold, criterion=criterion,
+                                             cost_by=cost_by, by=by_cols, pairs=report.pairs)
+        report.groups = report.comparison.attrs["summary"]
+        report.recommendation = grouped_verdict(report.groups, by_cols, threshold=threshold, criterion=criterion,
+                                                cost_by=cost_by)
+        report.ranking = ranking(full, by_cols)
+        report.curves = pd.DataFrame()
+        return report
+    if by_cols:  # one set: its ranking per group
+        report.ranking = ranking(proxy, by_cols)
+        report.curves = pd.DataFrame()
+        return report
     if fidelity_mode:
         assert full is not None  # for type checkers: fidelity_mode says so
         # pair once and bootstrap once: the table, the recommendation and the figures share them
@@ -295,8 +377,10 @@ def report_from_paths(
     n_resamples: int = 2000,
     rng: int | None = 0,
     top_n: int = 5,
+    by: str | Sequence[str] | None = None,
 ) -> Report:
-    """Load runs (see ``load_sets``) and analyse them: the Report, not yet written.
+    """Load runs (see ``load_sets``) and analyse them (``by``: see ``build_report``): the Report,
+    not yet written.
 
     Raises ValueError when nothing is found, FileNotFoundError for a path that does not exist.
     """
@@ -310,7 +394,8 @@ def report_from_paths(
     if proxy.empty:  # only full-scale runs: summarise them
         proxy, full = full, None
     return build_report(proxy, full, threshold=threshold, criterion=criterion, cost_by=cost_by,
-                        n_resamples=n_resamples, rng=rng, top_n=top_n, sources=sources, skipped_files=skipped)
+                        n_resamples=n_resamples, rng=rng, top_n=top_n, sources=sources, skipped_files=skipped,
+                        by=by)
 
 
 def write_report(
@@ -327,6 +412,7 @@ def write_report(
     n_resamples: int = 2000,
     rng: int | None = 0,
     top_n: int = 5,
+    by: str | Sequence[str] | None = None,
 ) -> Path:
     """Load runs (see ``load_sets``), analyse them and write the report; returns ``out_dir``.
 
@@ -335,7 +421,8 @@ def write_report(
     """
     formats = check_formats(formats)
     report = report_from_paths(proxy_paths, full_paths, storage=storage, study=study, threshold=threshold,
-                               criterion=criterion, cost_by=cost_by, n_resamples=n_resamples, rng=rng, top_n=top_n)
+                               criterion=criterion, cost_by=cost_by, n_resamples=n_resamples, rng=rng, top_n=top_n,
+                               by=by)
     return report.write(out_dir, formats)
 
 
@@ -360,6 +447,35 @@ def _strategy_cells(table: pd.DataFrame, cost_by: str) -> pd.DataFrame:
     formats = {**{c: share for c in fid.columns if c.startswith("top")}, "p_worse": share,
                "regret_sd": fmt_float(2), "rho_rel": fmt_fixed(3), f"cheaper ({cost_by})": fmt_times}
     return format_table(fid, formats)
+
+
+def group_cells(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary across groups as shown: shares as fractions of groups, rho at 3 decimals."""
+    share = fmt_fixed(2)
+    formats = {c: share for c in summary.columns if c.startswith("share_")}
+    formats.update({c: fmt_fixed(3) for c in ("median_rho", "rho_q25", "rho_q75")})
+    formats.update({c: fmt_times for c in summary.columns if c.startswith("median_cost_reduction")})
+    return format_table(summary, formats)
+
+
+def _grouped_document(report: Report) -> Document:
+    """A report per group of ``by``: the summary across groups, then every (group, strategy) row."""
+    assert report.comparison is not None and report.groups is not None
+    s = report.settings
+    doc = Document()
+    _common_head(doc, report, "budgetsweep fidelity report by " + ", ".join(report.by))
+    doc.add("p", f"Criterion: {s['criterion']} >= {float(s['threshold']):.2f}, judged with its interval, in each "
+                 f"group of {', '.join(report.by)} separately; cost measured by {s['cost_by']}.")
+    doc.add("h2", "Across groups")
+    doc.add("p", "Per strategy: groups compared, median and quartiles of rho over groups, and the share of groups "
+                 "where the estimate meets the threshold (share_meets), where its interval's lower bound clears it "
+                 "(share_confident) and where it is the recommended proxy (share_recommended).")
+    doc.add("table", table=group_cells(report.groups))
+    doc.add("h2", "Per group")
+    doc.add("table", table=report.strategy_table())
+    _runs_section(doc, report)
+    _method_notes(doc, report)
+    return doc
 
 
 def _common_head(doc: Document, report: Report, title: str) -> None:
