@@ -70,7 +70,8 @@ def _fail(message: str) -> int:
 
 
 def report_main(argv: Sequence[str] | None = None) -> int:
-    """Run budgetsweep-report; returns the exit status (0 ok, 2 bad arguments or data)."""
+    """Run budgetsweep-report; returns the exit status (0 ok, 2 bad arguments or data, or full-scale runs
+    given but no configuration compared: the report is still written, the reason is printed)."""
     parser = report_parser()
     try:
         args = parser.parse_args(argv)
@@ -117,6 +118,9 @@ def report_main(argv: Sequence[str] | None = None) -> int:
     names = {"md": "report.md", "html": "report.html", "csv": "tables/"}
     for fmt in args.formats:
         print(f"report written to {out / names[fmt]}")
+    if report.nothing_compared is not None:
+        # a report was asked to compare proxies with full runs and compared nothing: not a success
+        return _fail(report.nothing_compared)
     return 0
 
 

@@ -60,6 +60,8 @@ class Report:
     settings: dict[str, object] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)  # config_key -> the hyperparameters that differ
     by: list[str] = field(default_factory=list)  # grouping columns: comparison is per (group, strategy)
+    # why no configuration was compared although a full set was given (None when something was)
+    nothing_compared: str | None = None
     groups: pd.DataFrame | None = None  # with ``by``: the summary across groups, one row per strategy
 
     @property
@@ -202,6 +204,26 @@ def resolve_by(runs: pd.DataFrame, by: str | Sequence[str] | None) -> list[str]:
     return out
 
 
+def _statuses(runs: pd.DataFrame) -> str:
+    counts = runs["status"].fillna("unknown").value_counts()
+    return ", ".join(f"{n} {status}" for status, n in counts.items()) or "none"
+
+
+def why_nothing_compared(proxy: pd.DataFrame, full: pd.DataFrame, comparison: pd.DataFrame) -> str | None:
+    """Why no configuration of any strategy was compared with the full set, naming what was found;
+    None when at least one was."""
+    if len(comparison) and comparison["configs"].sum() > 0:
+        return None
+    head = "Nothing was compared: "
+    if not usable(full).any():
+        return (head + f"no full-scale run completed with an objective value ({len(full)} full-scale runs read: "
+                f"{_statuses(full)}). Rerun the full-scale configurations, or point --full at runs that finished.")
+    if not usable(proxy).any():
+        return (head + f"no proxy run completed with an objective value ({len(proxy)} proxy runs read: "
+                f"{_statuses(proxy)}).")
+    return head + explain_no_overlap(proxy[usable(proxy)], full[usable(full)])
+
+
 def grouped_verdict(summary: pd.DataFrame, by: Sequence[str], *, threshold: float, criterion: str,
                     cost_by: str) -> Recommendation:
     """One sentence over groups: the strategy recommended in the most groups (then confident, then
@@ -287,6 +309,9 @@ def build_report(
         report.groups = report.comparison.attrs["summary"]
         report.recommendation = grouped_verdict(report.groups, by_cols, threshold=threshold, criterion=criterion,
                                                 cost_by=cost_by)
+        report.nothing_compared = why_nothing_compared(proxy, full, report.comparison)
+        if report.nothing_compared is not None:
+            report.recommendation = Recommendation(None, report.nothing_compared, threshold, criterion, cost_by)
         report.ranking = ranking(full, by_cols)
         report.curves = pd.DataFrame()
         return report
@@ -303,11 +328,10 @@ def build_report(
                                              cost_by=cost_by, pairs=report.pairs)
         report.recommendation = recommend(report.comparison, threshold=threshold, criterion=criterion,
                                           cost_by=cost_by)
-        if len(report.comparison) and (report.comparison["configs"] == 0).all() and usable(proxy).any() \
-                and usable(full).any():
+        report.nothing_compared = why_nothing_compared(proxy, full, report.comparison)
+        if report.nothing_compared is not None:
             # nothing paired: say why (the fields that differ), not just "nothing to compare"
-            report.recommendation = Recommendation(None, explain_no_overlap(proxy[usable(proxy)], full[usable(full)]),
-                                                   threshold, criterion, cost_by)
+            report.recommendation = Recommendation(None, report.nothing_compared, threshold, criterion, cost_by)
         report.ranking = ranking(full)
         report.curve_configs = _top_configs(full, top_n)
     else:

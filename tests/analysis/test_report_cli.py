@@ -161,10 +161,13 @@ def test_no_shared_configuration_names_the_fields_that_differ(tmp_path, write_ru
         write_run(tmp_path / "full", _record_with_recipe(make_record, f"f{i}", "full", 0, float(i), 10.0))
     code = report_main([str(tmp_path / "proxy"), "--full", str(tmp_path / "full"), "--out", str(tmp_path / "r"),
                         "--format", "md", "--resamples", "0"])
-    out = capsys.readouterr().out
-    assert code == 0
+    captured = capsys.readouterr()
+    out = captured.out
+    assert code == 2  # nothing compared is no success: the reason on stderr, the report still written
+    assert "error: Nothing was compared: The proxy runs (4 configurations)" in captured.err
     first = out.splitlines()[0]
-    assert first.startswith("The proxy runs (4 configurations) and the full-scale runs (4) share no config key")
+    assert first.startswith("Nothing was compared: The proxy runs (4 configurations) and the full-scale runs (4) "
+                            "share no config key")
     assert "train.epochs: proxy 10 vs full 10.0" in first
     assert "No strategy had" not in out and "train.device" not in first and "seed" not in first
     assert "train.epochs: proxy 10 vs full 10.0" in (tmp_path / "r" / "report.md").read_text()
@@ -217,3 +220,28 @@ def test_report_by_an_unknown_column_names_what_there_is(tmp_path, write_run, ma
                         "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert code == 2 and "by='dataset'" in err and "'task'" in err
+
+
+def test_no_completed_full_run_exits_non_zero_saying_so(tmp_path, write_run, make_record, capsys, fast_figures):
+    for i in range(4):
+        write_run(tmp_path / "proxy", make_record(f"c{i}", GOOD, 0, float(i), factor=0.1))
+        write_run(tmp_path / "full", make_record(f"c{i}", "full", 0, None, status="failed"))
+    code = report_main([str(tmp_path / "proxy"), "--full", str(tmp_path / "full"), "--out", str(tmp_path / "r"),
+                        "--format", "md", "--resamples", "0"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Nothing was compared: no full-scale run completed with an objective value (4 full-scale runs read: " \
+           "4 failed)" in err
+    assert (tmp_path / "r" / "report.md").exists()
+
+
+def test_groups_that_match_nowhere_exit_non_zero(tmp_path, write_run, make_record, capsys, fast_figures):
+    for i in range(4):
+        write_run(tmp_path / "proxy", make_record(f"m{i}", GOOD, 0, float(i), factor=0.1,
+                                                  config={"task": "moons", "optim.lr": 0.1 * i}))
+        write_run(tmp_path / "full", make_record(f"d{i}", "full", 0, float(i),
+                                                 config={"task": "digits", "optim.lr": 0.1 * i}))
+    code = report_main([str(tmp_path / "proxy"), "--full", str(tmp_path / "full"), "--by", "task",
+                        "--out", str(tmp_path / "r"), "--format", "md", "--resamples", "0"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Nothing was compared" in err and "task" in err
