@@ -373,6 +373,9 @@ def _read_all(paths: list[str]) -> tuple[list[pd.DataFrame], list[tuple[str, str
     return frames, errors, absent
 
 
+_IN_FOLDER = os.sep + RECORD_FILE
+
+
 def _subfolders(folder: str) -> list[str]:
     """Sub-directories of ``folder`` but Hydra's ``.hydra``, sorted; none when it cannot be listed."""
     try:
@@ -408,18 +411,19 @@ def _find_and_read(paths: PathLike | Iterable[PathLike]) -> tuple[list[pd.DataFr
                 files.append(record)
             continue
         for folder in _subfolders(resolved):
-            record = os.path.join(folder, RECORD_FILE)
+            record = folder + _IN_FOLDER  # not os.path.join: 100k joins cost half a second
             if record not in root_of:
                 root_of[record] = i
                 tries.append(record)
     frames, errors, absent = _read_all(files + tries)
-    errors += [(p, f"unreadable run record {p}: no such file") for p in absent if p in set(files)]
-    pending = [p for p in absent if p not in set(files)]
+    named = set(files)
+    errors += [(p, f"unreadable run record {p}: no such file") for p in absent if p in named]
+    pending = [p for p in absent if p not in named]
     while pending:  # folders without a record: their sub-folders, one level further down
         tries = []
         for record in pending:
             for folder in _subfolders(os.path.dirname(record)):
-                found = os.path.join(folder, RECORD_FILE)
+                found = folder + _IN_FOLDER
                 if found not in root_of:
                     root_of[found] = root_of[record]
                     tries.append(found)
