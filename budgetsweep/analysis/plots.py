@@ -159,8 +159,12 @@ def plot_learning_curves(curves: pd.DataFrame, metric: str, config_order: list[s
         runs = part.groupby(["config_key", "path"], sort=False).indices
         xs, ys, keys = part[x].to_numpy(float), part[metric].to_numpy(float), [k for k, _ in runs]
         segments = [np.column_stack([xs[i], ys[i]]) for i in runs.values()]
-        ax.add_collection(LineCollection(segments, colors=[colors.get(k, "0.5") for k in keys], linewidths=1.2,
-                                         alpha=0.8))
+        line_colors = [colors.get(k, "0.5") for k in keys]
+        ax.add_collection(LineCollection(segments, colors=line_colors, linewidths=1.2, alpha=0.8))
+        single = [i for i, seg in enumerate(segments) if len(seg) == 1]  # one evaluation: a dot, not a line
+        if single:
+            ax.scatter([segments[i][0, 0] for i in single], [segments[i][0, 1] for i in single], s=12, alpha=0.8,
+                       c=[line_colors[i] for i in single])
         ax.autoscale_view()
         ax.set_title(_short(strategy), fontsize=9)
         ax.set_xlabel(x)
