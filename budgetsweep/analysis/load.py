@@ -1,8 +1,9 @@
 """Load run records (``record.json`` under job directories) into the tidy run frame.
 
-Reading is per file by nature; everything after it is one ``pd.DataFrame`` built from a list of
-flat dicts. Unreadable records are skipped with a warning naming the file, and counted in
-``df.attrs["skipped"]`` (the files in ``df.attrs["skipped_files"]``).
+Reading is per file by nature (each decoded by msgspec into the fields analysis reads, or by
+json.loads when msgspec cannot decode it exactly); everything after it is one ``pd.DataFrame``
+built from a tuple per record. Unreadable records are skipped with a warning naming the file, and
+counted in ``df.attrs["skipped"]`` (the files in ``df.attrs["skipped_files"]``).
 """
 from __future__ import annotations
 
