@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{1 + len(PROXIES)} strategies (full + {len(PROXIES)} proxies) x {args.configs:,} configurations x "
         f"{args.seeds} seeds, one job folder each with record.json (the layout of a real run, indented, "
         "~4 KB) and metrics.jsonl, about 4% of runs failed or pruned, written by the benchmark beforehand. "
-        "CPU seconds include the record-reading processes; wall seconds well above them mean the "
+        "CPU seconds include the child processes (record reading, large bootstraps, figures); wall seconds well above them mean the "
         "process waited for the CPU or the disk (a machine shared with other jobs).",
         "",
         "| stage | wall seconds | CPU seconds |",

@@ -54,6 +54,9 @@ def report_parser() -> argparse.ArgumentParser:
                    help="measured cost that ranks proxies as cheap (default time)")
     p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000; 0: no intervals)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap (default 0)")
+    p.add_argument("--by", nargs="+", default=None, metavar="COLUMN",
+                   help="compare within each group of these columns or hyperparameters (e.g. --by task: "
+                        "config.task), with a summary across groups")
     p.add_argument("--top", type=int, default=5, help="configurations with learning curves (default 5)")
     p.add_argument("--out", default="report", help="output folder (default ./report)")
     p.add_argument("--format", type=_formats, default=("md", "html"), dest="formats",
@@ -67,7 +70,8 @@ def _fail(message: str) -> int:
 
 
 def report_main(argv: Sequence[str] | None = None) -> int:
-    """Run budgetsweep-report; returns the exit status (0 ok, 2 bad arguments or data)."""
+    """Run budgetsweep-report; returns the exit status (0 ok, 2 bad arguments or data, or full-scale runs
+    given but no configuration compared: the report is still written, the reason is printed)."""
     parser = report_parser()
     try:
         args = parser.parse_args(argv)
@@ -97,7 +101,7 @@ def report_main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = show
             report = report_from_paths(args.proxy_paths, args.full_paths, storage=args.storage, study=args.study,
                                        threshold=args.threshold, criterion=args.criterion, cost_by=args.cost_by,
-                                       n_resamples=args.resamples, rng=args.seed, top_n=args.top)
+                                       n_resamples=args.resamples, rng=args.seed, top_n=args.top, by=args.by)
             out = report.write(args.out, args.formats)
     except (FileNotFoundError, ValueError) as exc:
         text = str(exc)
@@ -114,6 +118,9 @@ def report_main(argv: Sequence[str] | None = None) -> int:
     names = {"md": "report.md", "html": "report.html", "csv": "tables/"}
     for fmt in args.formats:
         print(f"report written to {out / names[fmt]}")
+    if report.nothing_compared is not None:
+        # a report was asked to compare proxies with full runs and compared nothing: not a success
+        return _fail(report.nothing_compared)
     return 0
 
 

@@ -6,8 +6,12 @@ numpy/scipy calls on its configurations.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import math
+import multiprocessing as mp
+import os
+import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -393,6 +397,38 @@ def pick_worse_chance(proxy: np.ndarray, full: np.ndarray, full_n: np.ndarray, n
     return float((w * chance).sum())
 
 
+def bootstrap_interval(proxy: np.ndarray, full: np.ndarray, settings: FidelitySettings
+                       ) -> tuple[float, float, float, float]:
+    """(rho_low, rho_high, tau_low, tau_high) of ``ranks.rank_agreement_ci`` with ``settings``."""
+    return ranks.rank_agreement_ci(proxy, full, n_resamples=settings.n_resamples,
+                                   confidence_level=settings.confidence_level, method=settings.ci_method,
+                                   rng=settings.rng)
+
+
+def _interval_job(job: tuple[np.ndarray, np.ndarray, FidelitySettings]) -> tuple[float, float, float, float]:
+    return bootstrap_interval(*job)
+
+
+PARALLEL_BOOTSTRAP = 2e8  # resamples x configurations^2 (the Kendall part) from which processes share it
+
+
+def bootstrap_intervals(jobs: list[tuple[np.ndarray, np.ndarray]], settings: FidelitySettings
+                        ) -> list[tuple[float, float, float, float]]:
+    """The bootstrap interval of each (proxy, full) pair of score arrays; the same values as one
+    ``bootstrap_interval`` call each (the resamples come from ``settings.rng``), computed in forked
+    processes (one per CPU, at most 4) when the work is large: a few strategies over 1,000
+    configurations take seconds each, and they are independent."""
+    work = settings.n_resamples * sum(len(p) ** 2 for p, _ in jobs)
+    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1),
+                  4, len(jobs))
+    # fork only from a single-threaded process (a forked lock held by another thread deadlocks)
+    if workers < 2 or work < PARALLEL_BOOTSTRAP or "fork" not in mp.get_all_start_methods() \
+            or threading.active_count() > 1:
+        return [bootstrap_interval(p, f, settings) for p, f in jobs]
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+        return list(pool.map(_interval_job, [(p, f, settings) for p, f in jobs]))
+
+
 def strategy_fidelity(
     strategy: str,
     cols: dict[str, np.ndarray],
@@ -401,22 +437,22 @@ def strategy_fidelity(
     settings: FidelitySettings,
     objective: tuple[str | None, str | None] = (None, None),
     agreement: tuple[float, float] | None = None,
+    interval: tuple[float, float, float, float] | None = None,
 ) -> Fidelity:
     """Fidelity of one strategy from the arrays of its paired configurations (``pair_runs``
     columns proxy_score, full_score, full_std, full_n, proxy_n and proxy_/full_ costs, shape (n,)).
 
     ``agreement``: (rho, tau) when the caller computed them for many groups at once; then the
-    scores must already be snapped (``ranks.snap_ties``)."""
+    scores must already be snapped (``ranks.snap_ties``). ``interval``: the bootstrap interval
+    (``bootstrap_interval``) when the caller computed it."""
     snapped = agreement is not None
     proxy_score, full_score = cols["proxy_score"], cols["full_score"]
     if not snapped:
         proxy_score, full_score = ranks.snap_ties(proxy_score), ranks.snap_ties(full_score)
     n = len(proxy_score)
     rho, tau = agreement if agreement is not None else ranks.rank_agreement(proxy_score, full_score)
-    rho_low, rho_high, tau_low, tau_high = ranks.rank_agreement_ci(
-        proxy_score, full_score, n_resamples=settings.n_resamples, confidence_level=settings.confidence_level,
-        method=settings.ci_method, rng=settings.rng,
-    )
+    rho_low, rho_high, tau_low, tau_high = interval if interval is not None else bootstrap_interval(
+        proxy_score, full_score, settings)
     method = settings.ci_method
     # no resamples, too few configurations, or a degenerate bootstrap (every resample agrees
     # perfectly: a zero-width interval claims a certainty a dozen configurations cannot give)
@@ -513,6 +549,14 @@ def fidelities(proxy: pd.DataFrame, full: pd.DataFrame, settings: FidelitySettin
                                      pairs["full_rank"].to_numpy(float)[both], codes[both], n_codes)
     tau_all = ranks.grouped_kendall(arrays["proxy_score"][both], arrays["full_score"][both], codes[both], n_codes)
     out = []
+    selected = [index[paired[index]] for index in index_of.values()]
+    intervals: list[tuple[float, float, float, float] | None] = [None] * len(selected)
+    if settings.n_resamples > 0:  # every bootstrap at once: large ones share the CPUs
+        todo = [i for i, sel in enumerate(selected) if len(sel) >= ranks.MIN_CONFIGS_CI]
+        found = bootstrap_intervals([(arrays["proxy_score"][selected[i]], arrays["full_score"][selected[i]])
+                                     for i in todo], settings)
+        for i, interval in zip(todo, found):
+            intervals[i] = interval
     # one loop over (group, strategy): a few small numpy calls each, on its configurations only
     for code, (label, index) in enumerate(index_of.items()):
         label = label if isinstance(label, tuple) else (label,)
@@ -524,7 +568,8 @@ def fidelities(proxy: pd.DataFrame, full: pd.DataFrame, settings: FidelitySettin
                   "excluded": excluded_map.get((*group, strategy), 0)}
         ceiling = matrices.ceiling(group, keys[sel]) if len(sel) else NoiseCeiling()
         out.append((group, strategy_fidelity(strategy, cols, ceiling, counts, settings, objective,
-                                             agreement=(float(rho_all[code]), float(tau_all[code])))))
+                                             agreement=(float(rho_all[code]), float(tau_all[code])),
+                                             interval=intervals[code])))
     # strategies whose every run failed have no row in pairs: an empty row each
     seen = {(g, f.strategy) for g, f in out}
     labels = proxy[[*by, "reduction_label"]].dropna(subset=["reduction_label"]).drop_duplicates()

@@ -14,9 +14,11 @@ import pandas as pd
 
 from budgetsweep.records import DIRECTIONS, STATUSES
 
+from .ranks import RTOL, snap_ties
 from .schema import CONFIG_PREFIX, FULL_LABEL, normalize_runs
 
 COST_FIELDS = ("examples", "wall_seconds", "flops", "predicted_factor")
+CONFIG_RTOL = RTOL  # float hyperparameters equal within this relative tolerance are one configuration
 
 
 def _columns(value: str | Sequence[str] | None, what: str) -> list[str]:
@@ -35,15 +37,53 @@ def _value_text(v: Any) -> str:
     return str(v)
 
 
+def snap_config(values: pd.Series) -> pd.Series:
+    """A float column with values equal within ``CONFIG_RTOL`` (relative) replaced by one of them,
+    the shortest as text: 0.1 and 0.1 + 1e-12 (a value computed two ways, or written by two
+    programs) are one configuration. Other columns are returned as they are."""
+    if not pd.api.types.is_float_dtype(values.dtype):
+        return values
+    unique = pd.unique(values.dropna().to_numpy(float))
+    if len(unique) < 2:
+        return values
+    snapped = snap_ties(unique, rtol=CONFIG_RTOL)
+    if len(np.unique(snapped)) == len(unique):  # nothing within tolerance: the column as it is
+        return values
+    shortest: dict[float, float] = {}
+    for value, group in zip(unique, snapped):
+        best = shortest.get(group)
+        if best is None or len(repr(float(value))) < len(repr(float(best))):
+            shortest[group] = value
+    return values.map({value: shortest[group] for value, group in zip(unique, snapped)})
+
+
 def config_keys(df: pd.DataFrame, config: list[str]) -> pd.Series:
     """A readable config key per row, ``name=value, ...`` over the ``config`` columns.
 
     One string per distinct combination (built once per combination, not per row); equal
-    values give equal keys whatever their numeric type (10 and 10.0).
+    values give equal keys whatever their numeric type (10 and 10.0), and float values equal
+    within ``CONFIG_RTOL`` (relative, 1e-9) give one key (``snap_config``).
     """
-    codes, uniques = pd.MultiIndex.from_frame(df[config]).factorize()
+    snapped = pd.DataFrame({c: snap_config(df[c]) for c in config}, index=df.index)
+    codes, uniques = pd.MultiIndex.from_frame(snapped).factorize()
     names = [", ".join(f"{c}={_value_text(v)}" for c, v in zip(config, row)) for row in uniques]
     return pd.Series(np.asarray(names, dtype=object)[codes], index=df.index)
+
+
+def _cost_column(values: pd.Series, col: str, field: str) -> pd.Series:
+    """A cost column as floats; ValueError naming the column, the count and examples of values that
+    are not numbers, or not positive and finite (NaN stands for a cost not measured)."""
+    cost = pd.to_numeric(values, errors="coerce").astype(float)
+    text = cost.isna() & values.notna()
+    if text.any():
+        raise ValueError(f"cost column {col!r} ({field}) has {int(text.sum())} non-numeric value(s), e.g. "
+                         f"{values[text].unique()[:3].tolist()}; costs must be numbers (NaN: not measured)")
+    bad = cost.notna() & ~(np.isfinite(cost) & (cost > 0))
+    if bad.any():
+        raise ValueError(f"cost column {col!r} ({field}) has {int(bad.sum())} row(s) that are zero, negative or "
+                         f"infinite, e.g. {cost[bad].unique()[:3].tolist()}; a cost must be positive and finite "
+                         "(NaN: not measured)")
+    return cost
 
 
 def from_frame(
@@ -66,7 +106,9 @@ def from_frame(
     Args:
         df: one row per run (a configuration at one strategy and one seed).
         config: the column(s) of hyperparameters that identify a configuration; they become
-            ``config.<name>`` columns and the config key (``lr=0.001, hidden=64``).
+            ``config.<name>`` columns and the config key (``lr=0.001, hidden=64``). Float values
+            equal within a relative ``CONFIG_RTOL`` (1e-9) are one configuration, so 0.1 and
+            0.1 + 1e-12 at two scales still pair.
         strategy: the column of strategy labels; rows labelled ``full_label`` are full scale.
         objective: the column of objective values (numbers; NaN for runs without one).
         direction: ``"minimize"`` or ``"maximize"``.
@@ -77,7 +119,8 @@ def from_frame(
         status: the column of run statuses (one of ``records.STATUSES``); None: every row
             counts as completed. A missing value is an error, never a silent exclusion.
         costs: {run-frame cost column: your column} for ``examples``, ``wall_seconds``,
-            ``flops``, ``predicted_factor``; None: those of these names that ``df`` has.
+            ``flops``, ``predicted_factor``; None: those of these names that ``df`` has. Values
+            must be positive, finite numbers; NaN marks a cost not measured.
         full_label: the strategy label of full-scale runs; it must occur in ``strategy`` (a
             misspelt label would silently turn the full runs into one more proxy). None: the
             table holds no full-scale runs (a ranking of proxies only).
@@ -89,7 +132,8 @@ def from_frame(
     Raises:
         TypeError: ``df`` is not a DataFrame. ValueError: a named column is missing (the message
         lists what ``df`` has), ``direction`` or a status value is not allowed, a status is
-        missing, the objective is not numeric, or ``full_label`` is not a strategy label.
+        missing, the objective is not numeric, a cost is not a positive finite number, or
+        ``full_label`` is not a strategy label.
     """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
@@ -152,7 +196,7 @@ def from_frame(
             out["seed"] = pd.factorize(seeds, use_na_sentinel=False)[0]
             out["seed_label"] = seeds.astype(str)
     for field, col in costs.items():
-        out[field] = pd.to_numeric(df[col], errors="coerce")
+        out[field] = _cost_column(df[col], col, field)
     out["source"] = "frame"
     for col in by_cols:
         out[col] = df[col].to_numpy()

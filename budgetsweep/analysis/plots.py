@@ -7,7 +7,9 @@ import math
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
 DPI = 100
@@ -142,22 +144,35 @@ def plot_learning_curves(curves: pd.DataFrame, metric: str, config_order: list[s
     panels = [s for s in strategies if (curves["reduction_label"] == s).any()]
     cols = min(3, len(panels))
     rows = math.ceil(len(panels) / cols)
-    fig = _figure(4.2 * cols + 1.8, 3.4 * rows, layout="constrained")  # the legend sits outside the panels
+    # fixed margins with room for the legend on the right: the constrained layout engine took
+    # most of the drawing time of a large report
+    width, legend_width = 4.2 * cols, 2.8
+    fig = _figure(width + legend_width, 3.4 * rows)
+    fig.subplots_adjust(left=0.9 / (width + legend_width), right=(width - 0.1) / (width + legend_width),
+                        bottom=0.5 / (3.4 * rows) + 0.02, top=1 - 0.35 / (3.4 * rows), wspace=0.35, hspace=0.45)
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     colors = {key: f"C{i % 10}" for i, key in enumerate(config_order)}
     data = curves.dropna(subset=[metric, x]).sort_values(["path", x])
     for ax, strategy in zip(axes, panels):
         part = data[data["reduction_label"] == strategy]
-        # one line per run: a loop over a handful of runs (top configurations x seeds)
-        for (key, _), run in part.groupby(["config_key", "path"], sort=False):
-            ax.plot(run[x], run[metric], color=colors.get(key, "0.5"), lw=1.2, alpha=0.8)
+        # every run of the panel in one LineCollection: one artist, not one Line2D per run
+        runs = part.groupby(["config_key", "path"], sort=False).indices
+        xs, ys, keys = part[x].to_numpy(float), part[metric].to_numpy(float), [k for k, _ in runs]
+        segments = [np.column_stack([xs[i], ys[i]]) for i in runs.values()]
+        line_colors = [colors.get(k, "0.5") for k in keys]
+        ax.add_collection(LineCollection(segments, colors=line_colors, linewidths=1.2, alpha=0.8))
+        single = [i for i, seg in enumerate(segments) if len(seg) == 1]  # one evaluation: a dot, not a line
+        if single:
+            ax.scatter([segments[i][0, 0] for i in single], [segments[i][0, 1] for i in single], s=12, alpha=0.8,
+                       c=[line_colors[i] for i in single])
+        ax.autoscale_view()
         ax.set_title(_short(strategy), fontsize=9)
         ax.set_xlabel(x)
         ax.set_ylabel(metric)
     for ax in axes[len(panels):]:
         ax.set_visible(False)
     names = names or {}
-    handles = [axes[0].plot([], [], color=colors[k], label=f"#{i + 1} {names.get(k, k)}")[0]
+    handles = [Line2D([], [], color=colors[k], label=_short(f"#{i + 1} {names.get(k, k)}"))
                for i, k in enumerate(config_order)]
-    fig.legend(handles=handles, loc="outside right upper", fontsize=8, title=legend_title)
+    fig.legend(handles=handles, loc="upper right", fontsize=8, title=legend_title)
     return fig

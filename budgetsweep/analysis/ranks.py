@@ -299,6 +299,9 @@ def grouped_spearman(rank_x: np.ndarray, rank_y: np.ndarray, codes: np.ndarray, 
     return np.clip(rho, -1.0, 1.0)
 
 
+LARGE_GROUP = 64  # configurations above which one group's tau comes from scipy.stats.kendalltau
+
+
 def grouped_kendall(x: np.ndarray, y: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
     """Kendall tau-b per group of (snapped) scores, as ``scipy.stats.kendalltau(variant="b")``:
     groups of similar size are padded into (groups, m, m) sign arrays, a block at a time.
@@ -309,6 +312,12 @@ def grouped_kendall(x: np.ndarray, y: np.ndarray, codes: np.ndarray, n_groups: i
     starts = np.r_[0, np.cumsum(sizes)[:-1]]
     tau = np.full(n_groups, np.nan)
     todo = np.flatnonzero(sizes >= MIN_CONFIGS)
+    # a large group alone: scipy's O(n log n) tau-b, not an (n, n) sign array
+    for g in todo[sizes[todo] > LARGE_GROUP]:
+        part = slice(starts[g], starts[g] + sizes[g])
+        if np.ptp(xs[part]) > 0 and np.ptp(ys[part]) > 0:
+            tau[g] = stats.kendalltau(xs[part], ys[part], variant="b").statistic
+    todo = todo[sizes[todo] <= LARGE_GROUP]
     todo = todo[np.argsort(sizes[todo], kind="stable")]
     i = 0
     while i < len(todo):

@@ -29,6 +29,7 @@ class Block:
     table: pd.DataFrame | None = None  # cells already formatted as strings
     png: bytes = b""
     name: str = ""  # figure file name
+    figure: object = None  # a matplotlib Figure not yet rendered to ``png`` (report.render_figures)
 
     KINDS = ("h1", "h2", "h3", "p", "verdict", "list", "table", "figure")
 
@@ -105,8 +106,13 @@ def fmt_interval(value: float, low: float, high: float, digits: int = 3) -> str:
 def format_table(df: pd.DataFrame, formats: Mapping[str, Callable[[object], str]] | None = None,
                  default: Callable[[object], str] | None = None) -> pd.DataFrame:
     """Every cell as a string: per-column formatter, else ``default`` (3 decimals for numbers)."""
-    formats = formats or {}
+    formats = dict(formats or {})
     default = default or fmt_float(3)
+    if isinstance(df.index, pd.MultiIndex):  # (group..., strategy): the groups as leading columns
+        levels = [str(n) for n in df.index.names[:-1]]
+        df = df.reset_index(level=list(range(df.index.nlevels - 1)))
+        df.columns = [*levels, *df.columns[len(levels):]]
+        formats.update({name: str for name in levels})
     out = pd.DataFrame(index=df.index.astype(str))
     out.index.name = df.index.name
     for col in df.columns:

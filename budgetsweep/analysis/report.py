@@ -2,9 +2,12 @@
 Markdown, self-contained HTML and CSV tables."""
 from __future__ import annotations
 
+import concurrent.futures
+import multiprocessing as mp
 import os
+import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -16,11 +19,11 @@ from .fidelity import FidelitySettings
 from .labels import config_labels
 from .load import load_curves, load_runs
 from .mismatch import explain_no_overlap
-from .pair import aggregate_seeds, pair_runs, split_runs
+from .pair import aggregate_seeds, as_columns, pair_runs, split_runs
 from .plots import plot_learning_curves, plot_proxy_vs_full, plot_tradeoff, png_bytes
 from .render import (Document, fmt_fixed, fmt_float, fmt_interval, fmt_times, format_table, to_html, to_markdown,
                      write_text)
-from .schema import COST_COLUMNS, FULL_LABEL, check_runs, direction_of, empty_runs, scores, usable
+from .schema import CONFIG_PREFIX, COST_COLUMNS, FULL_LABEL, check_runs, direction_of, empty_runs, scores, usable
 from .study import load_study_runs, mask_url
 from .summary import cost_summary, ranking, status_counts
 
@@ -28,6 +31,7 @@ FORMATS = ("md", "html", "csv")
 TOP_ROWS = 20  # configurations per strategy shown in a ranking table (the CSV has all)
 TOP_SHOWN = 10  # best full-scale configurations named in a fidelity report
 MAX_SKIPPED_LISTED = 20
+MAX_TERMINAL_ROWS = 40  # per-group rows printed on the terminal; more go to the report only
 
 
 def check_formats(formats: Iterable[str]) -> tuple[str, ...]:
@@ -58,6 +62,10 @@ class Report:
     skipped_files: list[str] = field(default_factory=list)
     settings: dict[str, object] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)  # config_key -> the hyperparameters that differ
+    by: list[str] = field(default_factory=list)  # grouping columns: comparison is per (group, strategy)
+    # why no configuration was compared although a full set was given (None when something was)
+    nothing_compared: str | None = None
+    groups: pd.DataFrame | None = None  # with ``by``: the summary across groups, one row per strategy
 
     @property
     def is_fidelity(self) -> bool:
@@ -92,7 +100,13 @@ class Report:
         lines = [self.verdict, ""]
         if note := not_learned_note(self.runs):
             lines += [note, ""]
-        if self.comparison is not None and len(self.comparison):
+        if self.groups is not None and len(self.groups):
+            lines += [f"Across groups ({', '.join(self.by)}):", group_cells(self.groups).to_string(), ""]
+            if len(self.comparison) <= MAX_TERMINAL_ROWS:  # type: ignore[arg-type]
+                lines += ["Per group:", self.strategy_table().to_string()]
+            else:
+                lines.append(f"Per group: {len(self.comparison)} rows, in the report.")  # type: ignore[arg-type]
+        elif self.comparison is not None and len(self.comparison):
             lines.append(self.strategy_table().to_string())
         elif not self.ranking.empty:
             top = self.ranking.head(5)
@@ -129,12 +143,19 @@ class Report:
         out = {"runs": self.runs, "status": self.status, "costs": self.costs, "ranking": self.ranking}
         if self.comparison is not None:
             out["fidelity"] = self.comparison
+        if self.groups is not None:
+            out["groups"] = self.groups
         if self.pairs is not None:
             out["pairs"] = self.pairs
         return out
 
     def document(self) -> Document:
-        return _fidelity_document(self) if self.is_fidelity else _summary_document(self)
+        """The report as blocks, figures rendered to PNG."""
+        if self.groups is not None:
+            doc = _grouped_document(self)
+        else:
+            doc = _fidelity_document(self) if self.is_fidelity else _summary_document(self)
+        return render_figures(doc)
 
     def write(self, out_dir: str | os.PathLike, formats: Iterable[str] = ("md", "html")) -> Path:
         """Write report.md (+ figures/), report.html and/or tables/*.csv under ``out_dir``; returns it."""
@@ -160,6 +181,38 @@ class Report:
         return out
 
 
+PARALLEL_FIGURES = 4  # figures from which their rendering is shared by processes
+_PENDING: list = []  # the figures a forked renderer reads (inherited, not sent)
+
+
+def _render_one(i: int) -> bytes:
+    return png_bytes(_PENDING[i])
+
+
+def render_figures(doc: Document) -> Document:
+    """Render every figure block to PNG bytes. With several figures and CPUs, in forked processes
+    (at most 4): drawing with Agg is CPU-bound Python, half a second for a 1,000-point figure,
+    and figures are independent. The figures stay in the parent; children inherit them."""
+    global _PENDING
+    todo = [i for i, b in enumerate(doc.blocks) if b.kind == "figure" and b.figure is not None]
+    figures = [doc.blocks[i].figure for i in todo]
+    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1), 4,
+                  len(figures))
+    if workers >= 2 and len(figures) >= PARALLEL_FIGURES and "fork" in mp.get_all_start_methods() \
+            and threading.active_count() == 1:
+        _PENDING = figures
+        try:
+            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+                pngs = list(pool.map(_render_one, range(len(figures))))
+        finally:
+            _PENDING = []
+    else:
+        pngs = [png_bytes(f) for f in figures]
+    for i, png in zip(todo, pngs):
+        doc.blocks[i] = replace(doc.blocks[i], png=png, figure=None)
+    return doc
+
+
 # ----- analysis -----
 
 def _skipped(*frames: pd.DataFrame | None) -> list[str]:
@@ -173,6 +226,69 @@ def _top_configs(runs: pd.DataFrame, n: int) -> list[str]:
     agg["score"] = scores(agg["mean"], direction_of(runs, "runs") or "minimize")
     best = agg.sort_values(["score", "config_key"], ascending=[False, True])["config_key"]
     return best.drop_duplicates().head(n).tolist()
+
+
+def resolve_by(runs: pd.DataFrame, by: str | Sequence[str] | None) -> list[str]:
+    """The ``by`` names as run-frame columns: a column of that name, else the hyperparameter
+    ``config.<name>`` (``task`` -> ``config.task``). ValueError names what the runs have."""
+    out = []
+    for name in as_columns(by):
+        if name in runs.columns:
+            out.append(name)
+        elif f"{CONFIG_PREFIX}{name}" in runs.columns:
+            out.append(f"{CONFIG_PREFIX}{name}")
+        else:
+            config = sorted(c[len(CONFIG_PREFIX):] for c in runs.columns if c.startswith(CONFIG_PREFIX))
+            raise ValueError(f"by={name!r}: the runs have no column {name!r} and no hyperparameter "
+                             f"{CONFIG_PREFIX}{name}; hyperparameters: {config[:20]}")
+    return out
+
+
+def _statuses(runs: pd.DataFrame) -> str:
+    counts = runs["status"].fillna("unknown").value_counts()
+    return ", ".join(f"{n} {status}" for status, n in counts.items()) or "none"
+
+
+def why_nothing_compared(proxy: pd.DataFrame, full: pd.DataFrame, comparison: pd.DataFrame) -> str | None:
+    """Why no configuration of any strategy was compared with the full set, naming what was found;
+    None when at least one was."""
+    if len(comparison) and comparison["configs"].sum() > 0:
+        return None
+    head = "Nothing was compared: "
+    if not usable(full).any():
+        return (head + f"no full-scale run completed with an objective value ({len(full)} full-scale runs read: "
+                f"{_statuses(full)}). Rerun the full-scale configurations, or point --full at runs that finished.")
+    if not usable(proxy).any():
+        return (head + f"no proxy run completed with an objective value ({len(proxy)} proxy runs read: "
+                f"{_statuses(proxy)}).")
+    return head + explain_no_overlap(proxy[usable(proxy)], full[usable(full)])
+
+
+def grouped_verdict(summary: pd.DataFrame, by: Sequence[str], *, threshold: float, criterion: str,
+                    cost_by: str) -> Recommendation:
+    """One sentence over groups: the strategy recommended in the most groups (then confident, then
+    meeting the threshold in the most, then the higher median rho), with its counts."""
+    name = "rho relative to the noise ceiling" if criterion == "rho_rel" else "Spearman rho"
+    what = ", ".join(c[len(CONFIG_PREFIX):] if c.startswith(CONFIG_PREFIX) else c for c in by)
+    if summary.empty:
+        return Recommendation(None, f"No proxy strategy was compared in any group of {what}.", threshold, criterion,
+                              cost_by)
+    order = summary.sort_values(["share_recommended", "share_confident", "share_meets", "median_rho"],
+                                ascending=False, kind="stable")
+    best, row = order.index[0], order.iloc[0]
+    n = int(row["groups"])
+
+    def count(share: float) -> int:
+        return int(round(float(share) * n))
+
+    median = f"{row['median_rho']:.2f}" if np.isfinite(row["median_rho"]) else "n/a"
+    tally = (f"recommended (interval's lower bound clears {threshold:.2f}) in {count(row['share_recommended'])} of "
+             f"{n} groups of {what}, {name} >= {threshold:.2f} by its estimate in {count(row['share_meets'])} "
+             f"(median rho {median})")
+    if count(row["share_recommended"]) > 0:
+        return Recommendation(str(best), f"Across groups: {best} is {tally}.", threshold, criterion, cost_by)
+    return Recommendation(None, f"No proxy is recommended in any group of {what}; the closest, {best}, is {tally}.",
+                          threshold, criterion, cost_by)
 
 
 def build_report(
@@ -190,11 +306,19 @@ def build_report(
     top_n: int = 5,
     sources: Sequence[str] = (),
     skipped_files: Sequence[str] | None = None,
+    by: str | Sequence[str] | None = None,
 ) -> Report:
     """Analyse run frames. With a non-empty ``full``: fidelity of every proxy strategy against it;
     otherwise a summary of ``proxy`` alone (ranking, cost, status counts).
 
     ``top_n`` configurations get learning curves (read from their metrics.jsonl).
+
+    ``by``: column(s) that split the runs into independent groups (a task, a dataset): every
+    strategy is compared within each group (``comparison`` indexed by (by..., strategy)), and
+    ``Report.groups`` holds the summary across groups (``compare.group_summary``: median rho, the
+    share of groups where each strategy meets the threshold, is confident, is recommended). A name
+    that is not a column but a hyperparameter (``task`` for ``config.task``) is taken as that.
+    Raises ValueError naming the columns when a ``by`` column is in neither set.
     """
     check_runs(proxy, "proxy")
     if full is not None:
@@ -214,6 +338,27 @@ def build_report(
         runs["role"] = runs["reduction_label"].eq(FULL_LABEL).map({True: "full", False: "proxy"})
     report = Report(runs=runs, status=status_counts(runs), costs=cost_summary(runs), ranking=pd.DataFrame(),
                     sources=list(sources), skipped_files=skipped, settings=settings, labels=config_labels(runs))
+    by_cols = resolve_by(runs, by)
+    report.by = by_cols
+    if fidelity_mode and by_cols:
+        assert full is not None
+        report.pairs = pair_runs(proxy, full, by_cols)
+        fid_settings = FidelitySettings(tuple(k), n_resamples, confidence_level, ci_method, rng)
+        report.comparison = comparison_table(proxy, full, fid_settings, threshold=threshold, criterion=criterion,
+                                             cost_by=cost_by, by=by_cols, pairs=report.pairs)
+        report.groups = report.comparison.attrs["summary"]
+        report.recommendation = grouped_verdict(report.groups, by_cols, threshold=threshold, criterion=criterion,
+                                                cost_by=cost_by)
+        report.nothing_compared = why_nothing_compared(proxy, full, report.comparison)
+        if report.nothing_compared is not None:
+            report.recommendation = Recommendation(None, report.nothing_compared, threshold, criterion, cost_by)
+        report.ranking = ranking(full, by_cols)
+        report.curves = pd.DataFrame()
+        return report
+    if by_cols:  # one set: its ranking per group
+        report.ranking = ranking(proxy, by_cols)
+        report.curves = pd.DataFrame()
+        return report
     if fidelity_mode:
         assert full is not None  # for type checkers: fidelity_mode says so
         # pair once and bootstrap once: the table, the recommendation and the figures share them
@@ -223,11 +368,10 @@ def build_report(
                                              cost_by=cost_by, pairs=report.pairs)
         report.recommendation = recommend(report.comparison, threshold=threshold, criterion=criterion,
                                           cost_by=cost_by)
-        if len(report.comparison) and (report.comparison["configs"] == 0).all() and usable(proxy).any() \
-                and usable(full).any():
+        report.nothing_compared = why_nothing_compared(proxy, full, report.comparison)
+        if report.nothing_compared is not None:
             # nothing paired: say why (the fields that differ), not just "nothing to compare"
-            report.recommendation = Recommendation(None, explain_no_overlap(proxy[usable(proxy)], full[usable(full)]),
-                                                   threshold, criterion, cost_by)
+            report.recommendation = Recommendation(None, report.nothing_compared, threshold, criterion, cost_by)
         report.ranking = ranking(full)
         report.curve_configs = _top_configs(full, top_n)
     else:
@@ -297,8 +441,10 @@ def report_from_paths(
     n_resamples: int = 2000,
     rng: int | None = 0,
     top_n: int = 5,
+    by: str | Sequence[str] | None = None,
 ) -> Report:
-    """Load runs (see ``load_sets``) and analyse them: the Report, not yet written.
+    """Load runs (see ``load_sets``) and analyse them (``by``: see ``build_report``): the Report,
+    not yet written.
 
     Raises ValueError when nothing is found, FileNotFoundError for a path that does not exist.
     """
@@ -312,7 +458,8 @@ def report_from_paths(
     if proxy.empty:  # only full-scale runs: summarise them
         proxy, full = full, None
     return build_report(proxy, full, threshold=threshold, criterion=criterion, cost_by=cost_by,
-                        n_resamples=n_resamples, rng=rng, top_n=top_n, sources=sources, skipped_files=skipped)
+                        n_resamples=n_resamples, rng=rng, top_n=top_n, sources=sources, skipped_files=skipped,
+                        by=by)
 
 
 def write_report(
@@ -329,6 +476,7 @@ def write_report(
     n_resamples: int = 2000,
     rng: int | None = 0,
     top_n: int = 5,
+    by: str | Sequence[str] | None = None,
 ) -> Path:
     """Load runs (see ``load_sets``), analyse them and write the report; returns ``out_dir``.
 
@@ -337,7 +485,8 @@ def write_report(
     """
     formats = check_formats(formats)
     report = report_from_paths(proxy_paths, full_paths, storage=storage, study=study, threshold=threshold,
-                               criterion=criterion, cost_by=cost_by, n_resamples=n_resamples, rng=rng, top_n=top_n)
+                               criterion=criterion, cost_by=cost_by, n_resamples=n_resamples, rng=rng, top_n=top_n,
+                               by=by)
     return report.write(out_dir, formats)
 
 
@@ -362,6 +511,35 @@ def _strategy_cells(table: pd.DataFrame, cost_by: str) -> pd.DataFrame:
     formats = {**{c: share for c in fid.columns if c.startswith("top")}, "p_worse": share,
                "regret_sd": fmt_float(2), "rho_rel": fmt_fixed(3), f"cheaper ({cost_by})": fmt_times}
     return format_table(fid, formats)
+
+
+def group_cells(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary across groups as shown: shares as fractions of groups, rho at 3 decimals."""
+    share = fmt_fixed(2)
+    formats = {c: share for c in summary.columns if c.startswith("share_")}
+    formats.update({c: fmt_fixed(3) for c in ("median_rho", "rho_q25", "rho_q75")})
+    formats.update({c: fmt_times for c in summary.columns if c.startswith("median_cost_reduction")})
+    return format_table(summary, formats)
+
+
+def _grouped_document(report: Report) -> Document:
+    """A report per group of ``by``: the summary across groups, then every (group, strategy) row."""
+    assert report.comparison is not None and report.groups is not None
+    s = report.settings
+    doc = Document()
+    _common_head(doc, report, "budgetsweep fidelity report by " + ", ".join(report.by))
+    doc.add("p", f"Criterion: {s['criterion']} >= {float(s['threshold']):.2f}, judged with its interval, in each "
+                 f"group of {', '.join(report.by)} separately; cost measured by {s['cost_by']}.")
+    doc.add("h2", "Across groups")
+    doc.add("p", "Per strategy: groups compared, median and quartiles of rho over groups, and the share of groups "
+                 "where the estimate meets the threshold (share_meets), where its interval's lower bound clears it "
+                 "(share_confident) and where it is the recommended proxy (share_recommended).")
+    doc.add("table", table=group_cells(report.groups))
+    doc.add("h2", "Per group")
+    doc.add("table", table=report.strategy_table())
+    _runs_section(doc, report)
+    _method_notes(doc, report)
+    return doc
 
 
 def _common_head(doc: Document, report: Report, title: str) -> None:
@@ -413,7 +591,8 @@ def _curves_section(doc: Document, report: Report, legend: str) -> None:
     if not report.curve_configs or metric is None:
         return
     order = report.comparison.index.tolist() if report.comparison is not None else []
-    strategies = order + sorted(set(report.runs["reduction_label"].dropna()) - set(order))
+    # unique() first: a set of 100k label strings costs a pandas item access per run
+    strategies = order + sorted(set(report.runs["reduction_label"].dropna().unique()) - set(order))
     if report.is_fidelity:
         full_labels = sorted(report.runs.loc[report.runs["role"] == "full", "reduction_label"].dropna().unique())
         strategies = full_labels + [s for s in strategies if s not in full_labels]
@@ -426,7 +605,7 @@ def _curves_section(doc: Document, report: Report, legend: str) -> None:
                      "(runs read from an Optuna storage have none).")
         return
     doc.add("figure", f"learning curves ({metric}) of the top {len(report.curve_configs)} configurations",
-            png=png_bytes(fig), name="learning_curves.png")
+            figure=fig, name="learning_curves.png")
 
 
 def _method_notes(doc: Document, report: Report) -> None:
@@ -504,7 +683,7 @@ def _fidelity_document(report: Report) -> Document:
     if len(table):
         fig = plot_tradeoff(table, cost_by=str(s["cost_by"]), criterion=str(s["criterion"]),
                             threshold=float(s["threshold"]))  # type: ignore[arg-type]
-        doc.add("figure", "fidelity vs measured cost reduction, one point per strategy", png=png_bytes(fig),
+        doc.add("figure", "fidelity vs measured cost reduction, one point per strategy", figure=fig,
                 name="tradeoff.png")
     _top_configurations(doc, report)
     doc.add("h2", "Noise ceiling")
@@ -522,7 +701,7 @@ def _fidelity_document(report: Report) -> Document:
         doc.add("p", f"{int(row['configs'])} configurations compared; {int(row['proxy_only'])} with proxy runs only "
                      f"and {int(row['full_only'])} with full runs only were left out.")
         fig = plot_proxy_vs_full(report.pairs, str(strategy))
-        doc.add("figure", f"proxy vs full objective, {strategy}", png=png_bytes(fig), name=f"proxy_vs_full_{i}.png")
+        doc.add("figure", f"proxy vs full objective, {strategy}", figure=fig, name=f"proxy_vs_full_{i}.png")
     _curves_section(doc, report, "config (full rank)")
     _runs_section(doc, report)
     _method_notes(doc, report)

@@ -22,19 +22,20 @@ def status_counts(runs: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def ranking(runs: pd.DataFrame) -> pd.DataFrame:
-    """Configurations of each strategy ranked by their seed-mean objective (rank 1 = best; means
-    equal within ``ranks.RTOL`` share a rank)."""
+def ranking(runs: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
+    """Configurations of each strategy (within each group of the ``by`` columns) ranked by their
+    seed-mean objective (rank 1 = best; means equal within ``ranks.RTOL`` share a rank)."""
     check_runs(runs)
+    by = list(by or [])
     direction = direction_of(runs, "runs") or "minimize"
-    agg = aggregate_seeds(runs)
-    codes = group_codes(agg, ["strategy"])
+    agg = aggregate_seeds(runs, by)
+    codes = group_codes(agg, [*by, "strategy"])
     # seed means equal within ranks.RTOL are ties: they share the best rank of the tie
     snapped = pd.Series(snap_ties(scores(agg["mean"], direction).to_numpy(float), groups=codes), index=agg.index)
     agg["rank"] = snapped.groupby(codes).rank(ascending=False, method="min")
-    agg = agg.sort_values(["strategy", "rank", "config_key"]).reset_index(drop=True)
-    config_cols = [c for c in agg.columns if c.startswith(CONFIG_PREFIX)]
-    front = ["strategy", "rank", "config_key", "mean", "std", "n"]
+    agg = agg.sort_values([*by, "strategy", "rank", "config_key"]).reset_index(drop=True)
+    config_cols = [c for c in agg.columns if c.startswith(CONFIG_PREFIX) and c not in by]
+    front = [*by, "strategy", "rank", "config_key", "mean", "std", "n"]
     rest = [c for c in agg.columns if c not in front and c not in config_cols]
     agg["rank"] = agg["rank"].astype("int64")
     return agg[front + config_cols + rest]

@@ -72,16 +72,19 @@ def summary_table(summary: Mapping[str, Any], max_rows: int = 30) -> str:
                 f"reserved {format_cost(summary['reserved'], unit)}, remaining "
                 f"{format_cost(summary['remaining'], unit)} of {format_cost(summary['limit'], unit)} "
                 f"({100 * summary['remaining_fraction']:.1f}%)")
-    lines = [
-        head,
-        f"{'trial':>5}  {'status':<15} {'label':<24} {'predicted':>12} {'actual':>12} {'error':>12}",
-    ]
     rows = summary["trials"]
     shown = rows if len(rows) <= max_rows else rows[-max_rows:]
+    # the label column as wide as the longest label shown: a reduction label is never cut
+    # (data_subset(fraction=0.05)+short_schedule(...) told apart from its siblings only at its end)
+    width = max([24, *(len(str(r["label"] or "-")) for r in shown)])
+    lines = [
+        head,
+        f"{'trial':>5}  {'status':<15} {'label':<{width}} {'predicted':>12} {'actual':>12} {'error':>12}",
+    ]
     if len(shown) < len(rows):
         lines.append(f"  ... {len(rows) - len(shown)} earlier trials in budget_summary.json")
     for r in shown:
-        lines.append(f"{r['trial']:>5}  {str(r['status'] or r['ledger']):<15} {str(r['label'] or '-')[:24]:<24} "
+        lines.append(f"{r['trial']:>5}  {str(r['status'] or r['ledger']):<15} {str(r['label'] or '-'):<{width}} "
                      f"{format_cost(r['predicted'], unit):>12} {format_cost(r['actual'], unit):>12} "
                      f"{format_cost(r['error'], unit):>12}")
     pred = summary["prediction"]

@@ -145,3 +145,23 @@ def test_a_threshold_is_not_decided_by_float_error(tables):
     table = compare_strategies(proxy, full, threshold=0.8, n_resamples=0)
     assert table.loc["p", "rho"] == pytest.approx(0.8) and table.loc["p", "meets"]
     assert not recommend(table).text.startswith("No proxy meets")
+
+
+def test_bootstraps_shared_by_processes_give_the_intervals_of_one_process(tables, monkeypatch):
+    import importlib
+
+    fid = importlib.import_module("budgetsweep.analysis.fidelity")  # the module; the package exports a function
+
+    rng = np.random.default_rng(2)
+    full = {f"c{i}": [float(i), float(i) + 0.1] for i in range(30)}
+    proxies = []
+    for label, noise in (("a", 2.0), ("b", 8.0), ("c", 20.0)):
+        p, f = tables(full, {k: [v[0] + rng.normal(0, noise)] for k, v in full.items()}, label=label)
+        proxies.append(p)
+    proxy = pd.concat(proxies, ignore_index=True)
+    alone = compare_strategies(proxy, f, n_resamples=300)
+    monkeypatch.setattr(fid, "PARALLEL_BOOTSTRAP", 0)  # every bootstrap in the forked processes
+    shared = compare_strategies(proxy, f, n_resamples=300)
+    cols = ["rho_low", "rho_high", "tau_low", "tau_high"]
+    pd.testing.assert_frame_equal(shared[cols], alone[cols])
+    assert alone[cols].notna().all().all() and (alone["rho_low"] < alone["rho_high"]).all()

@@ -114,3 +114,41 @@ def test_a_run_frame_with_missing_status_is_an_error_not_zero_configurations(tab
     proxy["status"] = None
     with pytest.raises(ValueError, match=r"proxy.status has 3 missing value\(s\)"):
         compare_strategies(proxy, full, n_resamples=0)
+
+
+def test_config_values_differing_by_float_noise_pair_as_one_configuration():
+    """Full runs at lr 0.1 * k and proxy runs at the same values + 1e-12 relative (computed another
+    way): one configuration each, every one paired; genuinely different values stay apart."""
+    rng = np.random.default_rng(5)
+    lrs = np.array([0.1 * k for k in range(1, 13)])
+    rows = []
+    for scale, lr_values in (("full", lrs), ("proxy", lrs * (1 + 1e-12))):
+        for i, lr in enumerate(lr_values):
+            for seed in range(2):
+                rows.append({"lr": lr, "width": 64.0, "scale": scale, "seed": seed, "loss": i + rng.normal(0, 0.01)})
+    df = pd.DataFrame(rows)
+    assert df["lr"].nunique() == 24  # as a reader of the table sees them: 24 distinct numbers
+    runs = from_frame(df, config=["lr", "width"], strategy="scale", full_label="full", seed="seed",
+                      objective="loss", direction="minimize")
+    assert runs["config_key"].nunique() == 12
+    assert "lr=0.1, width=64" in set(runs["config_key"])  # the shorter spelling of the two
+    table = compare_strategies(*split_runs(runs), n_resamples=0)
+    assert table.loc["proxy", "configs"] == 12 and table.loc["proxy", "rho"] == pytest.approx(1.0)
+    apart = from_frame(pd.DataFrame({"lr": [0.1, 0.1 * (1 + 1e-6)], "s": ["full", "p"], "v": [1.0, 2.0]}),
+                       config="lr", strategy="s", objective="v", direction="minimize")
+    assert apart["config_key"].nunique() == 2
+
+
+@pytest.mark.parametrize("values, message", [
+    ([100.0, 0.0, -5.0, 100.0], r"cost column 'n_examples' \(examples\) has 2 row\(s\) that are zero, negative "
+                                r"or infinite, e.g. \[0.0, -5.0\]"),
+    ([100.0, np.inf, 100.0, 100.0], r"has 1 row\(s\) that are zero, negative or infinite"),
+    ([100.0, "many", 100.0, 100.0], r"cost column 'n_examples' \(examples\) has 1 non-numeric value\(s\), "
+                                    r"e.g. \['many'\]"),
+])
+def test_costs_that_are_not_positive_numbers_are_errors(curves, values, message):
+    rest = curves["n_examples"].tolist()[len(values):]
+    with pytest.raises(ValueError, match=message):
+        from_frame(curves.assign(n_examples=values + rest), **ARGS)
+    ok = from_frame(curves.assign(n_examples=[100.0, np.nan, 100.0, 100.0] + rest), **ARGS)  # NaN: not measured
+    assert ok["examples"].isna().sum() == 1

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from budgetsweep.analysis import RecordWarning, load_curves, load_runs
@@ -97,21 +98,75 @@ def test_learning_curves_come_from_metrics_jsonl(tmp_path, write_run, make_recor
     assert curves["val_loss"].iloc[-1] == pytest.approx(0.3 + 0.5 / 3)
 
 
-def test_records_read_fast_or_whole_give_the_same_row(tmp_path, make_record):
-    import json
+def _layouts(record: dict) -> dict[str, str]:
+    """One record written the ways a user's own writer might: every layout must load alike."""
+    indented = json.dumps(record, indent=2)
+    info_first = {"info": {"steps": 3, "config": {"x": 1}}, **record}
+    same_line = json.dumps(info_first, indent=2).replace('\n  },\n  "status"', '\n  }, "status"', 1)
+    assert '}, "status"' in same_line  # a top-level key on the line of a skipped field's end
+    rest = json.dumps({k: v for k, v in record.items() if k != "config"}, indent=2)
+    # nested keys indented like top-level ones, one of them named like a field analysis skips
+    nested_flat = '{\n  "config": {\n  "info": 5,\n  "optim.lr": 0.01\n  },' + rest[1:]
+    return {
+        "indented": indented,
+        "compact": json.dumps(record, separators=(",", ":")),
+        "reordered": json.dumps(dict(reversed(list(record.items()))), indent=2),
+        "whitespace": json.dumps(record, indent=2).replace('": ', '" :  ').replace("\n", "  \r\n"),
+        "indent4": json.dumps(record, indent=4),
+        "same_line": same_line,
+        "nested_flat": nested_flat,
+        "nan": json.dumps({**record, "metrics": {"val_loss": float("nan"), "train_loss": 0.5}}, indent=2),
+        "bom": "\ufeff" + indented,
+    }
 
-    from budgetsweep.analysis.load import read_record_row
 
-    record = make_record("k", "full", 3, 1.5)
+def test_any_layout_of_a_record_loads_as_json_loads_reads_it(tmp_path, make_record):
+    """A record written compact, reordered, with other whitespace, or with keys where the old
+    byte-cut looked for top-level fields must give the row of json.loads + record_row."""
+    from budgetsweep.analysis.load import record_row
+    from budgetsweep.analysis.schema import normalize_runs
+
+    record = make_record("k", "data_subset(fraction=0.1)", 3, 1.5, factor=0.1)
     record["recipe"] = {"train": {"epochs": 10, "note": 'a "quoted"\n  "reductions": value'}}
     record["full_recipe"] = record["recipe"]
+    record["reductions"] = [{"name": "data_subset"}]
     record["info"] = {"steps": 3}
-    indented, compact = tmp_path / "a.json", tmp_path / "b.json"
-    indented.write_text(json.dumps(record, indent=2))  # as jobs write it: the fast path
-    compact.write_text(json.dumps(record))  # any other layout: parsed whole
-    a, b = read_record_row(indented), read_record_row(compact)
-    assert {k: v for k, v in a.items() if "path" not in k} == {k: v for k, v in b.items() if "path" not in k}
-    assert a["objective_value"] == 1.5 and a["seed"] == 3
+    record["trial"] = {"number": 4, "study_name": "s"}
+    layouts = _layouts(record)
+    rows = []
+    for name, text in sorted(layouts.items()):
+        job = tmp_path / name
+        job.mkdir()
+        (job / "record.json").write_text(text, encoding="utf-8")
+        rows.append(record_row(json.loads(text.encode("utf-8")), str(job.resolve() / "record.json")))
+    df = load_runs(tmp_path)
+    assert df.attrs["skipped"] == 0 and len(df) == len(layouts)
+    pd.testing.assert_frame_equal(df, normalize_runs(pd.DataFrame(rows)))
+    by_name = df.set_index(df["path"].map(lambda p: p.rsplit("/", 1)[-1]))
+    assert by_name.loc["nested_flat", "config.info"] == 5  # not cut out of config
+    assert by_name.loc["same_line", "status"] == "completed" and by_name.loc["same_line", "seed"] == 3
+    assert np.isnan(by_name.loc["nan", "metric.val_loss"]) and by_name.loc["nan", "metric.train_loss"] == 0.5
+
+
+def test_records_decoded_fast_or_by_json_loads_give_the_same_frame(tmp_path, make_record, write_run, monkeypatch):
+    """The msgspec path and the json.loads path (no msgspec) build equal frames, values and dtypes."""
+    from budgetsweep.analysis import load
+
+    rng = np.random.default_rng(1)
+    for i in range(40):
+        rec = make_record(f"c{i % 7}", "full" if i % 3 else "data_subset(fraction=0.1)", i, float(rng.normal()),
+                          status="completed" if i % 5 else "failed",
+                          config={"optim": {"lr": float(rng.uniform()), "name": "adamw"}, "hidden": 2 ** (i % 4)})
+        if i % 4 == 0:
+            rec["trial"] = {"number": i, "study_name": "s"}
+        if i % 6 == 0:
+            rec["metrics"] = {"val_loss": float(rng.normal()), "extra": i}
+        write_run(tmp_path, rec, name=f"job{i:02d}")
+    fast = load.load_runs(tmp_path)
+    monkeypatch.setattr(load, "msgspec", None)
+    slow = load.load_runs(tmp_path)
+    pd.testing.assert_frame_equal(fast, slow)
+    assert len(fast) == 40
 
 
 def test_many_records_are_read_in_processes_in_file_order(tmp_path, make_record, write_run, monkeypatch):
@@ -136,10 +191,12 @@ def test_threaded_and_sequential_reading_give_the_same_frame(tmp_path, make_reco
     for i in range(20):
         write_run(tmp_path, make_record(f"c{i:02d}", "full", 0, float(i)), name=f"job{i:02d}")
     (tmp_path / "job07" / "record.json").unlink()
-    (tmp_path / "job07" / "record.json").mkdir()  # unreadable: a folder where the file should be
-    frame, errors = load._read_rows(sorted(str(p) for p in tmp_path.rglob("record.json")))
-    assert frame["config_key"].tolist() == [f"c{i:02d}" for i in range(20) if i != 7]
-    assert len(errors) == 1 and "job07" in errors[0][0]
+    (tmp_path / "job07" / "record.json").mkdir()  # no record: a folder where the file should be
+    (tmp_path / "job08" / "record.json").write_text("{")  # unreadable
+    frame, errors, absent = load._read_rows(sorted(str(p) for p in tmp_path.rglob("record.json")))
+    assert frame["config_key"].tolist() == [f"c{i:02d}" for i in range(20) if i not in (7, 8)]
+    assert len(errors) == 1 and "job08" in errors[0][0]
+    assert len(absent) == 1 and "job07" in absent[0]
 
 
 def test_records_larger_than_one_read_block_are_read_whole(tmp_path, make_record):
@@ -152,3 +209,26 @@ def test_records_larger_than_one_read_block_are_read_whole(tmp_path, make_record
     assert load._read_bytes(str(path)) == path.read_bytes()
     assert load.read_record_row(path)["objective_value"] == 2.5
     assert isinstance(load._read_bytes(str(tmp_path / "missing.json")), OSError)
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_runs_are_found_as_find_records_finds_them_in_its_order(tmp_path, make_record, write_run, monkeypatch,
+                                                                parallel):
+    """load_runs opens sub-folders' record.json directly and descends where there is none: the same
+    files, in the same order (by given path, then by file), as find_records."""
+    from budgetsweep.analysis import load
+
+    if parallel:
+        monkeypatch.setattr(load, "PARALLEL_FROM", 5)
+    for day, time_, n in [("d2", "t1", 4), ("d1", "t2", 3), ("d1", "t1", 2)]:
+        for i in range(n):
+            write_run(tmp_path / "multirun" / day / time_, make_record(f"{day}{time_}{i}"), name=str(i))
+            (tmp_path / "multirun" / day / time_ / str(i) / "checkpoints").mkdir()  # inside a job: never searched
+    (tmp_path / "multirun" / "d1" / ".hydra").mkdir()
+    (tmp_path / "multirun" / "d1" / ".hydra" / "record.json").write_text("{}")
+    (tmp_path / "multirun" / "d1" / "t1" / "empty").mkdir()
+    write_run(tmp_path / "single", make_record("single"), name="job")
+    roots = [tmp_path / "single", tmp_path / "multirun", tmp_path / "multirun" / "d1"]  # d1 twice: once
+    df = load.load_runs(roots)
+    assert df["record_path"].tolist() == [str(p) for p in load.find_records(roots)]
+    assert len(df) == 10 and df.attrs["skipped"] == 0

@@ -174,11 +174,12 @@ def test_pooled_std_and_spearman_brown():
 
 def test_grouped_rank_statistics_equal_scipy_per_group():
     rng = np.random.default_rng(3)
-    sizes = [1, 2, 3, 7, 7, 20, 45]
+    sizes = [1, 2, 3, 7, 7, 20, 45, 65, 300, 120]  # the last three above ranks.LARGE_GROUP
     codes = np.repeat(np.arange(len(sizes)), sizes)
     x = rng.integers(0, 6, codes.size).astype(float)  # ties on both sides
     y = x + rng.integers(0, 4, codes.size)
     y[codes == 4] = 1.0  # a group without variation
+    y[codes == 9] = 2.0  # a large one without
     import pandas as pd
 
     rx = pd.Series(x).groupby(codes).rank().to_numpy()
@@ -188,4 +189,5 @@ def test_grouped_rank_statistics_equal_scipy_per_group():
     for g in range(len(sizes)):
         ref_rho, ref_tau = ranks.rank_agreement(x[codes == g], y[codes == g])
         np.testing.assert_allclose([rho[g], tau[g]], [ref_rho, ref_tau], atol=1e-12, equal_nan=True)
-    assert np.isfinite(rho[5]) and np.isnan(rho[4]) and np.isnan(tau[1])
+    assert np.isfinite(rho[5]) and np.isnan(rho[4]) and np.isnan(tau[1]) and np.isnan(tau[9])
+    assert np.isfinite(tau[8])

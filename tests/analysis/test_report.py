@@ -143,3 +143,16 @@ def test_cost_summary_counts_the_runs_its_means_are_over(runs, make_record):
     assert (row["total_examples"], row["mean_examples"]) == (4992, 1600)  # total over all, mean over completed
     stopped = cost_summary(runs(records[2:])).loc["full"]
     assert (stopped["runs"], stopped["completed"], stopped["total_examples"]) == (2, 0, 1792)
+
+
+def test_figures_rendered_by_processes_equal_those_rendered_in_one(study_dirs, monkeypatch):
+    import budgetsweep.analysis.report as report_module
+
+    proxy_dir, full_dir, _ = study_dirs
+    report = build_report(load_runs(proxy_dir), load_runs(full_dir), n_resamples=0)
+    monkeypatch.setattr(report_module, "PARALLEL_FIGURES", 10**6)  # never in processes
+    alone = [b.png for b in report.document().blocks if b.kind == "figure"]
+    monkeypatch.setattr(report_module, "PARALLEL_FIGURES", 1)
+    shared = [b.png for b in report.document().blocks if b.kind == "figure"]
+    assert len(alone) >= 4 and all(p.startswith(b"\x89PNG") for p in alone)
+    assert shared == alone

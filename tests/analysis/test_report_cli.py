@@ -161,10 +161,87 @@ def test_no_shared_configuration_names_the_fields_that_differ(tmp_path, write_ru
         write_run(tmp_path / "full", _record_with_recipe(make_record, f"f{i}", "full", 0, float(i), 10.0))
     code = report_main([str(tmp_path / "proxy"), "--full", str(tmp_path / "full"), "--out", str(tmp_path / "r"),
                         "--format", "md", "--resamples", "0"])
-    out = capsys.readouterr().out
-    assert code == 0
+    captured = capsys.readouterr()
+    out = captured.out
+    assert code == 2  # nothing compared is no success: the reason on stderr, the report still written
+    assert "error: Nothing was compared: The proxy runs (4 configurations)" in captured.err
     first = out.splitlines()[0]
-    assert first.startswith("The proxy runs (4 configurations) and the full-scale runs (4) share no config key")
+    assert first.startswith("Nothing was compared: The proxy runs (4 configurations) and the full-scale runs (4) "
+                            "share no config key")
     assert "train.epochs: proxy 10 vs full 10.0" in first
     assert "No strategy had" not in out and "train.device" not in first and "seed" not in first
     assert "train.epochs: proxy 10 vs full 10.0" in (tmp_path / "r" / "report.md").read_text()
+
+
+def _task_dirs(root: Path, write_run, make_record) -> tuple[Path, Path]:
+    """Two tasks x 12 configurations x 2 seeds: the proxy ranks digits' configurations as the full
+    runs do and moons' in reverse."""
+    proxy_dir, full_dir = root / "proxy", root / "full"
+    for task, sign in (("digits", 1.0), ("moons", -1.0)):
+        for i in range(12):
+            key, config = f"{task}{i:02d}", {"task": task, "optim.lr": 0.001 * (i + 1)}
+            for seed in range(2):
+                write_run(full_dir, make_record(key, "full", seed, 1.0 + 0.1 * i + 0.001 * seed, config=config))
+                write_run(proxy_dir, make_record(key, GOOD, seed, 2.0 + sign * 0.1 * i + 0.001 * seed, factor=0.1,
+                                                 examples=100.0, wall=1.0, config=config))
+    return proxy_dir, full_dir
+
+
+def test_report_by_task_compares_each_group_and_summarises_across(tmp_path, write_run, make_record, capsys,
+                                                                   fast_figures):
+    from budgetsweep.analysis import compare_strategies
+
+    proxy_dir, full_dir = _task_dirs(tmp_path, write_run, make_record)
+    out = tmp_path / "report"
+    code = report_main([str(proxy_dir), "--full", str(full_dir), "--by", "task", "--out", str(out),
+                        "--format", "md,csv", "--resamples", "0"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    table = pd.read_csv(out / "tables" / "fidelity.csv").set_index(["config.task", "strategy"])
+    ref = compare_strategies(load_runs(proxy_dir), load_runs(full_dir), by="config.task", n_resamples=0)
+    for task in ("digits", "moons"):
+        assert table.loc[(task, GOOD), "rho"] == pytest.approx(ref.loc[(task, GOOD), "rho"])
+        assert table.loc[(task, GOOD), "configs"] == 12
+    assert table.loc[("digits", GOOD), "rho"] == pytest.approx(1.0)
+    assert table.loc[("moons", GOOD), "rho"] == pytest.approx(-1.0)
+    groups = pd.read_csv(out / "tables" / "groups.csv", index_col="strategy")
+    assert groups.loc[GOOD, "groups"] == 2 and groups.loc[GOOD, "share_meets"] == 0.5
+    assert groups.loc[GOOD, "median_rho"] == pytest.approx(0.0)
+    # the verdict and both tables on the terminal, and in the report
+    assert f"Across groups: {GOOD} is recommended" in printed and "in 1 of 2 groups of task" in printed
+    assert "Across groups (config.task):" in printed and "Per group:" in printed and "moons" in printed
+    md = (out / "report.md").read_text()
+    assert "## Across groups" in md and "## Per group" in md and "| moons |" in md
+
+
+def test_report_by_an_unknown_column_names_what_there_is(tmp_path, write_run, make_record, capsys):
+    proxy_dir, full_dir = _task_dirs(tmp_path, write_run, make_record)
+    code = report_main([str(proxy_dir), "--full", str(full_dir), "--by", "dataset", "--resamples", "0",
+                        "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and "by='dataset'" in err and "'task'" in err
+
+
+def test_no_completed_full_run_exits_non_zero_saying_so(tmp_path, write_run, make_record, capsys, fast_figures):
+    for i in range(4):
+        write_run(tmp_path / "proxy", make_record(f"c{i}", GOOD, 0, float(i), factor=0.1))
+        write_run(tmp_path / "full", make_record(f"c{i}", "full", 0, None, status="failed"))
+    code = report_main([str(tmp_path / "proxy"), "--full", str(tmp_path / "full"), "--out", str(tmp_path / "r"),
+                        "--format", "md", "--resamples", "0"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Nothing was compared: no full-scale run completed with an objective value (4 full-scale runs read: " \
+           "4 failed)" in err
+    assert (tmp_path / "r" / "report.md").exists()
+
+
+def test_groups_that_match_nowhere_exit_non_zero(tmp_path, write_run, make_record, capsys, fast_figures):
+    for i in range(4):
+        write_run(tmp_path / "proxy", make_record(f"m{i}", GOOD, 0, float(i), factor=0.1,
+                                                  config={"task": "moons", "optim.lr": 0.1 * i}))
+        write_run(tmp_path / "full", make_record(f"d{i}", "full", 0, float(i),
+                                                 config={"task": "digits", "optim.lr": 0.1 * i}))
+    code = report_main([str(tmp_path / "proxy"), "--full", str(tmp_path / "full"), "--by", "task",
+                        "--out", str(tmp_path / "r"), "--format", "md", "--resamples", "0"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Nothing was compared" in err and "task" in err

@@ -52,6 +52,12 @@ def workspace(tmp_path, monkeypatch, write_run, make_record, study_dirs, study_d
     for i in range(6):
         write_run(sweeps / "grid", make_record(f"g{i}", "full", 0, float(i)))
         write_run(sweeps / "grid", make_record(f"g{i}", "data_subset(fraction=0.1)", 0, float(i) + 1, factor=0.1))
+    for task, sign in (("digits", 1.0), ("moons", -1.0)):  # for --by task: two tasks in one folder
+        for i in range(12):
+            config = {"task": task, "optim.lr": 0.001 * (i + 1)}
+            write_run(sweeps / "tasks", make_record(f"{task}{i}", "full", 0, float(i), config=config))
+            write_run(sweeps / "tasks", make_record(f"{task}{i}", "data_subset(fraction=0.1)", 0, sign * i,
+                                                    factor=0.1, config=config))
     shutil.copyfile(study_db, tmp_path / "outputs" / "study.db")
     monkeypatch.chdir(tmp_path)
     return tmp_path

@@ -35,3 +35,18 @@ def test_a_sweep_without_limit_says_nothing_was_predicted():
     table = summary_table(s)
     assert "no limit" in table and "no trial cost was predicted" in table
     assert "no completed trial" not in table  # both completed: the old line was wrong
+
+
+def test_a_long_reduction_label_is_shown_whole_and_the_columns_stay_aligned():
+    long = "data_subset(fraction=0.05)+short_schedule(fraction=0.2,mode=x)"
+    assert len(long) >= 60
+    charges = [Charge(0, "committed", 100.0, 90.0, long, None, None, datetime.now(), None),
+               charge(1, 100.0, 120.0)]
+    s = build_summary(study_name="s", storage="sqlite:///x", unit="examples", limit=400.0, tolerance=0.1, spent=210.0,
+                      reserved=0.0, charges=charges, trials={0: {"status": "completed", "label": long},
+                                                             1: {"status": "completed"}}, n_trials=2, stopped=None)
+    lines = summary_table(s).splitlines()
+    row = next(line for line in lines if long in line)
+    assert row.split()[2] == long  # intact, not cut at 24 characters
+    header, full_row = lines[1], next(line for line in lines if " full " in line)
+    assert len(header) == len(row) == len(full_row)  # one column width for every row
