@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -59,12 +60,10 @@ DIGITS = Grid(
     task="digits",
     axes={"optim.lr": ["3e-4", "1.39e-3", "6.46e-3", "3e-2"], "model.hidden": ["32", "128", "512"]},
     strategies={
-        "article_50x": ["reduction=[data_subset,short_schedule]", "reduction.data_subset.fraction=0.1",
-                        "reduction.short_schedule.fraction=0.2"],
-        "steps_2pct": ["reduction=short_schedule", "reduction.short_schedule.fraction=0.02"],
+        "proxy50": ["experiment=proxy50"],
         "steps_12pct": ["reduction=short_schedule", "reduction.short_schedule.fraction=0.125"],
-        "mup_width_0.125": ["reduction=model_scale", "reduction.model_scale.width=0.125",
-                            "reduction.model_scale.mup=true"],
+        "small_batch": ["experiment=small_batch"],
+        "mup_width": ["experiment=mup_width"],
     },
 )
 
@@ -72,10 +71,10 @@ CHARLM = Grid(
     task="charlm",
     axes={"optim.lr": ["5e-4", "2e-3", "8e-3"], "model.n_embd": ["64", "128"]},
     strategies={
-        "article_50x": ["reduction=[data_subset,short_schedule]", "reduction.data_subset.fraction=0.1",
-                        "reduction.short_schedule.fraction=0.2"],
-        "mup_width_0.25": ["reduction=model_scale", "reduction.model_scale.width=0.25",
-                           "reduction.model_scale.mup=true"],
+        "proxy50": ["experiment=proxy50"],
+        "charlm_proxy50": ["experiment=charlm_proxy50"],
+        "small_batch": ["experiment=small_batch"],
+        "mup_width": ["experiment=mup_width"],
     },
 )
 
@@ -95,15 +94,18 @@ def sweep(out: Path, grid: Grid, name: str, extra: list[str], seed: int) -> floa
     return time.perf_counter() - start
 
 
-def run_task(out: Path, grid: Grid, only: list[str] | None) -> None:
+def run_task(out: Path, grid: Grid, only: list[str] | None, full_only: bool = False) -> None:
     walls_path = out / grid.task / "command_seconds.json"
     walls = json.loads(walls_path.read_text()) if walls_path.exists() else {}
     plan = [("full", [], s) for s in grid.full_seeds]
-    plan += [(n, o, s) for n, o in grid.strategies.items() if not only or n in only for s in grid.proxy_seeds]
+    if not full_only:
+        plan += [(n, o, s) for n, o in grid.strategies.items() if not only or n in only for s in grid.proxy_seeds]
     for name, extra, seed in plan:
         seconds = sweep(out, grid, name, extra, seed)
         if seconds is not None:
             walls[f"{name}/seed{seed}"] = seconds
+            # the machine's load when it ended: wall-time ratios are only as fair as the load was even
+            walls.setdefault("_load", {})[f"{name}/seed{seed}"] = round(os.getloadavg()[0], 2)
             walls_path.parent.mkdir(parents=True, exist_ok=True)
             tmp = walls_path.with_suffix(".tmp")
             tmp.write_text(json.dumps(walls, indent=2))
@@ -113,7 +115,7 @@ def run_task(out: Path, grid: Grid, only: list[str] | None) -> None:
 def command_reduction(walls: dict[str, float], name: str) -> float:
     """Full command seconds per run over the proxy's (seeds averaged): what the user waits for."""
     def per_seed(n):
-        values = [v for k, v in walls.items() if k.split("/")[0] == n]
+        values = [v for k, v in walls.items() if not k.startswith("_") and k.split("/")[0] == n]
         return sum(values) / len(values) if values else float("nan")
     return per_seed("full") / per_seed(name)
 
@@ -193,13 +195,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--task", choices=sorted(GRIDS), action="append", help="default: every task")
     parser.add_argument("--strategy", action="append", help="only these strategies (default: all)")
     parser.add_argument("--out", type=Path, default=ROOT / "outputs/benchmarks/proxy_fidelity")
+    parser.add_argument("--full-only", action="store_true", help="run the full-scale grid only")
     parser.add_argument("--report-only", action="store_true", help="no runs: tables from existing records")
     parser.add_argument("--threshold", type=float, default=0.8)
     args = parser.parse_args(argv)
     grids = [GRIDS[t] for t in (args.task or GRIDS)]
     if not args.report_only:
         for grid in grids:
-            run_task(args.out, grid, args.strategy)
+            run_task(args.out, grid, args.strategy, args.full_only)
     table = pd.concat([task_table(args.out, g) for g in grids if (args.out / g.task / "full").exists()],
                       ignore_index=True)
     out_md = ROOT / "analysis/proxy_fidelity.md"
