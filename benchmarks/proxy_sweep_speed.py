@@ -8,8 +8,9 @@ run interleaved in one invocation so the machine's load affects them alike:
 
 - ``full``: the full recipe;
 - ``proxy``: ``experiment=proxy50`` (the article's 50x proxy: 10% data, 20% of the steps);
-- ``proxy, lean outputs``: the same plus ``hydra.output_subdir=null hydra/job_logging=disabled``
-  (no ``.hydra/`` config copies and no per-job log file; the record and metrics.jsonl stay).
+- ``proxy, lean outputs``: the same plus ``hydra.output_subdir=null hydra/job_logging=none``
+  (no ``.hydra/`` config copies, no per-job log file and no per-job logging set-up; the record and
+  metrics.jsonl stay).
 
 The goal: the proxy's marginal per-job time at least 10x below the full recipe's.
 
@@ -39,7 +40,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 GRID = ["task=digits", "optim.lr=3e-4,1.39e-3,6.46e-3,3e-2", "model.hidden=32,128,512"]
-LEAN = ["hydra.output_subdir=null", "hydra/job_logging=disabled"]
+LEAN = ["hydra.output_subdir=null", "hydra/job_logging=none"]
 VARIANTS = {"full": [], "proxy": ["experiment=proxy50"], "proxy, lean outputs": ["experiment=proxy50", *LEAN]}
 LRS, HIDDEN = ("3e-4", "1.39e-3", "6.46e-3", "3e-2"), (32, 128, 512)
 
