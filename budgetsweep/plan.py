@@ -287,11 +287,22 @@ def _count_flops(task, recipe: Recipe) -> float:
 
     from budgetsweep.train.measure import training_flops_per_example
 
+    from budgetsweep.tasks.cache import FLOPS, content_key, tensor_signature
+
     data = task.build_data(recipe)
-    try:
-        model = task.build_model(recipe)
-    except Exception as exc:
-        raise ConfigError(f"model could not be built: {_root_message(exc)}") from None
     batch = min(8, len(data.train_x))
-    with torch.random.fork_rng():
-        return training_flops_per_example(model, task.loss, data.train_x[:batch], data.train_y[:batch])
+    x, y = data.train_x[:batch], data.train_y[:batch]
+
+    def count() -> float:
+        try:
+            model = task.build_model(recipe)
+        except Exception as exc:
+            raise ConfigError(f"model could not be built: {_root_message(exc)}") from None
+        with torch.random.fork_rng():
+            return training_flops_per_example(model, task.loss, x, y)
+
+    task_key = getattr(task, "cache_key", None)
+    if not callable(task_key):  # a user's task without a content key: counted every time
+        return count()
+    # once per distinct task content, model config and batch shape (budgetsweep.tasks.cache)
+    return FLOPS.get(content_key("plan", task_key(), recipe.model, tensor_signature(x, y)), count)

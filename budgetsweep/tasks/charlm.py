@@ -38,6 +38,7 @@ import torch
 from hydra.utils import get_class, instantiate
 
 from budgetsweep.tasks.base import TaskData, check_metric
+from budgetsweep.tasks.cache import DATASETS, content_key
 from budgetsweep.tasks.subset import subset_size
 
 METRICS = ("val_loss", "val_accuracy")
@@ -158,12 +159,25 @@ class CharLM:
                              "or null (no cap)")
         self.objective = objective
         self.context, self.val_fraction, self.max_val_blocks = context, val_fraction, max_val_blocks
-        # loaded now, so a bad corpus is a configuration error before any compute
+        # loaded now, so a bad corpus is a configuration error before any compute; read for every job,
+        # so the cache below misses when the file's content changed
         self.corpus = load_corpus(corpus_path)
+        key = content_key(type(self).__qualname__, self.corpus.sha256, self.corpus.name, self.corpus.path, context,
+                          val_fraction, max_val_blocks)
+        self._key = key
+        built = DATASETS.get(key, lambda: self._prepare(corpus_path))
+        self.vocab, self.train_x, self.train_y, self.val_x, self.val_y, self.stats = built
+
+    def cache_key(self) -> str:
+        """The corpus's sha256 and every split setting (budgetsweep.tasks.cache)."""
+        return self._key
+
+    def _prepare(self, corpus_path):
+        context, val_fraction, max_val_blocks = self.context, self.val_fraction, self.max_val_blocks
         text = self.corpus.text
         cut = round(len(text) * (1 - val_fraction))
-        self.vocab = Vocabulary.from_text(text[:cut])
-        train_ids, val_ids = self.vocab.encode(text[:cut]), self.vocab.encode(text[cut:])
+        vocab = Vocabulary.from_text(text[:cut])
+        train_ids, val_ids = vocab.encode(text[:cut]), vocab.encode(text[cut:])
         if len(train_ids) < 2 * context + 1 or len(val_ids) < context + 1:
             need = max(math.ceil((context + 1) / val_fraction), math.ceil((2 * context + 1) / (1 - val_fraction))) + 1
             where = "the built-in corpus" if corpus_path is None else f"task.corpus_path={str(corpus_path)!r}"
@@ -171,11 +185,11 @@ class CharLM:
                 f"{where} holds {len(text)} characters, too few for task.context={context} with "
                 f"task.val_fraction={val_fraction}: a corpus needs at least {need} characters here (two training "
                 "blocks and one validation block); use a longer file or a smaller task.context")
-        self.train_x, self.train_y = blocks(train_ids, context)
+        train_x, train_y = blocks(train_ids, context)
         val_x, val_y = blocks(val_ids, context)
-        self.val_x, self.val_y = val_x[:max_val_blocks], val_y[:max_val_blocks]
+        val_x, val_y = val_x[:max_val_blocks], val_y[:max_val_blocks]
         entropy = unigram_entropy(train_ids)
-        self.stats = {
+        stats = {
             "corpus": self.corpus.name,
             "corpus_path": self.corpus.path,
             "corpus_sha256": self.corpus.sha256,
@@ -183,14 +197,15 @@ class CharLM:
             "corpus_bytes": self.corpus.n_bytes,
             "train_chars": len(train_ids),
             "val_chars": len(val_ids),
-            "val_chars_used": int(self.val_y.numel()),
+            "val_chars_used": int(val_y.numel()),
             "val_unknown_chars": int((val_ids == UNKNOWN_ID).sum()),
-            "vocab_size": len(self.vocab),
+            "vocab_size": len(vocab),
             "unknown_id": UNKNOWN_ID,
             "unigram_entropy_nats": entropy,
             "unigram_entropy_bits": entropy / math.log(2),
             "tokens_per_example": context,
         }
+        return vocab, train_x, train_y, val_x, val_y, stats
 
     def n_train(self) -> int:
         return len(self.train_x)
@@ -210,7 +225,9 @@ class CharLM:
         idx = torch.as_tensor(contiguous_subset(n, recipe.data.fraction, recipe.data.subset_seed))
         info = {**self.stats, "n_train": len(idx), "n_train_full": n, "n_val": len(self.val_x),
                 "subset_first_block": int(idx[0]), **self._model_cost(recipe)}
-        return TaskData(train_x=self.train_x[idx], train_y=self.train_y[idx], val_x=self.val_x, val_y=self.val_y,
+        # indexing copies, and validation is cloned: the cached tensors are shared by the process's jobs
+        return TaskData(train_x=self.train_x[idx], train_y=self.train_y[idx], val_x=self.val_x.clone(),
+                        val_y=self.val_y.clone(),
                         n_train_full=n, info=info)
 
     def build_model(self, recipe) -> torch.nn.Module:

@@ -8,6 +8,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from budgetsweep.tasks.base import TaskData, check_metric, class_prior_baseline, classification_metrics
+from budgetsweep.tasks.cache import DATASETS, content_key, read_only
 from budgetsweep.tasks.subset import subset_indices
 
 METRICS = ("val_loss", "val_accuracy")
@@ -28,18 +29,26 @@ class Digits:
         self.split_seed = split_seed
         self._splits = None
 
+    def cache_key(self) -> str:
+        """The content the splits depend on (the bundled data is fixed for an installed scikit-learn)."""
+        return content_key(type(self).__qualname__, self.val_fraction, self.test_fraction, self.split_seed)
+
     def _load(self):
-        # the split is fixed by split_seed, independent of the run seed, so all runs share it
+        # one build per process and split config (budgetsweep.tasks.cache), shared read-only by its jobs
         if self._splits is None:
-            x, y = load_digits(return_X_y=True)
-            x = (x / 16.0).astype(np.float32)
-            x_rest, x_test, y_rest, y_test = train_test_split(
-                x, y, test_size=self.test_fraction, stratify=y, random_state=self.split_seed)
-            val = self.val_fraction / (1 - self.test_fraction)
-            x_train, x_val, y_train, y_val = train_test_split(
-                x_rest, y_rest, test_size=val, stratify=y_rest, random_state=self.split_seed)
-            self._splits = (x_train, y_train, x_val, y_val, x_test, y_test)
+            self._splits = DATASETS.get(self.cache_key(), self._split)
         return self._splits
+
+    def _split(self):
+        # the split is fixed by split_seed, independent of the run seed, so all runs share it
+        x, y = load_digits(return_X_y=True)
+        x = (x / 16.0).astype(np.float32)
+        x_rest, x_test, y_rest, y_test = train_test_split(
+            x, y, test_size=self.test_fraction, stratify=y, random_state=self.split_seed)
+        val = self.val_fraction / (1 - self.test_fraction)
+        x_train, x_val, y_train, y_val = train_test_split(
+            x_rest, y_rest, test_size=val, stratify=y_rest, random_state=self.split_seed)
+        return read_only(x_train, y_train, x_val, y_val, x_test, y_test)
 
     def n_train(self) -> int:
         return len(self._load()[1])
@@ -52,7 +61,7 @@ class Digits:
     def build_data(self, recipe) -> TaskData:
         x_train, y_train, x_val, y_val, x_test, y_test = self._load()
         idx = subset_indices(len(y_train), recipe.data.fraction, recipe.data.subset_seed, labels=y_train)
-        t = lambda a, dt=torch.float32: torch.as_tensor(a, dtype=dt)  # noqa: E731
+        t = lambda a, dt=torch.float32: torch.tensor(a, dtype=dt)  # noqa: E731  a copy: the splits are shared
         return TaskData(
             train_x=t(x_train[idx]), train_y=t(y_train[idx], torch.long),
             val_x=t(x_val), val_y=t(y_val, torch.long),

@@ -11,6 +11,7 @@ import torch
 from hydra.utils import instantiate
 
 from budgetsweep.tasks.base import TaskData, check_metric, class_prior_baseline, classification_metrics
+from budgetsweep.tasks.cache import DATASETS, content_key
 from budgetsweep.tasks.subset import subset_indices
 
 KINDS = ("regression", "classification")
@@ -40,21 +41,30 @@ class TeacherStudent:
         self.noise_std, self.teacher_seed = noise_std, teacher_seed
         self._data = None
 
+    def cache_key(self) -> str:
+        """Every value the generated data depends on."""
+        return content_key(type(self).__qualname__, self.kind, self.sizes, self.input_dim, self.output_dim,
+                           self.teacher_hidden, self.noise_std, self.teacher_seed)
+
     def _generate(self):
+        # one build per process and task config (budgetsweep.tasks.cache); build_data hands out copies
         if self._data is None:
-            g = torch.Generator().manual_seed(self.teacher_seed)
-            w1 = torch.randn(self.input_dim, self.teacher_hidden, generator=g) / self.input_dim ** 0.5
-            w2 = torch.randn(self.teacher_hidden, self.output_dim, generator=g) / self.teacher_hidden ** 0.5
-            n = sum(self.sizes)
-            x = torch.randn(n, self.input_dim, generator=g)
-            f = torch.tanh(x @ w1) @ w2
-            if self.kind == "regression":
-                y = f + self.noise_std * torch.randn(f.shape, generator=g)
-            else:
-                y = f.argmax(dim=1)
-            a, b, _ = self.sizes
-            self._data = (x[:a], y[:a], x[a:a + b], y[a:a + b], x[a + b:], y[a + b:])
+            self._data = DATASETS.get(self.cache_key(), self._build)
         return self._data
+
+    def _build(self):
+        g = torch.Generator().manual_seed(self.teacher_seed)
+        w1 = torch.randn(self.input_dim, self.teacher_hidden, generator=g) / self.input_dim ** 0.5
+        w2 = torch.randn(self.teacher_hidden, self.output_dim, generator=g) / self.teacher_hidden ** 0.5
+        n = sum(self.sizes)
+        x = torch.randn(n, self.input_dim, generator=g)
+        f = torch.tanh(x @ w1) @ w2
+        if self.kind == "regression":
+            y = f + self.noise_std * torch.randn(f.shape, generator=g)
+        else:
+            y = f.argmax(dim=1)
+        a, b, _ = self.sizes
+        return (x[:a], y[:a], x[a:a + b], y[a:a + b], x[a + b:], y[a + b:])
 
     def n_train(self) -> int:
         return self.sizes[0]
@@ -75,7 +85,9 @@ class TeacherStudent:
         idx = torch.as_tensor(subset_indices(len(x_train), recipe.data.fraction, recipe.data.subset_seed, labels))
         optimum = {"val_loss": self.noise_std ** 2} if self.kind == "regression" else {"val_accuracy": 1.0}
         return TaskData(
-            train_x=x_train[idx], train_y=y_train[idx], val_x=x_val, val_y=y_val, test_x=x_test, test_y=y_test,
+            # copies (indexing copies too): the cached tensors are shared by every job of the process
+            train_x=x_train[idx], train_y=y_train[idx], val_x=x_val.clone(), val_y=y_val.clone(),
+            test_x=x_test.clone(), test_y=y_test.clone(),
             n_train_full=len(x_train),
             info={"n_train": int(len(idx)), "n_train_full": len(x_train), "known_optimum": optimum},
         )

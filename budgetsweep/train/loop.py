@@ -77,6 +77,28 @@ def evaluate(model, task, x, y, precision, device) -> dict[str, float]:
     return {name: value / len(x) for name, value in totals.items()}
 
 
+def _flops_per_example(recipe: Recipe, task, hooks, model, loss_fn, x0, y0) -> float:
+    """Counted training FLOPs per example of the run's model and loss on its first batch.
+
+    Without reductions' runtimes (which may change the model or the loss) and for a task with a content
+    key, the count is cached per process (``budgetsweep.tasks.cache.FLOPS``) and taken on a copy of the
+    model with the random state restored, so a cache hit and a miss leave the run's model and random
+    stream alike (a dropout layer or batch-norm statistics never see the counting pass)."""
+    task_key = getattr(task, "cache_key", None)
+    loss = lambda out, target: loss_fn(out, target, x0)  # noqa: E731
+    if hooks.items or not callable(task_key):
+        return training_flops_per_example(model, loss, x0, y0)
+    import copy
+
+    from budgetsweep.tasks.cache import FLOPS, content_key, tensor_signature
+
+    def count() -> float:
+        with torch.random.fork_rng(devices=[x0.device] if x0.device.type == "cuda" else []):
+            return training_flops_per_example(copy.deepcopy(model), loss, x0, y0)
+
+    return FLOPS.get(content_key("train", task_key(), recipe.model, tensor_signature(x0, y0)), count)
+
+
 def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> TrainResult:
     # -- set-up -----------------------------------------------------------------------
     device = resolve_device(recipe.train.device)
@@ -109,7 +131,7 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
     sampler = hooks.sampler(ShuffledEpochs(n, batch, recipe.seed, device), x, y, batch, total_steps)
     for_eval = hooks.eval_model  # the model itself, or e.g. a quantized copy
     x0, y0 = x[:batch], y[:batch]
-    flops_per_example = training_flops_per_example(model, lambda out, target: loss_fn(out, target, x0), x0, y0)
+    flops_per_example = _flops_per_example(recipe, task, hooks, model, loss_fn, x0, y0)
     example_size = x[0].numel()  # flops scale with the size of the viewed input
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
