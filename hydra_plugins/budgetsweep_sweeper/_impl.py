@@ -50,6 +50,7 @@ from budgetsweep.records import RunStatus, write_json_atomic
 log = logging.getLogger(__name__)
 
 NOT_LAUNCHED, INVALID_CONFIG = attrs.NOT_LAUNCHED, attrs.INVALID_CONFIG
+UNMETERED = "UnmeteredCost"  # the error type a job fails with when it metered nothing in the unit
 DIRECTIONS = ("minimize", "maximize")
 _STATES = {outcomes.COMPLETE: TrialState.COMPLETE, outcomes.PRUNED: TrialState.PRUNED,
            outcomes.FAIL: TrialState.FAIL}
@@ -89,6 +90,7 @@ class _Trial:
     identity: List[str] = field(default_factory=list)
     waiting: bool = False  # asked, did not fit, waits for the next batch
     why: Optional[str] = None  # why it was not launched
+    tolerance: float = 0.0  # the part of the settings' tolerance the ledger holds for it
 
     @property
     def number(self) -> int:
@@ -394,6 +396,7 @@ class _Run:
             batch, failed, refused, action = self._fill(self.n_trials - launched - self.invalid)  # ask, reserve
             if batch:
                 self.skipped = 0
+                self._grant_tolerance(batch)
                 results = self._launch(batch)  # launch, then tell
                 self._check_failures(failed, batch, results)
                 self._check_stops()
@@ -456,13 +459,11 @@ class _Run:
                 failed.append(item)
                 self.invalid += 1
                 continue
-            answer = self.ledger.try_reserve(item.number, item.prediction.cost, label=item.label,
-                                             job_dir=item.job_dir, max_trials=self.n_trials - self.invalid)
+            answer = self._reserve(item)
             state = LedgerState(answer, self.ledger.remaining() if answer == NO_BUDGET else math.inf, len(batch))
             action = decide(state, self._cheapest() if answer == NO_BUDGET else math.inf, self.skipped,
                             self.settings)
             if action == Action.LAUNCH:
-                item.identity = self._identity(item)
                 batch.append(item)
                 continue
             if action == Action.FULL:  # other sweepers of the study took the last trials
@@ -475,6 +476,34 @@ class _Run:
             self.carry = item  # WAIT: it may fit once the batch in flight has been charged
             return batch, failed, item, action
         return batch, failed, None, None
+
+    def _reserve(self, item: _Trial) -> str:
+        """Hold the trial's prediction (and a trial slot) in the ledger. A prediction with a floor
+        (after budget-stopped trials: the true cost is only known to be above theirs) that does not
+        fit is cut to what is left, down to the floor: the sweep spends what remains on the smallest
+        plausible trial rather than stop with budget unspent."""
+        slots = self.n_trials - self.invalid
+        answer = self.ledger.try_reserve(item.number, item.prediction.cost, label=item.label,
+                                         job_dir=item.job_dir, max_trials=slots)
+        floor = item.prediction.floor
+        if answer != NO_BUDGET or floor is None:
+            return answer
+        left = self.ledger.remaining()
+        if not floor < left < item.prediction.cost:
+            return answer
+        item.prediction = Prediction(left, f"{item.prediction.basis}, cut to the budget left", floor)
+        return self.ledger.try_reserve(item.number, left, label=item.label, job_dir=item.job_dir, max_trials=slots)
+
+    def _grant_tolerance(self, batch: List[_Trial]) -> None:
+        """Before launch, top each reservation up with as much of its tolerance as the budget has
+        room for (after the whole batch has its predictions), and tell each job the tolerance it was
+        granted: no job may spend more than the ledger holds for it, so the trials in flight pass
+        the limit by at most one check interval each."""
+        for item in batch:
+            if self.capped and item.prediction.cost > 0:
+                added = self.ledger.top_up(item.number, item.prediction.cost * self.settings.tolerance)
+                item.tolerance = added / item.prediction.cost
+            item.identity = self._identity(item)
 
     def _ask(self) -> Optional[_Trial]:
         trial = self.study.ask()  # pops a trial an earlier run asked and never launched, if any
@@ -574,7 +603,7 @@ class _Run:
         reservation = repr(float(item.prediction.cost)) if self.capped else "inf"
         fields = {"number": str(item.number), "study_name": quote(self.study.study_name),
                   "storage": quote(self.job_url), "unit": self.unit,
-                  "reservation": reservation, "tolerance": repr(float(self.settings.tolerance))}
+                  "reservation": reservation, "tolerance": repr(float(item.tolerance))}
         return ["++budgetsweep.trial={" + ",".join(f"{k}:{v}" for k, v in fields.items()) + "}"]
 
     def _launch(self, batch: List[_Trial]) -> List[outcomes.Outcome]:
@@ -682,6 +711,13 @@ class _Run:
         n = len(failed) + len(batch)
         bad = [(item, None) for item in failed] + [(item, r) for item, r in zip(batch, results)
                                                     if r.state == outcomes.FAIL]
+        unmetered = [(item, r) for item, r in bad if r is not None and r.error and UNMETERED in r.error]
+        if unmetered:  # the unit does not suit the app: every trial would fail the same way
+            item, result = unmetered[0]
+            self.stopped = f"trial {item.number} metered no {self.unit}"
+            raise SweepConfigError(f"hydra.sweeper.budget.unit={self.unit}: trial {item.number} was stopped, "
+                                   f"{result.error.split(UNMETERED, 1)[1].lstrip(': ')} (it was charged "
+                                   f"{format_cost(result.actual, self.unit)} {self.unit}, its reservation)")
         if not n or len(bad) / n <= self.s.max_failure_rate:
             return
         self.stopped = f"failure rate {len(bad)}/{n} > max_failure_rate={self.s.max_failure_rate}"
