@@ -37,7 +37,8 @@ from budgetsweep.budget.cost_model import CostModel, CostModelError, Observation
 from budgetsweep.budget.job_timer import TimedTask
 from budgetsweep.budget.decision import Action, LedgerState, decide
 from budgetsweep.budget.ledger import NO_BUDGET, Ledger
-from budgetsweep.budget.optuna_objects import PRUNER_ATTR, build_pruner, build_sampler, get_method, is_grid
+from budgetsweep.budget.optuna_objects import PRUNER_ATTR, build_pruner, build_sampler, is_grid
+from budgetsweep.dotted import get_method
 from budgetsweep.budget.owner import current_owner
 from budgetsweep.budget.search_space import SearchSpace, build_search_space, quote
 from budgetsweep.budget.settings import BudgetSettings
