@@ -387,11 +387,10 @@ class _Run:
         while True:
             launched = self.ledger.launched()
             if self.n_trials - launched - self.invalid <= 0:
-                self.stopped = f"n_trials reached ({launched}/{self.n_trials})"
+                self.stopped = self._full(launched)
                 if first:
                     log.info(f"Study {self.study.study_name!r} already has {launched} launched trials of "
-                             f"n_trials={self.n_trials}; nothing to run. To run more, raise "
-                             f"hydra.sweeper.n_trials above {launched}")
+                             f"n_trials={self.n_trials}; nothing to run. {self._how_to_run_more(launched)}")
                 return
             first = False
             batch, failed, refused, action = self._fill(self.n_trials - launched - self.invalid)  # ask, reserve
@@ -405,7 +404,7 @@ class _Run:
             else:
                 self._check_failures(failed, [], [])
             if action == Action.FULL:
-                self.stopped = f"n_trials reached ({self.ledger.launched()}/{self.n_trials})"
+                self.stopped = self._full(self.ledger.launched())
                 return
             if action == Action.SKIP:
                 self._skip(refused)
@@ -414,6 +413,22 @@ class _Run:
                                 f"and {format_cost(self.ledger.remaining(), self.unit)} {self.unit} remain")
                 log.info(f"Stopping: {self.stopped}. To run more, raise hydra.sweeper.budget.limit")
                 return
+
+    def _grid_bound(self) -> bool:
+        """The grid, not the user's n_trials, bounds the sweep (n_trials was lowered to its size)."""
+        return self._grid_size is not None and self.n_trials >= self._grid_size
+
+    def _full(self, launched: int) -> str:
+        if self._grid_bound():
+            return f"grid exhausted ({launched}/{self._grid_size} points launched)"
+        return f"n_trials reached ({launched}/{self.n_trials})"
+
+    def _how_to_run_more(self, launched: int) -> str:
+        if self._grid_bound():
+            return (f"Every point of the grid ({self._grid_size}) has been launched: the grid is exhausted, and "
+                    "raising hydra.sweeper.n_trials adds nothing. To run more, sweep more values (another grid "
+                    "is another study; with hydra.sweeper.study_name set, give it a new name)")
+        return f"To run more, raise hydra.sweeper.n_trials above {launched}"
 
     def _skip(self, item: _Trial) -> None:
         """A cheaper configuration has been seen (another rung, a smaller fraction): ask again."""

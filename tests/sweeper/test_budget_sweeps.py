@@ -157,6 +157,18 @@ def test_a_grid_sweep_visits_the_grid_once(sweep, result):
     r = result()
     assert sorted((t.params["x"], t.params["y"]) for t in r.study.trials) == [(-1, 0), (-1, 1), (0, 0), (0, 1),
                                                                               (1, 0), (1, 1)]
+    assert r.summary["stopped"] == "grid exhausted (6/6 points launched)"
+
+
+def test_rerunning_an_exhausted_grid_says_the_grid_is_exhausted_not_raise_n_trials(sweep, result):
+    args = (*examples_budget(100000), "hydra/sweeper/sampler=grid", "hydra.sweeper.n_trials=100",
+            "x=choice(-1, 1)", "y=range(0, 1)")
+    sweep(*args)
+    again = sweep(*args)
+    log = again.stdout + again.stderr
+    assert "the grid is exhausted, and raising hydra.sweeper.n_trials adds nothing" in log
+    assert "raise hydra.sweeper.n_trials" not in log  # which would run nothing more
+    assert len(result().study.trials) == 2  # the rerun added nothing
 
 
 @pytest.mark.parametrize("override,message", [
