@@ -8,7 +8,7 @@ travels as plain data (a study user attribute), never as a pickled object.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from budgetsweep.dotted import get_method
