@@ -110,6 +110,9 @@ _HONOURED_BY = {
 }
 
 
+_NOT_PYTHON = object()  # a signal handler that was not set from Python (signal.signal returned None)
+
+
 def _importing(frame) -> bool:
     """Whether ``frame`` runs inside an import (a frame of importlib's bootstrap on its stack)."""
     while frame is not None:
@@ -321,7 +324,8 @@ class RunContext:
             self._stop(BudgetStopped(f"measured cost reached the reservation's deadline after "
                                      f"{self.measured.wall_seconds:.3f} s"))
 
-        self._previous_alarm = signal.signal(signal.SIGALRM, deadline)
+        previous = signal.signal(signal.SIGALRM, deadline)
+        self._previous_alarm = _NOT_PYTHON if previous is None else previous  # None: set outside Python
         # already past it (a long start-up): fire at once, inside the with block
         signal.setitimer(signal.ITIMER_REAL, max(1e-4, seconds - (time.perf_counter() - self._t0)))
 
@@ -329,8 +333,8 @@ class RunContext:
         if self._previous_alarm is None:
             return
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, self._previous_alarm)
-        self._previous_alarm = None
+        previous, self._previous_alarm = self._previous_alarm, None
+        signal.signal(signal.SIGALRM, signal.SIG_DFL if previous is _NOT_PYTHON else previous)
 
     def _install_signal_handlers(self) -> None:
         """SIGTERM/SIGINT/SIGHUP raise RunInterrupted inside the run (unless ignored, as under nohup), so the record is finalised; the
