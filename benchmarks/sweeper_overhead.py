@@ -5,8 +5,9 @@ Three figures, each a ratio of sweeps run interleaved on the same machine:
 1. **Per trial, trivial app** (tests/apps/trivial_app.py: returns x^2, no record, no plan). Each sweeper
    runs it as a real subprocess with a small and a large number of trials; (fastest large - fastest
    small) / (difference in trials) is the time per trial, free of process start-up.
-2. **Per trial, budgetsweep's own app** on ``task=digits train.steps=1``: the budget sweeper also
-   composes and plans each trial (to predict its cost) and the job reports to its Optuna trial.
+2. **Per trial, budgetsweep's own app** on ``task=digits train.steps=1``, without budget settings
+   and with a limit (then the budget sweeper also composes and plans each trial to predict its
+   cost); the job reports to its Optuna trial.
 3. **Start-up** (trivial app): the fastest of repeated one-trial sweeps minus one trial's share,
    per sweeper (Python, Hydra, imports, study and ledger set-up).
 
@@ -43,6 +44,9 @@ def sweeper_args(name: str, app: str, n: int) -> list[str]:
         return ["hydra/sweeper=basic", f"x={values}" if app == "trivial" else f"optim.lr={values}"]
     if name == "optuna":
         return ["hydra/sweeper=optuna", f"hydra.sweeper.n_trials={n}", space]
+    if name == "budget_limit":  # a limit set: each trial is also composed and planned to predict its cost
+        return ["hydra/sweeper=budget", f"hydra.sweeper.n_trials={n}", "hydra.sweeper.budget.unit=examples",
+                "hydra.sweeper.budget.limit=1e12", space]
     # no budget settings: the one-line switch from hydra-optuna-sweeper (costs still measured)
     return ["hydra/sweeper=budget", f"hydra.sweeper.n_trials={n}", space]
 
@@ -112,7 +116,8 @@ def study_size(n: int) -> tuple[float, float]:
 
 
 LABELS = {"basic": "basic (Hydra)", "optuna": "hydra-optuna-sweeper 1.3.0 (in-memory study)",
-          "budget": "budget (SQLite study + ledger)"}
+          "budget": "budget (SQLite study + ledger)",
+          "budget_limit": "budget with a limit (each trial also planned)"}
 
 
 def table(per_trial: dict[str, dict[str, float]]) -> list[str]:
@@ -149,6 +154,8 @@ def report(results: dict, size: tuple[float, float] | None, args, command: str) 
                   *table(per), "",
                   f"**Per trial, budget / basic: {per['budget']['cpu'] / per['basic']['cpu']:.2f}x CPU, "
                   f"{per['budget']['wall'] / per['basic']['wall']:.2f}x wall** (target: at most 1.0). "
+                  + (f"With a limit: {per['budget_limit']['cpu'] / per['basic']['cpu']:.2f}x CPU, "
+                     f"{per['budget_limit']['wall'] / per['basic']['wall']:.2f}x wall. " if "budget_limit" in per else "")
                   + (f"**Start-up, budget - basic: "
                      f"{per['budget']['startup'] - per['basic']['startup']:+.2f} s** "
                      "(target: at most +0.4 s)." if per["budget"]["startup"] == per["budget"]["startup"] else
@@ -181,7 +188,8 @@ def main() -> None:
     args = parser.parse_args()
     names = ["basic"] + (["optuna"] if upstream_installed() else []) + ["budget"]
     results = {"trivial": measure(names, "trivial", args.small, args.large, args.repeats, startup_repeats=5),
-               "digits": measure(["basic", "budget"], "digits", args.digits_small, args.digits_large, args.repeats)}
+               "digits": measure(["basic", "budget", "budget_limit"], "digits", args.digits_small, args.digits_large,
+                                 args.repeats)}
     size = study_size(args.study_size) if args.study_size >= 60 else None
     command = "python benchmarks/sweeper_overhead.py" + "".join(
         f" --{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "out" and v != parser.get_default(k))

@@ -110,6 +110,18 @@ _HONOURED_BY = {
 }
 
 
+_NOT_PYTHON = object()  # a signal handler that was not set from Python (signal.signal returned None)
+
+
+def _importing(frame) -> bool:
+    """Whether ``frame`` runs inside an import (a frame of importlib's bootstrap on its stack)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -304,15 +316,59 @@ class RunContext:
 
     # -- lifecycle ----------------------------------------------------------------------
     def __enter__(self) -> "RunContext":
+        from budgetsweep.budget.job_timer import job_started
+
         for message in self.warnings:  # the plan's guards, said before any compute
             log.warning("guard: %s", message)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._t0 = time.perf_counter()
+        now = time.perf_counter()
+        # one clock from the job's start (TimedTask, in a budget sweep): the budget check and the
+        # charge both see start-up (Hydra's job set-up, the app's imports and data loading)
+        self._t0 = job_started() or now
+        if self._t0 < now:
+            self.info["startup_seconds"] = round(now - self._t0, 6)
         self._started = _now()
         self._history = open(self.run_dir / METRICS_FILE, "a", encoding="utf-8", buffering=1)
         self._write(RunStatus.RUNNING)  # a record left 'running' tells a reader the job died
         self._install_signal_handlers()
+        self._arm_deadline()
         return self
+
+    def _arm_deadline(self) -> None:
+        """In ``gpu_hours``, stop the run when its wall time reaches the reservation's deadline even
+        between checks (a first step slower than the whole reservation): a SIGALRM timer raises
+        ``BudgetStopped`` in the run. Only the main thread can take signals; elsewhere the checks in
+        ``add_cost`` and ``report`` stop it."""
+        link = self.trial_link
+        seconds = link.stop_after_seconds(self.measured.device_count) if link is not None else None
+        if seconds is None or seconds > 1e7 or threading.current_thread() is not threading.main_thread() \
+                or not hasattr(signal, "setitimer"):
+            return
+
+        def deadline(signum, frame):
+            if self._finalising or self.should_stop:
+                return
+            self._tick()
+            left = seconds - self.measured.wall_seconds
+            if left > 0 or _importing(frame):
+                # early (a coarse timer), or inside an import, which an exception would leave half
+                # done in sys.modules for the next job of this process: try again shortly
+                signal.setitimer(signal.ITIMER_REAL, max(left, 0.005))
+                return
+            self._stop(BudgetStopped(f"measured cost reached the reservation's deadline after "
+                                     f"{self.measured.wall_seconds:.3f} s"))
+
+        previous = signal.signal(signal.SIGALRM, deadline)
+        self._previous_alarm = _NOT_PYTHON if previous is None else previous  # None: set outside Python
+        # already past it (a long start-up): fire at once, inside the with block
+        signal.setitimer(signal.ITIMER_REAL, max(1e-4, seconds - (time.perf_counter() - self._t0)))
+
+    def _disarm_deadline(self) -> None:
+        if self._previous_alarm is None:
+            return
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        previous, self._previous_alarm = self._previous_alarm, None
+        signal.signal(signal.SIGALRM, signal.SIG_DFL if previous is _NOT_PYTHON else previous)
 
     def _install_signal_handlers(self) -> None:
         """SIGTERM/SIGINT/SIGHUP raise RunInterrupted inside the run (unless ignored, as under nohup), so the record is finalised; the
@@ -340,6 +396,7 @@ class RunContext:
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         self._finalising = True  # a signal now must not cut the final record short
+        self._disarm_deadline()
         try:
             swallow = self._finalise(exc_type, exc, tb)
         finally:
@@ -448,6 +505,7 @@ class RunContext:
 
     # -- internals ----------------------------------------------------------------------
     _stop_status = None
+    _previous_alarm = None
 
     def _tick(self) -> None:
         self.measured.wall_seconds = time.perf_counter() - self._t0

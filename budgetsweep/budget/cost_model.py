@@ -16,7 +16,11 @@
   a censored observation: its true cost is above what it spent. With no completed trial yet the
   next prediction is twice the largest such cost (so a guess k times too low recovers after about
   log2(k) stopped trials); afterwards no prediction is below the largest stopped cost x
-  (1 + safety_margin).
+  (1 + safety_margin). Such predictions carry a ``floor`` (the smallest plausible cost: the
+  largest stopped cost, or what completed trials cost), down to which the sweeper may cut a
+  reservation that does not fit rather than stop with budget left.
+- ``gpu_hours`` predictions are never below the median measured start-up (job start to the run's
+  start) x (1 + safety_margin); a measured start-up replaces ``assumed_overhead_seconds``.
 
 Margins come from the measured spread: with three or more measurements (costs, or rates per FLOP)
 the prediction is the one-sided 90% upper prediction bound of a log-normal fit (Student t,
@@ -71,12 +75,18 @@ class Observation:
     device_seconds: float = 0.0
     measured: bool = True
     censored: bool = False
+    startup_seconds: float = 0.0  # job start to the run's start (imports, data): part of every trial's time
 
 
 @dataclass(frozen=True)
 class Prediction:
+    """``cost``: what to reserve. ``floor``: the smallest reservation that is still plausible (set
+    after budget-stopped trials only: just their largest cost, which the true cost is above); the
+    sweeper may cut a reservation that does not fit down to what is left, but never below it."""
+
     cost: float
     basis: str  # how it was made, shown in the summary: plan, calibrated:<label>, default, ...
+    floor: float | None = None
 
 
 class CostModel:
@@ -123,8 +133,21 @@ class CostModel:
             return Prediction(float(work.flops), "plan")
         if work is not None and self.unit == Unit.GPU_HOURS and work.flops is not None:
             seconds, basis = self._device_seconds(work, history)
+            startup = self._startup(history)
+            if startup > seconds:  # a trial costs at least its start-up, whatever its work
+                seconds, basis = startup, f"{basis}, raised to the measured start-up"
             return Prediction(seconds / 3600.0, basis)
-        return self._from_history(work.label if work is not None else None, history)
+        prediction = self._from_history(work.label if work is not None else None, history)
+        startup = self._startup(history) / 3600.0 if self.unit == Unit.GPU_HOURS else 0.0
+        if startup > prediction.cost:
+            return Prediction(startup, f"{prediction.basis}, raised to the measured start-up", prediction.floor)
+        return prediction
+
+    def _startup(self, history: Sequence[Observation]) -> float:
+        """Seconds every trial spends before its run starts: the median measured start-up x
+        (1 + safety_margin); 0 before any was measured."""
+        measured = [o.startup_seconds for o in history if o.startup_seconds > 0]
+        return statistics.median(measured) * (1.0 + self.safety_margin) if measured else 0.0
 
     # -- gpu_hours ----------------------------------------------------------------------
     def _device_seconds(self, work: Work, history: Sequence[Observation]) -> tuple[float, str]:
@@ -143,11 +166,14 @@ class CostModel:
         if done:
             rate = statistics.median(o.device_seconds / o.flops for o in done)
             return flops * rate * margin, f"calibrated:all labels (n={len(done)})"
-        return self._default_seconds(flops, points)
+        return self._default_seconds(flops, points, history)
 
-    def _default_seconds(self, flops: float, points: Sequence[Observation]) -> tuple[float, str]:
+    def _default_seconds(self, flops: float, points: Sequence[Observation],
+                         history: Sequence[Observation] = ()) -> tuple[float, str]:
         margin = 1.0 + self.safety_margin
-        default = self.assumed_overhead_seconds + flops / self.assumed_flops_per_second
+        startup = self._startup(history)  # measured, it replaces the assumed overhead
+        overhead = startup / (1.0 + self.safety_margin) if startup else self.assumed_overhead_seconds
+        default = overhead + flops / self.assumed_flops_per_second
         if points:
             # only stopped or pruned trials so far: their work was partial, so a rate per FLOP would
             # spread a full run's fixed overhead over part of its work; they do show that a trial
@@ -184,11 +210,14 @@ class CostModel:
             cost, how = self.upper(done, noisy=noisy)
             basis = f"{where} (n={len(done)}, {how})"
             if stopped and max(stopped) * (1.0 + self.safety_margin) > cost:
-                cost = max(stopped) * (1.0 + self.safety_margin)
-                basis = f"{where} (n={len(done)}), raised above {len(stopped)} budget-stopped trials"
+                # what completed trials cost stays plausible (a stop may have paid a one-off start-up)
+                return Prediction(max(stopped) * (1.0 + self.safety_margin),
+                                  f"{where} (n={len(done)}), raised above {len(stopped)} budget-stopped trials",
+                                  floor=cost)
             return Prediction(cost, basis)
         if stopped:  # only censored observations: the true cost is above all of them; search upwards
-            return Prediction(2.0 * max(stopped), f"2 x the largest of {len(stopped)} budget-stopped trials")
+            return Prediction(2.0 * max(stopped), f"2 x the largest of {len(stopped)} budget-stopped trials",
+                              floor=max(stopped))
         if self.default_trial_cost is not None:
             return Prediction(float(self.default_trial_cost), "default_trial_cost")
         raise CostModelError(

@@ -17,6 +17,15 @@ from typing import Any, Callable
 
 TIMING_FILE = "budgetsweep_job.json"
 
+_job_start: float | None = None  # perf_counter() when the timed task of this process began
+
+
+def job_started() -> float | None:
+    """``time.perf_counter()`` at the start of the job running in this process (``TimedTask``), or
+    None outside a timed job. The run context measures from it, so the budget check and the
+    charge read one clock, start-up (Hydra's job set-up, the app's imports and data) included."""
+    return _job_start
+
 
 class TimedTask:
     """``task_function`` with its wall time written to ``<output_dir>/budgetsweep_job.json``
@@ -27,12 +36,14 @@ class TimedTask:
         functools.update_wrapper(self, task_function)
 
     def __call__(self, cfg: Any) -> Any:
+        global _job_start
         started_at = datetime.now(timezone.utc).isoformat()
-        start = time.perf_counter()
+        start = _job_start = time.perf_counter()
         try:
             return self.task_function(cfg)
         finally:
             wall = time.perf_counter() - start
+            _job_start = None
             try:
                 from hydra.core.hydra_config import HydraConfig
 

@@ -262,6 +262,24 @@ class Ledger:
                 heartbeat_at=now, committed_at=None))
             return RESERVED_OK
 
+    def top_up(self, trial: Any, extra: float) -> float:
+        """Add to ``trial``'s reservation as much of ``extra`` as the budget has room for (the
+        tolerance a job may spend past its prediction, held so that no job is allowed more than the
+        ledger holds for it); atomic. Returns the amount added, in [0, extra]."""
+        number = _number(trial)
+        extra = _amount("extra", extra)
+        with self._locked() as conn:
+            row = self._row(conn, number)
+            if row is None or row.state != RESERVED:
+                raise LedgerError(f"trial {number} of study {self.study_name!r} holds no reservation to top up")
+            spent, held = self._totals(conn)
+            added = max(0.0, min(extra, self.limit_value - spent - held))
+            if added > 0:
+                conn.execute(update(charges_table).where(and_(charges_table.c.study_name == self.study_name,
+                                                        charges_table.c.trial_number == number))
+                             .values(reserved=row.reserved + added))
+            return added
+
     def claim(self, key: str, trial: Any) -> bool:
         """Take ``key`` (a grid point, say) for ``trial``, once per study: True when it is now this
         trial's (also when it already was), False when another trial holds it. Atomic."""

@@ -8,9 +8,10 @@ travels as plain data (a study user attribute), never as a pickled object.
 from __future__ import annotations
 
 import inspect
-import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
+
+from budgetsweep.dotted import get_method
 
 PRUNER_ATTR = "budgetsweep:pruner"
 
@@ -23,19 +24,6 @@ def _target(conf: Mapping[str, Any], key: str):
         return get_method(path)
     except (ImportError, ValueError) as exc:
         raise ValueError(f"{key}._target_={path!r} cannot be imported: {exc}") from None
-
-
-def get_method(path: str) -> Callable[..., Any]:
-    """``hydra.utils.get_method`` (the callable at a dotted path; ImportError or ValueError), without
-    the ERROR line Hydra logs before raising: the caller turns the error into one message."""
-    from hydra.utils import get_method as hydra_get_method
-
-    hydra_log = logging.getLogger("hydra.utils")
-    disabled, hydra_log.disabled = hydra_log.disabled, True
-    try:
-        return hydra_get_method(path)
-    finally:
-        hydra_log.disabled = disabled
 
 
 def _required(target) -> set[str]:

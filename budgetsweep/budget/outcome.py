@@ -78,14 +78,31 @@ def _values(value: Any, n_objectives: int) -> tuple[list[float] | None, str | No
     return values, None
 
 
-def _evidence(record, unit: str, reservation: float) -> tuple[float, dict[str, float], bool, str]:
-    """(charge, work, measured, basis) from a record."""
+def _evidence(record, unit: str, reservation: float,
+              job_dir: str | None = None) -> tuple[float, dict[str, float], bool, str]:
+    """(charge, work, measured, basis) from a record.
+
+    In ``gpu_hours`` the charge is the job's whole wall time (``job_timer``, from the job's start
+    to its end, so start-up and the final record write are paid for) when that is more than the
+    record's. A record that metered nothing in a unit only the app can count (``examples``,
+    ``flops``: the run failed with ``UnmeteredCost``, or never counted) is charged its reservation:
+    a charge of 0 would let the cap leak."""
     measured = record.cost.measured
     actual = cost_in_unit(measured, unit)
     work = {"flops": float(measured.flops or 0.0), "examples": float(measured.examples or 0),
             "device_seconds": device_seconds(measured)}
+    startup = (record.info or {}).get("startup_seconds")
+    if isinstance(startup, (int, float)) and startup >= 0:
+        work["startup_seconds"] = float(startup)
     if record.status == RunStatus.RUNNING and reservation > actual:
         return reservation, work, False, "its reservation (its record still says running)"
+    if unit != Unit.GPU_HOURS and actual <= 0 and reservation > 0:
+        return reservation, work, False, f"its reservation (its record metered no {unit})"
+    wall = read_timing(job_dir) if unit == Unit.GPU_HOURS else None
+    devices = max(1, int(measured.device_count or 1))
+    if wall is not None and wall * devices / 3600.0 > actual:
+        work["device_seconds"] = wall * devices
+        return wall * devices / 3600.0, work, True, "the job's wall time (its record's devices)"
     return actual, work, True, "its record"
 
 
@@ -119,7 +136,7 @@ def from_job(ret: Any, *, n_objectives: int, unit: str, reservation: float,
         if problem:
             return Outcome(FAIL, None, "no_record", actual, path, error=problem, **common)
         return Outcome(COMPLETE, values, "no_record", actual, path, **common)
-    actual, work, measured, basis = _evidence(record, unit, reservation)
+    actual, work, measured, basis = _evidence(record, unit, reservation, job_dir_of(ret, job_dir))
     common = dict(record_path=path, config_key=record.config_key, label=record.reduction_label, work=work,
                   direction=record.objective.direction, measured=measured, charge_basis=basis)
     state = STATE_OF_STATUS.get(record.status, FAIL)
@@ -142,7 +159,7 @@ def from_record_only(job_dir: str | None, *, n_objectives: int, unit: str, reser
         actual, work, measured, basis = _without_record(job_dir, unit, reservation)
         return Outcome(FAIL, None, "no_record", actual, path, error="the sweeper died while the job ran; no record",
                        work=work, measured=measured, charge_basis=basis)
-    actual, work, measured, basis = _evidence(record, unit, reservation)
+    actual, work, measured, basis = _evidence(record, unit, reservation, job_dir)
     common = dict(record_path=path, config_key=record.config_key, label=record.reduction_label, work=work,
                   direction=record.objective.direction, measured=measured, charge_basis=basis)
     value = record.objective.value

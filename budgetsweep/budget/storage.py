@@ -27,7 +27,21 @@ SQLITE_TIMEOUT_S = 60  # a busy SQLite file waits this long instead of failing a
 def default_storage_url(base_dir: str | os.PathLike) -> str:
     path = (Path(base_dir) / DEFAULT_DB).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
+    create_with_umask(path)
     return f"sqlite:///{path}"
+
+
+def create_with_umask(path: str | os.PathLike) -> None:
+    """Create the (empty, so new) SQLite file ``path`` unless it exists, with mode 0666 minus the
+    process umask, as ``open()`` would: SQLite itself creates files 0644 whatever the umask, so a
+    group-writable umask (a team sharing a study) would not reach the study's database, nor its
+    ``-wal`` and ``-shm`` files, which SQLite gives the database file's mode."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except FileExistsError:
+        pass
+    except OSError:
+        pass  # a directory that does not exist or cannot be written: check_url says so
 
 
 def absolute_sqlite(url: str, base_dir: str | os.PathLike) -> str:
@@ -42,9 +56,13 @@ def absolute_sqlite(url: str, base_dir: str | os.PathLike) -> str:
     except Exception:
         return url  # check_url reports it
     database = parsed.database
-    if not database or database == ":memory:" or database.startswith("file:") or os.path.isabs(database):
+    if not database or database == ":memory:" or database.startswith("file:"):
         return url
-    return parsed.set(database=str((Path(base_dir) / database).resolve())).render_as_string(hide_password=False)
+    if not os.path.isabs(database):
+        database = str((Path(base_dir) / database).resolve())
+        url = parsed.set(database=database).render_as_string(hide_password=False)
+    create_with_umask(database)
+    return url
 
 
 def has_password(url: str) -> bool:

@@ -73,3 +73,24 @@ def differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> tuple[
         if fa.get(name) != fb.get(name):
             warnings.append(f"{name}={fa.get(name, '(absent)')} in the study, {fb.get(name, '(absent)')} now")
     return errors, warnings
+
+
+def check_study(study: Any, ident: dict[str, Any], directions: Sequence[str], where_url: str) -> str | None:
+    """A study shared on purpose (storage and study_name both given) must be the same experiment:
+    another search space or other directions is a ValueError before any trial, naming the
+    difference. Keeps ``ident`` with a study that has none yet. Returns a warning (other fixed
+    overrides) or None. ``where_url``: the storage URL, masked."""
+    found = [d.name.lower() for d in study.directions]
+    stored = study.user_attrs.get(IDENTITY_ATTR)
+    if stored is None:
+        stored = {**ident, "directions": found}
+        if found == list(directions):
+            study.set_user_attr(IDENTITY_ATTR, ident)
+    errors, warnings = differences(stored, ident)
+    where = f"study {study.study_name!r} in {where_url}"
+    if errors:
+        raise ValueError(
+            f"hydra.sweeper.study_name={study.study_name!r}: {where} was created by another command; "
+            f"{'; '.join(errors)}. Allowed: the study's search space and directions, or another "
+            "hydra.sweeper.study_name (or hydra.sweeper.storage=null: each command then gets its own study)")
+    return f"{where} was started with other fixed overrides: {'; '.join(warnings)}" if warnings else None

@@ -22,7 +22,7 @@ read a ``FrozenTrial`` for the sweeper's calibration and summary and for ``analy
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from budgetsweep.budget.cost_model import Observation
 from budgetsweep.records import RunStatus
@@ -43,20 +43,30 @@ def _rdb(storage):
     return backend if isinstance(backend, RDBStorage) else None
 
 
-def _set(storage, trial_id: int, values: dict[str, Any]) -> None:
-    """All ``values`` in one transaction on an RDB storage (one commit instead of one per key: a
-    trial's result is a dozen attributes); key by key on any other storage."""
+def _write_all(storage, values: dict[str, Any], one: Callable[[str, Any], None],
+               in_session: Callable[[Any, Any, str, Any], None]) -> None:
+    """All ``values`` in one transaction on an RDB storage, ``in_session(rdb, session, key, value)``
+    each (one commit instead of one per key: a trial's result is a dozen attributes); on any
+    other storage key by key through its public API, ``one(key, value)``."""
     rdb = _rdb(storage)
     if rdb is None:
         for key, value in values.items():
-            storage.set_trial_user_attr(trial_id, key, value)
+            one(key, value)
         return
-    from optuna.storages._rdb import models
     from optuna.storages._rdb.storage import _create_scoped_session
 
     with _create_scoped_session(rdb.scoped_session, True) as session:
         for key, value in values.items():
-            rdb._set_trial_attr_without_commit(session, models.TrialUserAttributeModel, trial_id, key, value)
+            in_session(rdb, session, key, value)
+
+
+def _set(storage, trial_id: int, values: dict[str, Any]) -> None:
+    """Trial user attributes, in one transaction."""
+    from optuna.storages._rdb import models
+
+    _write_all(storage, values, lambda key, value: storage.set_trial_user_attr(trial_id, key, value),
+               lambda rdb, session, key, value: rdb._set_trial_attr_without_commit(
+                   session, models.TrialUserAttributeModel, trial_id, key, value))
 
 
 def write_result(storage, trial_id: int, *, status: str, unit: str, predicted: float | None, actual: float,
@@ -107,7 +117,8 @@ def observation(trial, unit: str) -> Observation | None:
         label=str(trial.user_attrs.get("reduction_label") or "default"), cost=float(cost["actual"]),
         completed=st in (RunStatus.COMPLETED, NO_RECORD) and state == "COMPLETE",
         flops=float(cost.get("flops") or 0.0), device_seconds=float(cost.get("device_seconds") or 0.0),
-        measured=bool(cost.get("measured", True)), censored=st == RunStatus.BUDGET_STOPPED)
+        measured=bool(cost.get("measured", True)), censored=st == RunStatus.BUDGET_STOPPED,
+        startup_seconds=float(cost.get("startup_seconds") or 0.0))
 
 
 def summary_info(trial) -> dict[str, Any]:
@@ -118,25 +129,21 @@ def summary_info(trial) -> dict[str, Any]:
 
 
 def _write_study_budget(storage, study_id: int, *, unit: str, limit: float | None, spent: float) -> None:
-    values = {"budget_unit": unit, "budget_limit": limit, "budget_spent": spent}
-    rdb = _rdb(storage)
-    if rdb is None:
-        for key, value in values.items():
-            storage.set_study_user_attr(study_id, key, value)
-        return
+    """Study user attributes ``budget_*``, in one transaction."""
     import json
 
     from optuna.storages._rdb import models
-    from optuna.storages._rdb.storage import _create_scoped_session
 
-    with _create_scoped_session(rdb.scoped_session, True) as session:
+    def in_session(rdb, session, key, value) -> None:
         study = models.StudyModel.find_or_raise_by_id(study_id, session)
-        for key, value in values.items():
-            row = models.StudyUserAttributeModel.find_by_study_and_key(study, key, session)
-            if row is None:
-                session.add(models.StudyUserAttributeModel(study_id=study_id, key=key, value_json=json.dumps(value)))
-            else:
-                row.value_json = json.dumps(value)
+        row = models.StudyUserAttributeModel.find_by_study_and_key(study, key, session)
+        if row is None:
+            session.add(models.StudyUserAttributeModel(study_id=study_id, key=key, value_json=json.dumps(value)))
+        else:
+            row.value_json = json.dumps(value)
+
+    _write_all(storage, {"budget_unit": unit, "budget_limit": limit, "budget_spent": spent},
+               lambda key, value: storage.set_study_user_attr(study_id, key, value), in_session)
 
 
 # -- what analysis reads ------------------------------------------------------------------------

@@ -103,6 +103,14 @@ class TrialLink:
         by more than the tolerance; the job then stops with status ``budget_stopped``."""
         return self.cost(measured) > self.stop_at
 
+    def stop_after_seconds(self, device_count: int = 1) -> float | None:
+        """In ``gpu_hours``: the wall seconds from the job's start at which its cost passes
+        ``stop_at`` (a deadline the run context enforces with a timer, between its checks);
+        None in other units or without a budget limit."""
+        if self.unit != Unit.GPU_HOURS or math.isinf(self.stop_at):
+            return None
+        return self.stop_at * 3600.0 / max(1, int(device_count))
+
     def check_metered(self, measured: Any, *, step: int | None = None, final: bool = False) -> None:
         """Raise ``UnmeteredCost`` when the job's cost in the budget's unit is still 0 although it
         has done work: at a report after step 0, when work was metered in another unit, or at the

@@ -9,6 +9,14 @@ from typing import Any, ClassVar
 from budgetsweep.recipe import Recipe
 
 
+_BY_NAME: dict[str, type] = {}  # reduction name -> the reduction class imported last with that name
+
+
+def reduction_class(name: str) -> type | None:
+    """The reduction class named ``name`` among those imported in this process, or None."""
+    return _BY_NAME.get(name)
+
+
 class Reduction(abc.ABC):
     """Turns a recipe into a cheaper one.
 
@@ -23,6 +31,15 @@ class Reduction(abc.ABC):
     changes: ClassVar[tuple[str, ...]] = ()
     # a reduction that changes training beyond its recipe: its hooks (``budgetsweep.reductions.runtime``)
     runtime: ClassVar[type | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # every reduction class, wherever it is defined (a user's module reached by ``_target_``
+        # too), is known by its name once imported: the loop finds its runtime from the recipe
+        if isinstance(vars(cls).get("name"), str) or "runtime" in vars(cls):
+            name = getattr(cls, "name", None)
+            if isinstance(name, str):
+                _BY_NAME[name] = cls
 
     @abc.abstractmethod
     def apply(self, recipe: Recipe) -> Recipe:

@@ -136,18 +136,23 @@ class Runtimes:
 def runtime_class(name: str):
     """The ``runtime`` of the reduction whose spec is ``recipe.extra[name]``, or None.
 
-    The spec's key is the reduction's ``name``, and a built-in reduction lives in the module of
-    that name (``budgetsweep.reductions.<name>``); a key with no such module, or a reduction with
-    no runtime, changes nothing in training (its spec may still be read, e.g. by the plan).
+    The spec's key is the reduction's ``name``. Any reduction class imported in this process is
+    known by its name (``Reduction.__init_subclass__``; a user's reduction outside the package is
+    imported when its ``_target_`` is instantiated, before training); a built-in one not imported
+    yet is found in the module of that name (``budgetsweep.reductions.<name>``). A key no reduction
+    claims, or a reduction with no runtime, changes nothing in training (its spec may still be
+    read, e.g. by the plan).
     """
-    try:
-        module = importlib.import_module(f"budgetsweep.reductions.{name}")
-    except ModuleNotFoundError:
-        return None
-    for value in vars(module).values():
-        if getattr(value, "name", None) == name and isinstance(value, type) and hasattr(value, "apply"):
-            return getattr(value, "runtime", None)
-    return None
+    from budgetsweep.reductions.base import reduction_class
+
+    cls = reduction_class(name)
+    if cls is None:
+        try:
+            importlib.import_module(f"budgetsweep.reductions.{name}")
+        except ModuleNotFoundError:
+            return None
+        cls = reduction_class(name)
+    return getattr(cls, "runtime", None) if cls is not None else None
 
 
 def runtimes(recipe) -> Runtimes:

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib
 import inspect
 import json
 from pathlib import Path
 from typing import Any
 
+from budgetsweep.dotted import get_object
 from budgetsweep.recipe import HOW_NOT_WHAT, Recipe
 from budgetsweep.reductions.base import Reduction
 
@@ -58,18 +58,17 @@ def with_extra(recipe: Recipe, name: str, spec: dict[str, Any], **sections: Any)
 
 
 # -- probing a recipe ---------------------------------------------------------------------------
-def import_target(path: str):
-    module, _, name = path.rpartition(".")
+def _target(path: str):
     try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError, ValueError):
+        return get_object(path)
+    except (ImportError, ValueError, AttributeError):
         raise ValueError(f"_target_={path!r} cannot be imported") from None
 
 
 def task_class(recipe: Recipe):
     """The task's class from ``recipe.task._target_``, or None when the recipe names none."""
     target = recipe.task.get("_target_")
-    return import_target(target) if target else None
+    return _target(target) if target else None
 
 
 @functools.lru_cache(maxsize=8)
@@ -149,7 +148,7 @@ def _defaults(model: dict[str, Any]) -> dict[str, Any]:
     if not target:
         return {}
     try:
-        sig = inspect.signature(import_target(target))
+        sig = inspect.signature(_target(target))
     except (TypeError, ValueError):
         return {}
     return {n: p.default for n, p in sig.parameters.items() if p.default is not inspect.Parameter.empty}

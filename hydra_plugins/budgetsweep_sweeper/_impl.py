@@ -15,44 +15,43 @@ from __future__ import annotations
 import logging
 import math
 import os
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, MutableSequence, Optional, Sequence
+from typing import Any, Callable, Dict, List, MutableSequence, Optional
 
 import optuna
-from hydra.core.hydra_config import HydraConfig
 from hydra.core.plugins import Plugins
 from hydra.errors import CompactHydraException
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
-from optuna.trial import TrialState
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from budgetsweep.budget import outcome as outcomes
 from budgetsweep.budget import recovery
 from budgetsweep.budget import study_identity
 from budgetsweep.budget import trial_attrs as attrs
-from budgetsweep.budget.cost_model import CostModel, CostModelError, Observation, Prediction, Work
+from budgetsweep.budget.cost_model import CostModel, Prediction
 from budgetsweep.budget.job_timer import TimedTask
 from budgetsweep.budget.decision import Action, LedgerState, decide
 from budgetsweep.budget.ledger import NO_BUDGET, Ledger
-from budgetsweep.budget.optuna_objects import PRUNER_ATTR, build_pruner, build_sampler, get_method, is_grid
+from budgetsweep.budget.optuna_objects import PRUNER_ATTR, build_pruner, build_sampler, is_grid
+from budgetsweep.dotted import get_method
 from budgetsweep.budget.owner import current_owner
 from budgetsweep.budget.search_space import SearchSpace, build_search_space, quote
 from budgetsweep.budget.settings import BudgetSettings
 from budgetsweep.budget.storage import (absolute_sqlite, check_url, default_storage_url, mask, open_optuna_storage,
                                         url_for_job)
-from budgetsweep.budget.summary import build_summary, summary_table
+from budgetsweep.budget.heartbeat import Heartbeat
+from budgetsweep.budget.results import write_results, write_summary
+from budgetsweep.budget.settle import TrialSettler
+from budgetsweep.budget.trial_plan import PlannedTrial, TrialPlanner, contiguous
 from budgetsweep.budget.units import Unit, format_cost
-from budgetsweep.records import RunStatus, write_json_atomic
 
 log = logging.getLogger(__name__)
 
 NOT_LAUNCHED, INVALID_CONFIG = attrs.NOT_LAUNCHED, attrs.INVALID_CONFIG
+UNMETERED = "UnmeteredCost"  # the error type a job fails with when it metered nothing in the unit
 DIRECTIONS = ("minimize", "maximize")
-_STATES = {outcomes.COMPLETE: TrialState.COMPLETE, outcomes.PRUNED: TrialState.PRUNED,
-           outcomes.FAIL: TrialState.FAIL}
 
 
 class SweepConfigError(CompactHydraException, ValueError):
@@ -74,27 +73,6 @@ def parse_directions(direction: Any) -> List[str]:
     return [str(n) for n in names]
 
 
-@dataclass
-class _Trial:
-    """A trial between ask and tell."""
-
-    trial: optuna.trial.Trial
-    overrides: List[str]
-    work: Optional[Work] = None
-    prediction: Optional[Prediction] = None
-    label: str = "default"
-    config_key: Optional[str] = None
-    job_dir: Optional[str] = None
-    error: Optional[str] = None  # the config cannot run: the trial fails unlaunched
-    identity: List[str] = field(default_factory=list)
-    waiting: bool = False  # asked, did not fit, waits for the next batch
-    why: Optional[str] = None  # why it was not launched
-
-    @property
-    def number(self) -> int:
-        return self.trial.number
-
-
 @dataclass(frozen=True)
 class _Setup:
     """What one sweep takes from the sweeper: its validated settings and Hydra's objects, handed over
@@ -114,40 +92,7 @@ class _Setup:
     settings: BudgetSettings
 
 
-class _Heartbeat:
-    """Keeps this sweeper's reservations alive for other sweepers sharing the study."""
-
-    def __init__(self, ledger: Ledger, seconds: float) -> None:
-        self._ledger, self._seconds = ledger, seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="budgetsweep-heartbeat", daemon=True)
-
-    def __enter__(self) -> "_Heartbeat":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._seconds):
-            try:
-                self._ledger.heartbeat()
-            except Exception as exc:  # a missed beat only makes our reservations look older
-                log.debug("heartbeat failed: %s", exc)
-
-
-def _contiguous(batch: Sequence[_Trial]) -> List[List[_Trial]]:
-    """Runs of consecutive trial numbers: each is launched with initial_job_idx = its first number,
-    so a job's number (and its directory) is its trial's number."""
-    groups: List[List[_Trial]] = []
-    for item in batch:
-        if groups and groups[-1][-1].number + 1 == item.number:
-            groups[-1].append(item)
-        else:
-            groups.append([item])
-    return groups
+_Trial = PlannedTrial
 
 
 class BudgetSweeperImpl(Sweeper):
@@ -222,7 +167,7 @@ class BudgetSweeperImpl(Sweeper):
         except ValueError as exc:  # bad input: one message, before any job runs
             raise SweepConfigError(str(exc)) from None
         try:
-            with _Heartbeat(run.ledger, self.settings.heartbeat_seconds):
+            with Heartbeat(run.ledger, self.settings.heartbeat_seconds):
                 run.recover()
                 run.loop()
         except BaseException:
@@ -257,7 +202,9 @@ class BudgetSweeperImpl(Sweeper):
         except KeyError:  # a new study (or another sweeper creating it at this moment)
             study = optuna.create_study(storage=storage, sampler=sampler, pruner=pruner, study_name=study_name,
                                         directions=self.directions, load_if_exists=True)
-        self._check_identity(study, ident, url)
+        warning = study_identity.check_study(study, ident, self.directions, mask(url))
+        if warning:
+            log.warning(warning)
         ledger = Ledger(url, study_name, unit=self.settings.unit, limit=self.settings.limit,
                         tolerance=self.settings.tolerance, owner=self.owner)
         study.set_user_attr(PRUNER_ATTR, self.pruner_conf)
@@ -274,25 +221,6 @@ class BudgetSweeperImpl(Sweeper):
         run = _Run(setup, study, attrs.TrialBook(storage, study.study_name), ledger, space, url, n_trials, grid)
         run.check_predictable()
         return run
-
-    def _check_identity(self, study: optuna.Study, ident: Dict[str, Any], url: str) -> None:
-        """A study shared on purpose (storage and study_name both given) must be the same
-        experiment: another search space or other directions is an error before any trial."""
-        found = [d.name.lower() for d in study.directions]
-        stored = study.user_attrs.get(study_identity.IDENTITY_ATTR)
-        if stored is None:
-            stored = {**ident, "directions": found}
-            if found == self.directions:
-                study.set_user_attr(study_identity.IDENTITY_ATTR, ident)
-        errors, warnings = study_identity.differences(stored, ident)
-        where = f"study {study.study_name!r} in {mask(url)}"
-        if errors:
-            raise ValueError(
-                f"hydra.sweeper.study_name={study.study_name!r}: {where} was created by another command; "
-                f"{'; '.join(errors)}. Allowed: the study's search space and directions, or another "
-                "hydra.sweeper.study_name (or hydra.sweeper.storage=null: each command then gets its own study)")
-        if warnings:
-            log.warning(f"{where} was started with other fixed overrides: {'; '.join(warnings)}")
 
     def _original_cwd(self) -> str:
         return OmegaConf.select(self.config, "hydra.runtime.cwd", default=None) or os.getcwd()
@@ -320,9 +248,6 @@ class BudgetSweeperImpl(Sweeper):
                         f"{format_cost(s.limit, s.unit) if s.capped else 'no limit'} {s.unit}")
 
 
-NO_PREDICTION = "none (no budget limit)"
-
-
 class _Run:
     """One call of ``sweep``: the study, its ledger and the loop's state."""
 
@@ -345,15 +270,12 @@ class _Run:
         self.invalid = 0  # trials failed in planning this run: they hold no slot but end the loop
         self.skipped = 0  # trials skipped in a row since the last launch
         self.stopped = "running"
-        self.history: List[Observation] = []
-        self.stopped_trials: List[int] = []  # budget_stopped this run
-        self._warned_direction = False
-        self._warned_stops = False
         self._grid_size = math.prod(len(v) for v in grid.values()) if grid is not None else None
-        self._least_work: Dict[str, Work] = {}  # per label, the least work of a trial seen so far
-        sweep = setup.config.hydra.sweep
-        self._sweep_dir = str(sweep.dir)
-        self._plain_subdir = OmegaConf.to_container(sweep, resolve=False).get("subdir") == "${hydra.job.num}"
+        self.planner = TrialPlanner(config=setup.config, config_loader=setup.hydra_context.config_loader,
+                                    plan_run=setup.plan_run, cost_model=setup.cost_model, capped=self.capped,
+                                    unit=self.unit)
+        self.settler = TrialSettler(study=study, book=book, ledger=ledger, settings=setup.settings,
+                                    directions=setup.directions, planned=setup.plan_run is not None)
 
     # -- resume -------------------------------------------------------------------------------
     def recover(self) -> None:
@@ -363,19 +285,10 @@ class _Run:
                                  stale_after_seconds=self.settings.stale_after_seconds,
                                  n_objectives=self.n_objectives, unit=self.unit)
         for orphan in found.finish:
-            self._close(orphan.number, orphan.outcome, orphan.reserved, "recovered")
+            self.settler.close(orphan.number, orphan.outcome, orphan.reserved, "recovered")
         for number, why in found.requeue:
             self._wait(number, why)
-        self.history = self._load_history()
-
-    def _load_history(self) -> List[Observation]:
-        found = []
-        for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED,
-                                                               TrialState.FAIL)):
-            obs = attrs.observation(t, self.unit)
-            if obs is not None:
-                found.append(obs)
-        return found
+        self.settler.load_history()
 
     # -- the loop -------------------------------------------------------------------------------
     def loop(self) -> None:
@@ -384,24 +297,24 @@ class _Run:
         while True:
             launched = self.ledger.launched()
             if self.n_trials - launched - self.invalid <= 0:
-                self.stopped = f"n_trials reached ({launched}/{self.n_trials})"
+                self.stopped = self._full(launched)
                 if first:
                     log.info(f"Study {self.study.study_name!r} already has {launched} launched trials of "
-                             f"n_trials={self.n_trials}; nothing to run. To run more, raise "
-                             f"hydra.sweeper.n_trials above {launched}")
+                             f"n_trials={self.n_trials}; nothing to run. {self._how_to_run_more(launched)}")
                 return
             first = False
             batch, failed, refused, action = self._fill(self.n_trials - launched - self.invalid)  # ask, reserve
             if batch:
                 self.skipped = 0
+                self._grant_tolerance(batch)
                 results = self._launch(batch)  # launch, then tell
                 self._check_failures(failed, batch, results)
-                self._check_stops()
+                self.settler.check_stops()
                 self._log_progress()
             else:
                 self._check_failures(failed, [], [])
             if action == Action.FULL:
-                self.stopped = f"n_trials reached ({self.ledger.launched()}/{self.n_trials})"
+                self.stopped = self._full(self.ledger.launched())
                 return
             if action == Action.SKIP:
                 self._skip(refused)
@@ -410,6 +323,22 @@ class _Run:
                                 f"and {format_cost(self.ledger.remaining(), self.unit)} {self.unit} remain")
                 log.info(f"Stopping: {self.stopped}. To run more, raise hydra.sweeper.budget.limit")
                 return
+
+    def _grid_bound(self) -> bool:
+        """The grid, not the user's n_trials, bounds the sweep (n_trials was lowered to its size)."""
+        return self._grid_size is not None and self.n_trials >= self._grid_size
+
+    def _full(self, launched: int) -> str:
+        if self._grid_bound():
+            return f"grid exhausted ({launched}/{self._grid_size} points launched)"
+        return f"n_trials reached ({launched}/{self.n_trials})"
+
+    def _how_to_run_more(self, launched: int) -> str:
+        if self._grid_bound():
+            return (f"Every point of the grid ({self._grid_size}) has been launched: the grid is exhausted, and "
+                    "raising hydra.sweeper.n_trials adds nothing. To run more, sweep more values (another grid "
+                    "is another study; with hydra.sweeper.study_name set, give it a new name)")
+        return f"To run more, raise hydra.sweeper.n_trials above {launched}"
 
     def _skip(self, item: _Trial) -> None:
         """A cheaper configuration has been seen (another rung, a smaller fraction): ask again."""
@@ -421,21 +350,7 @@ class _Run:
 
     def check_predictable(self) -> None:
         """A clear error before any trial when no cost can be predicted (an app without a plan)."""
-        if self.s.plan_run is None and self.capped:
-            try:
-                self.s.cost_model.predict(None, self._load_history())
-            except CostModelError as exc:
-                raise ValueError(str(exc)) from None
-
-    def _predict(self, work: Optional[Work]) -> Prediction:
-        if not self.capped:  # nothing is reserved, nothing to predict: the charge is what was measured
-            return Prediction(0.0, NO_PREDICTION)
-        try:
-            return self.s.cost_model.predict(work, self.history)
-        except CostModelError:
-            if self.capped:
-                raise
-            return Prediction(0.0, NO_PREDICTION)
+        self.planner.check_predictable(self.settler.load_history())
 
     def _fill(self, wanted: int):
         """Ask and reserve up to n_jobs trials. Returns (reserved batch, trials that failed planning,
@@ -446,7 +361,7 @@ class _Run:
         while len(batch) + len(failed) < size:
             if self.carry is not None:  # predicted before the last batch: predict again, calibrated by it
                 item, self.carry = self.carry, None
-                item.prediction = self._predict(item.work)
+                item.prediction = self.planner.predict(item.work, self.settler.history)
             else:
                 item = self._ask()
                 if item is None:  # a grid whose every point is taken
@@ -456,13 +371,11 @@ class _Run:
                 failed.append(item)
                 self.invalid += 1
                 continue
-            answer = self.ledger.try_reserve(item.number, item.prediction.cost, label=item.label,
-                                             job_dir=item.job_dir, max_trials=self.n_trials - self.invalid)
+            answer = self._reserve(item)
             state = LedgerState(answer, self.ledger.remaining() if answer == NO_BUDGET else math.inf, len(batch))
-            action = decide(state, self._cheapest() if answer == NO_BUDGET else math.inf, self.skipped,
-                            self.settings)
+            cheapest = self.planner.cheapest(self.settler.history) if answer == NO_BUDGET else math.inf
+            action = decide(state, cheapest, self.skipped, self.settings)
             if action == Action.LAUNCH:
-                item.identity = self._identity(item)
                 batch.append(item)
                 continue
             if action == Action.FULL:  # other sweepers of the study took the last trials
@@ -475,6 +388,34 @@ class _Run:
             self.carry = item  # WAIT: it may fit once the batch in flight has been charged
             return batch, failed, item, action
         return batch, failed, None, None
+
+    def _reserve(self, item: _Trial) -> str:
+        """Hold the trial's prediction (and a trial slot) in the ledger. A prediction with a floor
+        (after budget-stopped trials: the true cost is only known to be above theirs) that does not
+        fit is cut to what is left, down to the floor: the sweep spends what remains on the smallest
+        plausible trial rather than stop with budget unspent."""
+        slots = self.n_trials - self.invalid
+        answer = self.ledger.try_reserve(item.number, item.prediction.cost, label=item.label,
+                                         job_dir=item.job_dir, max_trials=slots)
+        floor = item.prediction.floor
+        if answer != NO_BUDGET or floor is None:
+            return answer
+        left = self.ledger.remaining()
+        if not floor < left < item.prediction.cost:
+            return answer
+        item.prediction = Prediction(left, f"{item.prediction.basis}, cut to the budget left", floor)
+        return self.ledger.try_reserve(item.number, left, label=item.label, job_dir=item.job_dir, max_trials=slots)
+
+    def _grant_tolerance(self, batch: List[_Trial]) -> None:
+        """Before launch, top each reservation up with as much of its tolerance as the budget has
+        room for (after the whole batch has its predictions), and tell each job the tolerance it was
+        granted: no job may spend more than the ledger holds for it, so the trials in flight pass
+        the limit by at most one check interval each."""
+        for item in batch:
+            if self.capped and item.prediction.cost > 0:
+                added = self.ledger.top_up(item.number, item.prediction.cost * self.settings.tolerance)
+                item.tolerance = added / item.prediction.cost
+            item.identity = self._identity(item)
 
     def _ask(self) -> Optional[_Trial]:
         trial = self.study.ask()  # pops a trial an earlier run asked and never launched, if any
@@ -502,7 +443,7 @@ class _Run:
         overrides = [self.space.override(name, value) for name, value in trial.params.items()]
         overrides += [f"{name}={value}" for name, value in self.space.fixed.items()]  # as written
         item = _Trial(trial, overrides)
-        self._plan(item)
+        self.planner.plan(item, self.settler.history)
         return item
 
     def _claim_grid_point(self, trial: optuna.trial.Trial) -> Optional[optuna.trial.Trial]:
@@ -519,54 +460,6 @@ class _Run:
         self._park(_Trial(trial, []), "every grid point is taken")
         return None
 
-    def _plan(self, item: _Trial) -> None:
-        """Compose the trial's config as the launcher will, plan it, predict its cost. Without a
-        budget limit nothing is predicted, so nothing is planned: the job's record names its
-        reduction label and config key, and a config that cannot run fails in the job."""
-        cfg = None
-        if self.s.plan_run is not None and self.capped:
-            try:
-                cfg = self.s.hydra_context.config_loader.load_sweep_config(self.s.config, list(item.overrides))
-                plan = self.s.plan_run(cfg, list(item.overrides), count_flops=self.unit != Unit.EXAMPLES)
-            except Exception as exc:  # budgetsweep.plan.ConfigError, or a composition error
-                item.error = f"{type(exc).__name__}: {exc}"
-                return
-            item.label, item.config_key = plan.reduction_label, plan.config_key
-            item.work = Work(plan.reduction_label, examples=plan.examples, flops=plan.flops)
-        item.job_dir = self._job_dir(cfg if cfg is not None else self.s.config, item.number)
-        item.prediction = self._predict(item.work)
-        known = self._least_work.get(item.label)
-        if item.work is not None and (known is None or (item.work.flops or 0, item.work.examples or 0)
-                                      < (known.flops or 0, known.examples or 0)):
-            self._least_work[item.label] = item.work
-
-    def _cheapest(self) -> float:
-        """The predicted cost, under the model as calibrated now, of the cheapest configuration
-        seen so far: while it fits, a trial that does not fit is skipped rather than the sweep
-        stopped (the sampler may propose a smaller rung next)."""
-        works = list(self._least_work.values()) or [None]
-        return min(self._predict(work).cost for work in works)
-
-    def _job_dir(self, cfg: DictConfig, number: int) -> Optional[str]:
-        """Where the launcher will put this trial's job, resolved as Hydra's run_job does."""
-        if self._plain_subdir:  # the usual ${hydra.job.num}: no need to resolve a config copy
-            return os.path.abspath(os.path.join(self._sweep_dir, str(number)))
-        cfg = cfg.copy()
-        previous = HydraConfig.instance().cfg
-        try:
-            with open_dict(cfg):
-                cfg.hydra.job.num = number
-                cfg.hydra.job.id = number
-            HydraConfig.instance().set_config(cfg)
-            path = os.path.join(str(OmegaConf.select(cfg, "hydra.sweep.dir")),
-                                str(OmegaConf.select(cfg, "hydra.sweep.subdir")))
-            return os.path.abspath(path)
-        except Exception:  # an exotic subdir interpolation; the JobReturn will say where it went
-            return None
-        finally:
-            if previous is not None:
-                HydraConfig.instance().set_config(previous)
-
     def _identity(self, item: _Trial) -> List[str]:
         """The override that tells the job which trial it is: ``cfg.budgetsweep.trial`` with
         TrialLink's keys. One dict-valued override, since Hydra parses each override per job.
@@ -574,68 +467,23 @@ class _Run:
         reservation = repr(float(item.prediction.cost)) if self.capped else "inf"
         fields = {"number": str(item.number), "study_name": quote(self.study.study_name),
                   "storage": quote(self.job_url), "unit": self.unit,
-                  "reservation": reservation, "tolerance": repr(float(self.settings.tolerance))}
+                  "reservation": reservation, "tolerance": repr(float(item.tolerance))}
         return ["++budgetsweep.trial={" + ",".join(f"{k}:{v}" for k, v in fields.items()) + "}"]
 
     def _launch(self, batch: List[_Trial]) -> List[outcomes.Outcome]:
         returns: List[Any] = []
         try:
-            for group in _contiguous(batch):
+            for group in contiguous(batch):
                 jobs = [tuple(item.overrides + item.identity) for item in group]
                 returns.extend(self.s.launcher.launch(jobs, initial_job_idx=group[0].number))
         except BaseException:
             # the launcher broke off (Ctrl-C, a cluster error): settle what is known now
             for item in batch[len(returns):]:
-                result = outcomes.from_record_only(item.job_dir, n_objectives=self.n_objectives,
-                                                   unit=self.unit, reservation=item.prediction.cost)
-                outcomes.close_running_record(result.record_path, "the launch was interrupted")
-                self.ledger.commit(item.number, result.actual)
-                self._close(item.number, result, item.prediction.cost, "launch interrupted", item)
+                self.settler.settle_interrupted(item)
             for item, ret in zip(batch, returns):
-                self._settle(item, ret)
+                self.settler.settle(item, ret)
             raise
-        return [self._settle(item, ret) for item, ret in zip(batch, returns)]
-
-    def _settle(self, item: _Trial, ret: Any) -> outcomes.Outcome:
-        result = outcomes.from_job(ret, n_objectives=self.n_objectives, unit=self.unit,
-                                   reservation=item.prediction.cost, job_dir=item.job_dir)
-        self.ledger.commit(item.number, result.actual)
-        self._close(item.number, result, item.prediction.cost, None, item)
-        if result.error:
-            log.warning(f"Failed experiment: trial {item.number}: {result.error}")
-        return result
-
-    def _close(self, number: int, result: outcomes.Outcome, predicted: Optional[float], note: Optional[str],
-               item: Optional[_Trial] = None) -> None:
-        """Trial user attributes, the calibration history, and Optuna's state, in that order."""
-        label = result.label or (item.label if item else None) or "default"
-        basis = item.prediction.basis if item and item.prediction else None
-        if basis == NO_PREDICTION:
-            predicted = None
-        self.book.write_result(
-            number, status=result.status, unit=self.unit, predicted=predicted,
-            actual=result.actual, basis=basis, measured=result.measured, charge=result.charge_basis,
-            work=result.work, record_path=result.record_path,
-            config_key=result.config_key or (item.config_key if item else None), label=label, note=note,
-            error=result.error)
-        censored = result.status == RunStatus.BUDGET_STOPPED
-        if censored:
-            self.stopped_trials.append(number)
-        self.history.append(Observation(label, result.actual, completed=result.state == outcomes.COMPLETE,
-                                        flops=result.work.get("flops", 0.0),
-                                        device_seconds=result.work.get("device_seconds", 0.0),
-                                        measured=result.measured, censored=censored))
-        self._check_direction(result)
-        self._tell(item.trial if item is not None else number, _STATES[result.state], result.values)
-
-    def _tell(self, trial: Any, state: TrialState, values: Optional[List[float]] = None) -> None:
-        """``trial``: an optuna Trial, or a trial number."""
-        try:
-            self.study.tell(trial, state=state, values=values if state == TrialState.COMPLETE else None)
-        except RuntimeError as exc:
-            # the grid sampler stops the study when the grid is exhausted, which tell reports
-            if "`Study.stop` is supposed to be invoked" not in str(exc):
-                raise
+        return [self.settler.settle(item, ret) for item, ret in zip(batch, returns)]
 
     def _park(self, item: _Trial, why: str) -> None:
         """Keep an asked trial that will not run now (RUNNING, ours) until the end of this run, when
@@ -654,34 +502,20 @@ class _Run:
     def _fail_unlaunched(self, item: _Trial) -> None:
         log.warning(f"Failed experiment: trial {item.number} was not launched, its config cannot run: {item.error}")
         self.book.write_status(item.trial, INVALID_CONFIG, error=item.error)
-        self._tell(item.number, TrialState.FAIL)
-
-    def _check_direction(self, result: outcomes.Outcome) -> None:
-        if (self.n_objectives == 1 and result.direction and not self._warned_direction
-                and result.direction != self.s.directions[0]):
-            self._warned_direction = True
-            log.warning(f"The job's objective is to {result.direction}, but hydra.sweeper.direction="
-                        f"{self.s.directions[0]}; set hydra.sweeper.direction={result.direction} if that is meant")
-
-    def _check_stops(self) -> None:
-        """One warning when trials keep being stopped at their reservations: the guess is low."""
-        if self._warned_stops or len(self.stopped_trials) < 2:
-            return
-        self._warned_stops = True
-        most = max(o.cost for o in self.history if o.censored)
-        setting = ("hydra.sweeper.budget.default_trial_cost="
-                   f"{self.settings.default_trial_cost}" if self.s.plan_run is None else
-                   f"hydra.sweeper.budget.safety_margin={self.settings.safety_margin}")
-        log.warning(f"{len(self.stopped_trials)} trials ({', '.join(map(str, self.stopped_trials))}) were stopped at "
-                    f"their reservation (budget_stopped): {setting} is too low for them (they used at least "
-                    f"{format_cost(most, self.unit)} {self.unit} and would have used more). Predictions now rise "
-                    f"above what stopped trials spent; set it near the real cost of one trial")
+        self.settler.tell(item.number, outcomes.FAIL)
 
     def _check_failures(self, failed: List[_Trial], batch: List[_Trial], results: List[outcomes.Outcome]) -> None:
         """Upstream's rule: raise when a batch's failure rate passes max_failure_rate."""
         n = len(failed) + len(batch)
         bad = [(item, None) for item in failed] + [(item, r) for item, r in zip(batch, results)
                                                     if r.state == outcomes.FAIL]
+        unmetered = [(item, r) for item, r in bad if r is not None and r.error and UNMETERED in r.error]
+        if unmetered:  # the unit does not suit the app: every trial would fail the same way
+            item, result = unmetered[0]
+            self.stopped = f"trial {item.number} metered no {self.unit}"
+            raise SweepConfigError(f"hydra.sweeper.budget.unit={self.unit}: trial {item.number} was stopped, "
+                                   f"{result.error.split(UNMETERED, 1)[1].lstrip(': ')} (it was charged "
+                                   f"{format_cost(result.actual, self.unit)} {self.unit}, its reservation)")
         if not n or len(bad) / n <= self.s.max_failure_rate:
             return
         self.stopped = f"failure rate {len(bad)}/{n} > max_failure_rate={self.s.max_failure_rate}"
@@ -718,35 +552,6 @@ class _Run:
         self.book.write_study_budget(unit=self.unit, limit=self.settings.limit, spent=spent)
         sweep_dir = Path(str(self.s.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        self._write_results(sweep_dir)
-        self._write_summary(sweep_dir)
-
-    def _write_results(self, sweep_dir: Path) -> None:
-        if self.n_objectives == 1:
-            try:
-                best = self.study.best_trial
-            except ValueError:
-                log.warning("No trial completed: optimization_results.yaml has no best trial")
-                results = {"name": "budget", "best_params": None, "best_value": None}
-            else:
-                results = {"name": "budget", "best_params": best.params, "best_value": best.value}
-                log.info(f"Best parameters: {best.params}")
-                log.info(f"Best value: {best.value}")
-        else:
-            best_trials = self.study.best_trials
-            results = {"name": "budget",
-                       "solutions": [{"params": t.params, "values": t.values} for t in best_trials]}
-            log.info(f"Number of Pareto solutions: {len(best_trials)}")
-            for t in best_trials:
-                log.info(f"    Values: {t.values}, Params: {t.params}")
-        OmegaConf.save(OmegaConf.create(results), sweep_dir / "optimization_results.yaml")
-
-    def _write_summary(self, sweep_dir: Path) -> None:
-        trials = {t.number: attrs.summary_info(t) for t in self.study.get_trials(deepcopy=False)}
-        spent, held = self.ledger.totals()
-        summary = build_summary(
-            study_name=self.study.study_name, storage=mask(self.url), unit=self.unit, limit=self.settings.limit,
-            tolerance=self.settings.tolerance, spent=spent, reserved=held, charges=self.ledger.charges(),
-            trials=trials, n_trials=self.n_trials, stopped=self.stopped)
-        write_json_atomic(sweep_dir / "budget_summary.json", summary)
-        log.info("Budget summary (budget_summary.json):\n" + summary_table(summary))
+        write_results(self.study, self.n_objectives, sweep_dir)
+        write_summary(self.study, self.ledger, url=self.url, settings=self.settings, n_trials=self.n_trials,
+                      stopped=self.stopped, sweep_dir=sweep_dir)

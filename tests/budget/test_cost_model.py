@@ -135,3 +135,20 @@ def test_on_a_loaded_machine_no_trial_within_1_2x_its_median_cost_is_stopped(see
             history.append(Observation("full", seconds / 3600, flops=flops, device_seconds=seconds))
     median = statistics.median(truth)
     assert [i for i in stopped if truth[i] <= 1.2 * median] == []
+
+
+def test_after_budget_stopped_trials_the_floor_is_the_largest_stopped_cost():
+    model = CostModel("examples", default_trial_cost=1000)
+    got = model.predict(None, [Observation("full", 960, completed=False, censored=True),
+                               Observation("full", 700, completed=False, censored=True)])
+    assert (got.cost, got.floor) == (1920.0, 960.0)
+    assert model.predict(None, [Observation("full", 900)]).floor is None  # a completed trial: no cut
+
+
+def test_gpu_hours_predictions_cover_the_measured_start_up():
+    model = CostModel("gpu_hours", default_trial_cost=1e-6, safety_margin=0.25)
+    history = [Observation("full", 0.5 / 3600, completed=False, censored=True, startup_seconds=2.0)]
+    got = model.predict(None, history)
+    assert got.cost == pytest.approx(2.0 * 1.25 / 3600) and "start-up" in got.basis
+    planned = model.predict(Work("full", flops=1.0), [Observation("other", 0.0, completed=False, startup_seconds=4.0)])
+    assert planned.cost == pytest.approx(4.0 * 1.25 / 3600)

@@ -169,3 +169,14 @@ def test_four_processes_reserving_at_once_never_overspend(race_url, study_name):
     assert all(worst <= LIMIT for _, _, worst in results)
     assert sum(len(g) for _, g, _ in results) == len(ledger.charges())
     assert LIMIT - (spent + held) < 60  # the race filled the budget: what is left fits no more big trial
+
+
+def test_top_up_holds_only_what_the_budget_has_room_for(storage_url, study_name):
+    ledger = open_ledger(storage_url, study_name)
+    assert ledger.reserve(0, 40) and ledger.reserve(1, 40)
+    assert ledger.top_up(0, 15) == 15.0  # room for all of it
+    assert ledger.top_up(1, 15) == 5.0  # only 5 left: no job may be allowed more than is held
+    assert (ledger.reserved(), ledger.remaining()) == (100.0, 0.0)
+    ledger.commit(0, 30)
+    with pytest.raises(LedgerError, match="holds no reservation to top up"):
+        ledger.top_up(0, 1)

@@ -72,3 +72,23 @@ def test_recovered_completed_record_keeps_its_result(tmp_path):
     assert (got.state, got.values, got.actual) == ("COMPLETE", [0.25], 700.0)
     none = outcome.from_record_only(str(tmp_path / "missing"), n_objectives=1, unit="examples", reservation=10.0)
     assert (none.state, none.actual) == ("FAIL", 10.0)
+
+
+def test_a_record_that_metered_nothing_in_the_unit_is_charged_its_reservation(tmp_path):
+    # a job that failed with UnmeteredCost (it counted examples, the budget is in flops) left 0 flops
+    write_record(tmp_path, RunRecord(
+        status="failed", config_key="k", config={}, overrides=[], recipe={}, full_recipe={}, reductions=[],
+        reduction_label="full", seed=0, objective=Objective("val_loss", "minimize", None),
+        cost=Cost(measured=MeasuredCost(wall_seconds=2.0, examples=640, flops=0.0)), error="UnmeteredCost: ..."))
+    got = outcome.from_job(job(tmp_path, value=math.nan), n_objectives=1, unit="flops", reservation=1e9)
+    assert (got.state, got.actual, got.measured) == ("FAIL", 1e9, False)
+    assert got.charge_basis == "its reservation (its record metered no flops)"
+
+
+def test_gpu_hours_are_charged_the_jobs_whole_wall_time_from_its_start(tmp_path):
+    # the record's clock ends at its last write; the job timer's covers the job from start to end
+    record(tmp_path, status="budget_stopped", examples=300)
+    (tmp_path / "budgetsweep_job.json").write_text('{"wall_seconds": 7.2}')
+    got = outcome.from_job(job(tmp_path, value=math.nan), n_objectives=1, unit="gpu_hours", reservation=0.001)
+    assert got.actual == pytest.approx(7.2 / 3600) and got.work["device_seconds"] == pytest.approx(7.2)
+    assert got.charge_basis == "the job's wall time (its record's devices)"

@@ -1,6 +1,7 @@
 import pytest
 
-from budgetsweep.budget.storage import (STORAGE_ENV, check_url, default_storage_url, mask, open_optuna_storage,
+from budgetsweep.budget.storage import (STORAGE_ENV, absolute_sqlite, check_url, default_storage_url, mask,
+                                        open_optuna_storage,
                                         url_for_job, url_from_job)
 
 PG = "postgresql+psycopg2://alice:s3cret@db.example:5432/sweeps"
@@ -88,3 +89,23 @@ def test_a_database_another_optuna_version_stamped_gets_the_full_check(tmp_path)
     assert _checked_storage(url, {}) is None  # not trusted: Optuna's version manager runs again
     assert isinstance(open_optuna_storage(url), optuna.storages.RDBStorage)
     assert _checked_storage(url, {}) is not None  # and re-stamped by this version
+
+
+@pytest.mark.parametrize("umask", [0o002, 0o022, 0o077])
+def test_the_sqlite_file_honours_the_process_umask(tmp_path, umask):
+    import os
+    import stat
+
+    from budgetsweep.budget.ledger import Ledger
+
+    old = os.umask(umask)
+    try:
+        url = default_storage_url(tmp_path)
+        open_optuna_storage(url)
+        Ledger(url, "s", unit="examples", limit=10.0).reserve(0, 1.0)
+        given = absolute_sqlite("sqlite:///given.db", tmp_path)
+        open_optuna_storage(given)
+    finally:
+        os.umask(old)
+    for name in ("outputs/budgetsweep.db", "given.db"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask, name

@@ -144,3 +144,10 @@ def _no_error():
     import contextlib
 
     return contextlib.nullcontext()
+
+
+def test_in_gpu_hours_the_deadline_is_the_allowance_in_wall_seconds_per_device():
+    hours = TrialLink(number=0, study_name="s", storage="sqlite:////x.db", unit="gpu_hours", reservation=0.01,
+                      tolerance=0.5)
+    assert hours.stop_after_seconds(device_count=2) == pytest.approx(0.01 * 1.5 * 3600 / 2)
+    assert link_for("sqlite:////unused.db", "s", 0).stop_after_seconds() is None  # examples: the app's checks

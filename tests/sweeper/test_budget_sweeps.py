@@ -76,6 +76,21 @@ def test_a_job_past_its_reservation_stops_itself_and_spend_stays_within_toleranc
     assert r.ledger.spent() == 1200.0 <= 1200 + 0.1 * (2 * 500)  # limit + tolerance of the trials in flight
 
 
+def test_jobs_in_flight_pass_the_limit_by_at_most_one_check_interval_each(sweep, result):
+    # predicted 300 but a trial processes 1000, checking every 100 examples; tolerance 1.0 would let
+    # each job run to 600. Three predictions fit (900); the ledger then holds each job's tolerance
+    # only where the budget has room (100 more for trial 0, none for the others) and each job is told
+    # what was held: the bound is limit + one check interval (100 examples) per job in flight, not
+    # limit + tolerance x the reservations in flight (3 x 700 = 2100 before)
+    sweep(*examples_budget(1000, cost=300), "hydra.sweeper.budget.tolerance=1.0", "hydra.sweeper.n_trials=6",
+          "hydra.sweeper.n_jobs=3", *SPACE)
+    r = result()
+    charged = [c.actual for c in r.ledger.charges() if c.state == "committed"]
+    assert charged == [500.0, 400.0, 400.0]  # each stopped at its first check past what the ledger held
+    assert r.ledger.spent() <= 1000 + 3 * 100
+    assert r.summary["stopped"].startswith("budget exhausted: trial 3 needs 1,000 examples")
+
+
 def test_failed_jobs_and_jobs_without_records_are_charged(sweep, result):
     sweep(*examples_budget(10000, cost=1000), "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=1", "steps=5",
           "hydra.sweeper.max_failure_rate=1.0", "+modes={0:fail,1:raise,2:norecord}", *SPACE)
@@ -142,6 +157,18 @@ def test_a_grid_sweep_visits_the_grid_once(sweep, result):
     r = result()
     assert sorted((t.params["x"], t.params["y"]) for t in r.study.trials) == [(-1, 0), (-1, 1), (0, 0), (0, 1),
                                                                               (1, 0), (1, 1)]
+    assert r.summary["stopped"] == "grid exhausted (6/6 points launched)"
+
+
+def test_rerunning_an_exhausted_grid_says_the_grid_is_exhausted_not_raise_n_trials(sweep, result):
+    args = (*examples_budget(100000), "hydra/sweeper/sampler=grid", "hydra.sweeper.n_trials=100",
+            "x=choice(-1, 1)", "y=range(0, 1)")
+    sweep(*args)
+    again = sweep(*args)
+    log = again.stdout + again.stderr
+    assert "the grid is exhausted, and raising hydra.sweeper.n_trials adds nothing" in log
+    assert "raise hydra.sweeper.n_trials" not in log  # which would run nothing more
+    assert len(result().study.trials) == 2  # the rerun added nothing
 
 
 @pytest.mark.parametrize("override,message", [

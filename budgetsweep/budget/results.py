@@ -1,0 +1,49 @@
+"""What a sweep leaves in its sweep directory: ``optimization_results.yaml`` (as
+hydra-optuna-sweeper writes it: best parameters and value, or the Pareto front) and
+``budget_summary.json`` (the ledger's totals and each trial's predicted and charged cost)."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from budgetsweep.budget import trial_attrs as attrs
+from budgetsweep.budget.storage import mask
+from budgetsweep.budget.summary import build_summary, summary_table
+from budgetsweep.records import write_json_atomic
+
+log = logging.getLogger("hydra_plugins.budgetsweep_sweeper._impl")  # the sweeper's log, as before
+
+
+def write_results(study: Any, n_objectives: int, sweep_dir: Path) -> None:
+    from omegaconf import OmegaConf
+
+    if n_objectives == 1:
+        try:
+            best = study.best_trial
+        except ValueError:
+            log.warning("No trial completed: optimization_results.yaml has no best trial")
+            results = {"name": "budget", "best_params": None, "best_value": None}
+        else:
+            results = {"name": "budget", "best_params": best.params, "best_value": best.value}
+            log.info(f"Best parameters: {best.params}")
+            log.info(f"Best value: {best.value}")
+    else:
+        best_trials = study.best_trials
+        results = {"name": "budget", "solutions": [{"params": t.params, "values": t.values} for t in best_trials]}
+        log.info(f"Number of Pareto solutions: {len(best_trials)}")
+        for t in best_trials:
+            log.info(f"    Values: {t.values}, Params: {t.params}")
+    OmegaConf.save(OmegaConf.create(results), sweep_dir / "optimization_results.yaml")
+
+
+def write_summary(study: Any, ledger: Any, *, url: str, settings: Any, n_trials: int, stopped: str,
+                  sweep_dir: Path) -> None:
+    trials = {t.number: attrs.summary_info(t) for t in study.get_trials(deepcopy=False)}
+    spent, held = ledger.totals()
+    summary = build_summary(
+        study_name=study.study_name, storage=mask(url), unit=settings.unit, limit=settings.limit,
+        tolerance=settings.tolerance, spent=spent, reserved=held, charges=ledger.charges(),
+        trials=trials, n_trials=n_trials, stopped=stopped)
+    write_json_atomic(sweep_dir / "budget_summary.json", summary)
+    log.info("Budget summary (budget_summary.json):\n" + summary_table(summary))
