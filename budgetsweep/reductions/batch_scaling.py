@@ -13,6 +13,7 @@ import math
 
 from budgetsweep.recipe import Recipe
 from budgetsweep.reductions.base import Reduction, parameters
+from budgetsweep.reductions.support import capped_examples_factor
 from budgetsweep.validate import choice, number
 
 RULES = ("linear", "sqrt", "adam_sde", "none")
@@ -64,4 +65,5 @@ class BatchScaling(Reduction):
 
     def predicted_cost_factor(self, recipe: Recipe) -> float:
         self.new_batch_size(recipe.train.batch_size)  # refuse a zero batch early
-        return 1.0
+        # the same examples, unless a batch does not fit the training set (the trainer caps it)
+        return capped_examples_factor(recipe, self.apply(recipe), 1.0)

@@ -195,6 +195,10 @@ class CharLM:
     def n_train(self) -> int:
         return len(self.train_x)
 
+    def eval_sizes(self) -> tuple[int, int]:
+        """(validation blocks, test blocks): no test split."""
+        return len(self.val_x), 0
+
     def build_data(self, recipe) -> TaskData:
         n = len(self.train_x)
         idx = torch.as_tensor(contiguous_subset(n, recipe.data.fraction, recipe.data.subset_seed))

@@ -109,7 +109,10 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
     sampler = hooks.sampler(ShuffledEpochs(n, batch, recipe.seed, device), x, y, batch, total_steps)
     for_eval = hooks.eval_model  # the model itself, or e.g. a quantized copy
     x0, y0 = x[:batch], y[:batch]
-    flops_per_example = training_flops_per_example(model, lambda out, target: loss_fn(out, target, x0), x0, y0)
+    # a task's own formula where it has one (charlm's GPT), as the plan counts: planned FLOPs = measured
+    analytic = getattr(task, "flops_per_example", None)
+    flops_per_example = (callable(analytic) and analytic(recipe)) or training_flops_per_example(
+        model, lambda out, target: loss_fn(out, target, x0), x0, y0)
     example_size = x[0].numel()  # flops scale with the size of the viewed input
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -117,6 +120,7 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
 
     # -- loop -------------------------------------------------------------------------
     running, seen_since_eval, examples, input_elements = torch.zeros((), device=device), 0, 0, 0
+    evaluated = 0  # examples evaluated (forward passes), which the plan prices as evaluation
     metrics: dict[str, float] = {}
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=total_steps, disable=not show, desc="train", leave=False, dynamic_ncols=True)
@@ -156,6 +160,7 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
             if not math.isfinite(train_loss):
                 raise NonFiniteLoss(f"training loss is {train_loss} at step {step + 1} (lr={lr:.3g})")
             val = evaluate(for_eval(model), task, val_x, val_y, precision, device)
+            evaluated += len(val_x)
             metrics = {"train_loss": train_loss, **{f"val_{k}": v for k, v in val.items()}}
             if not all(math.isfinite(v) for v in val.values()):
                 raise NonFiniteLoss(f"validation metrics are not finite at step {step + 1}: {val}")
@@ -167,6 +172,7 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
     # -- final metrics ----------------------------------------------------------------
     if data.test_x is not None:
         test = evaluate(for_eval(model), task, data.test_x.to(device), data.test_y.to(device), precision, device)
+        evaluated += len(data.test_x)
         metrics.update({f"test_{k}": v for k, v in test.items()})
     metrics.update(hooks.final_metrics(model, metrics, val_x, val_y))
     if device.type == "cuda":
@@ -179,6 +185,6 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
     return TrainResult(metrics=metrics, steps=total_steps, examples=examples,
                        flops_per_example=flops_per_example, peak_memory_mb=peak,
                        peak_memory_source=source, device=device.type, model=model,
-                       info={**(data.info or {}), **hooks.info},
+                       info={**(data.info or {}), **hooks.info, "eval_examples": evaluated},
                        input_elements=input_elements)
 
