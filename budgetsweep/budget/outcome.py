@@ -84,6 +84,9 @@ def _evidence(record, unit: str, reservation: float) -> tuple[float, dict[str, f
     actual = cost_in_unit(measured, unit)
     work = {"flops": float(measured.flops or 0.0), "examples": float(measured.examples or 0),
             "device_seconds": device_seconds(measured)}
+    if (record.info or {}).get("eval_flops") is not None:
+        # evaluation's forward passes take device time too: the gpu_hours rate is per FLOP of both
+        work["eval_flops"] = float(record.info["eval_flops"])
     if record.status == RunStatus.RUNNING and reservation > actual:
         return reservation, work, False, "its reservation (its record still says running)"
     return actual, work, True, "its record"

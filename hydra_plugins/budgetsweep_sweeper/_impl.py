@@ -532,7 +532,8 @@ class _Run:
                 item.error = f"{type(exc).__name__}: {exc}"
                 return
             item.label, item.config_key = plan.reduction_label, plan.config_key
-            item.work = Work(plan.reduction_label, examples=plan.examples, flops=plan.flops)
+            item.work = Work(plan.reduction_label, examples=plan.examples, flops=plan.flops,
+                             eval_flops=getattr(plan, "eval_flops", None) or 0.0)
         item.job_dir = self._job_dir(cfg if cfg is not None else self.s.config, item.number)
         item.prediction = self._predict(item.work)
         known = self._least_work.get(item.label)
@@ -622,7 +623,7 @@ class _Run:
         if censored:
             self.stopped_trials.append(number)
         self.history.append(Observation(label, result.actual, completed=result.state == outcomes.COMPLETE,
-                                        flops=result.work.get("flops", 0.0),
+                                        flops=result.work.get("flops", 0.0) + result.work.get("eval_flops", 0.0),
                                         device_seconds=result.work.get("device_seconds", 0.0),
                                         measured=result.measured, censored=censored))
         self._check_direction(result)

@@ -135,3 +135,15 @@ def test_on_a_loaded_machine_no_trial_within_1_2x_its_median_cost_is_stopped(see
             history.append(Observation("full", seconds / 3600, flops=flops, device_seconds=seconds))
     median = statistics.median(truth)
     assert [i for i in stopped if truth[i] <= 1.2 * median] == []
+
+
+def test_gpu_hours_count_evaluation_flops():
+    """Evaluation takes device time: a trial whose evaluation doubles its FLOPs is predicted twice as long,
+    at the rate of trials whose observed FLOPs count their evaluation too."""
+    from budgetsweep.budget.cost_model import CostModel, Observation, Work
+
+    model = CostModel("gpu_hours", safety_margin=0.0)
+    history = [Observation("a", 1.0, flops=2e9, device_seconds=2.0)] * 3  # 1 ns per FLOP
+    plain = model.predict(Work("a", flops=1e9), history)
+    evaluated = model.predict(Work("a", flops=1e9, eval_flops=1e9), history)
+    assert evaluated.cost == pytest.approx(2 * plain.cost) and plain.cost == pytest.approx(1.0 / 3600)
