@@ -142,8 +142,8 @@ def plan_row(job: int, cfg: DictConfig, overrides: list[str], varying: list[str]
         factors["flops"] = _ratio(work.flops, full.flops)
     if "time" in units and work.total_flops is not None and full.total_flops is not None:
         model = time_model.calibrated(records, plan.config.get("task", "task"), _device_kind(plan.recipe))
-        seconds, basis = model.seconds(work.steps, work.total_flops), model.basis
-        factors["time"] = seconds / model.seconds(full.steps, full.total_flops)
+        seconds, basis = model.seconds(work.steps, work.evaluations, work.total_flops), model.basis
+        factors["time"] = seconds / model.seconds(full.steps, full.evaluations, full.total_flops)
     elif "time" in units:
         factors["time"] = None
     tokens_per_example = (getattr(plan.task, "stats", None) or {}).get("tokens_per_example")

@@ -1,16 +1,17 @@
 """Predict a run's wall time from its planned work, calibrated on run records when there are any.
 
 A job's wall time (``cost.measured.wall_seconds`` of its record: data, model, training, evaluation)
-is modelled as ``overhead + per_step x steps + per_flop x (training FLOPs + evaluation FLOPs)``:
-a per-job set-up, a per-step cost that dominates small models (the optimizer step, Python, kernel
-launches) and a cost per FLOP that dominates large ones. Evaluation is priced as a forward pass per
+is modelled as ``overhead + per_step x steps + per_eval x evaluations + per_flop x (training FLOPs
++ evaluation FLOPs)``: a per-job set-up, a per-step cost that dominates small models (the optimizer
+step, Python, kernel launches), a per-evaluation cost (metrics, the report, its history line) and a
+cost per FLOP that dominates large ones. Evaluation is priced as a forward pass per
 example evaluated (``RunPlan.eval_flops``), so a proxy whose evaluation dominates is predicted as
 slow as it is.
 
 Calibration: completed records of the same task and device kind that carry their evaluation FLOPs
-(``info.eval_flops``, written since the planner priced evaluation) give (steps, work, seconds)
-points; with at least ``MIN_POINTS`` of them spanning a 2x range of work, non-negative least squares
-(``scipy.optimize.nnls``, so no coefficient is negative) fits the three coefficients. With fewer
+(``info.eval_flops``, written since the planner priced evaluation) give (steps, evaluations, work,
+seconds) points; with at least ``MIN_POINTS`` of them spanning a 2x range of work, non-negative least
+squares (``scipy.optimize.nnls``, so no coefficient is negative) fits the four coefficients. With fewer
 points, or a fit with no positive cost per step or FLOP, the defaults below are used and the model
 says it is not calibrated. The fit minimises relative errors (rows weighted by 1/seconds), since
 what the planner shows is a ratio of a short run's time to a long one's. Predicted time factors (proxy / full) are what the planner shows;
@@ -29,15 +30,17 @@ MIN_POINTS = 3
 # FLOP count, record) measured on digits
 DEFAULT_OVERHEAD_SECONDS = 0.5
 DEFAULT_SECONDS_PER_STEP = 1e-3
+DEFAULT_SECONDS_PER_EVALUATION = 3e-3
 DEFAULT_FLOPS_PER_SECOND = 2e9
 MAX_RECORDS = 5000  # the newest records read from a folder; older ones add little to the fit
 
 
 @dataclass(frozen=True)
 class TimePoint:
-    """One finished run: its steps, its work (training + evaluation FLOPs) and its wall seconds."""
+    """One finished run: its steps, evaluations, work (training + evaluation FLOPs) and wall seconds."""
 
     steps: int
+    evaluations: int
     flops: float
     seconds: float
 
@@ -46,24 +49,28 @@ class TimePoint:
 class TimeModel:
     overhead_seconds: float
     seconds_per_step: float
+    seconds_per_evaluation: float
     seconds_per_flop: float
     calibrated: bool
     basis: str  # shown beside the factors: "calibrated on 12 records" or why not
 
-    def seconds(self, steps: int, flops: float) -> float:
-        """Predicted wall seconds of a job of ``steps`` optimizer steps doing ``flops`` (training +
-        evaluation)."""
-        return self.overhead_seconds + self.seconds_per_step * steps + self.seconds_per_flop * flops
+    def seconds(self, steps: int, evaluations: int, flops: float) -> float:
+        """Predicted wall seconds of a job of ``steps`` optimizer steps and ``evaluations`` evaluations
+        doing ``flops`` (training + evaluation)."""
+        return (self.overhead_seconds + self.seconds_per_step * steps + self.seconds_per_evaluation * evaluations
+                + self.seconds_per_flop * flops)
 
 
 def default_model(reason: str) -> TimeModel:
-    return TimeModel(DEFAULT_OVERHEAD_SECONDS, DEFAULT_SECONDS_PER_STEP, 1.0 / DEFAULT_FLOPS_PER_SECOND, False,
+    return TimeModel(DEFAULT_OVERHEAD_SECONDS, DEFAULT_SECONDS_PER_STEP, DEFAULT_SECONDS_PER_EVALUATION,
+                     1.0 / DEFAULT_FLOPS_PER_SECOND, False,
                      f"not calibrated ({reason}); defaults: {DEFAULT_OVERHEAD_SECONDS:g} s per job, "
-                     f"{DEFAULT_SECONDS_PER_STEP * 1e3:g} ms per step, {DEFAULT_FLOPS_PER_SECOND / 1e9:g} GFLOP/s")
+                     f"{DEFAULT_SECONDS_PER_STEP * 1e3:g} ms per step, {DEFAULT_SECONDS_PER_EVALUATION * 1e3:g} ms per "
+                     f"evaluation, {DEFAULT_FLOPS_PER_SECOND / 1e9:g} GFLOP/s")
 
 
 def fit(points: Iterable[TimePoint]) -> TimeModel:
-    """Non-negative least squares of seconds on (1, steps, FLOPs), or the defaults when there are too
+    """Non-negative least squares of seconds on (1, steps, evaluations, FLOPs), or the defaults when there are too
     few points, their work spans less than 2x, or the fit prices neither steps nor FLOPs."""
     points = [p for p in points if p.flops > 0 and p.seconds > 0 and p.steps > 0]
     if len(points) < MIN_POINTS:
@@ -74,16 +81,16 @@ def fit(points: Iterable[TimePoint]) -> TimeModel:
     import numpy as np
     from scipy.optimize import nnls
 
-    columns = np.array([[1.0, p.steps, p.flops] for p in points])
+    columns = np.array([[1.0, p.steps, p.evaluations, p.flops] for p in points])
     seconds = np.array([p.seconds for p in points])
     scale = columns.max(axis=0)  # comparable columns: FLOPs are ~1e9 times steps
     # relative errors (each row divided by its seconds): a 50x proxy's time counts as much as a full run's,
     # since the planner's output is a ratio of the two
     coef, _ = nnls(columns / scale / seconds[:, None], np.ones(len(points)))
-    overhead, per_step, per_flop = (coef / scale).tolist()
+    overhead, per_step, per_eval, per_flop = (coef / scale).tolist()
     if per_step <= 0 and per_flop <= 0:
         return default_model(f"{len(points)} records give no positive time per step or FLOP")
-    return TimeModel(overhead, per_step, per_flop, True, f"calibrated on {len(points)} records")
+    return TimeModel(overhead, per_step, per_eval, per_flop, True, f"calibrated on {len(points)} records")
 
 
 def record_points(folder: str | Path, task: str, device_kind: str) -> list[TimePoint]:
@@ -101,7 +108,8 @@ def record_points(folder: str | Path, task: str, device_kind: str) -> list[TimeP
             if (rec.get("status") != "completed" or (rec.get("config") or {}).get("task") != task
                     or measured.get("device_kind") != device_kind or info.get("eval_flops") is None):
                 continue
-            found.append(TimePoint(int(info["steps"]), float(measured["flops"]) + float(info["eval_flops"]),
+            found.append(TimePoint(int(info["steps"]), int(info["evaluations"]),
+                                   float(measured["flops"]) + float(info["eval_flops"]),
                                    float(measured["wall_seconds"])))
         except (OSError, ValueError, KeyError, TypeError):
             continue
