@@ -11,7 +11,8 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from budgetsweep.recipe import FORWARD_SHARE, DataSpec, OptimSpec, Recipe, TrainSpec, canonical, config_key, spec_from_mapping
+from budgetsweep.recipe import (FORWARD_SHARE, DataSpec, OptimSpec, Recipe, TrainSpec, canonical, config_key,
+                                spec_from_mapping)
 from budgetsweep.reductions.base import Reduction, apply_all, reduction_label
 
 # overrides that do not define a configuration: how it is reduced, its seed, where it runs

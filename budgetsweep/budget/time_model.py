@@ -14,8 +14,8 @@ seconds) points; with at least ``MIN_POINTS`` of them spanning a 2x range of wor
 squares (``scipy.optimize.nnls``, so no coefficient is negative) fits the four coefficients. With fewer
 points, or a fit with no positive cost per step or FLOP, the defaults below are used and the model
 says it is not calibrated. The fit minimises relative errors (rows weighted by 1/seconds), since
-what the planner shows is a ratio of a short run's time to a long one's. Predicted time factors (proxy / full) are what the planner shows;
-absolute seconds are context.
+what the planner shows is a ratio of a short run's time to a long one's: predicted time factors
+(proxy / full) are the output; absolute seconds are context.
 """
 from __future__ import annotations
 
