@@ -16,6 +16,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from budgetsweep.plan import ConfigError, plan_run
+from budgetsweep.recipe import FORWARD_SHARE
 from budgetsweep.records import Objective
 from budgetsweep.run_context import RunContext, record_config_error, trial_link_from
 from budgetsweep.tasks.base import objective_direction
@@ -43,6 +44,11 @@ def run(cfg: DictConfig, run_dir: str | Path, overrides: list[str], keep_going: 
         ctx.info.update({"n_train_full": plan.n_train_full, "planned_examples": plan.examples,
                          "steps": result.steps, "flops_per_example": result.flops_per_example,
                          **result.info})  # the task's facts; transfer's tensors, the teacher, curriculum scores
+        # evaluation as planned (eval_examples above is what the loop evaluated): the time model
+        # calibrates on training + evaluation FLOPs (budgetsweep.budget.time_model)
+        ctx.info.update({"evaluations": plan.evaluations, "eval_every": plan.recipe.train.eval_every,
+                         "planned_eval_examples": plan.eval_examples,
+                         "eval_flops": plan.eval_examples * result.flops_per_example * FORWARD_SHARE})
         if "tokens_per_example" in ctx.info:  # a sequence task: its input elements are tokens
             ctx.info["tokens"] = result.input_elements
             peak = peak_flops(ctx.measured.device_kind, plan.recipe.train.precision)

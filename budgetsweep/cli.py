@@ -1,7 +1,7 @@
-"""Console entry points that need no training stack: ``budgetsweep-report``.
+"""Console entry points: ``budgetsweep-report`` and ``budgetsweep-plan``.
 
-Heavy imports (pandas, scipy, matplotlib) happen after the arguments parse, so ``--help`` is
-instant and a usage error costs nothing. Nothing here imports torch.
+Heavy imports (pandas, scipy, matplotlib; torch for the plan) happen after the arguments parse, so
+``--help`` is instant and a usage error costs nothing. Nothing at module level imports torch.
 """
 from __future__ import annotations
 
@@ -121,6 +121,72 @@ def report_main(argv: Sequence[str] | None = None) -> int:
     if report.nothing_compared is not None:
         # a report was asked to compare proxies with full runs and compared nothing: not a success
         return _fail(report.nothing_compared)
+    return 0
+
+
+# -- budgetsweep-plan -------------------------------------------------------------------------------
+def plan_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="budgetsweep-plan",
+        description="Plan runs without training: for each recipe (one, or with -m one per job of the grid) its "
+                    "steps, batch, examples, tokens, FLOPs, evaluations and their cost, predicted cost factors "
+                    "against the full recipe (examples, flops, time; time calibrated on the records under "
+                    "--records when there are any), a peak-memory estimate and the plan's warnings. Takes "
+                    "budgetsweep's overrides. Writes nothing.")
+    p.add_argument("overrides", nargs="*", metavar="OVERRIDE", help="Hydra overrides, as for budgetsweep")
+    p.add_argument("-m", "--multirun", action="store_true",
+                   help="expand comma lists and ranges into a grid, one row per job (as budgetsweep -m)")
+    p.add_argument("-cp", "--config-path", default=None,
+                   help="folder of a user's own config (e.g. examples/own_loop/conf); default: budgetsweep's")
+    p.add_argument("-cn", "--config-name", default="config", help="config name (default config)")
+    p.add_argument("--units", default=None,
+                   help="comma-separated cost units to predict: examples, flops, time (default: all three for a "
+                        "built-in task, examples for a user's own loop, whose FLOPs the planner cannot count)")
+    p.add_argument("--records", default="outputs",
+                   help="folder of run records that calibrate the time model (default outputs)")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
+    return p
+
+
+def _plan_fail(message: str) -> int:
+    print(f"budgetsweep-plan: invalid configuration: {message}", file=sys.stderr)
+    return 2
+
+
+def plan_main(argv: Sequence[str] | None = None) -> int:
+    """Run budgetsweep-plan; returns the exit status (0 ok, 2 bad input: one message naming the key)."""
+    args = plan_parser().parse_args(argv)
+    from budgetsweep.plan_table import UNITS
+
+    units = None
+    if args.units is not None:
+        units = tuple(dict.fromkeys(u.strip() for u in args.units.split(",") if u.strip()))
+        bad = [u for u in units if u not in UNITS]
+        if bad or not units:
+            return _plan_fail(f"--units={args.units!r}: unknown unit {','.join(bad) or '(none)'}; allowed: "
+                              f"{','.join(UNITS)}")
+    import json
+
+    from budgetsweep.plan import ConfigError
+    from budgetsweep.plan_compose import ComposeError, compose_jobs
+    from budgetsweep.plan_table import plan_row
+
+    try:
+        jobs = compose_jobs(args.overrides, multirun=args.multirun, config_path=args.config_path,
+                            config_name=args.config_name)
+        rows, full_cache = [], {}
+        for number, (cfg, overrides, varying) in enumerate(jobs):
+            # by default, what the config can count: a user's own loop (no task) has no FLOPs
+            job_units = units or (UNITS if "task" in cfg else ("examples",))
+            rows.append(plan_row(number, cfg, overrides, varying, args.records, job_units, full_cache))
+    except (ComposeError, ConfigError) as exc:
+        return _plan_fail(str(exc))
+    if args.json:
+        print(json.dumps([r.to_dict() for r in rows], indent=1))
+    else:
+        from budgetsweep.plan_table import format_table
+
+        print(format_table(rows))
     return 0
 
 

@@ -12,12 +12,13 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from budgetsweep.guards import GuardSettings, recipe_warnings
-from budgetsweep.recipe import DataSpec, OptimSpec, Recipe, TrainSpec, canonical, config_key, spec_from_mapping
+from budgetsweep.recipe import (FORWARD_SHARE, DataSpec, OptimSpec, Recipe, TrainSpec, canonical, config_key,
+                                spec_from_mapping)
 from budgetsweep.reductions.base import Reduction, apply_all, reduction_label
 
 # overrides that do not define a configuration: how it is reduced, its seed, where it runs
 _NOT_CONFIG = ("reduction", "seed", "hydra", "budgetsweep", "guards", "train.device", "train.eval_every",
-               "train.save_checkpoint")
+               "train.eval_budget_share", "train.save_checkpoint")
 
 
 class ConfigError(ValueError):
@@ -43,12 +44,32 @@ class RunPlan:
     extra_flops: float = 0.0  # its training FLOPs plus a teacher's forward passes
     warnings: tuple[str, ...] = ()  # guards against degenerate proxies (budgetsweep.guards)
     guards: GuardSettings = field(default_factory=GuardSettings)  # the ``guards`` config section
+    # evaluation: ``evaluations`` passes over ``n_val`` validation examples (after eval_subset), then
+    # one over ``n_test`` test examples; None where unknown (a user's own loop)
+    evaluations: int = 0
+    n_val: int | None = None
+    n_test: int = 0
 
     @property
     def flops(self) -> float | None:
         if self.flops_per_example is None:
             return None
         return (self.examples - self.extra_examples) * self.flops_per_example + self.extra_flops
+
+    @property
+    def eval_examples(self) -> int | None:
+        """Examples evaluated over the run (forward passes only); None when the validation size is unknown."""
+        if self.n_val is None:
+            return None
+        return self.evaluations * self.n_val + self.n_test
+
+    @property
+    def eval_flops(self) -> float | None:
+        """FLOPs of the run's evaluations: examples evaluated x a forward pass (``FORWARD_SHARE`` of a
+        training example's FLOPs)."""
+        if self.eval_examples is None or self.flops_per_example is None:
+            return None
+        return self.eval_examples * self.flops_per_example * FORWARD_SHARE
 
 
 def _container(node) -> dict[str, Any]:
@@ -181,6 +202,7 @@ def plan_run(cfg: DictConfig, overrides: list[str] | None = None, *, count_flops
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     n_full = task.n_train()
+    recipe, n_val, n_test = bound_evaluation(task, recipe, n_full)
     steps = recipe.run_steps(n_full)
     examples = recipe.run_examples(n_full)  # the trainer's own formulas: planned = measured
     flops_per_example = _count_flops(task, recipe) if count_flops else None
@@ -197,6 +219,7 @@ def plan_run(cfg: DictConfig, overrides: list[str] | None = None, *, count_flops
         n_train_full=n_full, steps=steps, examples=examples + extra_examples, flops_per_example=flops_per_example,
         extra_examples=extra_examples, extra_flops=extra_flops,
         warnings=recipe_warnings(full, recipe, n_full, guards), guards=guards,
+        evaluations=recipe.evaluations(n_full), n_val=n_val, n_test=n_test,
     )
 
 
@@ -206,6 +229,30 @@ def noise_scale_examples(recipe: Recipe, n_train: int, guards: GuardSettings) ->
 
     big = recipe.batch_for(n_train)
     return guards.noise_scale_batches * (big + small_batch(big))
+
+
+def eval_sizes(task, recipe: Recipe) -> tuple[int, int]:
+    """(validation, test) examples of the task's splits: the task's ``eval_sizes()`` where it has one
+    (the built-in tasks: no data built), else counted from ``build_data``."""
+    sizes = getattr(task, "eval_sizes", None)
+    if callable(sizes):
+        n_val, n_test = sizes()
+        return int(n_val), int(n_test)
+    data = task.build_data(recipe)
+    return len(data.val_x), 0 if data.test_x is None else len(data.test_x)
+
+
+def bound_evaluation(task, recipe: Recipe, n_train: int) -> tuple[Recipe, int, int]:
+    """The recipe with ``train.eval_every`` raised so evaluation stays within
+    ``train.eval_budget_share`` of the run's compute (``Recipe.bounded_eval_every``), and the
+    validation examples one evaluation covers and the test examples evaluated once. The trainer runs
+    this recipe, so the planned evaluations are the ones it makes."""
+    n_val_split, n_test = eval_sizes(task, recipe)
+    n_val = recipe.val_set_size(n_val_split)
+    every = recipe.bounded_eval_every(n_train, n_val, n_val + n_test)
+    if every != recipe.train.eval_every:
+        recipe = recipe.evolve(train={"eval_every": every})
+    return recipe, n_val, n_test
 
 
 # recipe fields a reduction may only change if the user's config defines them: otherwise it
@@ -268,6 +315,7 @@ def plan_user_run(cfg: DictConfig, overrides: list[str] | None = None) -> RunPla
         config=readable_config(overrides or [], "user"), n_train_full=0, steps=steps,
         examples=steps * recipe.train.batch_size,
         warnings=recipe_warnings(full, recipe, None, guards) + _unmeasured(guards), guards=guards,
+        evaluations=(steps - 1) // recipe.train.eval_every + 1 if steps else 0,  # sizes unknown: n_val None
     )
 
 

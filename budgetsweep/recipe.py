@@ -21,7 +21,11 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 KEEP_MODES = ("epochs", "steps")
 DEVICES = ("auto", "cpu", "cuda")
 # train fields that change how, not what, is trained: not part of a configuration's identity
-HOW_NOT_WHAT = ("device", "eval_every", "save_checkpoint")
+HOW_NOT_WHAT = ("device", "eval_every", "eval_budget_share", "save_checkpoint")
+# FLOPs of a forward pass as a share of a training step's (forward + backward, the backward costing
+# about two forwards: 2N of 6N per token, Kaplan et al. 2020): what evaluating one example costs in
+# training-example units, for pricing and bounding evaluation
+FORWARD_SHARE = 1 / 3
 
 
 # f x n is computed in floating point: 0.07 x 100 = 7.000000000000001 must count as 7, not 8
@@ -144,6 +148,9 @@ class TrainSpec:
     cooldown_fraction: float = 0.2  # share of the schedule spent decaying under wsd
     min_lr_ratio: float = 0.0
     eval_every: int = 100
+    # evaluation's most share of the run's compute (training + evaluation, in forward-pass FLOPs): the
+    # plan raises eval_every until it fits (``Recipe.bounded_eval_every``); 1 leaves eval_every alone
+    eval_budget_share: float = 0.1
     precision: str = "fp32"
     device: str = "auto"
     run_fraction: float = 1.0
@@ -165,6 +172,8 @@ class TrainSpec:
         require(0 < self.cooldown_fraction <= 1, "train.cooldown_fraction", self.cooldown_fraction, "in (0, 1]")
         require(0 <= self.min_lr_ratio <= 1, "train.min_lr_ratio", self.min_lr_ratio, "in [0, 1]")
         require(self.eval_every >= 1, "train.eval_every", self.eval_every, "an integer >= 1")
+        require(0 < self.eval_budget_share <= 1, "train.eval_budget_share", self.eval_budget_share,
+               "in (0, 1] (the most share of a run's compute that evaluation may take; 1: no bound)")
         require(self.precision in PRECISIONS, "train.precision", self.precision, f"one of {PRECISIONS}")
         require(self.device in DEVICES, "train.device", self.device, f"one of {DEVICES}")
         require(0 < self.run_fraction <= 1, "train.run_fraction", self.run_fraction, "in (0, 1]")
@@ -236,10 +245,23 @@ class Recipe:
         if self.train.steps is not None:
             return self.train.steps
         if self.data.keep == "epochs":
-            n, batch = subset_size(n_train, self.data.fraction), self.batch_for(n_train)
+            batch = self.batch_for(n_train)
         else:
-            n, batch = n_train, min(self.train.batch_size, n_train)
-        return max(1, math.ceil(self.train.epochs * n / batch - _ROUNDING))
+            batch = min(self.train.batch_size, n_train)
+        return max(1, math.ceil(self.train.epochs * self.epoch_size(n_train) / batch - _ROUNDING))
+
+    def epoch_size(self, n_train: int) -> int:
+        """Examples one of ``train.epochs`` passes over: the subset's ``subset_size(n_train,
+        data.fraction)`` under ``data.keep=epochs``, the full set's ``n_train`` under ``keep=steps``;
+        an ``extra`` that replaces the set and counts epochs over its stand-in (``synthetic_data``
+        keep=epochs: ``{"train_set_factor": size, "epochs_over_set": true}``) rescales that (rounded
+        as ``train_set_size`` rounds), so ``train.epochs`` stays the number of passes the run makes.
+        """
+        n = subset_size(n_train, self.data.fraction) if self.data.keep == "epochs" else n_train
+        for spec in self.extra.values():
+            if isinstance(spec, dict) and spec.get("epochs_over_set") and spec.get("train_set_factor") is not None:
+                n = max(1, round(n * spec["train_set_factor"]))
+        return n
 
     def schedule_steps(self, n_train: int) -> int:
         """Length of the learning-rate schedule: ``train.schedule_fraction`` of ``full_steps``."""
@@ -253,6 +275,41 @@ class Recipe:
         """Training examples the run processes: ``run_steps`` x ``batch_for`` (before any auxiliary
         model a reduction trains)."""
         return self.run_steps(n_train) * self.batch_for(n_train)
+
+    # -- evaluation ------------------------------------------------------------------------
+    def val_set_size(self, n_val: int) -> int:
+        """Validation examples one evaluation covers: ``n_val`` (the task's validation split), cut by
+        an ``extra`` that evaluates on a subset (``eval_subset``: ``{"val_set_fraction": f}``) to
+        ``subset_size(n_val, f)``."""
+        for spec in self.extra.values():
+            fraction = spec.get("val_set_fraction") if isinstance(spec, dict) else None
+            if fraction is not None and n_val > 0:
+                n_val = subset_size(n_val, fraction)
+        return n_val
+
+    def bounded_eval_every(self, n_train: int, n_val: int, n_final: int) -> int:
+        """Steps between evaluations, so that evaluation takes at most ``train.eval_budget_share`` of
+        the run's compute: ``train.eval_every`` raised to the smallest interval k whose evaluations fit.
+
+        Units are forward passes of one example: a training example costs 1 / ``FORWARD_SHARE`` (3),
+        an evaluated one 1. ``n_val`` examples are evaluated every k steps and at the last step;
+        ``n_final`` (the last validation pass plus a test pass) are always evaluated, since the
+        objective needs them, so only the intermediate evaluations are bounded: at most
+        floor((s/(1-s) x training - n_final) / n_val) of them (s the share), hence
+        k = (steps - 1) // (allowed + 1) + 1, at most the step count (evaluate at the end only).
+        """
+        t = self.train
+        steps = self.run_steps(n_train)
+        if t.eval_budget_share >= 1 or n_val <= 0:
+            return t.eval_every
+        training = steps * self.batch_for(n_train) / FORWARD_SHARE
+        spare = t.eval_budget_share / (1 - t.eval_budget_share) * training - n_final
+        allowed = max(0, math.floor(spare / n_val + _ROUNDING))
+        return min(max(t.eval_every, (steps - 1) // (allowed + 1) + 1), max(steps, t.eval_every))
+
+    def evaluations(self, n_train: int) -> int:
+        """Evaluations during the run: every ``train.eval_every`` steps and after the last step."""
+        return (self.run_steps(n_train) - 1) // self.train.eval_every + 1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

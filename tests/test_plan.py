@@ -180,3 +180,33 @@ def test_own_loop_reductions_realise_their_documented_factor(tmp_path, length, r
     assert (planned_full, planned) == (measured_full, measured)
     assert measured_full == 2048 and predicted == factor
     assert measured == factor * 2048
+
+
+# -- a subset smaller than one batch: the built-in trainer caps the batch, a user's loop does not ------
+CAPPED = {  # 0.05 of 512 examples is 26, fewer than a batch of 32
+    "keep_steps": ["reduction=data_subset", "reduction.data_subset.fraction=0.05", "reduction.data_subset.keep=steps"],
+    "keep_epochs": ["reduction=data_subset", "reduction.data_subset.fraction=0.05"],
+    "subset+batch_scaling": ["reduction=[data_subset,batch_scaling]", "reduction.data_subset.fraction=0.05",
+                             "reduction.batch_scaling.factor=2"],
+}
+
+
+@pytest.mark.parametrize("length", LENGTHS)
+@pytest.mark.parametrize("reduction", CAPPED)
+def test_built_in_factor_with_a_subset_smaller_than_a_batch_is_what_runs(compose_cfg, tmp_path, length, reduction):
+    """keep=steps predicted 1.0 where the trainer, capping the batch at the 26-example subset, measured 26/32."""
+    full = _job(compose_cfg, tmp_path / "full", [*BUILT_IN, *LENGTHS[length]])
+    proxy = _job(compose_cfg, tmp_path / "proxy", [*BUILT_IN, *LENGTHS[length], *CAPPED[reduction]])
+    measured = proxy.cost.measured.examples / full.cost.measured.examples
+    assert measured < 1
+    assert proxy.cost.predicted_factor == pytest.approx(measured, rel=1e-12)
+    if reduction == "keep_steps":
+        assert measured == 26 / 32
+
+
+@pytest.mark.parametrize("length", LENGTHS)
+def test_own_loop_factor_with_a_subset_smaller_than_a_batch_is_what_runs(tmp_path, length):
+    """The README's loop draws full batches with replacement: keep=steps processes the same examples."""
+    _, measured_full, _ = _user_examples(tmp_path / "full", length, [])
+    planned, measured, predicted = _user_examples(tmp_path / "proxy", length, CAPPED["keep_steps"])
+    assert planned == measured == measured_full == 2048 and predicted == 1.0

@@ -1,7 +1,8 @@
 """Predict a trial's cost before it runs; calibrate gpu_hours on the study's finished trials.
 
 - ``examples`` and ``flops``: the plan's analytic work (examples x per-example FLOPs), exact.
-- ``gpu_hours``: the plan's FLOPs x device-seconds per FLOP. Trials of one study may run at rungs
+- ``gpu_hours``: the plan's FLOPs (training and evaluation: ``Work.eval_flops``, records'
+  ``info.eval_flops``) x device-seconds per FLOP. Trials of one study may run at rungs
   of very different cost (DESIGN section 12), so the rate is calibrated per reduction label first
   (device-seconds / FLOPs of that label's completed and budget-stopped trials: a ratio at one rung
   absorbs that rung's fixed overhead, and a stopped trial's ratio over the work it did is as good
@@ -56,7 +57,8 @@ class Work:
 
     label: str
     examples: float | None = None
-    flops: float | None = None
+    flops: float | None = None  # training FLOPs: the flops unit's charge
+    eval_flops: float = 0.0  # evaluation's forward passes: device time, not the flops unit
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,7 @@ class CostModel:
 
     # -- gpu_hours ----------------------------------------------------------------------
     def _device_seconds(self, work: Work, history: Sequence[Observation]) -> tuple[float, str]:
-        flops = float(work.flops)
+        flops = float(work.flops) + float(work.eval_flops)  # observations' flops count evaluation too
         margin = 1.0 + self.safety_margin
         points = [o for o in history if o.flops > 0 and o.device_seconds > 0]
         done = [o for o in points if o.completed]

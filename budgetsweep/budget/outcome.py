@@ -94,6 +94,9 @@ def _evidence(record, unit: str, reservation: float,
     startup = (record.info or {}).get("startup_seconds")
     if isinstance(startup, (int, float)) and startup >= 0:
         work["startup_seconds"] = float(startup)
+    if (record.info or {}).get("eval_flops") is not None:
+        # evaluation's forward passes take device time too: the gpu_hours rate is per FLOP of both
+        work["eval_flops"] = float(record.info["eval_flops"])
     if record.status == RunStatus.RUNNING and reservation > actual:
         return reservation, work, False, "its reservation (its record still says running)"
     if unit != Unit.GPU_HOURS and actual <= 0 and reservation > 0:

@@ -32,7 +32,8 @@ def _state(name: str):
 def observation(label: str, result: outcomes.Outcome) -> Observation:
     """What the cost model learns from a settled trial."""
     return Observation(label, result.actual, completed=result.state == outcomes.COMPLETE,
-                       flops=result.work.get("flops", 0.0), device_seconds=result.work.get("device_seconds", 0.0),
+                       flops=result.work.get("flops", 0.0) + result.work.get("eval_flops", 0.0),
+                       device_seconds=result.work.get("device_seconds", 0.0),
                        measured=result.measured, censored=result.status == RunStatus.BUDGET_STOPPED,
                        startup_seconds=result.work.get("startup_seconds", 0.0))
 

@@ -116,7 +116,8 @@ def observation(trial, unit: str) -> Observation | None:
     return Observation(
         label=str(trial.user_attrs.get("reduction_label") or "default"), cost=float(cost["actual"]),
         completed=st in (RunStatus.COMPLETED, NO_RECORD) and state == "COMPLETE",
-        flops=float(cost.get("flops") or 0.0), device_seconds=float(cost.get("device_seconds") or 0.0),
+        flops=float(cost.get("flops") or 0.0) + float(cost.get("eval_flops") or 0.0),
+        device_seconds=float(cost.get("device_seconds") or 0.0),
         measured=bool(cost.get("measured", True)), censored=st == RunStatus.BUDGET_STOPPED,
         startup_seconds=float(cost.get("startup_seconds") or 0.0))
 

@@ -17,6 +17,7 @@ import math
 
 from budgetsweep.recipe import Recipe
 from budgetsweep.reductions.base import Reduction, parameters
+from budgetsweep.reductions.support import capped_examples_factor
 from budgetsweep.validate import choice, number
 
 RULES = ("linear", "sqrt", "adam_sde", "none")
@@ -76,4 +77,6 @@ class BatchScaling(Reduction):
 
     def predicted_cost_factor(self, recipe: Recipe) -> float:
         batch = self.new_batch_size(recipe.train.batch_size)  # refuse a zero batch early
-        return batch / recipe.train.batch_size if self.keep == "steps" else 1.0
+        nominal = batch / recipe.train.batch_size if self.keep == "steps" else 1.0
+        # unless a batch does not fit the training set (the trainer caps it): then what the run does
+        return capped_examples_factor(recipe, self.apply(recipe), nominal)

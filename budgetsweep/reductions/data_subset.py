@@ -1,6 +1,7 @@
 """``reduction=data_subset``: train on a stratified, seeded, nested fraction of the training set."""
 from budgetsweep.recipe import KEEP_MODES, Recipe
 from budgetsweep.reductions.base import Reduction, parameters
+from budgetsweep.reductions.support import capped_examples_factor
 from budgetsweep.validate import choice, number
 
 
@@ -17,7 +18,9 @@ class DataSubset(Reduction):
     same relative points). Subsets are nested: for one ``subset_seed`` the 5% subset lies inside
     the 10% one (see ``budgetsweep.tasks.subset``).
 
-    Predicted factor: ``fraction`` under ``keep=epochs``, 1 under ``keep=steps``; the measured
+    Predicted factor: ``fraction`` under ``keep=epochs``, 1 under ``keep=steps``; when the subset is
+    smaller than one batch, which the built-in trainer caps at the subset's size, the exact ratio of
+    the examples the runs process (``support.capped_examples_factor``); otherwise the measured
     factor differs only by the rounding of steps and subset sizes to whole numbers.
     """
 
@@ -49,5 +52,7 @@ class DataSubset(Reduction):
 
     def predicted_cost_factor(self, recipe: Recipe) -> float:
         if self.keep == "steps":
-            return 1.0  # same number of steps: the same examples are processed, just repeated
-        return self.fraction
+            # same number of steps: the same examples are processed, just repeated; unless the subset
+            # is smaller than one batch, which the built-in trainer caps at the subset's size
+            return capped_examples_factor(recipe, self.apply(recipe), 1.0)
+        return capped_examples_factor(recipe, self.apply(recipe), self.fraction)

@@ -7,7 +7,9 @@ stay comparable with each other (not with a full-set evaluation: the record's ``
 says how many of how many). The test set stays whole. Training is unchanged.
 
 For proxies whose cost is dominated by evaluation (large validation sets, frequent evaluations).
-Predicted factor 1: evaluation is not counted in examples or FLOPs; the saving shows in wall time.
+Predicted factor 1 in the examples and flops units, which count training only; the plan prices
+evaluation separately (``RunPlan.eval_examples``, ``Recipe.val_set_size``) and its time factor
+counts the saving (``budgetsweep-plan``).
 """
 from __future__ import annotations
 
@@ -48,7 +50,9 @@ class EvalSubset(ExplainedReduction):
         self.seed = integer("reduction.eval_subset.seed", self.seed)
 
     def apply(self, recipe: Recipe) -> Recipe:
-        return with_extra(recipe, self.name, {"fraction": self.fraction, "seed": self.seed})
+        # val_set_fraction: how Recipe.val_set_size counts the examples an evaluation covers
+        return with_extra(recipe, self.name, {"fraction": self.fraction, "seed": self.seed,
+                                              "val_set_fraction": self.fraction})
 
     def estimate(self, recipe: Recipe) -> tuple[float, str]:
         return 1.0, "training is unchanged; only evaluation (not counted in examples or FLOPs) is cheaper"

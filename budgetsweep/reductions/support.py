@@ -141,6 +141,25 @@ def run_examples(recipe: Recipe) -> int | None:
     return recipe.run_examples(task.n_train())
 
 
+def capped_examples_factor(before: Recipe, after: Recipe, nominal: float) -> float:
+    """The factor a reduction realises when a batch that does not fit the training set is capped.
+
+    The built-in trainer caps a batch at the training set's size (``Recipe.batch_for``), so a
+    reduction that keeps the step count (``keep=steps``, a new batch size) but leaves a set smaller
+    than one batch processes fewer examples than its ``nominal`` factor says. When the cap binds for
+    ``before`` or ``after`` and the recipe names a task: ``run_examples(after) / run_examples(before)``,
+    exactly what the run does; otherwise ``nominal``. A user's own loop (no task) draws full batches
+    (the README's loop samples with replacement), so ``nominal`` is what it does.
+    """
+    task = task_for(before)
+    if task is None:
+        return nominal
+    n = task.n_train()
+    if before.batch_for(n) == before.train.batch_size and after.batch_for(n) == after.train.batch_size:
+        return nominal
+    return after.run_examples(n) / before.run_examples(n)
+
+
 # -- model configs ------------------------------------------------------------------------------
 def _defaults(model: dict[str, Any]) -> dict[str, Any]:
     """Constructor defaults of the model's class, so a key left at its default can still be scaled."""

@@ -7,10 +7,11 @@ examples (the set the run would see, after any ``data_subset``) and is drawn wit
 every run of a configuration trains on the same stand-in. Validation and test stay real.
 
 ``keep=epochs`` (default) trains the same number of epochs over the smaller set, so the run is
-``size`` times as long: an epochs-based recipe's ``train.epochs`` is rescaled by ``size`` (it counts
-passes over a real-size training set, as for ``data_subset``), a steps-based recipe runs
-``round(size x train.steps)``; ``keep=steps`` keeps the step count. The spec in ``recipe.extra``
-carries ``train_set_factor`` = ``size``, from which ``Recipe.train_set_size`` counts the set.
+``size`` times as long: an epochs-based recipe keeps ``train.epochs`` exactly (the passes it makes
+over the stand-in; the spec's ``epochs_over_set`` tells ``Recipe.epoch_size`` that an epoch is the
+stand-in's round(size x n) examples), a steps-based recipe runs ``round(size x train.steps)``;
+``keep=steps`` keeps the step count. The spec in ``recipe.extra`` carries ``train_set_factor`` =
+``size``, from which ``Recipe.train_set_size`` counts the set.
 Predicted factor: ``size`` (``keep=epochs``), else 1.
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 from budgetsweep.recipe import KEEP_MODES, Recipe
 from budgetsweep.reductions.base import parameters
 from budgetsweep.reductions.runtime import Runtime
-from budgetsweep.reductions.support import ExplainedReduction, with_extra
+from budgetsweep.reductions.support import ExplainedReduction, capped_examples_factor, with_extra
 from budgetsweep.validate import choice, integer, number
 
 
@@ -114,11 +115,15 @@ class SyntheticData(ExplainedReduction):
                  "eval_every": max(1, round(t.eval_every * self.size))}
         if t.steps is not None:
             train["steps"] = max(1, round(t.steps * self.size))
-        else:
-            train["epochs"] = t.epochs * self.size
+        else:  # train.epochs stays the passes made (a rescaled float would record 3 epochs as 0.99)
+            spec["epochs_over_set"] = True
         return with_extra(recipe, self.name, spec, train=train)
 
     def estimate(self, recipe: Recipe) -> tuple[float, str]:
         if self.shortens(recipe):
-            return self.size, f"the same epochs over a synthetic set {self.size:g} x the size of the real one"
+            factor = capped_examples_factor(recipe, self.apply(recipe), self.size)
+            return factor, f"the same epochs over a synthetic set {self.size:g} x the size of the real one"
+        factor = capped_examples_factor(recipe, self.apply(recipe), 1.0)
+        if factor != 1.0:
+            return factor, "keep=steps: the same number of steps, each batch capped at the smaller synthetic set"
         return 1.0, "keep=steps: the same number of steps over the synthetic set"

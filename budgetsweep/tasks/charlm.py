@@ -220,6 +220,10 @@ class CharLM:
                 "val_accuracy": float((self.val_y == top).float().mean()),
                 "source": "unigram entropy of the training text (nats/char)"}
 
+    def eval_sizes(self) -> tuple[int, int]:
+        """(validation blocks, test blocks): no test split."""
+        return len(self.val_x), 0
+
     def build_data(self, recipe) -> TaskData:
         n = len(self.train_x)
         idx = torch.as_tensor(contiguous_subset(n, recipe.data.fraction, recipe.data.subset_seed))

@@ -58,6 +58,11 @@ class Digits:
         _, y_train, _, y_val, _, _ = self._load()
         return {**class_prior_baseline(y_train, y_val, 10), "source": "class prior of the training labels"}
 
+    def eval_sizes(self) -> tuple[int, int]:
+        """(validation, test) examples, for pricing evaluation without building tensors."""
+        splits = self._load()
+        return len(splits[3]), len(splits[5])
+
     def build_data(self, recipe) -> TaskData:
         x_train, y_train, x_val, y_val, x_test, y_test = self._load()
         idx = subset_indices(len(y_train), recipe.data.fraction, recipe.data.subset_seed, labels=y_train)

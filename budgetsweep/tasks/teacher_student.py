@@ -79,6 +79,10 @@ class TeacherStudent:
         mse = float(((y_val - y_train.mean(dim=0)) ** 2).mean())
         return {"val_loss": mse, "source": "mean of the training targets (MSE)"}
 
+    def eval_sizes(self) -> tuple[int, int]:
+        """(validation, test) examples, for pricing evaluation without generating data."""
+        return self.sizes[1], self.sizes[2]
+
     def build_data(self, recipe) -> TaskData:
         x_train, y_train, x_val, y_val, x_test, y_test = self._generate()
         labels = y_train.numpy() if self.kind == "classification" else None

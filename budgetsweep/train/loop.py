@@ -78,12 +78,17 @@ def evaluate(model, task, x, y, precision, device) -> dict[str, float]:
 
 
 def _flops_per_example(recipe: Recipe, task, hooks, model, loss_fn, x0, y0) -> float:
-    """Counted training FLOPs per example of the run's model and loss on its first batch.
+    """Training FLOPs per example: the task's analytic formula where it has one, else counted on the
+    run's model and loss on its first batch.
 
     Without reductions' runtimes (which may change the model or the loss) and for a task with a content
     key, the count is cached per process (``budgetsweep.tasks.cache.FLOPS``) and taken on a copy of the
     model with the random state restored, so a cache hit and a miss leave the run's model and random
     stream alike (a dropout layer or batch-norm statistics never see the counting pass)."""
+    # a task's own formula where it has one (charlm's GPT), as the plan counts: planned FLOPs = measured
+    analytic = getattr(task, "flops_per_example", None)
+    if callable(analytic) and (value := analytic(recipe)):
+        return float(value)
     task_key = getattr(task, "cache_key", None)
     loss = lambda out, target: loss_fn(out, target, x0)  # noqa: E731
     if hooks.items or not callable(task_key):
@@ -139,6 +144,7 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
 
     # -- loop -------------------------------------------------------------------------
     running, seen_since_eval, examples, input_elements = torch.zeros((), device=device), 0, 0, 0
+    evaluated = 0  # examples evaluated (forward passes), which the plan prices as evaluation
     metrics: dict[str, float] = {}
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=total_steps, disable=not show, desc="train", leave=False, dynamic_ncols=True)
@@ -178,6 +184,7 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
             if not math.isfinite(train_loss):
                 raise NonFiniteLoss(f"training loss is {train_loss} at step {step + 1} (lr={lr:.3g})")
             val = evaluate(for_eval(model), task, val_x, val_y, precision, device)
+            evaluated += len(val_x)
             metrics = {"train_loss": train_loss, **{f"val_{k}": v for k, v in val.items()}}
             if not all(math.isfinite(v) for v in val.values()):
                 raise NonFiniteLoss(f"validation metrics are not finite at step {step + 1}: {val}")
@@ -189,6 +196,7 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
     # -- final metrics ----------------------------------------------------------------
     if data.test_x is not None:
         test = evaluate(for_eval(model), task, data.test_x.to(device), data.test_y.to(device), precision, device)
+        evaluated += len(data.test_x)
         metrics.update({f"test_{k}": v for k, v in test.items()})
     metrics.update(hooks.final_metrics(model, metrics, val_x, val_y))
     if device.type == "cuda":
@@ -201,6 +209,6 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
     return TrainResult(metrics=metrics, steps=total_steps, examples=examples,
                        flops_per_example=flops_per_example, peak_memory_mb=peak,
                        peak_memory_source=source, device=device.type, model=model,
-                       info={**(data.info or {}), **hooks.info},
+                       info={**(data.info or {}), **hooks.info, "eval_examples": evaluated},
                        input_elements=input_elements)
 

@@ -152,3 +152,15 @@ def test_gpu_hours_predictions_cover_the_measured_start_up():
     assert got.cost == pytest.approx(2.0 * 1.25 / 3600) and "start-up" in got.basis
     planned = model.predict(Work("full", flops=1.0), [Observation("other", 0.0, completed=False, startup_seconds=4.0)])
     assert planned.cost == pytest.approx(4.0 * 1.25 / 3600)
+
+
+def test_gpu_hours_count_evaluation_flops():
+    """Evaluation takes device time: a trial whose evaluation doubles its FLOPs is predicted twice as long,
+    at the rate of trials whose observed FLOPs count their evaluation too."""
+    from budgetsweep.budget.cost_model import CostModel, Observation, Work
+
+    model = CostModel("gpu_hours", safety_margin=0.0)
+    history = [Observation("a", 1.0, flops=2e9, device_seconds=2.0)] * 3  # 1 ns per FLOP
+    plain = model.predict(Work("a", flops=1e9), history)
+    evaluated = model.predict(Work("a", flops=1e9, eval_flops=1e9), history)
+    assert evaluated.cost == pytest.approx(2 * plain.cost) and plain.cost == pytest.approx(1.0 / 3600)

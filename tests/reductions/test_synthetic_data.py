@@ -64,7 +64,7 @@ def test_run_trains_on_the_stand_in_and_evaluates_on_real_data(base_recipe):
     task = Digits()
     red = SyntheticData(size=0.5)
     recipe = red.apply(base_recipe)
-    assert recipe.train.epochs == base_recipe.train.epochs * 0.5 and red.predicted_cost_factor(base_recipe) == 0.5
+    assert recipe.train.epochs == base_recipe.train.epochs and red.predicted_cost_factor(base_recipe) == 0.5
     real = task.build_data(base_recipe)
     data = training_data(recipe, task)
     assert len(data.train_x) == round(0.5 * len(real.train_x))
@@ -95,3 +95,22 @@ def test_integer_inputs_are_a_clear_error():
 def test_parameters_validated(key, value):
     with pytest.raises(ValueError, match=f"reduction.synthetic_data.{key}"):
         SyntheticData(**{key: value})
+
+
+def test_the_recorded_recipe_carries_the_epochs_the_run_made(compose_cfg, tmp_path):
+    """3 epochs over a stand-in of size 0.33 were recorded as train.epochs 0.99 (3 x 0.33, epochs of a
+    real-size set): the record now says 3, and the steps are 3 passes over the stand-in's examples."""
+    import math
+
+    from budgetsweep.app import run
+    from budgetsweep.records import read_record
+
+    overrides = ["task=teacher_student", "task.n_train=500", "model.hidden=4", "task.n_val=16", "task.n_test=16",
+                 "train.device=cpu", "train.epochs=3", "train.batch_size=32", "reduction=synthetic_data",
+                 "reduction.synthetic_data.size=0.33"]
+    run(compose_cfg(overrides), tmp_path, overrides)
+    rec = read_record(tmp_path)
+    stand_in = round(500 * 0.33)  # 165 examples
+    assert rec.recipe["train"]["epochs"] == 3
+    assert rec.info["steps"] == math.ceil(3 * stand_in / 32) == 16
+    assert rec.cost.measured.examples == 16 * 32
