@@ -80,7 +80,7 @@ class TrialPlanner:
                 return
             item.label, item.config_key = plan.reduction_label, plan.config_key
             item.work = Work(plan.reduction_label, examples=plan.examples, flops=plan.flops,
-                             eval_flops=plan.eval_flops or 0.0)
+                             eval_flops=getattr(plan, "eval_flops", None) or 0.0)
         item.job_dir = self.job_dir(cfg if cfg is not None else self.config, item.number)
         item.prediction = self.predict(item.work, history)
         known = self._least_work.get(item.label)

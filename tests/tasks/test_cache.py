@@ -53,7 +53,8 @@ def test_a_changed_digits_config_misses(changed):
 def test_jobs_of_a_sweep_over_the_split_seed_build_once_per_value(compose_cfg):
     for seed in (0, 1, 0, 1, 2):
         plan_run(compose_cfg(["task.split_seed=" + str(seed), *PROXY])).task.n_train()
-    assert DATASETS.builds == 3 and DATASETS.hits == 2
+    # built once per distinct seed; planning reads the splits several times per job (sizes, baseline)
+    assert DATASETS.builds == 3 and DATASETS.hits >= 2
 
 
 def test_a_corpus_file_changed_between_jobs_misses(tmp_path):
