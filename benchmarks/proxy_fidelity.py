@@ -149,6 +149,8 @@ def task_table(out: Path, grid: Grid) -> pd.DataFrame:
 
 
 def verdict(table: pd.DataFrame, threshold: float) -> list[str]:
+    if table.empty:
+        return ["No strategy has run yet: nothing to compare."]
     lines = []
     for task, rows in table.groupby("task", sort=False):
         best = rows.sort_values("rho", ascending=False).iloc[0]
@@ -203,8 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.report_only:
         for grid in grids:
             run_task(args.out, grid, args.strategy, args.full_only)
-    table = pd.concat([task_table(args.out, g) for g in grids if (args.out / g.task / "full").exists()],
-                      ignore_index=True)
+    tables = [task_table(args.out, g) for g in grids if (args.out / g.task / "full").exists()]
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     out_md = ROOT / "analysis/proxy_fidelity.md"
     table.to_csv(out_md.with_suffix(".csv"), index=False)
     write(out_md, table, args.threshold, argv)
