@@ -132,7 +132,9 @@ def plan_row(job: int, cfg: DictConfig, overrides: list[str], varying: list[str]
     plan = plan_user_run(cfg, overrides) if own_loop else plan_run(cfg, overrides, count_flops="flops" in units
                                                                    or "time" in units)
     work = plan_work(plan)
-    key = (plan.config_key, plan.recipe.seed)
+    # the config key leaves out how often a run evaluates, which changes the full run's work: keep it in
+    full_train = plan.full_recipe.train
+    key = (plan.config_key, plan.recipe.seed, full_train.eval_every, full_train.eval_budget_share)
     if key not in full_cache:
         full_cache[key] = full_work(plan)
     full = full_cache[key]

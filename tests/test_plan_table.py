@@ -84,3 +84,15 @@ def test_the_table_shows_factors_warnings_and_the_time_basis(compose_cfg, tmp_pa
     assert "not calibrated" in row.time_basis
     text = format_table([row])
     assert "x time" in text and "peak MiB (est.)" in text and "not calibrated" in text
+
+
+def test_a_rows_factors_do_not_depend_on_the_other_rows_of_a_grid(compose_cfg, tmp_path):
+    """Two full recipes that differ only in how often they evaluate share a config key; each is its
+    own reference (time factor 1), whichever row was planned first (the cache was keyed by config key)."""
+    cache: dict = {}
+    rows = [plan_row(i, compose_cfg(o), o, [], str(tmp_path / "none"), UNITS, cache)
+            for i, o in enumerate((["task=digits", "train.eval_budget_share=0.02"],
+                                   ["task=digits", "train.eval_budget_share=1", "train.eval_every=5"]))]
+    assert rows[0].evaluations != rows[1].evaluations
+    for row in rows:
+        assert row.factors["examples"] == 1 and row.factors["time"] == pytest.approx(1.0)
