@@ -122,6 +122,15 @@ def _importing(frame) -> bool:
     return False
 
 
+def _on_stack(frame, code) -> bool:
+    """Whether ``code`` (a function's ``__code__``) runs in ``frame`` or a frame below it."""
+    while frame is not None:
+        if frame.f_code is code:
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -350,9 +359,11 @@ class RunContext:
                 return
             self._tick()
             left = seconds - self.measured.wall_seconds
-            if left > 0 or _importing(frame):
-                # early (a coarse timer), or inside an import, which an exception would leave half
-                # done in sys.modules for the next job of this process: try again shortly
+            if left > 0 or _importing(frame) or _on_stack(frame, RunContext.__enter__.__code__):
+                # early (a coarse timer); inside an import, which an exception would leave half done
+                # in sys.modules for the next job of this process; or still inside __enter__ (a
+                # start-up already past the deadline), where an exception would escape the with
+                # block and leave the record 'running': try again shortly
                 signal.setitimer(signal.ITIMER_REAL, max(left, 0.005))
                 return
             self._stop(BudgetStopped(f"measured cost reached the reservation's deadline after "

@@ -48,3 +48,30 @@ def test_the_clock_starts_with_the_job_so_start_up_is_paid_for(tmp_path):
     record = read_record(tmp_path / "run")
     assert record.status == "budget_stopped" and seen == {"entered": True}
     assert record.info["startup_seconds"] >= 0.3 and record.cost.measured.wall_seconds >= 0.3
+
+
+def test_a_deadline_already_past_on_entry_stops_the_run_inside_its_with_block(tmp_path, monkeypatch):
+    """A start-up past the whole reservation arms an immediate timer in __enter__; if it fires before
+    __enter__ returns (a loaded machine), the stop must wait for the with block, or the exception
+    escapes __enter__ and the record stays 'running'. The first timer is made to fire at once."""
+    real, fired = signal.setitimer, []
+
+    def fire_at_once(which, seconds, *interval):
+        if not fired:
+            fired.append(seconds)
+            signal.raise_signal(signal.SIGALRM)  # delivered while __enter__ is still running
+            return (0.0, 0.0)
+        return real(which, seconds, *interval)
+
+    monkeypatch.setattr(signal, "setitimer", fire_at_once)
+    entered = []
+    job_timer._job_start = time.perf_counter() - 1.0  # start-up already past the 0.2 s reservation
+    try:
+        with budgetsweep.run_context(hours_cfg(tmp_path, 0.2), run_dir=tmp_path / "run", overrides=[]):
+            entered.append(True)
+            for _ in range(20):
+                time.sleep(0.05)
+    finally:
+        job_timer._job_start = None
+    record = read_record(tmp_path / "run")
+    assert fired and entered and record.status == "budget_stopped"
