@@ -56,7 +56,7 @@ charges_table = Table(
     Column("study_name", String(512), primary_key=True),
     Column("trial_number", Integer, primary_key=True, autoincrement=False),
     Column("state", String(16), nullable=False),
-    Column("reserved", Float, nullable=True),  # the prediction; kept after commit for the summary
+    Column("reserved", Float, nullable=True),  # prediction + granted tolerance (top_up); kept after commit
     Column("actual", Float, nullable=True),
     Column("label", String(256), nullable=False, default=""),
     Column("job_dir", String(2048), nullable=True),
