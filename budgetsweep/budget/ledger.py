@@ -29,12 +29,12 @@ from datetime import datetime, timezone
 from typing import Any, Iterator
 
 from sqlalchemy import (Column, DateTime, Float, Integer, MetaData, String, Table, and_, case, create_engine,
-                        event, func, insert, select, update)
+                        func, insert, select, update)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from budgetsweep.budget.owner import current_owner
-from budgetsweep.budget.storage import engine_kwargs, is_sqlite, mask, tune_sqlite
+from budgetsweep.budget.storage import begin_immediate, engine_kwargs, is_sqlite, mask, tune_sqlite
 from budgetsweep.budget.units import check_unit
 
 RESERVED, COMMITTED, RELEASED = "reserved", "committed", "released"
@@ -120,15 +120,7 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, **engine_kwargs(url))
     if is_sqlite(url):
         tune_sqlite(engine)
-        # pysqlite opens transactions lazily and only before writes; take the file lock up front
-        # so that a reserve's read-check-insert cannot interleave with another process's.
-        @event.listens_for(engine, "connect")
-        def _no_implicit_transactions(dbapi_connection, _record):
-            dbapi_connection.isolation_level = None
-
-        @event.listens_for(engine, "begin")
-        def _begin_immediate(connection):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        begin_immediate(engine)  # a reserve's read-check-insert cannot interleave with another process's
     return engine
 
 

@@ -15,10 +15,18 @@ from budgetsweep.records import write_json_atomic
 log = logging.getLogger("hydra_plugins.budgetsweep_sweeper._impl")  # the sweeper's log, as before
 
 
-def write_results(study: Any, n_objectives: int, sweep_dir: Path) -> None:
+def write_results(study: Any, n_objectives: int, sweep_dir: Path,
+                  answer: tuple[dict[str, Any], float, str] | None = None) -> None:
+    """``answer``: (params, value, what it is) that replaces the study's best trial (auto-proxy's verified
+    final pick: the study's best trial may be a run at another rung)."""
     from omegaconf import OmegaConf
 
-    if n_objectives == 1:
+    if answer is not None and n_objectives == 1:
+        params, value, what = answer
+        results = {"name": "budget", "best_params": dict(params), "best_value": float(value)}
+        log.info(f"Best parameters ({what}): {dict(params)}")
+        log.info(f"Best value ({what}): {value}")
+    elif n_objectives == 1:
         try:
             best = study.best_trial
         except ValueError:

@@ -51,6 +51,10 @@ class SearchSpace:
             return f"{name}={value if isinstance(value, str) else format_value(value)}"
         return f"{name}={format_value(value)}"
 
+    def fixed_overrides(self) -> list[str]:
+        """The fixed ``name=value`` overrides every trial carries after its swept ones, as written."""
+        return [f"{name}={value}" for name, value in self.fixed.items()]
+
     def grid(self) -> dict[str, list]:
         return {name: grid_values(name, dist) for name, dist in self.distributions.items()}
 

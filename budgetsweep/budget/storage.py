@@ -82,6 +82,23 @@ def wal_enabled() -> bool:
     return os.environ.get(WAL_ENV, "1") != "0"
 
 
+def begin_immediate(engine) -> None:
+    """Every transaction of SQLite ``engine`` starts with ``BEGIN IMMEDIATE`` (explicit, file lock taken).
+
+    pysqlite opens transactions lazily, only before writes, and would commit each CREATE on its own: a
+    read-check-insert (a ledger reservation) could interleave with another process's, and a new schema
+    could be seen half made. Taking the lock up front makes both one transaction."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_transactions(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def tune_sqlite(engine) -> None:
     """WAL journal and synchronous=NORMAL on every connection of ``engine``.
 
@@ -164,34 +181,32 @@ def _head_revision() -> str | None:
 def _create_checked(url: str, kwargs: dict) -> None:
     """Create Optuna's schema in a new, empty database as RDBStorage would (its tables, its version
     row, alembic's revision stamp at the newest revision) and stamp it checked, without importing
-    alembic. Safe when several processes do it at once; a database that is not empty is left alone."""
+    alembic. All of it is one transaction (on SQLite too: one commit, not one per table, and never a
+    half-made schema). Several processes doing it at once: one commits, the others fail with "already
+    exists" (a creation race, retried by the caller, when the tables are there); a database that is
+    not empty is left alone."""
     import optuna
     from optuna.storages._rdb import models
-    from sqlalchemy import Column, MetaData, String, Table, create_engine, inspect, insert, select
-    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy import Column, MetaData, String, Table, create_engine, inspect, insert
 
     head = _head_revision()
     engine = create_engine(url, **kwargs)
+    if is_sqlite(url):  # pysqlite would commit each CREATE on its own: run them in one explicit transaction
+        begin_immediate(engine)
     try:
         if head is None or inspect(engine).get_table_names():
             return
-        models.BaseModel.metadata.create_all(engine)
         alembic_version = Table("alembic_version", MetaData(),
                                 Column("version_num", String(32), primary_key=True, nullable=False))
-        alembic_version.create(engine, checkfirst=True)
         meta = _meta_table()
-        meta.create(engine, checkfirst=True)
-        version_info = models.VersionInfoModel.__table__
-        for table, values in ((version_info, {"version_info_id": 1, "schema_version": models.SCHEMA_VERSION,
-                                              "library_version": optuna.__version__}),
-                              (alembic_version, {"version_num": head}),
-                              (meta, {"meta_key": SCHEMA_KEY, "meta_value": f"{optuna.__version__}|{head}"})):
-            try:
-                with engine.begin() as conn:
-                    if conn.execute(select(table)).first() is None:
-                        conn.execute(insert(table).values(**values))
-            except IntegrityError:  # another process wrote it first
-                pass
+        with engine.begin() as conn:
+            models.BaseModel.metadata.create_all(conn, checkfirst=False)
+            alembic_version.create(conn, checkfirst=False)
+            meta.create(conn, checkfirst=False)
+            conn.execute(insert(models.VersionInfoModel.__table__).values(
+                version_info_id=1, schema_version=models.SCHEMA_VERSION, library_version=optuna.__version__))
+            conn.execute(insert(alembic_version).values(version_num=head))
+            conn.execute(insert(meta).values(meta_key=SCHEMA_KEY, meta_value=f"{optuna.__version__}|{head}"))
     finally:
         engine.dispose()
 

@@ -25,13 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MIN_POINTS = 3
-# uncalibrated defaults: a small CPU (2 cores, fp32 PyTorch: about 2 GFLOP/s for small models, about
-# 1 ms per optimizer step of a small model) and about half a second of per-job set-up (data, model,
-# FLOP count, record) measured on digits
+# uncalibrated defaults: a small idle CPU (2 cores, fp32 PyTorch), where the per-step cost carries what
+# small models spend outside matrix products. FLOP rate: the full charlm recipe (6.5e12 training FLOPs,
+# analytic) takes about 180 s, i.e. about 35 GFLOP/s; the former 2 GFLOP/s predicted 3,490 s for it. Per
+# step: the full digits recipe (1,010 steps, 4.5e9 FLOPs) takes about 2 s with its set-up, about 2 ms per
+# step once the FLOPs are paid. About half a second of per-job set-up (data, model, FLOP count, record).
 DEFAULT_OVERHEAD_SECONDS = 0.5
-DEFAULT_SECONDS_PER_STEP = 1e-3
+DEFAULT_SECONDS_PER_STEP = 2e-3
 DEFAULT_SECONDS_PER_EVALUATION = 3e-3
-DEFAULT_FLOPS_PER_SECOND = 2e9
+DEFAULT_FLOPS_PER_SECOND = 35e9
 MAX_RECORDS = 5000  # the newest records read from a folder; older ones add little to the fit
 
 
@@ -64,9 +66,10 @@ class TimeModel:
 def default_model(reason: str) -> TimeModel:
     return TimeModel(DEFAULT_OVERHEAD_SECONDS, DEFAULT_SECONDS_PER_STEP, DEFAULT_SECONDS_PER_EVALUATION,
                      1.0 / DEFAULT_FLOPS_PER_SECOND, False,
-                     f"not calibrated ({reason}); defaults: {DEFAULT_OVERHEAD_SECONDS:g} s per job, "
-                     f"{DEFAULT_SECONDS_PER_STEP * 1e3:g} ms per step, {DEFAULT_SECONDS_PER_EVALUATION * 1e3:g} ms per "
-                     f"evaluation, {DEFAULT_FLOPS_PER_SECOND / 1e9:g} GFLOP/s")
+                     f"not calibrated ({reason}): seconds are a guess for an idle 2-core CPU, not this machine "
+                     f"(defaults: {DEFAULT_OVERHEAD_SECONDS:g} s per job, {DEFAULT_SECONDS_PER_STEP * 1e3:g} ms per step, "
+                     f"{DEFAULT_SECONDS_PER_EVALUATION * 1e3:g} ms per evaluation, {DEFAULT_FLOPS_PER_SECOND / 1e9:g} "
+                     f"GFLOP/s); run a few jobs of this task here (their records under --records calibrate it)")
 
 
 def fit(points: Iterable[TimePoint]) -> TimeModel:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
 from budgetsweep.budget.cost_model import CostModel, CostModelError, Observation, Prediction, Work
+from budgetsweep.budget.trial_config import TrialComposer
 from budgetsweep.budget.units import Unit
 
 NO_PREDICTION = "none (no budget limit)"
@@ -53,13 +54,15 @@ def contiguous(batch: Sequence[PlannedTrial]) -> list[list[PlannedTrial]]:
 class TrialPlanner:
     """``config``: the sweep's config (a DictConfig with ``hydra.sweep``); ``config_loader``:
     Hydra's (``load_sweep_config``), or None; ``plan_run``: ``budgetsweep.plan.plan_run`` for apps
-    it can plan, or None; ``capped``: a budget limit is set (else nothing is predicted or planned)."""
+    it can plan, or None; ``capped``: a budget limit is set (else nothing is predicted or planned);
+    ``fixed``: the overrides every trial carries after its swept ones (composed once, not per trial)."""
 
     def __init__(self, *, config: Any, config_loader: Any, plan_run: Optional[Callable], cost_model: CostModel,
-                 capped: bool, unit: str) -> None:
+                 capped: bool, unit: str, fixed: Sequence[str] = ()) -> None:
         from omegaconf import OmegaConf
 
         self.config, self.config_loader, self.plan_run = config, config_loader, plan_run
+        self.composer = TrialComposer(config=config, config_loader=config_loader, fixed=fixed)
         self.cost_model, self.capped, self.unit = cost_model, capped, unit
         sweep = config.hydra.sweep
         self._sweep_dir = str(sweep.dir)
@@ -73,7 +76,7 @@ class TrialPlanner:
         cfg = None
         if self.plan_run is not None and self.capped:
             try:
-                cfg = self.config_loader.load_sweep_config(self.config, list(item.overrides))
+                cfg = self.composer.compose(item.overrides)
                 plan = self.plan_run(cfg, list(item.overrides), count_flops=self.unit != Unit.EXAMPLES)
             except Exception as exc:  # budgetsweep.plan.ConfigError, or a composition error
                 item.error = f"{type(exc).__name__}: {exc}"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, MutableSequence, Optional
@@ -30,10 +31,11 @@ from budgetsweep.budget import outcome as outcomes
 from budgetsweep.budget import recovery
 from budgetsweep.budget import study_identity
 from budgetsweep.budget import trial_attrs as attrs
-from budgetsweep.budget.cost_model import CostModel, Prediction
+from budgetsweep.budget.cost_model import CostModel, Work
 from budgetsweep.budget.job_timer import TimedTask
-from budgetsweep.budget.decision import Action, LedgerState, decide
-from budgetsweep.budget.ledger import NO_BUDGET, Ledger
+from budgetsweep.budget.decision import Action
+from budgetsweep.budget.failures import batch_failure
+from budgetsweep.budget.ledger import Ledger
 from budgetsweep.budget.optuna_objects import PRUNER_ATTR, build_pruner, build_sampler, is_grid
 from budgetsweep.dotted import get_method
 from budgetsweep.budget.owner import current_owner
@@ -42,15 +44,15 @@ from budgetsweep.budget.settings import BudgetSettings
 from budgetsweep.budget.storage import (absolute_sqlite, check_url, default_storage_url, mask, open_optuna_storage,
                                         url_for_job)
 from budgetsweep.budget.heartbeat import Heartbeat
+from budgetsweep.budget.reservations import Reservations, cost_text
 from budgetsweep.budget.results import write_results, write_summary
 from budgetsweep.budget.settle import TrialSettler
+from budgetsweep.budget.start_log import log_start
 from budgetsweep.budget.trial_plan import PlannedTrial, TrialPlanner, contiguous
-from budgetsweep.budget.units import Unit, format_cost
+from budgetsweep.budget.units import format_cost
 
 log = logging.getLogger(__name__)
 
-NOT_LAUNCHED, INVALID_CONFIG = attrs.NOT_LAUNCHED, attrs.INVALID_CONFIG
-UNMETERED = "UnmeteredCost"  # the error type a job fails with when it metered nothing in the unit
 DIRECTIONS = ("minimize", "maximize")
 
 
@@ -99,7 +101,7 @@ class BudgetSweeperImpl(Sweeper):
     def __init__(self, *, sampler: Any, pruner: Any, direction: Any, storage: Optional[Any],
                  study_name: Optional[str], n_trials: int, n_jobs: int, max_failure_rate: float,
                  search_space: Optional[Any], params: Optional[Any], custom_search_space: Optional[str],
-                 budget: Any) -> None:
+                 budget: Any, auto_proxy: Optional[Any] = None) -> None:
         self.sampler_conf: Optional[Dict[str, Any]] = _plain(sampler)
         self.pruner_conf: Optional[Dict[str, Any]] = _plain(pruner)
         self.directions = parse_directions(direction)
@@ -122,6 +124,8 @@ class BudgetSweeperImpl(Sweeper):
         self.search_space = _plain(search_space)
         self.params = _plain(params)
         self.settings = BudgetSettings.from_mapping(_plain(budget))
+        # validated in sweep (AutoProxySettings.from_mapping): a config error is exit 2 before any trial
+        self.auto_proxy_conf: Optional[Dict[str, Any]] = _plain(auto_proxy)
         self.custom_search_space: Optional[Callable[[DictConfig, optuna.trial.Trial], None]] = None
         if custom_search_space:
             try:
@@ -164,12 +168,18 @@ class BudgetSweeperImpl(Sweeper):
         assert self.config is not None and self.launcher is not None
         try:
             run = self._prepare(arguments)
-        except ValueError as exc:  # bad input: one message, before any job runs
-            raise SweepConfigError(str(exc)) from None
+        except ValueError as exc:  # bad input: one message, exit 2 (the app's code for bad config), before any job
+            if os.environ.get("HYDRA_FULL_ERROR") == "1":
+                raise SweepConfigError(str(exc)) from exc
+            print(f"budgetsweep: invalid sweep configuration: {exc}", file=sys.stderr)
+            sys.exit(2)
         try:
             with Heartbeat(run.ledger, self.settings.heartbeat_seconds):
                 run.recover()
-                run.loop()
+                if run.driver is not None:
+                    run.driver.run()
+                else:
+                    run.loop()
         except BaseException:
             try:
                 run.finish()
@@ -208,7 +218,9 @@ class BudgetSweeperImpl(Sweeper):
         ledger = Ledger(url, study_name, unit=self.settings.unit, limit=self.settings.limit,
                         tolerance=self.settings.tolerance, owner=self.owner)
         study.set_user_attr(PRUNER_ATTR, self.pruner_conf)
-        self._log_start(study, url, sampler, pruner, ledger)
+        log_start(study_name=study.study_name, url=url, sampler=sampler, pruner=pruner, directions=self.directions,
+                  settings=self.settings, n_trials=self.n_trials, planned=self.plan_run is not None,
+                  limit_changed_from=ledger.limit_changed_from)
         existing = len(study.get_trials(deepcopy=False))
         if existing and (self.sampler_conf or {}).get("seed") is not None:
             # the same seed would replay the first proposals of the earlier run
@@ -220,32 +232,24 @@ class BudgetSweeperImpl(Sweeper):
                        self.max_failure_rate, self.owner, self.settings)
         run = _Run(setup, study, attrs.TrialBook(storage, study.study_name), ledger, space, url, n_trials, grid)
         run.check_predictable()
+        if self.auto_proxy_conf is not None:
+            run.driver = self._auto_proxy(run, study, ledger, space, url)
         return run
+
+    def _auto_proxy(self, run: "_Run", study: optuna.Study, ledger: Ledger, space: SearchSpace, url: str) -> Any:
+        """The auto-proxy strategy (budgetsweep.auto_proxy.driver), planned before any trial."""
+        from budgetsweep.auto_proxy.driver import AutoProxyDriver, Sweep
+
+        sweep = Sweep(study=study, ledger=ledger, distributions=space.distributions,
+                      base_overrides=space.fixed_overrides(), unit=self.settings.unit, limit=self.settings.limit,
+                      storage_url=url, sweep_dir=Path(str(self.config.hydra.sweep.dir)), run_phase=run.run_phase,
+                      price=run.price)
+        driver = AutoProxyDriver.from_mapping(self.auto_proxy_conf, sweep)
+        driver.prepare()
+        return driver
 
     def _original_cwd(self) -> str:
         return OmegaConf.select(self.config, "hydra.runtime.cwd", default=None) or os.getcwd()
-
-    def _log_start(self, study, url: str, sampler, pruner, ledger: Ledger) -> None:
-        s = self.settings
-        log.info(f"Study name: {study.study_name}")
-        log.info(f"Storage: {mask(url)}")
-        log.info(f"Sampler: {type(sampler).__name__}")
-        log.info(f"Pruner: {type(pruner).__name__}")
-        log.info(f"Directions: {self.directions}")
-        if s.capped:
-            log.info(f"Budget: {format_cost(s.limit, s.unit)} {s.unit}, tolerance {s.tolerance:g}")
-        else:
-            log.info(f"Budget: no limit, n_trials={self.n_trials} bounds the sweep; costs are measured in {s.unit} "
-                     "(set hydra.sweeper.budget.limit to cap it)")
-        if self.plan_run is None and s.unit != Unit.GPU_HOURS:
-            log.warning(f"hydra.sweeper.budget.unit={s.unit}: the sweeper cannot measure {s.unit} itself (it times "
-                        f"jobs, so gpu_hours it can); a job that writes no record.json is charged its reservation "
-                        f"(hydra.sweeper.budget.default_trial_cost={s.default_trial_cost})")
-        if ledger.limit_changed_from is not None:
-            before = ledger.limit_changed_from
-            log.warning(f"Budget limit of study {study.study_name!r} changed from "
-                        f"{format_cost(before, s.unit) if math.isfinite(before) else 'no limit'} to "
-                        f"{format_cost(s.limit, s.unit) if s.capped else 'no limit'} {s.unit}")
 
 
 class _Run:
@@ -265,17 +269,17 @@ class _Run:
         self.capped = setup.settings.capped
         self.unit = setup.settings.unit
         self.n_objectives = len(setup.directions)
-        self.carry: Optional[_Trial] = None
-        self.parked: List[_Trial] = []  # asked this run, never launched: they wait (WAITING) at the end
-        self.invalid = 0  # trials failed in planning this run: they hold no slot but end the loop
-        self.skipped = 0  # trials skipped in a row since the last launch
         self.stopped = "running"
+        self.driver: Any = None  # the auto-proxy strategy, when hydra.sweeper.auto_proxy is set
         self._grid_size = math.prod(len(v) for v in grid.values()) if grid is not None else None
         self.planner = TrialPlanner(config=setup.config, config_loader=setup.hydra_context.config_loader,
                                     plan_run=setup.plan_run, cost_model=setup.cost_model, capped=self.capped,
-                                    unit=self.unit)
+                                    unit=self.unit, fixed=space.fixed_overrides())
         self.settler = TrialSettler(study=study, book=book, ledger=ledger, settings=setup.settings,
                                     directions=setup.directions, planned=setup.plan_run is not None)
+        self.reservations = Reservations(ledger=ledger, book=book, planner=self.planner, settler=self.settler,
+                                         settings=setup.settings, owner=setup.owner, n_trials=n_trials,
+                                         n_jobs=setup.n_jobs)
 
     # -- resume -------------------------------------------------------------------------------
     def recover(self) -> None:
@@ -287,42 +291,71 @@ class _Run:
         for orphan in found.finish:
             self.settler.close(orphan.number, orphan.outcome, orphan.reserved, "recovered")
         for number, why in found.requeue:
-            self._wait(number, why)
+            self.reservations.wait(number, why)
         self.settler.load_history()
 
     # -- the loop -------------------------------------------------------------------------------
     def loop(self) -> None:
         """ask -> reserve -> launch -> tell, a batch at a time, until n_trials or the budget ends it."""
-        first = True
+        first, held = True, self.reservations
         while True:
             launched = self.ledger.launched()
-            if self.n_trials - launched - self.invalid <= 0:
+            if held.slots_left(launched) <= 0:
                 self.stopped = self._full(launched)
                 if first:
                     log.info(f"Study {self.study.study_name!r} already has {launched} launched trials of "
                              f"n_trials={self.n_trials}; nothing to run. {self._how_to_run_more(launched)}")
                 return
             first = False
-            batch, failed, refused, action = self._fill(self.n_trials - launched - self.invalid)  # ask, reserve
-            if batch:
-                self.skipped = 0
-                self._grant_tolerance(batch)
-                results = self._launch(batch)  # launch, then tell
-                self._check_failures(failed, batch, results)
+            fill = held.fill(held.slots_left(launched), self._ask)  # ask, reserve
+            results = []
+            if fill.batch:
+                held.grant_tolerance(fill.batch)
+                results = self._launch(fill.batch)  # launch, then tell
+            self._check_failures(fill.failed, fill.batch, results)
+            if fill.batch:
                 self.settler.check_stops()
                 self._log_progress()
-            else:
-                self._check_failures(failed, [], [])
-            if action == Action.FULL:
+            if fill.action == Action.FULL:
                 self.stopped = self._full(self.ledger.launched())
                 return
-            if action == Action.SKIP:
-                self._skip(refused)
-            elif action == Action.STOP:
-                self.stopped = (f"budget exhausted: trial {refused.number} needs {self._cost(refused)} "
-                                f"and {format_cost(self.ledger.remaining(), self.unit)} {self.unit} remain")
+            if fill.action == Action.SKIP:
+                held.skip(fill.refused)
+            elif fill.action == Action.STOP:
+                self.stopped = (f"budget exhausted: trial {fill.refused.number} needs "
+                                f"{cost_text(fill.refused, self.unit)} and "
+                                f"{format_cost(self.ledger.remaining(), self.unit)} {self.unit} remain")
                 log.info(f"Stopping: {self.stopped}. To run more, raise hydra.sweeper.budget.limit")
                 return
+
+    def price(self, overrides: List[str]) -> tuple:
+        """(reduction label, predicted cost) of a trial with ``overrides`` before the fixed ones, planned
+        and predicted as the loop does (auto-proxy prices its rungs with it). ValueError: no planner."""
+        if self.s.plan_run is None:
+            raise ValueError("auto-proxy prices its rungs with budgetsweep's planner: the app's config needs a task")
+        overrides = list(overrides) + self.space.fixed_overrides()
+        cfg = self.planner.composer.compose(overrides)
+        plan = self.s.plan_run(cfg, overrides, count_flops=self.unit != "examples")
+        work = Work(plan.reduction_label, examples=plan.examples, flops=plan.flops,
+                    eval_flops=getattr(plan, "eval_flops", None) or 0.0)
+        return plan.reduction_label, self.planner.predict(work, self.settler.history).cost
+
+    def run_phase(self, slots: int, ledger: Any) -> str:
+        """The loop for at most ``slots`` new trials, reserving through ``ledger`` (a phase's view of the
+        study's ledger); returns why it stopped. A trial asked and not launched stays parked (it goes back
+        to the queue at the end), so the next phase asks afresh."""
+        held = self.reservations
+        held.ledger, held.invalid, held.skipped = ledger, 0, 0
+        self.n_trials = held.n_trials = self.ledger.launched() + slots
+        self.stopped = "running"
+        try:
+            self.loop()
+        finally:
+            held.ledger = self.ledger
+            if held.carry is not None:
+                held.parked.append(held.carry)
+                held.carry = None
+        return self.stopped
 
     def _grid_bound(self) -> bool:
         """The grid, not the user's n_trials, bounds the sweep (n_trials was lowered to its size)."""
@@ -340,85 +373,18 @@ class _Run:
                     "is another study; with hydra.sweeper.study_name set, give it a new name)")
         return f"To run more, raise hydra.sweeper.n_trials above {launched}"
 
-    def _skip(self, item: _Trial) -> None:
-        """A cheaper configuration has been seen (another rung, a smaller fraction): ask again."""
-        self.skipped += 1
-        self.carry = None
-        self._park(item, "its reservation does not fit the budget")
-        log.info(f"Trial {item.number} skipped: predicted {self._cost(item)} does not fit "
-                 f"({self.skipped}/{self.settings.max_skipped} skips)")
-
     def check_predictable(self) -> None:
         """A clear error before any trial when no cost can be predicted (an app without a plan)."""
         self.planner.check_predictable(self.settler.load_history())
 
-    def _fill(self, wanted: int):
-        """Ask and reserve up to n_jobs trials. Returns (reserved batch, trials that failed planning,
-        the trial the ledger refused or None, the decision that ended the batch or None)."""
-        size = min(self.s.n_jobs, wanted)
-        batch: List[_Trial] = []
-        failed: List[_Trial] = []
-        while len(batch) + len(failed) < size:
-            if self.carry is not None:  # predicted before the last batch: predict again, calibrated by it
-                item, self.carry = self.carry, None
-                item.prediction = self.planner.predict(item.work, self.settler.history)
-            else:
-                item = self._ask()
-                if item is None:  # a grid whose every point is taken
-                    return batch, failed, None, Action.FULL
-            if item.error is not None:
-                self._fail_unlaunched(item)
-                failed.append(item)
-                self.invalid += 1
-                continue
-            answer = self._reserve(item)
-            state = LedgerState(answer, self.ledger.remaining() if answer == NO_BUDGET else math.inf, len(batch))
-            cheapest = self.planner.cheapest(self.settler.history) if answer == NO_BUDGET else math.inf
-            action = decide(state, cheapest, self.skipped, self.settings)
-            if action == Action.LAUNCH:
-                batch.append(item)
-                continue
-            if action == Action.FULL:  # other sweepers of the study took the last trials
-                self._park(item, "n_trials reached")
-                return batch, failed, None, action
-            if not item.waiting:
-                # it waits unreserved: name its owner, so a resumed sweep knows it is not orphaned
-                self.book.write_owner(item.trial, self.s.owner)
-                item.waiting = True
-            self.carry = item  # WAIT: it may fit once the batch in flight has been charged
-            return batch, failed, item, action
-        return batch, failed, None, None
-
-    def _reserve(self, item: _Trial) -> str:
-        """Hold the trial's prediction (and a trial slot) in the ledger. A prediction with a floor
-        (after budget-stopped trials: the true cost is only known to be above theirs) that does not
-        fit is cut to what is left, down to the floor: the sweep spends what remains on the smallest
-        plausible trial rather than stop with budget unspent."""
-        slots = self.n_trials - self.invalid
-        answer = self.ledger.try_reserve(item.number, item.prediction.cost, label=item.label,
-                                         job_dir=item.job_dir, max_trials=slots)
-        floor = item.prediction.floor
-        if answer != NO_BUDGET or floor is None:
-            return answer
-        left = self.ledger.remaining()
-        if not floor < left < item.prediction.cost:
-            return answer
-        item.prediction = Prediction(left, f"{item.prediction.basis}, cut to the budget left", floor)
-        return self.ledger.try_reserve(item.number, left, label=item.label, job_dir=item.job_dir, max_trials=slots)
-
-    def _grant_tolerance(self, batch: List[_Trial]) -> None:
-        """Before launch, top each reservation up with as much of its tolerance as the budget has
-        room for (after the whole batch has its predictions), and tell each job the tolerance it was
-        granted: no job may spend more than the ledger holds for it, so the trials in flight pass
-        the limit by at most one check interval each."""
-        for item in batch:
-            if self.capped and item.prediction.cost > 0:
-                added = self.ledger.top_up(item.number, item.prediction.cost * self.settings.tolerance)
-                item.tolerance = added / item.prediction.cost
-            item.identity = self._identity(item)
-
     def _ask(self) -> Optional[_Trial]:
         trial = self.study.ask()  # pops a trial an earlier run asked and never launched, if any
+        while self.driver is not None and not self.driver.belongs(trial):  # queued for another phase
+            self.book.take_over(trial, self.s.owner)
+            self.reservations.park(_Trial(trial, []), "queued for another auto-proxy phase")
+            if self.driver.fresh(trial):  # the phase's queue is empty: it has nothing left to launch
+                return None
+            trial = self.study.ask()
         if self._grid_size is not None:
             trial = self._claim_grid_point(trial)
             if trial is None:
@@ -441,7 +407,9 @@ class _Run:
             raise ValueError("Overlapping fixed parameters and search space parameters found! "
                              f"Overlapping parameters: {sorted(overlap)}")
         overrides = [self.space.override(name, value) for name, value in trial.params.items()]
-        overrides += [f"{name}={value}" for name, value in self.space.fixed.items()]  # as written
+        if self.driver is not None:  # the trial's rung and seed (auto-proxy)
+            overrides += self.driver.trial_overrides(trial)
+        overrides += self.space.fixed_overrides()  # as written
         item = _Trial(trial, overrides)
         self.planner.plan(item, self.settler.history)
         return item
@@ -457,7 +425,7 @@ class _Run:
             if f"grid:{other}" not in taken and self.ledger.claim(f"grid:{other}", trial.number):
                 self.book.set_grid_id(trial, other)
                 return optuna.trial.Trial(self.study, self.book.trial_id(trial))  # re-read: the sampler reads grid_id
-        self._park(_Trial(trial, []), "every grid point is taken")
+        self.reservations.park(_Trial(trial, []), "every grid point is taken")
         return None
 
     def _identity(self, item: _Trial) -> List[str]:
@@ -471,6 +439,8 @@ class _Run:
         return ["++budgetsweep.trial={" + ",".join(f"{k}:{v}" for k, v in fields.items()) + "}"]
 
     def _launch(self, batch: List[_Trial]) -> List[outcomes.Outcome]:
+        for item in batch:
+            item.identity = self._identity(item)
         returns: List[Any] = []
         try:
             for group in contiguous(batch):
@@ -485,48 +455,15 @@ class _Run:
             raise
         return [self.settler.settle(item, ret) for item, ret in zip(batch, returns)]
 
-    def _park(self, item: _Trial, why: str) -> None:
-        """Keep an asked trial that will not run now (RUNNING, ours) until the end of this run, when
-        it goes back to the queue: so this run's next ``ask`` samples afresh."""
-        self.book.write_status(item.trial, NOT_LAUNCHED, note=why)
-        self.book.write_owner(item.trial, self.s.owner)
-        item.why = why
-        self.parked.append(item)
-
-    def _wait(self, number: int, why: str) -> None:
-        """A trial that never ran goes back to Optuna's queue (WAITING): it is no run, counts toward
-        nothing, and the next ``ask`` of this study (a later run, another sweeper) takes it up with
-        its parameters, so rerunning an exhausted study adds no trial."""
-        self.book.wait(number, why)
-
-    def _fail_unlaunched(self, item: _Trial) -> None:
-        log.warning(f"Failed experiment: trial {item.number} was not launched, its config cannot run: {item.error}")
-        self.book.write_status(item.trial, INVALID_CONFIG, error=item.error)
-        self.settler.tell(item.number, outcomes.FAIL)
-
     def _check_failures(self, failed: List[_Trial], batch: List[_Trial], results: List[outcomes.Outcome]) -> None:
-        """Upstream's rule: raise when a batch's failure rate passes max_failure_rate."""
-        n = len(failed) + len(batch)
-        bad = [(item, None) for item in failed] + [(item, r) for item, r in zip(batch, results)
-                                                    if r.state == outcomes.FAIL]
-        unmetered = [(item, r) for item, r in bad if r is not None and r.error and UNMETERED in r.error]
-        if unmetered:  # the unit does not suit the app: every trial would fail the same way
-            item, result = unmetered[0]
-            self.stopped = f"trial {item.number} metered no {self.unit}"
-            raise SweepConfigError(f"hydra.sweeper.budget.unit={self.unit}: trial {item.number} was stopped, "
-                                   f"{result.error.split(UNMETERED, 1)[1].lstrip(': ')} (it was charged "
-                                   f"{format_cost(result.actual, self.unit)} {self.unit}, its reservation)")
-        if not n or len(bad) / n <= self.s.max_failure_rate:
+        found = batch_failure(failed, batch, results, unit=self.unit, max_failure_rate=self.s.max_failure_rate)
+        if found is None:
             return
-        self.stopped = f"failure rate {len(bad)}/{n} > max_failure_rate={self.s.max_failure_rate}"
-        log.error(f"Failed {len(bad)} times out of {n} with max_failure_rate={self.s.max_failure_rate}.")
-        item, result = bad[0]
-        reason = item.error if result is None else result.error
-        raise RuntimeError(f"trial {item.number} failed ({reason}); {len(bad)} of {n} trials in the batch failed, "
-                           f"more than hydra.sweeper.max_failure_rate={self.s.max_failure_rate} allows")
-
-    def _cost(self, item: _Trial) -> str:
-        return f"{format_cost(item.prediction.cost, self.unit)} {self.unit}"
+        self.stopped = found.stopped
+        if found.config_error:
+            raise SweepConfigError(found.message)
+        log.error(f"Failed {found.failed} times out of {found.of} with max_failure_rate={self.s.max_failure_rate}.")
+        raise RuntimeError(found.message)
 
     def _log_progress(self) -> None:
         spent, held = self.ledger.totals()
@@ -542,16 +479,12 @@ class _Run:
 
     # -- the end ----------------------------------------------------------------------------------
     def finish(self) -> None:
-        if self.carry is not None:
-            self.parked.append(self.carry)
-            self.carry = None
-        for item in self.parked:
-            self._wait(item.number, item.why or "its reservation does not fit the budget")
-        self.parked = []
+        self.reservations.requeue()
         spent, _ = self.ledger.totals()
         self.book.write_study_budget(unit=self.unit, limit=self.settings.limit, spent=spent)
         sweep_dir = Path(str(self.s.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        write_results(self.study, self.n_objectives, sweep_dir)
+        answer = self.driver.answer() if self.driver is not None else None
+        write_results(self.study, self.n_objectives, sweep_dir, answer)
         write_summary(self.study, self.ledger, url=self.url, settings=self.settings, n_trials=self.n_trials,
                       stopped=self.stopped, sweep_dir=sweep_dir)

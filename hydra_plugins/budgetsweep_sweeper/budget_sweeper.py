@@ -10,13 +10,14 @@ class BudgetSweeper(Sweeper):
     def __init__(self, sampler: Any, pruner: Any, direction: Any, storage: Optional[Any],
                  study_name: Optional[str], n_trials: int, n_jobs: int, max_failure_rate: float,
                  search_space: Optional[DictConfig], params: Optional[DictConfig],
-                 custom_search_space: Optional[str], budget: DictConfig) -> None:
+                 custom_search_space: Optional[str], budget: DictConfig,
+                 auto_proxy: Optional[DictConfig] = None) -> None:
         from ._impl import BudgetSweeperImpl
 
         self.sweeper = BudgetSweeperImpl(
             sampler=sampler, pruner=pruner, direction=direction, storage=storage, study_name=study_name,
             n_trials=n_trials, n_jobs=n_jobs, max_failure_rate=max_failure_rate, search_space=search_space,
-            params=params, custom_search_space=custom_search_space, budget=budget,
+            params=params, custom_search_space=custom_search_space, budget=budget, auto_proxy=auto_proxy,
         )
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:

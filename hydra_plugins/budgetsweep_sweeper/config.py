@@ -197,6 +197,9 @@ class BudgetSweeperConf:
     # dotpath to a callable(cfg, trial) that suggests more parameters
     custom_search_space: Optional[str] = None
     budget: BudgetConfig = field(default_factory=BudgetConfig)
+    # null: a plain budget sweep. A mapping (budgetsweep.auto_proxy.AutoProxySettings' fields; conf/experiment/
+    # auto_proxy.yaml sets the defaults): calibrate -> choose -> search -> verify within hydra.sweeper.budget.limit
+    auto_proxy: Optional[Any] = None
 
 
 SAMPLERS = {

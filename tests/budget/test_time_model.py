@@ -49,3 +49,15 @@ def test_records_of_the_task_and_device_calibrate(tmp_path):
     assert model.calibrated and "3 records" in model.basis
     assert model.seconds(200, 1, 2e9) == pytest.approx(3.0, rel=1e-6)
     assert not calibrated(tmp_path / "missing", "digits", "cpu").calibrated
+
+
+def test_uncalibrated_defaults_are_plausible_on_a_small_cpu():
+    """The full recipes on an idle 2-core CPU: charlm about 180 s (6.52e12 training FLOPs, 613 steps, one
+    evaluation under the default bound), digits about 2 s (4.48e9 FLOPs, 1,010 steps, 11 evaluations); the
+    former defaults predicted 3,490 s for charlm."""
+    from budgetsweep.budget.time_model import default_model
+
+    model = default_model("test")
+    assert 120 < model.seconds(613, 1, 6.52e12 + 5.7e10) < 270
+    assert 1 < model.seconds(1010, 11, 4.48e9 + 2e8) < 4
+    assert "not calibrated (test): seconds are a guess" in model.basis
