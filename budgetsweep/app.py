@@ -105,9 +105,40 @@ def hydra_main(cfg: DictConfig) -> float:
             log.error("invalid configuration, job skipped: %s", exc)
             record_config_error(hc.runtime.output_dir, cfg, overrides, exc)
             return math.nan
-        # bad input: one paragraph, non-zero exit, no record, no traceback
+        # bad input: one paragraph, non-zero exit, no record, no traceback, and no output left behind
         print(f"budgetsweep: invalid configuration: {exc}", file=sys.stderr)
+        _remove_job_outputs(hc)
         sys.exit(2)
+
+
+def _remove_job_outputs(hc) -> None:
+    """Undo what Hydra wrote for a single run that never started: its log file (``app.log``, still open),
+    its ``.hydra`` config copies, and the run folder if nothing else is in it. Files that were there
+    before are not touched (the folder is removed only when empty)."""
+    import logging
+
+    out = Path(hc.runtime.output_dir).resolve()
+    for logger in (logging.getLogger(), *(logging.getLogger(n) for n in list(logging.root.manager.loggerDict))):
+        for handler in list(getattr(logger, "handlers", ())):
+            name = getattr(handler, "baseFilename", None)
+            if name and Path(name).resolve().parent == out:
+                logger.removeHandler(handler)
+                handler.close()
+                Path(name).unlink(missing_ok=True)
+    subdir = hc.output_subdir
+    if subdir:
+        hydra_dir = out / subdir
+        for name in ("config.yaml", "hydra.yaml", "overrides.yaml"):
+            (hydra_dir / name).unlink(missing_ok=True)
+        _rmdir_if_empty(hydra_dir)
+    _rmdir_if_empty(out)
+
+
+def _rmdir_if_empty(path: Path) -> None:
+    try:
+        path.rmdir()
+    except OSError:  # not empty (or gone): leave it
+        pass
 
 
 HELP_FLAGS = ("--help", "-h")
@@ -139,11 +170,15 @@ def main():
     if any(arg in HELP_FLAGS for arg in sys.argv[1:]):
         print(app_help())
         return None
-    from budgetsweep.options import unknown_option
+    from budgetsweep.options import reduction_conflict, unknown_option
 
-    if message := unknown_option(sys.argv[1:]):  # Hydra's own answer is exit 1 and the search path
+    # Hydra's own answers are exit 1 and the search path, or "Key ... is not in struct"
+    if message := unknown_option(sys.argv[1:]) or reduction_conflict(sys.argv[1:]):
         print(f"budgetsweep: invalid configuration: {message}", file=sys.stderr)
         sys.exit(2)
+    from budgetsweep.compose_memo import install
+
+    install()  # one composition per job of a grid instead of Hydra's basic sweeper's two
     return hydra_main()
 
 

@@ -171,6 +171,12 @@ def plan_main(argv: Sequence[str] | None = None) -> int:
     from budgetsweep.plan_compose import ComposeError, compose_jobs
     from budgetsweep.plan_table import plan_row
 
+    if args.config_path is None:  # the same checks and messages as budgetsweep (budgetsweep/options.py)
+        from budgetsweep.options import reduction_conflict, unknown_option
+
+        if message := unknown_option(args.overrides) or reduction_conflict(args.overrides):
+            return _plan_fail(message)
+
     try:
         jobs = compose_jobs(args.overrides, multirun=args.multirun, config_path=args.config_path,
                             config_name=args.config_name)

@@ -11,7 +11,7 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from budgetsweep.guards import GuardSettings, recipe_warnings
+from budgetsweep.guards import GuardSettings, evaluation_over_bound, recipe_warnings
 from budgetsweep.recipe import (FORWARD_SHARE, DataSpec, OptimSpec, Recipe, TrainSpec, canonical, config_key,
                                 spec_from_mapping)
 from budgetsweep.reductions.base import Reduction, apply_all, reduction_label
@@ -42,7 +42,10 @@ class RunPlan:
     flops_per_example: float | None = None
     extra_examples: int = 0   # an auxiliary model trained on the fly (distill's teacher, curriculum's scorer)
     extra_flops: float = 0.0  # its training FLOPs plus a teacher's forward passes
-    warnings: tuple[str, ...] = ()  # guards against degenerate proxies (budgetsweep.guards)
+    warnings: tuple[str, ...] = ()  # every guard's warning (budgetsweep.guards): logged and recorded by runs
+    # the subset about cost, not fidelity (evaluation above its share): a proxy with only these still ranks
+    # as it would; auto-proxy's default candidates leave out only those with fidelity warnings
+    cost_warnings: tuple[str, ...] = ()
     guards: GuardSettings = field(default_factory=GuardSettings)  # the ``guards`` config section
     # evaluation: ``evaluations`` passes over ``n_val`` validation examples (after eval_subset), then
     # one over ``n_test`` test examples; None where unknown (a user's own loop)
@@ -92,9 +95,14 @@ def build_full_recipe(cfg: DictConfig) -> Recipe:
 def build_reductions(cfg: DictConfig) -> list[Reduction]:
     """Instantiate ``cfg.reduction`` (a mapping name -> config with ``_target_``), in list order."""
     found = []
-    for name, node in (cfg.get("reduction") or {}).items():
+    nodes = dict((cfg.get("reduction") or {}).items())
+    listed = [n for n, node in nodes.items() if isinstance(node, DictConfig) and "_target_" in node]
+    for name, node in nodes.items():
         if not isinstance(node, DictConfig) or "_target_" not in node:
-            raise ConfigError(f"reduction.{name} has no _target_; each reduction config must name its class")
+            raise ConfigError(
+                f"reduction.{name} has no _target_: parameters were given for reduction {name} (by an override or "
+                f"a preset), but it is not in the reduction list ({', '.join(listed) or 'full'}); add it to "
+                f"reduction=[...] or drop its parameters. Each reduction config must name its class")
         try:
             found.append(instantiate(node))
         except Exception as exc:  # Hydra wraps the constructor's ValueError
@@ -202,9 +210,11 @@ def plan_run(cfg: DictConfig, overrides: list[str] | None = None, *, count_flops
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     n_full = task.n_train()
+    n_val_split = eval_sizes(task, recipe)[0]
     recipe, n_val, n_test = bound_evaluation(task, recipe, n_full)
     steps = recipe.run_steps(n_full)
     examples = recipe.run_examples(n_full)  # the trainer's own formulas: planned = measured
+    cost = tuple(evaluation_over_bound(recipe, examples, recipe.evaluations(n_full), n_val, n_val_split, n_test))
     flops_per_example = _count_flops(task, recipe) if count_flops else None
     extra = [r.extra_work(recipe) for r in reductions if hasattr(r, "extra_work")]
     extra_examples, extra_flops = sum(e for e, _ in extra), sum(f for _, f in extra)
@@ -212,23 +222,36 @@ def plan_run(cfg: DictConfig, overrides: list[str] | None = None, *, count_flops
         probe = noise_scale_examples(recipe, n_full, guards)
         extra_examples += probe
         extra_flops += probe * (flops_per_example or 0.0)
+    if flops_per_example is not None:
+        factor = _flops_factor(task, full, n_full, examples * flops_per_example + extra_flops, factor)
     return RunPlan(
         task=task, full_recipe=full, recipe=recipe, reductions=tuple(reductions), described=described,
         predicted_factor=factor, config_key=config_key(full), reduction_label=reduction_label(reductions),
         config=readable_config(overrides or [], getattr(task, "name", "task")),
         n_train_full=n_full, steps=steps, examples=examples + extra_examples, flops_per_example=flops_per_example,
         extra_examples=extra_examples, extra_flops=extra_flops,
-        warnings=recipe_warnings(full, recipe, n_full, guards), guards=guards,
-        evaluations=recipe.evaluations(n_full), n_val=n_val, n_test=n_test,
+        warnings=recipe_warnings(full, recipe, n_full, guards) + reduction_warnings(reductions, full) + cost,
+        cost_warnings=cost, guards=guards, evaluations=recipe.evaluations(n_full), n_val=n_val, n_test=n_test,
     )
 
 
-def noise_scale_examples(recipe: Recipe, n_train: int, guards: GuardSettings) -> int:
-    """Examples the gradient-noise-scale measurement processes: per batch, the run's batch and a small one."""
-    from budgetsweep.train.noise_scale import small_batch  # no torch: the module imports it lazily
+def reduction_warnings(reductions, full: Recipe) -> tuple[str, ...]:
+    """Warnings of the reductions that have them (``warnings(recipe)``: e.g. batch_scaling's rule against
+    the optimizer), each given the recipe it is applied to."""
+    found, recipe = [], full
+    for reduction in reductions:
+        check = getattr(reduction, "warnings", None)
+        if callable(check):
+            found += check(recipe)
+        recipe = reduction.apply(recipe)
+    return tuple(found)
 
-    big = recipe.batch_for(n_train)
-    return guards.noise_scale_batches * (big + small_batch(big))
+
+def noise_scale_examples(recipe: Recipe, n_train: int, guards: GuardSettings) -> int:
+    """Examples the gradient-noise-scale measurement processes: the run's batch (split into small ones), per batch."""
+    from budgetsweep.train.noise_scale import measurement_examples  # no torch: the module imports it lazily
+
+    return measurement_examples(recipe.batch_for(n_train), guards.noise_scale_batches)
 
 
 def eval_sizes(task, recipe: Recipe) -> tuple[int, int]:
@@ -314,7 +337,9 @@ def plan_user_run(cfg: DictConfig, overrides: list[str] | None = None) -> RunPla
         predicted_factor=factor, config_key=config_key(full), reduction_label=reduction_label(reductions),
         config=readable_config(overrides or [], "user"), n_train_full=0, steps=steps,
         examples=steps * recipe.train.batch_size,
-        warnings=recipe_warnings(full, recipe, None, guards) + _unmeasured(guards), guards=guards,
+        warnings=(recipe_warnings(full, recipe, None, guards) + reduction_warnings(reductions, full)
+                  + _unmeasured(guards)),
+        guards=guards,
         evaluations=(steps - 1) // recipe.train.eval_every + 1 if steps else 0,  # sizes unknown: n_val None
     )
 
@@ -327,13 +352,23 @@ def _unmeasured(guards: GuardSettings) -> tuple[str, ...]:
             "loop's run was not measured",)
 
 
+def _flops_factor(task, full: Recipe, n_full: int, proxy_flops: float, product: float) -> float:
+    """The proxy's training FLOPs (one-off work included) over its full recipe's: what budgetsweep-plan
+    shows and the run measures. The product of the reductions' own factors is not that number once a
+    reduction with one-off work (a teacher or scorer trained first) is followed by another, which does
+    not shrink the one-off work, or a model-changing one follows distill (its ratio is the student's
+    alone); it stays the answer where the full recipe's FLOPs cannot be counted."""
+    full_flops = full.run_examples(n_full) * _count_flops(task, full)
+    return proxy_flops / full_flops if full_flops > 0 else product
+
+
 def _count_flops(task, recipe: Recipe) -> float:
     analytic = getattr(task, "flops_per_example", None)  # a task's own formula (charlm's GPT): no data, no model
     if callable(analytic) and (value := analytic(recipe)):
         return float(value)
     import torch
 
-    from budgetsweep.train.measure import training_flops_per_example
+    from budgetsweep.flops import training_flops_per_example
 
     from budgetsweep.tasks.cache import FLOPS, content_key, tensor_signature
 

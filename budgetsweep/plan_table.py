@@ -58,6 +58,8 @@ class PlanRow:
     time_basis: str
     memory_mb: float | None  # an estimate
     warnings: list[str] = field(default_factory=list)
+    # the warnings about fidelity (a degenerate proxy), not cost: what auto-proxy's default candidates avoid
+    fidelity_warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -150,18 +152,14 @@ def plan_row(job: int, cfg: DictConfig, overrides: list[str], varying: list[str]
         factors["time"] = None
     tokens_per_example = (getattr(plan.task, "stats", None) or {}).get("tokens_per_example")
     share = _ratio(work.eval_flops, work.total_flops)
-    warnings = [str(w) for w in getattr(plan, "warnings", ())]
-    bound = plan.recipe.train.eval_budget_share
-    if share is not None and share > bound + 1e-9:
-        warnings.append(f"evaluation (the final validation and test passes) is {share:.0%} of this run's FLOPs, above "
-                        f"train.eval_budget_share={bound:g}: add reduction=eval_subset to evaluate fewer examples")
+    warnings = [str(w) for w in getattr(plan, "warnings", ())]  # evaluation above its share among them (guards.py)
     return PlanRow(
         job=job, overrides=varying, reduction_label=plan.reduction_label, steps=work.steps, batch=work.batch,
         examples=work.examples, tokens=None if tokens_per_example is None else work.examples * tokens_per_example,
         flops=work.flops, evaluations=work.evaluations, eval_every=plan.recipe.train.eval_every,
         eval_examples=work.eval_examples, eval_flops=work.eval_flops, eval_share=share, factors=factors,
         seconds=seconds, time_basis=basis, memory_mb=None if own_loop else memory_estimate(plan),
-        warnings=warnings)
+        warnings=warnings, fidelity_warnings=[w for w in warnings if w not in getattr(plan, "cost_warnings", ())])
 
 
 # -- text -------------------------------------------------------------------------------------------

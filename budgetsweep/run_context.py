@@ -474,6 +474,8 @@ class RunContext:
         """
         metrics = {**(metrics or {}), **more}
         self._tick()
+        self._last_step = max(self._last_step or 0, int(step))  # an own loop's steps and evaluations, recorded
+        self._reports += 1
         row = {"step": step, "examples": self.measured.examples, **metrics,
                "wall_seconds": round(self.measured.wall_seconds, 4)}
         self._history.write(json.dumps(row) + "\n")
@@ -517,6 +519,8 @@ class RunContext:
     # -- internals ----------------------------------------------------------------------
     _stop_status = None
     _previous_alarm = None
+    _last_step: int | None = None  # the highest step reported
+    _reports = 0  # report() calls: the evaluations of a loop that reports when it evaluates
 
     def _tick(self) -> None:
         self.measured.wall_seconds = time.perf_counter() - self._t0
@@ -551,6 +555,9 @@ class RunContext:
 
     def _write(self, status: RunStatus, ended: bool = False) -> None:
         self.status = status
+        if getattr(self.plan, "task", None) is None and self._last_step is not None:
+            # an own loop: the steps and evaluations it reported (the built-in app records the trainer's)
+            self.info["steps"], self.info["evaluations"] = self._last_step, self._reports
         ident = self._identity()
         value = self.objective.value
         if value is not None and not math.isfinite(value):

@@ -65,6 +65,17 @@ def test_bad_fraction_fails_cleanly(run_cli, tmp_path, override, key):
     assert key in proc.stderr and "must be a number in (0.0, 1.0]" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (run_dir / "record.json").exists()
+    assert not run_dir.exists()  # nothing left behind: no app.log, no .hydra, no folder
+
+
+def test_a_bad_config_in_an_existing_folder_removes_only_what_hydra_wrote(run_cli, tmp_path):
+    run_dir = tmp_path / "mine"
+    run_dir.mkdir()
+    (run_dir / "notes.txt").write_text("kept")
+    proc = run_cli(["reduction=data_subset", "reduction.data_subset.fraction=2", f"hydra.run.dir={run_dir}"],
+                   cwd=tmp_path, check=False)
+    assert proc.returncode == 2
+    assert sorted(p.name for p in run_dir.iterdir()) == ["notes.txt"]
 
 
 @pytest.mark.parametrize("args,needle", [

@@ -41,8 +41,16 @@ def test_own_loop_configs_plan_examples(capsys):
 
 
 @pytest.mark.parametrize("argv, key", [
-    (["task=nope"], "task=nope: no such option in config group 'task'; allowed: charlm, digits, teacher_student"),
-    (["reduction=nope"], "reduction=nope: no such option"),
+    # the same message as budgetsweep's (budgetsweep/options.py), listing the options
+    (["task=nope"], "task=nope is not an option of config group 'task'; allowed: charlm, digits, teacher_student"),
+    (["reduction=nope"], "reduction=nope is not an option of config group 'reduction'; allowed: batch_scaling, "
+                         "curriculum, data_subset, distill, eval_subset, full, mixed_precision, model_scale, "
+                         "progressive, quantized_eval, short_schedule, synthetic_data, transfer (conf/reduction/)"),
+    (["-m", "task=digits", "reduction=full,short_schedule", "reduction.short_schedule.fraction=0.5"],
+     "reduction.short_schedule.fraction=0.5 sets a parameter of reduction short_schedule, but "
+     "reduction=full,short_schedule gives a job the reduction list full"),
+    (["experiment=proxy50", "reduction=full"], "experiment=proxy50 sets parameters of reduction.data_subset"),
+    (["task=teacher_student", "experiment=charlm_proxy50"], "experiment=charlm_proxy50 is a preset for task=charlm"),
     (["reduction=full,data_subset"], "reduction=full,data_subset is a sweep: add -m"),
     (["train.eval_budget_share=0"], "train.eval_budget_share=0"),
     (["reduction=data_subset", "reduction.data_subset.fraction=2"], "reduction.data_subset.fraction=2"),

@@ -33,7 +33,11 @@ def test_a_step_preserving_cost_cut_does_not_fire():
 def test_warmup_as_long_as_the_run_fires():
     proxy = FULL.evolve(train={"warmup_steps": 63})
     [warning] = warmup_covers_run(FULL, proxy, N, S)
-    assert "train.warmup_steps=63 and the run takes 63 steps" in warning
+    assert "train.warmup_steps=63 covers all 63 steps of the run: the learning rate rises until the last step, " \
+           "which alone reaches the peak, and never decays" in warning
+    [longer] = warmup_covers_run(FULL, FULL.evolve(train={"warmup_steps": 126}), N, S)
+    assert "train.warmup_steps=126 is longer than the run (63 steps): the learning rate never reaches its peak " \
+           "(at the last step it is 0.5 x it)" in longer
     assert warmup_covers_run(FULL, FULL.evolve(train={"warmup_steps": 62}), N, S) == []
     # truncate keeps the full warmup while cutting the run: 10 warmup steps of a 7-step run
     truncated = ShortSchedule(fraction=0.1, mode="truncate").apply(FULL)
@@ -77,7 +81,7 @@ def test_settings_name_the_key_the_value_and_what_is_allowed(mapping, needle):
 
 @pytest.mark.parametrize("override,needle", [
     ("guards.min_steps=-5", "guards.min_steps=-5 is not allowed"),
-    ("experiment=nope", "experiment=nope is not an option of config group 'experiment'; allowed: charlm_proxy50, "
+    ("experiment=nope", "experiment=nope is not an option of config group 'experiment'; allowed: auto_proxy, charlm_proxy50, "
                         "mup_width, proxy50, small_batch"),
 ])
 def test_bad_guard_setting_or_preset_is_exit_2_with_one_message(run_cli, tmp_path, override, needle):

@@ -89,3 +89,18 @@ def test_the_layer_check_sees_function_level_imports():
     # the checks must be able to fail: an import inside a function body is found
     assert "hydra.utils" in imports("budgetsweep.reductions.support")  # imported inside _task()
     assert "budgetsweep._version" in imports("budgetsweep.run_context")  # imported inside versions()
+
+
+@pytest.mark.parametrize("modules", [
+    # auto-proxy's policy runs wherever analysis runs (its planner adapter, ``costs``, imports the planner lazily)
+    ["budgetsweep.auto_proxy." + m for m in ("settings", "phases", "choose", "verify", "summary", "costs")],
+    # the hypothesis statistics and records
+    ["budgetsweep.hypothesis." + m for m in ("stats", "sequential", "verdict", "spec", "registration")],
+], ids=["auto_proxy", "hypothesis"])
+def test_policy_modules_import_no_torch(modules):
+    import subprocess
+    import sys
+
+    code = f"import sys; import {', '.join(modules)}; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -95,3 +95,28 @@ def test_an_own_loop_is_told_the_noise_scale_is_not_measured_for_it(tmp_path):
     assert ctx.warnings[-1] == ("guards.noise_scale=true measures the gradient noise scale for built-in tasks only; "
                                 "this own training loop's run was not measured")
     assert "too few optimizer steps: the run takes 4," in ctx.warnings[0]  # a steps-based own loop is checked too
+
+
+DIGITS_DEFAULT = ["task=digits", "train.device=cpu"]
+
+
+def test_a_run_that_barely_moved_did_not_learn(compose_cfg, tmp_path):
+    # the default digits recipe cut to 5 steps without warmup: 2-5% below the class prior (2.3025),
+    # which the old 2% margin called learned
+    record = _record(compose_cfg, tmp_path, [*DIGITS_DEFAULT, "train.epochs=null", "train.steps=5",
+                                             "train.warmup_steps=0"])
+    ratio = record.learned["value"] / record.learned["baseline"]
+    assert 0.95 < ratio < 0.98
+    assert record.learned["verdict"] == "not_learned" and record.learned["margin"] == 0.05
+
+
+@pytest.mark.parametrize("overrides", [
+    ["task=digits"], ["task=digits", "experiment=proxy50"], ["task=digits", "experiment=small_batch"],
+    ["task=digits", "experiment=mup_width"], ["task=teacher_student"], ["task=teacher_student", "experiment=proxy50"],
+    ["task=teacher_student", "experiment=small_batch"], ["task=teacher_student", "experiment=mup_width"],
+], ids=lambda o: " ".join(o))
+def test_built_in_full_and_preset_runs_learn_under_the_default_margin(compose_cfg, tmp_path, overrides):
+    # charlm's full recipe and charlm_proxy50 (0.51 and 0.89 x the unigram entropy) take minutes:
+    # tests/test_presets.py's slow test checks charlm_proxy50
+    record = _record(compose_cfg, tmp_path, [*overrides, "train.device=cpu"])
+    assert record.learned["verdict"] == "learned", record.learned

@@ -1,7 +1,7 @@
 """An unknown config-group option is one message naming the group, the value and the options (exit 2)."""
 import pytest
 
-from budgetsweep.options import unknown_option
+from budgetsweep.options import reduction_conflict, unknown_option
 
 
 @pytest.mark.parametrize("args,bad", [
@@ -27,3 +27,42 @@ def test_an_unknown_option_is_named_with_the_allowed_ones(args, bad):
 ])
 def test_known_options_and_what_hydra_alone_can_judge_pass(args):
     assert unknown_option(args) is None
+
+
+# -- reduction parameters a job's reduction list cannot take; a task preset on another task --------------
+@pytest.mark.parametrize("args,needle", [
+    (["-m", "reduction=full,short_schedule", "reduction.short_schedule.fraction=0.5"],
+     "reduction.short_schedule.fraction=0.5 sets a parameter of reduction short_schedule, but "
+     "reduction=full,short_schedule gives a job the reduction list full, without short_schedule"),
+    (["reduction=data_subset", "reduction.short_schedule.fraction=0.5"], "reduction list data_subset"),
+    (["reduction.data_subset.fraction=0.5"], "the default reduction=full"),
+    (["-m", "reduction=[data_subset,short_schedule],batch_scaling", "++reduction.data_subset.fraction=0.5"],
+     "reduction list batch_scaling"),
+    (["experiment=proxy50", "reduction=full"], "experiment=proxy50 sets parameters of reduction.data_subset"),
+    (["-m", "experiment=proxy50", "reduction=full,[data_subset,short_schedule]"], "drop experiment=proxy50"),
+    (["experiment=proxy50", "reduction.batch_scaling.factor=0.5"], "experiment=proxy50's reduction=[data_subset,"
+                                                                   "short_schedule]"),
+    (["task=teacher_student", "experiment=charlm_proxy50"], "experiment=charlm_proxy50 is a preset for task=charlm"),
+    (["-m", "experiment=charlm_proxy50", "task=charlm,digits"], "asks for task=digits"),
+])
+def test_parameters_without_their_reduction_are_one_message(args, needle):
+    message = reduction_conflict(args)
+    assert message is not None and needle in message, message
+
+
+@pytest.mark.parametrize("args", [
+    ["-m", "reduction=short_schedule,[data_subset,short_schedule]", "reduction.short_schedule.fraction=0.5"],
+    ["experiment=proxy50", "reduction.data_subset.fraction=0.05"], ["experiment=charlm_proxy50", "task=charlm"],
+    ["experiment=proxy50", "task=teacher_student"], ["reduction=full"], ["task=digits", "optim.lr=0.1"],
+    ["--config-dir", "mine", "reduction.mine.x=1"],
+])
+def test_parameters_every_job_can_take_pass(args):
+    assert reduction_conflict(args) is None
+
+
+def test_the_app_answers_with_exit_2_and_one_message(run_cli, tmp_path):
+    proc = run_cli(["-m", "reduction=full,short_schedule", "reduction.short_schedule.fraction=0.5",
+                    f"hydra.sweep.dir={tmp_path / 's'}"], cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "reduction.short_schedule.fraction=0.5 sets a parameter" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "s").exists()

@@ -96,3 +96,40 @@ def test_a_rows_factors_do_not_depend_on_the_other_rows_of_a_grid(compose_cfg, t
     assert rows[0].evaluations != rows[1].evaluations
     for row in rows:
         assert row.factors["examples"] == 1 and row.factors["time"] == pytest.approx(1.0)
+
+
+# -- evaluation above its share: a plan warning (runs log and record it) with advice that works ---------------
+def _over(plan):
+    return [w for w in plan.warnings if w.startswith("evaluation is")]
+
+
+def test_evaluation_over_its_share_is_a_plan_warning_that_the_run_records(compose_cfg, tmp_path):
+    overrides = ["task=teacher_student", "experiment=proxy50", "train.device=cpu"]
+    plan = plan_run(compose_cfg(overrides), overrides, count_flops=False)
+    (warning,) = _over(plan)
+    # 13 steps x 64 examples (277 forward passes) against a validation and a test pass of 1024 each: the
+    # test pass alone is above the share, and eval_subset (which leaves the test set whole) cannot help
+    assert "test pass alone (1024 examples)" in warning and "cannot bring it under" in warning
+    assert "add reduction=eval_subset" not in warning
+    run(compose_cfg(overrides), tmp_path, overrides)
+    assert warning in read_record(tmp_path).warnings
+
+
+def test_evaluation_advice_on_a_task_without_a_test_pass_is_a_subset_that_fits(compose_cfg):
+    from budgetsweep.guards import evaluation_share
+
+    overrides = ["task=charlm", "experiment=proxy50"]  # charlm evaluates validation blocks only
+    plan = plan_run(compose_cfg(overrides), overrides, count_flops=False)
+    assert plan.n_test == 0
+    (warning,) = _over(plan)
+    assert "test" not in warning and "add reduction=eval_subset with fraction <= 0.5" in warning
+    # the advice works: with it the warning goes and the share is within the bound
+    fixed = [*overrides, "reduction=[data_subset,short_schedule,eval_subset]", "reduction.eval_subset.fraction=0.5"]
+    after = plan_run(compose_cfg(fixed), fixed, count_flops=False)
+    assert _over(after) == []
+    assert evaluation_share(after.examples, after.evaluations, after.n_val, after.n_test) <= 0.1
+
+
+def test_no_evaluation_warning_within_the_share(compose_cfg):
+    plan = plan_run(compose_cfg(["task=digits"]), ["task=digits"], count_flops=False)
+    assert _over(plan) == []

@@ -79,6 +79,8 @@ def test_record_written_with_user_fields_and_metrics(tmp_path):
     assert rec.full_recipe["extra"]["user_fields"]["train"] == {"my_own_knob": 3}
     assert [row["step"] for row in read_metrics(tmp_path / "run")] == [10, 20]
     assert run.objective_value() == 0.5
+    # the steps and evaluations the loop reported, as the built-in app records the trainer's
+    assert (rec.info["steps"], rec.info["evaluations"]) == (20, 2)
 
 
 def test_exception_in_user_code_leaves_failed_record(tmp_path):

@@ -21,6 +21,9 @@ from budgetsweep.reductions.support import capped_examples_factor
 from budgetsweep.validate import choice, number
 
 RULES = ("linear", "sqrt", "adam_sde", "none")
+# the rule each optimizer family's learning rate follows (DESIGN section 10): SGD linear (Goyal et al. 2017),
+# Adam/AdamW square root (Malladi et al. 2022, whose adam_sde also rescales the betas and eps)
+RULE_FOR = {"sgd": ("linear",), "adam": ("sqrt", "adam_sde"), "adamw": ("sqrt", "adam_sde")}
 KEEPS = ("examples", "steps")
 
 
@@ -74,6 +77,17 @@ class BatchScaling(Reduction):
         if t.steps is not None:  # a step-based recipe keeps its examples, not its steps
             train["steps"] = max(1, round(t.steps / k))
         return recipe.evolve(train=train, optim=optim)
+
+    def warnings(self, recipe: Recipe) -> list[str]:
+        """A rule that is not the one for the recipe's optimizer (``RULE_FOR``): kept, since the user chose
+        it, but said at plan and run start and recorded. ``none`` is a deliberate choice and not warned."""
+        rules = RULE_FOR.get(recipe.optim.name)
+        if rules is None or self.rule in rules or self.rule == "none":
+            return []
+        source = "Goyal et al. 2017" if recipe.optim.name == "sgd" else "Malladi et al. 2022"
+        return [f"reduction.batch_scaling.rule={self.rule} with optim.name={recipe.optim.name}: the learning-rate rule "
+                f"for {recipe.optim.name} is {' or '.join(rules)} ({source}; DESIGN section 10), so this proxy's "
+                f"learning rate is off by the rules' ratio; set reduction.batch_scaling.rule={rules[0]}"]
 
     def predicted_cost_factor(self, recipe: Recipe) -> float:
         batch = self.new_batch_size(recipe.train.batch_size)  # refuse a zero batch early

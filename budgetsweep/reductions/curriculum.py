@@ -33,7 +33,7 @@ from budgetsweep.reductions.base import parameters
 from budgetsweep.reductions.runtime import Runtime
 from budgetsweep.reductions.support import (DATA_EXTRAS, ExplainedReduction, cache_file, content, file_stamp,
                                             forward_flops, n_train_seen, resolve_checkpoint, run_examples,
-                                            scaled_model, with_extra)
+                                            scaled_model, training_flops, with_extra)
 from budgetsweep.validate import choice, fail, number, path_string
 
 PACINGS = ("linear", "quad", "root", "exp", "log", "step")
@@ -151,7 +151,7 @@ class CurriculumRuntime(Runtime):
                              f"trains on {run_data[0]} {run_data[1]}; list curriculum after data_subset and "
                              f"synthetic_data in reduction=[...]")
         result = trainer.train(scorer)
-        self.model, self.scorer_flops = result.model, result.flops_per_example
+        self.model = result.model
         self.what = {"scorer_metrics": result.metrics, "scorer_steps": result.steps}
 
     def scores(self, x, y) -> tuple[np.ndarray, dict[str, Any]]:
@@ -163,8 +163,11 @@ class CurriculumRuntime(Runtime):
                 raise ValueError(f"curriculum scores {path} hold {scores.shape[0]} examples but the run trains on "
                                  f"{len(x)}; delete the file to recompute them")
             return scores, {"scores": str(path), "cached": True}
-        if "scorer_metrics" in self.what:
-            self.trainer.add_cost(flops=len(x) * self.scorer_flops / 3)  # the scoring pass: forward only
+        from budgetsweep.flops import forward_flops_per_example
+
+        # the scoring pass (a scorer's or a reference model's): one forward pass per example, counted as
+        # the plan counts it (``support.forward_flops``)
+        self.trainer.add_cost(flops=len(x) * forward_flops_per_example(self.model, x[:1]))
         scores = per_example_loss(self.model, self.trainer.task, x, y)
         note = {"what": "curriculum difficulty scores (per-example loss)", **self.what, "task": self.recipe.task,
                 "data": self.recipe.to_dict()["data"]}
@@ -250,17 +253,18 @@ class Curriculum(ExplainedReduction):
         if cached.is_file():
             return 1.0, f"same examples as the input recipe; difficulty scores cached at {cached}"
         n, run = n_train_seen(recipe), run_examples(recipe)
-        model_flops = forward_flops(recipe)
+        model_flops = training_flops(recipe)
         if self._reference is not None:
             scorer_model, scorer_examples = self._reference["model"], 0.0
         else:
             scorer = self.scorer_recipe(recipe)
-            scorer_model, scorer_examples = scorer.model, float(self.scorer_epochs * (n or 0))
-        scorer_flops = forward_flops(recipe.evolve(model=scorer_model))
-        if None in (n, run, model_flops, scorer_flops):
+            scorer_model, scorer_examples = scorer.model, float(run_examples(scorer) or 0)  # steps x batch, as run
+        scorer_recipe = recipe.evolve(model=scorer_model)
+        scorer_flops, scorer_train = forward_flops(scorer_recipe), training_flops(scorer_recipe)
+        if None in (n, run, model_flops, scorer_flops, scorer_train):
             return 1.0, "same examples; the one-off scoring cost could not be estimated (no task to probe)"
-        # training costs about 3 forward passes per example; scoring is one forward pass per example
-        extra = (3 * scorer_examples + n) * scorer_flops / (3 * run * model_flops)
+        # the scorer's training (forward + backward, as the loop counts it), then one forward pass per example
+        extra = (scorer_examples * scorer_train + n * scorer_flops) / (run * model_flops)
         how = "a completed run's model scores" if self._reference is not None else \
             f"a scorer (width x{self.scorer_width}, {self.scorer_epochs:g} epochs) is trained on the fly and scores"
         return 1.0 + extra, (f"same examples as the input recipe, plus a one-off cost of {extra:.3g}: {how} the "
@@ -279,5 +283,5 @@ class Curriculum(ExplainedReduction):
             return 0, n * (forward_flops(recipe.evolve(model=spec["scores"]["reference"]["model"])) or 0.0)
         scorer = Recipe.from_dict(spec["scores"]["scorer"])
         fwd, examples = forward_flops(scorer) or 0.0, run_examples(scorer) or 0
-        return examples, (3 * examples + n) * fwd
+        return examples, examples * (training_flops(scorer) or 0.0) + n * fwd
 

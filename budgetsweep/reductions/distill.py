@@ -11,8 +11,9 @@ with ``teacher=null``, the input recipe itself trained on the fly before the stu
 ``distill`` first in the list to make that the full recipe. An on-the-fly teacher is cached
 (a state dict under ``cache_dir``, keyed by its recipe), so students that share it pay once.
 
-Predicted factor, from counted forward FLOPs (training ~ 3 forward passes): student training plus a
-teacher forward pass per example, (3 S + T) / (3 M), M being the input recipe's model; plus 1 (the
+Predicted factor, from counted FLOPs per example as the training loop counts them: the student's
+training (forward + backward, ``support.training_flops``) plus the teacher's forward pass (inference,
+``support.forward_flops``), (S_train + T_fwd) / M_train, M being the input recipe's model; plus 1 (the
 teacher's own training) while an on-the-fly teacher is not cached yet.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ from budgetsweep.recipe import Recipe
 from budgetsweep.reductions.base import parameters
 from budgetsweep.reductions.runtime import Runtime
 from budgetsweep.reductions.support import (ExplainedReduction, cache_file, content, forward_flops, resolve_checkpoint,
-                                            run_examples, scaled_model, with_extra)
+                                            run_examples, scaled_model, training_flops, with_extra)
 from budgetsweep.validate import number, path_string
 
 
@@ -135,17 +136,17 @@ class Distill(ExplainedReduction):
 
     def estimate(self, recipe: Recipe) -> tuple[float, str]:
         teacher = self.teacher_spec(recipe)
-        student = forward_flops(recipe.evolve(model=self.student_model(recipe)))
+        student = training_flops(recipe.evolve(model=self.student_model(recipe)))
         teacher_model = teacher["model"] if "model" in teacher else recipe.model
         teacher_fwd = forward_flops(recipe.evolve(model=teacher_model))
-        model = forward_flops(recipe)
+        model = training_flops(recipe)
         if None in (student, teacher_fwd, model):
             factor = self.width ** 2 * self.depth + 1 / 3  # rough: hidden matrices scale with width^2
             why = "rough (no task to probe): student ~ width^2 x depth, plus a teacher forward pass (1/3)"
         else:
-            factor = (3 * student + teacher_fwd) / (3 * model)
-            why = (f"student training ({student:.3g} forward FLOPs/example, x3) plus a teacher forward pass "
-                   f"({teacher_fwd:.3g}) per example, over training the input model ({model:.3g}, x3)")
+            factor = (student + teacher_fwd) / model
+            why = (f"student training ({student:.3g} training FLOPs/example) plus a teacher forward pass "
+                   f"({teacher_fwd:.3g}) per example, over training the input model ({model:.3g})")
         if "recipe" not in teacher:
             return factor, why + "; teacher from " + teacher["checkpoint"]
         cached = teacher_cache_file(self.cache_dir, teacher["recipe"])
@@ -157,7 +158,8 @@ class Distill(ExplainedReduction):
     def extra_work(self, recipe: Recipe) -> tuple[int, float]:
         """(examples, FLOPs) the run spends besides training its student, for a cost model: the teacher's
         forward pass on every training example, and the teacher's own training while it is not cached.
-        ``recipe`` is the final proxy recipe (after every reduction); training is counted as 3 forward passes."""
+        ``recipe`` is the final proxy recipe (after every reduction); training FLOPs are counted as the
+        loop counts them (``support.training_flops``)."""
         spec = recipe.extra.get(self.name)
         examples = run_examples(recipe)
         if spec is None or examples is None:
@@ -171,5 +173,5 @@ class Distill(ExplainedReduction):
         if teacher_cache_file(teacher["cache_dir"], teacher["recipe"]).is_file():
             return 0, examples * fwd
         teacher_examples = run_examples(teacher_recipe) or 0
-        return teacher_examples, examples * fwd + 3 * teacher_examples * fwd
+        return teacher_examples, examples * fwd + teacher_examples * (training_flops(teacher_recipe) or 0.0)
 

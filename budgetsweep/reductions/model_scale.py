@@ -12,8 +12,10 @@ parametrisation, so a learning rate tuned on the narrow proxy is meant to carry 
 width. This is the learning-rate part of muP only: no output-logit multiplier or initialisation
 change, so the transfer is approximate (see the README section).
 
-Predicted factor: forward FLOPs per example of the scaled model over the input model's, counted on
-one example (for an MLP between width and width^2).
+Predicted factor: training FLOPs per example (forward + backward, counted as the training loop
+counts them; ``support.training_flops``) of the scaled model over the input model's, so the recorded
+prediction, ``budgetsweep-plan``'s x flops and the measured FLOPs ratio agree (for an MLP between width
+and width^2).
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from typing import Any
 from budgetsweep.recipe import Recipe
 from budgetsweep.reductions.base import parameters
 from budgetsweep.reductions.runtime import Runtime
-from budgetsweep.reductions.support import ExplainedReduction, forward_flops, scaled_model
+from budgetsweep.reductions.support import ExplainedReduction, scaled_model, training_flops
 from budgetsweep.validate import boolean, number
 
 
@@ -78,8 +80,9 @@ class ModelScale(ExplainedReduction):
 
     def estimate(self, recipe: Recipe) -> tuple[float, str]:
         model = self.scaled(recipe)
-        before, after = forward_flops(recipe), forward_flops(recipe.evolve(model=model))
+        before, after = training_flops(recipe), training_flops(recipe.evolve(model=model))
         if before is None or after is None:
             return self.width ** 2 * self.depth, "rough (no task to probe): width^2 x depth"
-        return after / before, f"forward FLOPs per example {after:.4g} (scaled) / {before:.4g} (input model)"
+        return after / before, (f"training FLOPs per example (forward + backward) {after:.4g} (scaled) / "
+                                f"{before:.4g} (input model)")
 

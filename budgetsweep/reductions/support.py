@@ -2,9 +2,12 @@
 
 - ``ExplainedReduction``: a reduction whose predicted factor comes with a one-line reason, written
   into its description (the run record), so a factor above 1 is never unexplained.
-- Probing a recipe (``task_for``, ``forward_flops``, ``n_train_seen``): predicted factors of
-  model-changing reductions are counted, not guessed: the task named by ``recipe.task._target_``
-  builds its model and one training example, and ``FlopCounterMode`` counts a forward pass.
+- Probing a recipe (``task_for``, ``training_flops``, ``forward_flops``, ``n_train_seen``): predicted
+  factors of model-changing reductions are counted, not guessed: the task named by
+  ``recipe.task._target_`` builds its model and two training examples, and ``FlopCounterMode`` counts
+  what the training loop counts (``training_flops``: the task's analytic formula where it has one,
+  else a forward and backward pass through the task's loss) or a forward pass alone
+  (``forward_flops``: a frozen teacher's or a scorer's inference, nothing else).
 - ``scaled_model``: a model config with its width and depth keys multiplied.
 - ``resolve_checkpoint``: a run directory, its ``record.json`` or a checkpoint file -> the
   checkpoint path and the model config that trained it.
@@ -103,25 +106,58 @@ def probe_batch(recipe: Recipe):
 @functools.lru_cache(maxsize=64)
 def _forward_flops(task_json: str, model_json: str, data_json: str) -> float:
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
+
+    from budgetsweep.flops import forward_flops_per_example
 
     recipe = Recipe(task=json.loads(task_json), model=json.loads(model_json)).evolve(data=json.loads(data_json))
     x, _ = probe_batch(recipe)
     with torch.random.fork_rng(devices=[]):  # building a model draws its initial weights
         model = task_for(recipe).build_model(recipe)
-    model.eval()
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(x[:1])
-    return float(counter.get_total_flops())
+    return float(forward_flops_per_example(model, x[:1]))
 
 
 def forward_flops(recipe: Recipe) -> float | None:
-    """Forward FLOPs of one example through the recipe's model; None when it cannot be counted."""
+    """Forward FLOPs of one example through the recipe's model in inference (eval mode, no gradients):
+    what a frozen teacher or a scorer spends per example. Training is ``training_flops``, never a
+    multiple of this. None when it cannot be counted."""
     if task_for(recipe) is None or not recipe.model.get("_target_"):
         return None
     flops = _forward_flops(json.dumps(recipe.task, sort_keys=True, default=str),
                            json.dumps(recipe.model, sort_keys=True, default=str),
                            json.dumps(recipe.to_dict()["data"], sort_keys=True))
+    return flops if flops > 0 else None
+
+
+@functools.lru_cache(maxsize=64)
+def _training_flops(task_json: str, model_json: str, data_json: str) -> float:
+    import torch
+
+    from budgetsweep.flops import training_flops_per_example
+
+    recipe = Recipe(task=json.loads(task_json), model=json.loads(model_json)).evolve(data=json.loads(data_json))
+    task = task_for(recipe)
+    x, y = probe_batch(recipe)
+    with torch.random.fork_rng(devices=[]):  # building a model draws its initial weights
+        model = task.build_model(recipe)
+        return training_flops_per_example(model, task.loss, x, y)
+
+
+def training_flops(recipe: Recipe) -> float | None:
+    """Training FLOPs (forward + backward) of one example of the recipe's model, counted as the training
+    loop and ``budgetsweep-plan`` count them (``budgetsweep.train.loop``): the task's analytic
+    ``flops_per_example(recipe)`` where it has one (charlm's GPT), else ``FlopCounterMode`` over the
+    task's loss and its backward pass on two training examples. A ratio of these is the FLOPs factor
+    the run measures; a ratio of forward FLOPs is not (the first layer's backward pass computes no
+    input gradient, so the backward/forward ratio depends on the width). None when it cannot be counted."""
+    task = task_for(recipe)
+    if task is None or not recipe.model.get("_target_"):
+        return None
+    analytic = getattr(task, "flops_per_example", None)
+    if callable(analytic) and (value := analytic(recipe)):
+        return float(value)
+    flops = _training_flops(json.dumps(recipe.task, sort_keys=True, default=str),
+                            json.dumps(recipe.model, sort_keys=True, default=str),
+                            json.dumps(recipe.to_dict()["data"], sort_keys=True))
     return flops if flops > 0 else None
 
 

@@ -24,7 +24,8 @@ from tqdm.auto import tqdm
 from budgetsweep.recipe import Recipe
 from budgetsweep.reductions.runtime import runtimes
 from budgetsweep.train.auxiliary import Trainer
-from budgetsweep.train.measure import SavedTensorMeter, tensor_megabytes, training_flops_per_example
+from budgetsweep.flops import training_flops_per_example
+from budgetsweep.train.measure import SavedTensorMeter, tensor_megabytes
 from budgetsweep.train.optim import build_optimizer, param_groups
 from budgetsweep.train.precision import autocast, check_precision, grad_scaler, resolve_device
 from budgetsweep.train.sampling import ShuffledEpochs

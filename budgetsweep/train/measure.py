@@ -1,38 +1,8 @@
-"""What a training step costs: FLOPs per example and peak memory."""
+"""What a training step costs: peak memory, and the device's peak FLOP/s (FLOPs are counted by
+``budgetsweep.flops``)."""
 from __future__ import annotations
 
 import torch
-from torch.utils import flop_counter
-from torch.utils.flop_counter import FlopCounterMode
-
-
-def _count_cpu_attention() -> None:
-    """torch.utils.flop_counter counts the fused attention kernels of CUDA but not the CPU one
-    (torch 2.13): give it the same formulas, so a model's counted FLOPs do not depend on the device."""
-    aten = torch.ops.aten
-    forward = getattr(aten, "_scaled_dot_product_flash_attention_for_cpu", None)
-    backward = getattr(aten, "_scaled_dot_product_flash_attention_for_cpu_backward", None)
-    if forward is None or backward is None or forward in flop_counter.flop_registry:
-        return
-
-    @flop_counter.register_flop_formula(forward)
-    def _forward(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
-        return flop_counter.sdpa_flop_count(query_shape, key_shape, value_shape)
-
-    @flop_counter.register_flop_formula(backward)
-    def _backward(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
-        return flop_counter.sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
-
-
-_count_cpu_attention()
-
-
-def training_flops_per_example(model: torch.nn.Module, loss_fn, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Forward + backward FLOPs of one batch, divided by its size (counted, not guessed)."""
-    with FlopCounterMode(display=False) as counter:
-        loss_fn(model(x), y).backward()
-    model.zero_grad(set_to_none=True)
-    return counter.get_total_flops() / len(x)
 
 
 # (fragment of torch.cuda.get_device_name, {precision: dense peak FLOP/s}), from the vendors' data

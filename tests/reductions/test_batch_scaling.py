@@ -82,3 +82,17 @@ def test_keep_steps_is_a_real_cost_cut_with_the_same_updates(base_recipe, length
 def test_keep_is_validated():
     with pytest.raises(ValueError, match=r"reduction.batch_scaling.keep='epochs' is not allowed.*'examples', 'steps'"):
         BatchScaling(keep="epochs")
+
+
+def test_a_rule_that_is_not_the_optimizers_warns_in_the_plan(compose_cfg):
+    from budgetsweep.plan import plan_run
+
+    sgd = ["experiment=small_batch", "optim=sgd"]
+    (warning,) = [w for w in plan_run(compose_cfg(sgd), sgd, count_flops=False).warnings if "batch_scaling" in w]
+    assert "rule=sqrt with optim.name=sgd" in warning and "set reduction.batch_scaling.rule=linear" in warning
+    for fine in (["experiment=small_batch"], [*sgd, "reduction.batch_scaling.rule=linear"],
+                 ["reduction=batch_scaling", "reduction.batch_scaling.rule=adam_sde"]):
+        assert not [w for w in plan_run(compose_cfg(fine), fine, count_flops=False).warnings if "batch_scaling" in w]
+    adam = ["reduction=batch_scaling", "reduction.batch_scaling.rule=linear"]
+    assert any("rule=linear with optim.name=adamw" in w for w in plan_run(compose_cfg(adam), adam,
+                                                                           count_flops=False).warnings)
