@@ -25,10 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .fidelity import FidelitySettings, fidelities
 from .pair import as_columns
+from .ranks import stats  # scipy.stats, imported on first use
 from .schema import COST_COLUMNS, check_runs
 
 CRITERIA = ("rho", "rho_rel")

@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from . import ranks
-from .pair import as_columns, check_by, group_codes, pair_runs
+from .pair import as_columns, check_by, group_codes, one_row_per_seed, pair_runs
+from .ranks import stats  # scipy.stats, imported on first use
 from .schema import check_runs, usable
 
 TOP_NOISE = 3  # regret is measured against the seed noise of the full top-3 configurations
@@ -135,7 +135,7 @@ class SeedMatrices:
     """
 
     def __init__(self, full: pd.DataFrame, by: list[str]) -> None:
-        runs = full[usable(full)]
+        runs = one_row_per_seed(full[usable(full)], by)  # a seed is one replicate, however often it ran
         runs = runs.sort_values([*by, "config_key", "seed"], na_position="last", kind="stable")
         self.by = by
         self.labels: list[tuple] = (list(runs[by].drop_duplicates().itertuples(index=False, name=None))
@@ -264,6 +264,9 @@ class Fidelity:
     - ``cost_reduction_*``: mean over the configurations compared of the full configuration's mean
       cost per run, over the same for the proxy (each configuration weighs the same, whatever
       its number of seeds); ``predicted_reduction`` = 1 / the mean predicted factor.
+    - ``proxy_runs``/``full_runs``: completed seeds of the configurations compared (runs of one
+      seed of a configuration that differ only in how, not what, is trained count once:
+      ``pair.one_row_per_seed``).
     """
 
     strategy: str

@@ -114,7 +114,8 @@ def from_frame(
         direction: ``"minimize"`` or ``"maximize"``.
         seed: the column of seeds, any hashable values (None: rows of one configuration and
             strategy are numbered in order). Non-integer seeds are numbered by first appearance
-            and kept in ``seed_label``.
+            and kept in ``seed_label``. Rows of one configuration and strategy with the same
+            seed count as one seed, their mean (``pair.one_row_per_seed``).
         by: grouping column(s) (dataset, task) kept under their own name for ``by=``.
         status: the column of run statuses (one of ``records.STATUSES``); None: every row
             counts as completed. A missing value is an error, never a silent exclusion.

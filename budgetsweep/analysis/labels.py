@@ -56,11 +56,25 @@ def _is_missing(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
 
+def _varies_within_a_key(runs: pd.DataFrame, col: str) -> bool:
+    """Whether runs of one config key hold different values of ``col``: then it is not part of what
+    identifies a configuration (a setting that changes how, not what, is trained, such as
+    ``train.eval_budget_share``, or a reduction's parameter) and must not name one."""
+    try:
+        counts = runs.groupby("config_key", sort=False)[col].nunique(dropna=False)
+    except TypeError:  # unhashable values (lists): compare their JSON text
+        text = runs[col].map(lambda v: json.dumps(v, default=str))
+        counts = text.groupby(runs["config_key"], sort=False).nunique(dropna=False)
+    return bool((counts > 1).any())
+
+
 def config_labels(runs: pd.DataFrame) -> dict[str, str]:
     """{config_key: label} for every config key of ``runs`` (any strategy, usable or not).
 
-    The label lists the config.* fields whose value is not the same for every configuration,
-    ``name=value`` joined by ", " (the field's last dotted part when that is unambiguous).
+    The label lists the config.* fields whose value is not the same for every configuration but
+    the same for every run of one configuration (a field that differs between runs of one config
+    key, e.g. ``train.eval_budget_share``, does not identify it), ``name=value`` joined by ", "
+    (the field's last dotted part when that is unambiguous).
     A key whose runs carry no config, or whose label would repeat another's, keeps its key.
     """
     if runs.empty or "config_key" not in runs:
@@ -70,18 +84,20 @@ def config_labels(runs: pd.DataFrame) -> dict[str, str]:
     keys = runs["config_key"].dropna().unique().tolist()
     if per_key is None or per_key.empty:
         return {str(k): str(k) for k in keys}
-    varying = [c for c in cols if per_key[c].map(lambda v: json.dumps(v, default=str)).nunique() > 1]
+    varying = [c for c in cols if per_key[c].map(lambda v: json.dumps(v, default=str)).nunique() > 1
+               and not _varies_within_a_key(runs, c)]
     if not varying:
         return {str(k): str(k) for k in keys}
     names = [c[len(CONFIG_PREFIX):] for c in varying]
     last = [n.rsplit(".", 1)[-1] for n in names]
     shown = last if len(set(last)) == len(last) else names
     digits = {c: digits_to_distinguish(per_key[c].dropna()) for c in varying}
+    # column by column (a list of Python values each), not a Series per configuration
+    columns = [[None if _is_missing(v) else f"{name}={format_value(v, digits[c])}" for v in per_key[c].tolist()]
+               for name, c in zip(shown, varying)]
     labels = {}
-    for key, row in per_key[varying].iterrows():
-        parts = [f"{name}={format_value(row[c], digits[c])}" for name, c in zip(shown, varying)
-                 if not _is_missing(row[c])]
-        text = ", ".join(parts) or str(key)
+    for key, *parts in zip(per_key.index.tolist(), *columns):
+        text = ", ".join(p for p in parts if p is not None) or str(key)
         labels[str(key)] = text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
     seen: dict[str, int] = {}
     for text in labels.values():

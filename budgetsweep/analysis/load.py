@@ -1,9 +1,10 @@
 """Load run records (``record.json`` under job directories) into the tidy run frame.
 
 Reading is per file by nature (each decoded by msgspec into the fields analysis reads, or by
-json.loads when msgspec cannot decode it exactly); everything after it is one ``pd.DataFrame``
-built from a tuple per record. Unreadable records are skipped with a warning naming the file, and
-counted in ``df.attrs["skipped"]`` (the files in ``df.attrs["skipped_files"]``).
+json.loads when msgspec cannot decode it exactly; a config text is decoded once for all the
+records that share it); everything after it is one ``pd.DataFrame`` built from a tuple per record.
+Many files are read by forked processes; threads only when reads wait for a device. Unreadable
+records are skipped with a warning naming the file, and counted in ``df.attrs["skipped"]`` (the files in ``df.attrs["skipped_files"]``).
 """
 from __future__ import annotations
 
@@ -118,14 +119,18 @@ ROW_FIELDS = ("config_key", "reduction_label", "seed", "status", "objective_name
               "trial_number", "study_name", "source", "path", "record_path", "learned")
 
 
-def _extra_columns(config: Any, metrics: Any) -> dict[str, Any]:
-    extra = flatten(config or {}, CONFIG_PREFIX)
-    extra.update({f"{METRIC_PREFIX}{k}": v for k, v in (metrics or {}).items()})
-    return extra
+# The parts of a record's row: (values of ROW_FIELDS, {config.<name>: value}, {metric name: value}).
+# Records of one configuration share their config text, so the config columns are one dict per
+# distinct text (decoded and flattened once), shared by those records' parts.
+Parts = tuple[tuple, dict[str, Any], dict[str, Any]]
 
 
-def _record_parts(data: Any, record_path: str | None, source: str = "records") -> tuple[tuple, dict[str, Any]]:
-    """(values of ROW_FIELDS, config.* and metric.* columns) of one record dict; ValueError names
+def _metric_values(metrics: Any) -> dict[str, Any]:
+    return dict((metrics or {}).items())  # AttributeError for a metrics field that is not an object
+
+
+def _record_parts(data: Any, record_path: str | None, source: str = "records") -> Parts:
+    """(values of ROW_FIELDS, config.* columns, metrics) of one record dict; ValueError names
     what is wrong. Checks only what analysis reads, so a record with extra fields still loads."""
     _require(isinstance(data, Mapping), f"record is a {type(data).__name__}, not a JSON object")
     version = data.get("schema_version")
@@ -154,7 +159,7 @@ def _record_parts(data: Any, record_path: str | None, source: str = "records") -
              os.path.dirname(record_path) if record_path is not None else None, record_path,
              # did the run beat its task's trivial baseline (learned / not_learned / unknown; None in older records)
              learned.get("verdict") if isinstance(learned := data.get("learned"), Mapping) else None)
-    return fixed, _extra_columns(data.get("config"), data.get("metrics"))
+    return fixed, flatten(data.get("config") or {}, CONFIG_PREFIX), _metric_values(data.get("metrics"))
 
 
 def record_row(data: Any, record_path: PathLike | None = None, source: str = "records") -> dict[str, Any]:
@@ -162,8 +167,9 @@ def record_row(data: Any, record_path: PathLike | None = None, source: str = "re
 
     Checks only what analysis reads, so a record with extra fields still loads.
     """
-    fixed, extra = _record_parts(data, os.fspath(record_path) if record_path is not None else None, source)
-    return {**dict(zip(ROW_FIELDS, fixed)), **extra}
+    fixed, config, metrics = _record_parts(data, os.fspath(record_path) if record_path is not None else None,
+                                           source)
+    return {**dict(zip(ROW_FIELDS, fixed)), **config, **{f"{METRIC_PREFIX}{k}": v for k, v in metrics.items()}}
 
 
 # Decoding. json.loads builds every field of a ~4 KB record, most of which analysis never reads
@@ -217,7 +223,8 @@ if msgspec is not None:
         seed: Any = None
         objective: Union[_Objective, None] = None
         cost: Union[_Cost, None] = None
-        config: Union[dict, None] = None
+        # the text, checked as JSON: decoded and flattened once per distinct text (_config_columns)
+        config: msgspec.Raw = msgspec.Raw(b"null")
         metrics: Union[dict, None] = None
         started_at: Any = None
         ended_at: Any = None
@@ -229,7 +236,31 @@ if msgspec is not None:
     _NO_COST, _NO_PREDICTED, _NO_MEASURED, _NO_TRIAL = _Cost(), _Predicted(), _Measured(), _Trial()
 
 
-def _decoded_parts(data: bytes, path: str) -> tuple[tuple, dict[str, Any]] | None:
+_CONFIGS: dict[bytes, dict[str, Any] | None] = {}  # config text -> its config.* columns (None: not msgspec's)
+_MAX_CONFIGS = 100_000
+
+
+def _config_columns(raw: Any) -> dict[str, Any] | None:
+    """The config.* columns of a record's config text, decoded once per distinct text (the dict is
+    shared by every record with that text); None when msgspec does not decode it exactly as
+    json.loads would (NaN) or it is neither an object nor null."""
+    text = bytes(raw)
+    try:
+        return _CONFIGS[text]
+    except KeyError:
+        pass
+    try:
+        config = msgspec.json.decode(text)
+        columns = flatten(config or {}, CONFIG_PREFIX) if config is None or isinstance(config, dict) else None
+    except msgspec.DecodeError:
+        columns = None
+    if len(_CONFIGS) >= _MAX_CONFIGS:
+        _CONFIGS.clear()
+    _CONFIGS[text] = columns
+    return columns
+
+
+def _decoded_parts(data: bytes, path: str) -> Parts | None:
     """The row parts by msgspec; None when it cannot decode the record or the record is invalid
     (json.loads and ``_record_parts`` then give the result, or the message naming the fault)."""
     if msgspec is None:
@@ -253,7 +284,10 @@ def _decoded_parts(data: bytes, path: str) -> tuple[tuple, dict[str, Any]] | Non
              measured.flops, measured.peak_memory_mb, measured.device_kind, measured.device_count, r.started_at,
              r.ended_at, r.error, trial.number, trial.study_name, "records", _folder(path), path,
              r.learned.verdict if r.learned is not None else None)
-    return fixed, _extra_columns(r.config, r.metrics)
+    config = _config_columns(r.config)
+    if config is None:
+        return None
+    return fixed, config, r.metrics if r.metrics is not None else {}
 
 
 def parse_record(data: bytes) -> Any:
@@ -284,7 +318,7 @@ def _read_bytes(path: str) -> bytes | OSError:
         return exc
 
 
-def _parts_from_bytes(path: str, data: bytes | OSError) -> tuple[tuple, dict[str, Any]]:
+def _parts_from_bytes(path: str, data: bytes | OSError) -> Parts:
     try:
         if isinstance(data, OSError):
             raise data
@@ -297,25 +331,54 @@ def _parts_from_bytes(path: str, data: bytes | OSError) -> tuple[tuple, dict[str
 def read_record_row(path: PathLike) -> dict[str, Any]:
     """The flat row of one record.json; ValueError (naming the file) when unreadable or invalid."""
     path = os.fspath(path)
-    fixed, extra = _parts_from_bytes(path, _read_bytes(path))
-    return {**dict(zip(ROW_FIELDS, fixed)), **extra}
+    fixed, config, metrics = _parts_from_bytes(path, _read_bytes(path))
+    return {**dict(zip(ROW_FIELDS, fixed)), **config, **{f"{METRIC_PREFIX}{k}": v for k, v in metrics.items()}}
 
 
-def _rows_frame(fixed: list[tuple], extra: list[dict[str, Any]]) -> pd.DataFrame:
+def _rows_frame(fixed: list[tuple], configs: list[dict[str, Any]], metrics: list[dict[str, Any]]) -> pd.DataFrame:
     """One DataFrame from row parts: the fixed columns from tuples (no dict per row), the
-    config.*/metric.* columns from their dicts."""
+    config.* columns from the (shared) config dicts, the metric.* columns from the metrics dicts."""
     frame = pd.DataFrame.from_records(fixed, columns=list(ROW_FIELDS)) if fixed else pd.DataFrame()
-    if any(extra):
-        # records of one sweep share their keys: one column per key, not a dict per row for pandas
-        keys = list(dict.fromkeys(k for e in extra for k in e))
+    # records of one sweep share their keys: one column per key, not a dict per row for pandas;
+    # config dicts are shared per distinct config, so their keys come from the distinct ones
+    config_keys = list(dict.fromkeys(k for c in {id(c): c for c in configs}.values() for k in c))
+    metric_keys = list(dict.fromkeys(k for m in metrics for k in m))
+    if config_keys or metric_keys:
         nan = float("nan")  # a key a record lacks: NaN, as pandas fills a list of dicts
-        frame = pd.concat([frame, pd.DataFrame({k: [e.get(k, nan) for e in extra] for k in keys})], axis=1)
+        columns = {k: [c.get(k, nan) for c in configs] for k in config_keys}
+        columns.update({f"{METRIC_PREFIX}{k}": [m.get(k, nan) for m in metrics] for k in metric_keys})
+        frame = pd.concat([frame, pd.DataFrame(columns)], axis=1)
     return frame
 
 
 IO_THREADS = 4  # reads in flight when files come from the disk rather than the page cache
 PROBE = 256  # files read one by one first, to tell cached files from a slow disk or network file system
 SLOW_READ = 50e-6  # seconds per file above which reading, not parsing, is the cost: use the threads
+WAITS_PER_FILE = 0.25  # voluntary context switches per file read above which reads wait for a device
+
+
+def _voluntary_switches() -> int | None:
+    """Times this thread (this process where the OS has no per-thread count) gave up the CPU
+    waiting, e.g. for a disk or a network file system; None where the OS does not say."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Windows
+        return None
+    who = getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF)
+    return resource.getrusage(who).ru_nvcsw
+
+
+def _reads_wait(seconds_per_file: float, switches_per_file: float | None) -> bool:
+    """Whether the probed reads waited for a device (use threads) rather than ran from the page cache.
+
+    Slow wall time alone does not say so: on a machine busy with other work, cached reads are
+    slow too because the process waits for a CPU, and threads then only add GIL hand-offs
+    (measured 2.3x the CPU time at load 7 on 2 cores). A read that waits for a device sleeps
+    (a voluntary context switch); one that waits for a CPU is preempted (an involuntary one).
+    """
+    if switches_per_file is None:
+        return seconds_per_file > SLOW_READ
+    return seconds_per_file > SLOW_READ and switches_per_file > WAITS_PER_FILE
 
 
 _NOT_A_FILE = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
@@ -333,18 +396,23 @@ def _read_rows(paths: list[str]) -> tuple[pd.DataFrame, list[tuple[str, str]], l
     """(frame of the readable records, [(file, error)] of the unreadable ones, [files that do not
     exist]): the work of one process.
 
-    The first PROBE files are read one by one. When that was slow (files not in the page cache,
-    a network file system), the rest are read by a few threads (a read releases the GIL, so files
-    are fetched while earlier ones are parsed); when it was fast, threads would only add GIL
-    hand-offs (measured 2x slower on cached files), and reading stays sequential.
+    The first PROBE files are read one by one. When those reads waited for a device
+    (``_reads_wait``: files not in the page cache, a network file system), the rest are read by a
+    few threads (a read releases the GIL, so files are fetched while earlier ones are parsed);
+    otherwise threads would only add GIL hand-offs (measured 2x slower on cached files), and
+    reading stays sequential.
     """
     fixed: list[tuple] = []
-    extra: list[dict[str, Any]] = []
+    configs: list[dict[str, Any]] = []
+    metrics: list[dict[str, Any]] = []
     errors: list[tuple[str, str]] = []
     absent: list[str] = []
-    start = time.perf_counter()
+    start, switches = time.perf_counter(), _voluntary_switches()
     head = [_read_bytes(p) for p in paths[:PROBE]]
-    slow = (time.perf_counter() - start) / max(1, len(head)) > SLOW_READ
+    after = _voluntary_switches()
+    n_head = max(1, len(head))
+    slow = _reads_wait((time.perf_counter() - start) / n_head,
+                       None if switches is None or after is None else (after - switches) / n_head)
     pool = concurrent.futures.ThreadPoolExecutor(IO_THREADS) if slow and len(paths) > PROBE else None
     rest: Iterable[bytes | OSError] = (pool.map(_read_bytes, paths[PROBE:], chunksize=64) if pool is not None
                                        else map(_read_bytes, paths[PROBE:]))
@@ -354,26 +422,29 @@ def _read_rows(paths: list[str]) -> tuple[pd.DataFrame, list[tuple[str, str]], l
                 absent.append(record)
                 continue
             try:
-                row, more = _parts_from_bytes(record, data)
+                row, config, values = _parts_from_bytes(record, data)
             except ValueError as exc:
                 errors.append((record, str(exc)))
                 continue
             fixed.append(row)
-            extra.append(more)
+            configs.append(config)
+            metrics.append(values)
     finally:
         if pool is not None:
             pool.shutdown()
-    return _rows_frame(fixed, extra), errors, absent
+    return _rows_frame(fixed, configs, metrics), errors, absent
 
 
 PARALLEL_FROM = 5000  # files; below this a second process costs more than it saves
 
 
-def _read_all(paths: list[str]) -> tuple[list[pd.DataFrame], list[tuple[str, str]], list[str]]:
+def _read_all(paths: list[str], folders: list[str] | None = None
+              ) -> tuple[list[pd.DataFrame], list[tuple[str, str]], list[str]]:
     """Read the records, in several forked processes when there are many files and CPUs.
 
     Parsing JSON is CPU-bound and holds the GIL, so threads would not help; each process returns
-    one DataFrame (cheap to send back) in the order of ``paths``.
+    one DataFrame (cheap to send back) in the order of ``paths``. ``folders``: the folder of each
+    path (``os.path.dirname``), when the caller has them.
     """
     workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1), 8)
     # fork only from a single-threaded process: forking a process with other threads (a notebook
@@ -383,22 +454,72 @@ def _read_all(paths: list[str]) -> tuple[list[pd.DataFrame], list[tuple[str, str
         frame, errors, absent = _read_rows(paths)
         return [frame], errors, absent
     chunks = [paths[i::workers] for i in range(workers)]
+    folder_chunks = [folders[i::workers] if folders is not None else [_folder(p) for p in chunk]
+                     for i, chunk in enumerate(chunks)]
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-        results = list(pool.map(_read_rows, chunks))
-    frames = [f for f, _, _ in results]
+        pending = pool.map(_read_rows_to_send, chunks)  # the readers are forked and at work
+        _import_analysis()
+        results = list(pending)
+    frames = [_received(f, chunk, where, errs, missing)
+              for chunk, where, (f, errs, missing) in zip(chunks, folder_chunks, results)]
     errors = [e for _, errs, _ in results for e in errs]
     absent = [p for _, _, missing in results for p in missing]
     return frames, errors, absent
+
+
+def _import_analysis() -> None:
+    """Import what the analysis after reading needs, while forked readers work: scipy.stats
+    (about 1 CPU second, imported lazily, ``ranks.stats``) would otherwise be imported alone
+    after the records are read, with the other CPUs idle."""
+    import scipy.stats  # noqa: F401
+
+
+_PATH_COLUMNS = ("path", "record_path")
+
+
+def _read_rows_to_send(paths: list[str]) -> tuple[pd.DataFrame, list[tuple[str, str]], list[str]]:
+    """``_read_rows`` in a worker process, its frame made cheap to send back (pickled): without the
+    path columns (the parent has the paths: ``_received``), and text columns that repeat (labels,
+    statuses, config keys, timestamps) as categoricals, a code per row instead of a string."""
+    frame, errors, absent = _read_rows(paths)
+    if len(frame):
+        frame = frame.drop(columns=list(_PATH_COLUMNS))
+        for col in frame.columns:
+            dtype = frame[col].dtype
+            if pd.api.types.is_string_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype) \
+                    and dtype != object and frame[col].nunique(dropna=False) * 2 < len(frame):
+                frame[col] = frame[col].astype(pd.CategoricalDtype())
+                frame.attrs.setdefault("categorical", {})[col] = str(frame[col].cat.categories.dtype)
+    return frame, errors, absent
+
+
+def _received(frame: pd.DataFrame, paths: list[str], folders: list[str], errors: list[tuple[str, str]],
+              absent: list[str]) -> pd.DataFrame:
+    """The frame ``_read_rows`` would have returned, from ``_read_rows_to_send``'s: text columns
+    back to their dtype, the path columns from the files read (``paths`` and their ``folders``,
+    less the failed ones)."""
+    if not len(frame):
+        return frame
+    failed = {p for p, _ in errors}.union(absent)
+    if failed:
+        kept = [(p, f) for p, f in zip(paths, folders) if p not in failed]
+        paths, folders = [p for p, _ in kept], [f for _, f in kept]
+    for col, dtype in frame.attrs.pop("categorical", {}).items():
+        frame[col] = frame[col].astype(dtype)
+    frame.insert(ROW_FIELDS.index("path"), "path", folders)
+    frame.insert(ROW_FIELDS.index("record_path"), "record_path", paths)
+    return frame
 
 
 _IN_FOLDER = os.sep + RECORD_FILE
 
 
 def _subfolders(folder: str) -> list[str]:
-    """Sub-directories of ``folder`` but Hydra's ``.hydra``, sorted; none when it cannot be listed."""
+    """Sub-directories of ``folder`` but Hydra's ``.hydra``, in listing order (load_runs sorts the
+    rows once at the end); none when it cannot be listed."""
     try:
         with os.scandir(folder) as entries:
-            return sorted(e.path for e in entries if e.name != ".hydra" and e.is_dir())
+            return [e.path for e in entries if e.name != ".hydra" and e.is_dir()]
     except OSError:
         return []
 
@@ -416,6 +537,7 @@ def _find_and_read(paths: PathLike | Iterable[PathLike]) -> tuple[list[pd.DataFr
     resolved_roots: list[str] = []
     files: list[str] = []  # named or found for sure: a failed read is an error
     tries: list[str] = []  # a sub-folder's record.json that may not exist
+    folders: list[str] = []  # the folder of each of tries
     for i, path in enumerate(_as_paths(paths)):
         if not path.exists():
             raise FileNotFoundError(f"run path {str(path)!r} does not exist; give a job, sweep or multirun directory")
@@ -433,19 +555,21 @@ def _find_and_read(paths: PathLike | Iterable[PathLike]) -> tuple[list[pd.DataFr
             if record not in root_of:
                 root_of[record] = i
                 tries.append(record)
-    frames, errors, absent = _read_all(files + tries)
+                folders.append(folder)
+    frames, errors, absent = _read_all(files + tries, [os.path.dirname(f) for f in files] + folders)
     named = set(files)
     errors += [(p, f"unreadable run record {p}: no such file") for p in absent if p in named]
     pending = [p for p in absent if p not in named]
     while pending:  # folders without a record: their sub-folders, one level further down
-        tries = []
+        tries, folders = [], []
         for record in pending:
             for folder in _subfolders(os.path.dirname(record)):
                 found = folder + _IN_FOLDER
                 if found not in root_of:
                     root_of[found] = root_of[record]
                     tries.append(found)
-        more, more_errors, pending = _read_all(tries) if tries else ([], [], [])
+                    folders.append(folder)
+        more, more_errors, pending = _read_all(tries, folders) if tries else ([], [], [])
         frames += more
         errors += more_errors
     return frames, errors, resolved_roots

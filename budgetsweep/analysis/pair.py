@@ -38,17 +38,53 @@ def split_runs(runs: pd.DataFrame, full_label: str = FULL_LABEL) -> tuple[pd.Dat
     return runs[~is_full].reset_index(drop=True), runs[is_full].reset_index(drop=True)
 
 
-def aggregate_seeds(runs: pd.DataFrame, by: str | Sequence[str] | None = None) -> pd.DataFrame:
-    """One row per (by..., reduction_label, config_key) over usable runs: objective mean, std, n;
-    the mean cost of a run of that configuration (examples, wall_seconds, flops, predicted_factor).
+# columns averaged over the runs of one seed of one configuration (``one_row_per_seed``)
+SEED_MEAN_COLUMNS = ("objective_value", "examples", "wall_seconds", "flops", "predicted_factor")
 
-    ``std`` is the sample standard deviation over seeds (NaN with one seed); config.* columns
-    keep their (shared) value.
+
+def one_row_per_seed(runs: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
+    """Runs with one row per seed of a configuration: rows sharing (by..., reduction_label,
+    config_key, seed) become one, holding their mean objective value and mean costs (the other
+    columns from the first of them, in row order).
+
+    Such duplicates are runs that differ only in settings that change how, not what, is trained
+    (``recipe.HOW_NOT_WHAT``: evaluation share or frequency, device, checkpointing; also
+    logging and output settings, which are not in the recipe): the config key leaves them out, so
+    the runs train the same configuration with the same seed, and are one draw of seed noise
+    measured again, not another seed. Their mean counts as one seed: it keeps every measurement,
+    weighs each seed once, and depends neither on row order nor on timestamps (which tables and
+    Optuna rows may lack). Rows without a seed cannot be told apart and stay as they are.
+    The index of the kept rows is theirs; pass usable runs (``schema.usable``).
+    """
+    by = list(by)
+    if runs.empty or "seed" not in runs.columns:
+        return runs
+    keys = [*by, "reduction_label", "config_key", "seed"]
+    dup = runs.duplicated(keys, keep=False).to_numpy() & runs["seed"].notna().to_numpy()
+    if not dup.any():
+        return runs
+    dups = runs[dup]
+    grouped = dups.groupby(keys, sort=False, dropna=False, observed=True)
+    cols = [c for c in SEED_MEAN_COLUMNS if c in dups.columns]
+    means = grouped[cols].transform("mean")
+    first = grouped.head(1).copy()
+    first[cols] = means.loc[first.index, cols]
+    return pd.concat([runs[~dup], first]).sort_index(kind="stable")
+
+
+def aggregate_seeds(runs: pd.DataFrame, by: str | Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per (by..., reduction_label, config_key) over usable runs: objective mean, std, n
+    (seeds); the mean cost of a run of that configuration (examples, wall_seconds, flops,
+    predicted_factor).
+
+    A seed counts once: runs of one configuration with the same seed (differing only in how, not
+    what, is trained) are first averaged into one (``one_row_per_seed``). ``std`` is the sample
+    standard deviation over seeds (NaN with one seed); config.* columns keep their (shared) value.
     """
     check_runs(runs)
     by = as_columns(by)
     check_by(runs, by, "runs")
-    ok = runs[usable(runs)]
+    ok = one_row_per_seed(runs[usable(runs)], by)
     config_cols = [c for c in ok.columns if c.startswith(CONFIG_PREFIX) and c not in by]
     grouped = ok.groupby([*by, "reduction_label", "config_key"], sort=True, observed=True, dropna=False)
     agg = grouped.agg(

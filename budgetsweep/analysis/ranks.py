@@ -19,7 +19,20 @@ import math
 import warnings
 
 import numpy as np
-from scipy import stats
+
+
+class _LazyStats:
+    """``scipy.stats``, imported on first use: importing it costs about 1 CPU second, which
+    ``load`` overlaps with reading record files (``load._read_all``) instead of paying it when
+    ``budgetsweep.analysis`` (or the ``budgetsweep-report`` command) is imported."""
+
+    def __getattr__(self, name: str):
+        from scipy import stats as module
+
+        return getattr(module, name)
+
+
+stats = _LazyStats()
 
 MIN_CONFIGS = 3  # fewer configurations give a rank correlation of +-1 or nothing: meaningless
 MIN_CONFIGS_CI = 5  # below this, resampling configurations yields too few distinct samples to mean much

@@ -29,7 +29,8 @@ class Block:
     table: pd.DataFrame | None = None  # cells already formatted as strings
     png: bytes = b""
     name: str = ""  # figure file name
-    figure: object = None  # a matplotlib Figure not yet rendered to ``png`` (report.render_figures)
+    # a matplotlib Figure, or a callable that draws one, not yet rendered to ``png`` (report.render_figures)
+    figure: object = None
 
     KINDS = ("h1", "h2", "h3", "p", "verdict", "list", "table", "figure")
 

@@ -3,6 +3,7 @@ Markdown, self-contained HTML and CSV tables."""
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import multiprocessing as mp
 import os
 import threading
@@ -20,7 +21,7 @@ from .labels import config_labels
 from .load import load_curves, load_runs
 from .mismatch import explain_no_overlap
 from .pair import aggregate_seeds, as_columns, pair_runs, split_runs
-from .plots import plot_learning_curves, plot_proxy_vs_full, plot_tradeoff, png_bytes
+from .plots import has_curves, import_matplotlib, plot_learning_curves, plot_proxy_vs_full, plot_tradeoff, png_bytes
 from .render import (Document, fmt_fixed, fmt_float, fmt_interval, fmt_times, format_table, to_html, to_markdown,
                      write_text)
 from .schema import CONFIG_PREFIX, COST_COLUMNS, FULL_LABEL, check_runs, direction_of, empty_runs, scores, usable
@@ -185,14 +186,20 @@ PARALLEL_FIGURES = 4  # figures from which their rendering is shared by processe
 _PENDING: list = []  # the figures a forked renderer reads (inherited, not sent)
 
 
+def _png(figure: object) -> bytes:
+    """PNG bytes of a figure, or of the figure a callable draws (``functools.partial`` of a plot)."""
+    return png_bytes(figure() if callable(figure) else figure)
+
+
 def _render_one(i: int) -> bytes:
-    return png_bytes(_PENDING[i])
+    return _png(_PENDING[i])
 
 
 def render_figures(doc: Document) -> Document:
     """Render every figure block to PNG bytes. With several figures and CPUs, in forked processes
     (at most 4): drawing with Agg is CPU-bound Python, half a second for a 1,000-point figure,
-    and figures are independent. The figures stay in the parent; children inherit them."""
+    and figures are independent. The figures stay in the parent; children inherit them. A
+    figure block may hold a callable that draws its figure: then drawing happens in the child too."""
     global _PENDING
     todo = [i for i, b in enumerate(doc.blocks) if b.kind == "figure" and b.figure is not None]
     figures = [doc.blocks[i].figure for i in todo]
@@ -201,13 +208,14 @@ def render_figures(doc: Document) -> Document:
     if workers >= 2 and len(figures) >= PARALLEL_FIGURES and "fork" in mp.get_all_start_methods() \
             and threading.active_count() == 1:
         _PENDING = figures
+        import_matplotlib()  # once, here: forked renderers inherit it
         try:
             with concurrent.futures.ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
                 pngs = list(pool.map(_render_one, range(len(figures))))
         finally:
             _PENDING = []
     else:
-        pngs = [png_bytes(f) for f in figures]
+        pngs = [_png(f) for f in figures]
     for i, png in zip(todo, pngs):
         doc.blocks[i] = replace(doc.blocks[i], png=png, figure=None)
     return doc
@@ -219,10 +227,11 @@ def _skipped(*frames: pd.DataFrame | None) -> list[str]:
     return [p for f in frames if f is not None for p in f.attrs.get("skipped_files", [])]
 
 
-def _top_configs(runs: pd.DataFrame, n: int) -> list[str]:
+def _top_configs(runs: pd.DataFrame, n: int, agg: pd.DataFrame | None = None) -> list[str]:
+    """The n best configurations by seed mean; ``agg``: ``aggregate_seeds(runs)`` when known."""
     if n <= 0 or not usable(runs).any():
         return []
-    agg = aggregate_seeds(runs)
+    agg = aggregate_seeds(runs) if agg is None else agg.copy()
     agg["score"] = scores(agg["mean"], direction_of(runs, "runs") or "minimize")
     best = agg.sort_values(["score", "config_key"], ascending=[False, True])["config_key"]
     return best.drop_duplicates().head(n).tolist()
@@ -372,11 +381,12 @@ def build_report(
         if report.nothing_compared is not None:
             # nothing paired: say why (the fields that differ), not just "nothing to compare"
             report.recommendation = Recommendation(None, report.nothing_compared, threshold, criterion, cost_by)
-        report.ranking = ranking(full)
-        report.curve_configs = _top_configs(full, top_n)
+        ranked = full
     else:
-        report.ranking = ranking(proxy)
-        report.curve_configs = _top_configs(proxy, top_n)
+        ranked = proxy
+    agg = aggregate_seeds(ranked)  # once for the ranking and the curves' configurations
+    report.ranking = ranking(ranked, agg=agg)
+    report.curve_configs = _top_configs(ranked, top_n, agg)
     chosen = runs[runs["config_key"].isin(report.curve_configs)]
     report.curves = load_curves(chosen) if "path" in chosen.columns and len(chosen) else pd.DataFrame()
     return report
@@ -596,11 +606,12 @@ def _curves_section(doc: Document, report: Report, legend: str) -> None:
     if report.is_fidelity:
         full_labels = sorted(report.runs.loc[report.runs["role"] == "full", "reduction_label"].dropna().unique())
         strategies = full_labels + [s for s in strategies if s not in full_labels]
-    fig = plot_learning_curves(report.curves if report.curves is not None else pd.DataFrame(), metric,
-                               report.curve_configs, strategies, legend_title=legend,
-                               names={k: report.label(k) for k in report.curve_configs})
+    curves = report.curves if report.curves is not None else pd.DataFrame()
+    # drawn where it is rendered (a child process in a large report), like the other figures
+    fig = functools.partial(plot_learning_curves, curves, metric, report.curve_configs, strategies,
+                            legend_title=legend, names={k: report.label(k) for k in report.curve_configs})
     doc.add("h2", "Learning curves of the top configurations")
-    if fig is None:
+    if not has_curves(curves, metric):
         doc.add("p", f"No metrics.jsonl history with {metric!r} was found for the top configurations "
                      "(runs read from an Optuna storage have none).")
         return
@@ -681,8 +692,9 @@ def _fidelity_document(report: Report) -> Document:
                  "top seed sd: seed standard deviation of the three best full-scale configurations.")
     doc.add("table", table=format_table(cost, times))
     if len(table):
-        fig = plot_tradeoff(table, cost_by=str(s["cost_by"]), criterion=str(s["criterion"]),
-                            threshold=float(s["threshold"]))  # type: ignore[arg-type]
+        # drawn where it is rendered (a child process in a large report), not here
+        fig = functools.partial(plot_tradeoff, table, cost_by=str(s["cost_by"]), criterion=str(s["criterion"]),
+                                threshold=float(s["threshold"]))  # type: ignore[arg-type]
         doc.add("figure", "fidelity vs measured cost reduction, one point per strategy", figure=fig,
                 name="tradeoff.png")
     _top_configurations(doc, report)
@@ -700,7 +712,7 @@ def _fidelity_document(report: Report) -> Document:
         row = table.loc[strategy]
         doc.add("p", f"{int(row['configs'])} configurations compared; {int(row['proxy_only'])} with proxy runs only "
                      f"and {int(row['full_only'])} with full runs only were left out.")
-        fig = plot_proxy_vs_full(report.pairs, str(strategy))
+        fig = functools.partial(plot_proxy_vs_full, report.pairs, str(strategy))
         doc.add("figure", f"proxy vs full objective, {strategy}", figure=fig, name=f"proxy_vs_full_{i}.png")
     _curves_section(doc, report, "config (full rank)")
     _runs_section(doc, report)

@@ -22,13 +22,15 @@ def status_counts(runs: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def ranking(runs: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
+def ranking(runs: pd.DataFrame, by: list[str] | None = None, *, agg: pd.DataFrame | None = None) -> pd.DataFrame:
     """Configurations of each strategy (within each group of the ``by`` columns) ranked by their
-    seed-mean objective (rank 1 = best; means equal within ``ranks.RTOL`` share a rank)."""
+    seed-mean objective (rank 1 = best; means equal within ``ranks.RTOL`` share a rank).
+
+    ``agg``: ``aggregate_seeds(runs, by)`` when the caller has it (not modified), to aggregate once."""
     check_runs(runs)
     by = list(by or [])
     direction = direction_of(runs, "runs") or "minimize"
-    agg = aggregate_seeds(runs, by)
+    agg = aggregate_seeds(runs, by) if agg is None else agg.copy()
     codes = group_codes(agg, [*by, "strategy"])
     # seed means equal within ranks.RTOL are ties: they share the best rank of the tie
     snapped = pd.Series(snap_ties(scores(agg["mean"], direction).to_numpy(float), groups=codes), index=agg.index)

@@ -31,3 +31,16 @@ def test_labels_fall_back_to_the_key_without_config(runs, make_record):
 def test_numbers_at_significant_digits(value, text):
     assert fmt_sig(value, 3) == text
     assert fmt_float(3)(value) == text
+
+
+def test_a_field_that_differs_between_runs_of_one_configuration_does_not_name_it(runs, make_record):
+    """train.eval_budget_share changes how, not what, is trained: runs of one config key may differ in
+    it, so whichever run came first must not put it into the label."""
+    from budgetsweep.analysis.labels import config_labels
+
+    records = [make_record("a", "full", 0, 1.0, config={"optim.lr": 0.01, "train.eval_budget_share": 0.1}),
+               make_record("a", "full", 0, 1.0, config={"optim.lr": 0.01, "train.eval_budget_share": 0.3}),
+               make_record("b", "full", 0, 2.0, config={"optim.lr": 0.02, "train.eval_budget_share": 0.3}),
+               make_record("b", "full", 0, 2.0, config={"optim.lr": 0.02, "train.eval_budget_share": 0.1})]
+    assert config_labels(runs(records)) == {"a": "lr=0.01", "b": "lr=0.02"}
+    assert config_labels(runs(records[::-1])) == {"a": "lr=0.01", "b": "lr=0.02"}

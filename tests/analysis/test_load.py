@@ -187,7 +187,7 @@ def test_threaded_and_sequential_reading_give_the_same_frame(tmp_path, make_reco
     from budgetsweep.analysis import load
 
     monkeypatch.setattr(load, "PROBE", 4)
-    monkeypatch.setattr(load, "SLOW_READ", -1.0 if slow else 1e9)  # force the threads, or never
+    monkeypatch.setattr(load, "_reads_wait", lambda seconds, switches: slow)  # force the threads, or never
     for i in range(20):
         write_run(tmp_path, make_record(f"c{i:02d}", "full", 0, float(i)), name=f"job{i:02d}")
     (tmp_path / "job07" / "record.json").unlink()
@@ -232,3 +232,50 @@ def test_runs_are_found_as_find_records_finds_them_in_its_order(tmp_path, make_r
     df = load.load_runs(roots)
     assert df["record_path"].tolist() == [str(p) for p in load.find_records(roots)]
     assert len(df) == 10 and df.attrs["skipped"] == 0
+
+
+def test_reads_slowed_by_a_busy_cpu_stay_sequential_and_waits_for_a_device_use_threads():
+    from budgetsweep.analysis import load
+
+    # slow wall time without sleeping: other processes had the CPU; threads would only add GIL hand-offs
+    assert not load._reads_wait(500e-6, 0.0)
+    assert load._reads_wait(500e-6, 1.0)  # each read slept: a disk or a network file system
+    assert not load._reads_wait(5e-6, 1.0)  # fast anyway
+    assert load._reads_wait(500e-6, None) and not load._reads_wait(5e-6, None)  # no count: wall time decides
+    assert load._voluntary_switches() is None or load._voluntary_switches() >= 0
+
+
+@pytest.mark.parametrize("processes", [False, True])
+def test_config_columns_decoded_once_per_config_text_equal_json_loads(tmp_path, make_record, write_run, monkeypatch,
+                                                                       processes):
+    """Records sharing a config text share its decoded columns (decoded once): the frame equals the
+    one built record by record from json.loads, whatever the config holds (NaN, null, nothing,
+    nesting, keys other records lack), and a config that is not an object still loads as json.loads
+    + record_row reads it."""
+    from budgetsweep.analysis import load
+    from budgetsweep.analysis.schema import normalize_runs
+
+    if processes:
+        monkeypatch.setattr(load, "PARALLEL_FROM", 5)
+    configs = [{"optim.lr": 0.1, "model": {"hidden": 64, "act": "relu"}}, {"optim.lr": 0.2, "extra": [1, 2]},
+               {"optim.lr": float("nan")}, None, {}, {"optim.lr": 0.1, "model": {"hidden": 64, "act": "relu"}},
+               {"only_here": True}, 0]
+    rows = []
+    for i in range(48):
+        rec = make_record(f"c{i % 8}", "full" if i % 2 else "data_subset(fraction=0.1)", i // 8, float(i),
+                          config={})
+        config = configs[i % len(configs)]
+        if config is None and i % 16 == 3:
+            del rec["config"]
+        else:
+            rec["config"] = config
+        if i % 5 == 0:
+            rec["metrics"] = {"val_loss": float(i), "other": i}
+        job = write_run(tmp_path, rec, name=f"job{i:02d}")
+        text = (job / "record.json").read_bytes()
+        rows.append(load.record_row(json.loads(text), str(job.resolve() / "record.json")))
+    df = load.load_runs(tmp_path)
+    expected = normalize_runs(pd.DataFrame(rows))
+    pd.testing.assert_frame_equal(df, expected)
+    assert df.attrs["skipped"] == 0 and np.isnan(df.loc[2, "config.optim.lr"])
+    assert df.loc[0, "config.model.hidden"] == 64 and df.loc[1, "config.extra"] == [1, 2]

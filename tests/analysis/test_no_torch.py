@@ -26,3 +26,20 @@ def test_analysis_imports_no_torch():
     proc = subprocess.run([sys.executable, "-c", CODE], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "LEAKED []" in proc.stdout
+
+
+PARENT = """
+import sys
+import budgetsweep.analysis, budgetsweep.analysis.report, budgetsweep.cli
+print("HEAVY", sorted(m for m in sys.modules if m.split(".")[0] == "matplotlib" or m.startswith("scipy.stats"))[:3])
+"""
+
+
+def test_report_command_imports_no_matplotlib_or_scipy_stats():
+    # matplotlib (about 0.5 CPU seconds) is imported when figures are drawn, scipy.stats (about 1)
+    # while forked readers read the records or on first use, not by importing the analysis or the
+    # command: the command's serial start-up stays short
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", PARENT], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY []" in proc.stdout

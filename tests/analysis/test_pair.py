@@ -85,3 +85,53 @@ def test_seed_means_equal_up_to_float_error_share_a_rank(tables):
     pairs = pair_runs(proxy, full).set_index("config_key")
     assert pairs.loc[["a", "b", "c"], "proxy_mean"].nunique() == 3
     assert pairs["proxy_rank"].to_dict() == {"a": 3.0, "b": 3.0, "c": 3.0, "d": 1.0}
+
+
+def _how_not_what_duplicates(make_record, label="full", shares=(0.1, 0.3), seeds=(0, 1), base=1.0):
+    """Records of three configurations, each seed run once per train.eval_budget_share: a
+    setting that changes how, not what, is trained (recipe.HOW_NOT_WHAT), so the config key
+    (and the seed) of the duplicates is the same."""
+    out = []
+    for i, key in enumerate(("a", "b", "c")):
+        for seed in seeds:
+            for j, share in enumerate(shares):
+                # the duplicates measure the same run twice: values a hair apart, costs differ
+                out.append(make_record(key, label, seed, base + i + 0.1 * seed + 0.001 * j,
+                                       wall=10.0 * (1 + j), config={"optim.lr": 0.01 * (i + 1),
+                                                                    "train.eval_budget_share": share}))
+    return out
+
+
+def test_a_seed_run_twice_with_how_not_what_settings_counts_once(runs, make_record):
+    df = runs(_how_not_what_duplicates(make_record))
+    agg = aggregate_seeds(df).set_index("config_key")
+    assert agg["n"].tolist() == [2, 2, 2]  # 2 seeds, not 4 runs
+    # each seed is the mean of its duplicates; std is over the two seed means
+    seed0, seed1 = 1.0005, 1.1005
+    assert agg.loc["a", "mean"] == pytest.approx((seed0 + seed1) / 2)
+    assert agg.loc["a", "std"] == pytest.approx(np.std([seed0, seed1], ddof=1))
+    assert agg.loc["a", "wall_seconds"] == pytest.approx(15.0)
+    # and whatever the row order
+    shuffled = df.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    pd.testing.assert_frame_equal(aggregate_seeds(shuffled).set_index("config_key")[["mean", "std", "n"]],
+                                  agg[["mean", "std", "n"]])
+
+
+def test_duplicate_seeds_count_once_in_pairs_and_noise_ceiling(runs, make_record):
+    from budgetsweep.analysis import noise_ceiling
+
+    full = runs(_how_not_what_duplicates(make_record))
+    proxy = runs(_how_not_what_duplicates(make_record, label=PROXY_LABEL, shares=(0.5,), seeds=(0,)))
+    pairs = pair_runs(proxy, full).set_index("config_key")
+    assert pairs["full_n"].tolist() == [2, 2, 2] and pairs["proxy_n"].tolist() == [1, 1, 1]
+    ceiling = noise_ceiling(full)
+    assert ceiling.seeds == 2 and ceiling.seed_pairs == 1
+
+
+def test_runs_without_a_seed_are_not_merged(runs, make_record):
+    df = runs([make_record("a", seed=0, value=1.0), make_record("a", seed=0, value=2.0)])
+    df["seed"] = pd.array([pd.NA, pd.NA], dtype="Int64")
+    assert aggregate_seeds(df).loc[0, "n"] == 2
+
+
+PROXY_LABEL = "data_subset(fraction=0.1)"

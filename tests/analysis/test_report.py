@@ -156,3 +156,20 @@ def test_figures_rendered_by_processes_equal_those_rendered_in_one(study_dirs, m
     shared = [b.png for b in report.document().blocks if b.kind == "figure"]
     assert len(alone) >= 4 and all(p.startswith(b"\x89PNG") for p in alone)
     assert shared == alone
+
+
+def test_report_counts_a_seed_run_with_two_how_not_what_settings_once(tmp_path, write_run, make_record,
+                                                                      fast_figures):
+    # new-user check: 2 seeds, each run at two train.eval_budget_share values, were "mean of 4 seed(s)"
+    for key, base in (("a", 1.0), ("b", 2.0)):
+        for seed in (0, 1):
+            for share in (0.1, 0.3):
+                write_run(tmp_path / "runs", make_record(key, "full", seed, base + 0.1 * seed,
+                                                         config={"optim.lr": base / 100,
+                                                                 "train.eval_budget_share": share}))
+    from budgetsweep.analysis.report import report_from_paths
+
+    report = report_from_paths([tmp_path / "runs"], n_resamples=0)
+    assert "(mean of 2 seed(s))" in report.verdict
+    assert report.ranking["n"].tolist() == [2, 2]
+    assert report.status.loc["full", "completed"] == 8  # the runs themselves are all counted as runs
