@@ -1,0 +1,125 @@
+"""Choose the proxy to search at, from calibration runs: the cheapest candidate whose fidelity clears
+the target with its uncertainty, by the analysis module's rule (``analysis.compare``), never a copy.
+
+Input: the calibration's run frame (``analysis.load_runs`` of its records, ``load_study_runs`` of its
+study, or ``analysis.from_frame``): full-scale runs labelled ``full`` and each candidate's runs under
+its reduction label. Output: a ``Choice`` whose ``to_dict()`` is the evidence written before the
+search starts.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from budgetsweep.analysis.compare import compare_strategies, recommend
+from budgetsweep.analysis.pair import split_runs
+from budgetsweep.analysis.schema import FULL_LABEL
+
+from .jsonable import plain as _plain
+from .settings import AutoProxySettings, Fallback
+
+# budget unit -> the measured cost the analysis module compares (cost_reduction_<cost_by>)
+COST_BY = {"examples": "examples", "flops": "flops", "gpu_hours": "time"}
+EVIDENCE_COLUMNS = ("configs", "rho", "rho_low", "rho_high", "tau", "tau_low", "tau_high", "ceiling", "rho_rel",
+                    "top1", "regret_sd", "cost_reduction", "predicted_reduction", "meets", "confident",
+                    "more_configs", "recommended", "ci_method", "confidence_level", "full_seeds", "excluded_runs")
+
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the search runs at and why.
+
+    ``kind``: ``proxy`` (a candidate cleared the target with its uncertainty), ``milder`` (fallback: the
+    mildest candidate whose estimate meets the target) or ``full`` (fallback: full scale). ``label``:
+    the reduction label to search at (``full`` for full scale); ``name``: the candidate's name.
+    ``candidates``: per candidate, its calibration fidelity, interval and verdict columns.
+    """
+
+    kind: str
+    label: str
+    name: str
+    reason: str
+    recommendation: str
+    target: float
+    criterion: str
+    cost_by: str
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def fell_back(self) -> bool:
+        return self.kind != "proxy"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "label": self.label, "name": self.name, "fell_back": self.fell_back,
+                "reason": self.reason, "recommendation": self.recommendation, "target": self.target,
+                "criterion": self.criterion, "cost_by": self.cost_by, "candidates": self.candidates}
+
+
+def _evidence(table: pd.DataFrame, cost_by: str, names: Mapping[str, str]) -> list[dict[str, Any]]:
+    rows = []
+    for label, row in table.iterrows():
+        data = row.rename({f"cost_reduction_{cost_by}": "cost_reduction"})
+        rows.append({"label": str(label), "name": names.get(str(label), str(label)),
+                     **{c: _plain(data[c]) for c in EVIDENCE_COLUMNS if c in data.index}})
+    return rows
+
+
+def choose(runs: pd.DataFrame, settings: AutoProxySettings, unit: str,
+           names: Mapping[str, str] | None = None) -> Choice:
+    """The rung to search at, judged on the calibration runs.
+
+    Args:
+        runs: the calibration's run frame: full-scale runs (reduction_label ``full``) and the
+            candidates' runs, paired by config key.
+        settings: the target, criterion, interval settings and fallback.
+        unit: the budget unit; "cheapest" is the largest measured cost reduction in it (``gpu_hours``:
+            wall time).
+        names: reduction label -> candidate name, for the evidence and messages (default: the label).
+
+    Returns:
+        A Choice. With a candidate whose criterion's lower bound clears ``settings.target`` over at
+        least ``MIN_CONFIGS_VERDICT`` configurations, the cheapest such (``analysis.compare.recommend``);
+        otherwise the fallback of ``settings.fallback``, and the reason says so.
+
+    Raises:
+        ValueError: ``unit`` is not a budget unit, or ``runs`` is not a run frame (``check_runs``).
+    """
+    if unit not in COST_BY:
+        raise ValueError(f"unit={unit!r} is not a budget unit; allowed: {', '.join(COST_BY)}")
+    names = dict(names or {})
+    cost_by = COST_BY[unit]
+    proxy, full = split_runs(runs)
+    table = compare_strategies(proxy, full, threshold=settings.target, criterion=settings.criterion,
+                               cost_by=cost_by, k=(1,), n_resamples=settings.n_resamples,
+                               confidence_level=settings.confidence_level)
+    rec = recommend(table, threshold=settings.target, criterion=settings.criterion, cost_by=cost_by)
+    evidence = _evidence(table, cost_by, names)
+    common = dict(recommendation=rec.text, target=settings.target, criterion=settings.criterion, cost_by=cost_by,
+                  candidates=evidence)
+    if rec.strategy is not None:
+        return Choice("proxy", rec.strategy, names.get(rec.strategy, rec.strategy),
+                      f"{names.get(rec.strategy, rec.strategy)} is the cheapest candidate whose {settings.criterion} "
+                      f"clears the target {settings.target:g} with its uncertainty. {rec.text}", **common)
+    meets = table[table["meets"].astype(bool)] if len(table) else table
+    if settings.fallback == Fallback.MILDER and len(meets):
+        cost = meets[f"cost_reduction_{cost_by}"].astype(float).fillna(math.inf)
+        # the mildest: the least reduction (its bias the smallest), ties by the better lower bound
+        order = pd.DataFrame({"cost": cost, "low": -meets["rho_low"].astype(float).fillna(-math.inf)})
+        label = str(order.sort_values(["cost", "low"], kind="stable").index[0])
+        name = names.get(label, label)
+        reason = (f"No candidate clears the target with its uncertainty; falling back (auto_proxy.fallback="
+                  f"{settings.fallback.value}) to {name}, the mildest candidate whose {settings.criterion} estimate "
+                  f"meets {settings.target:g}. {rec.text}")
+        return Choice("milder", label, name, reason, **common)
+    why = ("no candidate's estimate meets the target either" if settings.fallback == Fallback.MILDER
+           else "auto_proxy.fallback=full")
+    reason = (f"No candidate clears the target with its uncertainty and {why}: searching at full scale. {rec.text}")
+    return Choice("full", FULL_LABEL, FULL_LABEL, reason, **common)
+
+
+__all__ = ["COST_BY", "Choice", "choose"]

@@ -1,0 +1,367 @@
+"""Auto-proxy inside the budget sweeper: the phases calibrate -> choose -> search -> verify run in one
+study and one ledger, through the sweeper's own loop (ask -> reserve -> launch -> tell).
+
+The sweeper hands a ``Sweep`` (its study, ledger, search space, fixed overrides and a ``run_phase``
+call that runs its loop for a number of new trials); everything else is decided here, from the pure
+policy modules (``phases``, ``choose``, ``verify``, ``summary``, ``progress``).
+
+- Calibration and verification trials are enqueued with fixed parameters (``study.enqueue_trial``)
+  and the tag ``Job.attrs()``; the sweeper's ask adds the tagged rung's and seed's overrides.
+- The search's sampler sees only search trials (``SearchOnlySampler``): the calibration and
+  verification trials ran at other rungs, whose objective values are on other scales. One study
+  keeps one ledger and one trial numbering (a second study would need a second ledger).
+- Each phase reserves only while its spent + reserved + prediction stays within its planned cost
+  (``PhaseLedger``); the global limit holds as the ledger enforces it.
+- The sampled calibration configurations, the rung map, the plan and the choice live in the study's user
+  attrs (Optuna 5 has no public study system attrs), so a resumed sweep reuses them and continues the phase it was in.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+from .choose import Choice, choose
+from .costs import RungPlan
+from .phases import FIT_TOL, PhasePlan, plan_phases
+from .progress import ATTR, CALIBRATE, FULL, SEARCH, VERIFY, Job, calibration_jobs, remaining, verification_jobs
+from .settings import KEY, AutoProxyConfigError, AutoProxySettings
+from .summary import build_summary, write_summary
+from .verify import top_configs, verify
+
+log = logging.getLogger("hydra_plugins.budgetsweep_sweeper._impl")
+
+CONFIGS_ATTR = "auto_proxy:configs"
+RUNGS_ATTR = "auto_proxy:rungs"
+PLAN_ATTR = "auto_proxy:plan"
+CHOICE_ATTR = "auto_proxy:choice"
+SEARCH_DONE_ATTR = "auto_proxy:search_done"
+SEED_KEY = "seed"
+
+
+def job_of(trial: Any) -> Optional[Job]:
+    """The auto-proxy tag of an Optuna trial (FrozenTrial or Trial), or None."""
+    return Job.from_attrs(trial.user_attrs)
+
+
+# -- the search's sampler view ---------------------------------------------------------------------
+class _SearchView:
+    """A study whose trial lists hold no calibration or verification trial; all else delegates."""
+
+    def __init__(self, study: Any) -> None:
+        self._study = study
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._study, name)
+
+    @staticmethod
+    def _keep(trials: Sequence[Any]) -> list:
+        return [t for t in trials if (job_of(t) is None or job_of(t).phase == SEARCH)]
+
+    def get_trials(self, *args: Any, **kwargs: Any) -> list:
+        return self._keep(self._study.get_trials(*args, **kwargs))
+
+    def _get_trials(self, *args: Any, **kwargs: Any) -> list:
+        return self._keep(self._study._get_trials(*args, **kwargs))
+
+    @property
+    def trials(self) -> list:
+        return self.get_trials()
+
+
+def search_only(sampler: Any) -> Any:
+    """``sampler`` wrapped so that it learns from search trials only (an Optuna BaseSampler)."""
+    import optuna
+
+    class SearchOnlySampler(optuna.samplers.BaseSampler):
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def infer_relative_search_space(self, study, trial):
+            return self.inner.infer_relative_search_space(_SearchView(study), trial)
+
+        def sample_relative(self, study, trial, search_space):
+            return self.inner.sample_relative(_SearchView(study), trial, search_space)
+
+        def sample_independent(self, study, trial, param_name, param_distribution):
+            return self.inner.sample_independent(_SearchView(study), trial, param_name, param_distribution)
+
+        def before_trial(self, study, trial):
+            self.inner.before_trial(_SearchView(study), trial)
+
+        def after_trial(self, study, trial, state, values):
+            self.inner.after_trial(_SearchView(study), trial, state, values)
+
+        def reseed_rng(self):
+            self.inner.reseed_rng()
+
+    return SearchOnlySampler(sampler)
+
+
+# -- the phase cap -------------------------------------------------------------------------------------
+class PhaseLedger:
+    """The study's ledger, seen by one phase: a reservation is refused (``NO_BUDGET``) when the phase's
+    spent + reserved + the prediction would pass ``cap``; ``remaining`` is the lesser of the phase's
+    and the budget's. ``members()``: the trial numbers of the phase (read when needed: a trial joins
+    its phase when it is asked)."""
+
+    def __init__(self, ledger: Any, cap: float, members: Callable[[], set]) -> None:
+        self.inner, self.cap, self.members = ledger, float(cap), members
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def used(self) -> float:
+        numbers = self.members()
+        return sum((c.actual if c.actual is not None else (c.reserved or 0.0))
+                   for c in self.inner.charges() if c.trial in numbers)
+
+    def try_reserve(self, trial: Any, predicted: float, **kwargs: Any) -> str:
+        from budgetsweep.budget.ledger import NO_BUDGET
+
+        if self.used() + predicted > self.cap * (1 + FIT_TOL):
+            return NO_BUDGET
+        return self.inner.try_reserve(trial, predicted, **kwargs)
+
+    def remaining(self) -> float:
+        return min(self.inner.remaining(), self.cap - self.used())
+
+    def top_up(self, trial: Any, extra: float) -> float:
+        return self.inner.top_up(trial, max(0.0, min(extra, self.cap - self.used())))
+
+
+@dataclass
+class Sweep:
+    """What the driver needs from the budget sweeper.
+
+    ``run_phase(slots, ledger)``: run the sweeper's loop for at most ``slots`` new trials with
+    ``ledger`` (a ``PhaseLedger``) as the reservations' ledger; returns why it stopped.
+    ``price(overrides)``: (reduction label, predicted cost of one trial in ``unit``) of a trial with
+    these overrides before the fixed ones, as the sweeper composes and predicts it (``costs.rung_plans``
+    composes a fresh Hydra, which cannot run inside Hydra's own sweep); raises on a config that cannot run."""
+
+    study: Any
+    ledger: Any
+    distributions: Mapping[str, Any]
+    base_overrides: list[str]
+    unit: str
+    limit: Optional[float]
+    storage_url: str
+    sweep_dir: Path
+    run_phase: Callable[[int, Any], str]
+    price: Callable[[list[str]], tuple[str, float]]
+
+
+class AutoProxyDriver:
+    """Plans the phases before any trial (``prepare``) and runs them (``run``)."""
+
+    def __init__(self, settings: AutoProxySettings, sweep: Sweep) -> None:
+        self.settings, self.s = settings, sweep
+        self.study = sweep.study
+        self.phase: Optional[str] = None
+        self.plan: Optional[PhasePlan] = None
+        self.rungs: dict[str, dict[str, Any]] = {}
+        self.configs: list[dict[str, Any]] = []
+        self.choice: Optional[Choice] = None
+        self.verification = None
+        self.final_params: Optional[tuple[dict[str, Any], float]] = None  # the verified best's parameters, score
+
+    @classmethod
+    def from_mapping(cls, node: Mapping[str, Any], sweep: Sweep) -> "AutoProxyDriver":
+        return cls(AutoProxySettings.from_mapping(node), sweep)
+
+    # -- before any trial -----------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Price the rungs, plan the phases, sample (once) the calibration configurations.
+
+        Raises AutoProxyConfigError or PhaseError (ValueErrors: the sweeper exits 2 before any trial)."""
+        attrs = self.study.user_attrs
+        full, plans = self._rung_plans()
+        self.plan = plan_phases(self.settings, self.s.limit, self.s.unit, full.rung_cost,
+                                [p.rung_cost for p in plans])
+        for note in self.plan.notes:
+            log.warning(f"auto-proxy: {note}")
+        self.rungs = attrs.get(RUNGS_ATTR) or {
+            FULL: {"label": full.label, "overrides": [], "cost": full.cost},
+            **{p.name: {"label": p.label, "overrides": list(p.overrides), "cost": p.cost} for p in plans}}
+        self.configs = attrs.get(CONFIGS_ATTR) or self._sample_configs(self.plan.calibration.configs)
+        self.study.set_user_attr(RUNGS_ATTR, self.rungs)
+        self.study.set_user_attr(CONFIGS_ATTR, self.configs)
+        self.study.set_user_attr(PLAN_ATTR, _jsonable(self.plan.to_dict()))
+        if CHOICE_ATTR in attrs:
+            data = dict(attrs[CHOICE_ATTR])
+            data.pop("fell_back", None)
+            self.choice = Choice(**data)
+        self.study.sampler = search_only(self.study.sampler)
+        c = self.plan.calibration
+        log.info(f"auto-proxy plan: calibrate {c.configs} configurations x ({c.full_seeds} full seed(s) + "
+                 f"{len(plans)} candidate(s)) = {c.cost:g} {self.s.unit}; search up to {self.plan.search.budget:g}; "
+                 f"verify top {self.plan.verification.top_k} x {self.plan.verification.seeds} seed(s) = "
+                 f"{self.plan.verification.cost:g} (limit {self.s.limit:g})")
+
+    def _rung_plans(self) -> tuple[RungPlan, list[RungPlan]]:
+        """Full scale and each candidate, priced by the sweeper (``Sweep.price``)."""
+        if self.settings.proxy_search.reduction:
+            raise AutoProxyConfigError(f"{KEY}.proxy_search is not wired into the budget sweeper yet; give "
+                                       f"{KEY}.candidates instead")
+
+        def price(key: str, overrides: list[str]) -> tuple[str, float]:
+            try:
+                return self.s.price(overrides)
+            except Exception as exc:  # a composition or plan error: the candidate cannot run for this task
+                raise AutoProxyConfigError(f"{key}: cannot run for this task: {exc}") from None
+
+        label, cost = price("the full recipe", [])
+        full = RungPlan(FULL, label, cost, ())
+        plans = []
+        for i, candidate in enumerate(self.settings.candidates):
+            key = f"{KEY}.candidates[{i}] ({candidate.label})"
+            label, cost = price(key, candidate.overrides())
+            if label == FULL:
+                raise AutoProxyConfigError(f"{key}: reduces nothing (its recipe is the full recipe); drop it")
+            plans.append(RungPlan(candidate.label, label, cost, tuple(candidate.overrides())))
+        return full, plans
+
+    def _sample_configs(self, n: int) -> list[dict[str, Any]]:
+        """``n`` configurations of the search space by a RandomSampler seeded with calibrate.sampler_seed."""
+        import optuna
+
+        scratch = optuna.create_study(sampler=optuna.samplers.RandomSampler(self.settings.calibrate.sampler_seed))
+        return [dict(scratch.ask(fixed_distributions=dict(self.s.distributions)).params) for _ in range(n)]
+
+    # -- the trials' overrides ---------------------------------------------------------------------
+    def trial_overrides(self, trial: Any) -> list[str]:
+        """The rung's and the seed's overrides of an asked trial (after its swept values, before the
+        fixed overrides). A search trial: the chosen rung's."""
+        job = job_of(trial)
+        if job is None:  # a search trial: tag it now (the sampler's view and the phase's members read it)
+            job = Job(SEARCH, self.choice.name if self.choice else FULL, trial.number, -1)
+            trial.set_user_attr(ATTR, job.attrs()[ATTR])
+        out = list(self.rungs[job.rung]["overrides"])
+        if job.seed >= 0:
+            out.append(f"{SEED_KEY}={job.seed}")
+        return out
+
+    def belongs(self, trial: Any) -> bool:
+        """Whether an asked trial belongs to the phase running now (a queued trial of another phase,
+        left waiting by an earlier run, is parked instead)."""
+        job = job_of(trial)
+        return (job.phase if job is not None else SEARCH) == self.phase
+
+    @staticmethod
+    def fresh(trial: Any) -> bool:
+        """A trial the sampler just proposed (not one queued by a phase)."""
+        return job_of(trial) is None
+
+    # -- the phases ------------------------------------------------------------------------------------
+    def _tags(self) -> list[tuple[int, Optional[Job], str]]:
+        return [(t.number, job_of(t), t.state.name) for t in self.study.get_trials(deepcopy=False)]
+
+    def _members(self, phase: str) -> Callable[[], set]:
+        return lambda: {n for n, j, _ in self._tags() if j is not None and j.phase == phase}
+
+    def _enqueue(self, jobs: Sequence[Job], params: Callable[[Job], dict]) -> None:
+        for job in jobs:
+            self.study.enqueue_trial(params(job), user_attrs=job.attrs(), skip_if_exists=False)
+
+    def _run(self, phase: str, cap: float, slots: int) -> str:
+        self.phase = phase
+        if slots <= 0:
+            return "nothing left to run"
+        return self.s.run_phase(slots, PhaseLedger(self.s.ledger, cap, self._members(phase)))
+
+    def run(self) -> dict[str, Any]:
+        """Calibrate, choose, search, verify (each resumed where an earlier run left it); writes the
+        summary and returns it."""
+        assert self.plan is not None
+        names = [n for n in self.rungs if n != FULL]
+        tried = [j for _, j, _ in self._tags()]
+        # calibrate
+        todo = remaining(calibration_jobs(self.plan, names), tried)
+        self._enqueue(todo, lambda j: self.configs[int(j.config)])
+        waiting = [n for n, j, s in self._tags() if j is not None and j.phase == CALIBRATE and s == "WAITING"]
+        self._run(CALIBRATE, self.plan.calibration.cost, len(waiting))
+        # choose
+        runs = self._runs()
+        if self.choice is None:
+            calib = runs[runs["trial_number"].isin(self._members(CALIBRATE)())]
+            labels = {r["label"]: n for n, r in self.rungs.items() if n != FULL}
+            self.choice = choose(calib, self.settings, self.s.unit, names=labels)
+            self.study.set_user_attr(CHOICE_ATTR, _jsonable(self.choice.to_dict()))
+            log.info(f"auto-proxy choice: {self.choice.reason}")
+        self._write(runs)  # the choice and its evidence, before the search
+        # search
+        if not self.study.user_attrs.get(SEARCH_DONE_ATTR):
+            done = len([1 for _, j, s in self._tags() if j is not None and j.phase == SEARCH and s != "WAITING"])
+            slots = self.plan.search.trials.get(self.choice.name, 0) - done
+            why = self._run(SEARCH, self.plan.search.budget, slots)
+            log.info(f"auto-proxy search ended: {why}")
+            self.study.set_user_attr(SEARCH_DONE_ATTR, True)
+        # verify
+        runs = self._runs()
+        search = runs[runs["trial_number"].isin(self._members(SEARCH)())]
+        if len(search):
+            keys = top_configs(search, self.plan.verification.top_k)
+            params = self._params_by_key(search)
+            todo = remaining(verification_jobs(self.plan, keys), [j for _, j, _ in self._tags()])
+            self._enqueue(todo, lambda j: params[str(j.config)])
+            waiting = [n for n, j, s in self._tags() if j is not None and j.phase == VERIFY and s == "WAITING"]
+            self._run(VERIFY, self.plan.verification.cost, len(waiting))
+            runs = self._runs()
+            search = runs[runs["trial_number"].isin(self._members(SEARCH)())]
+            full = runs[runs["trial_number"].isin(self._members(VERIFY)())]
+            self.verification = verify(search, full, self.plan.verification.top_k)
+            final = self.verification.final
+            if final is not None:
+                best = next(c for c in self.verification.configs if c.config_key == final)
+                self.final_params = (params[final], best.full_mean)
+        self.phase = "done"
+        return self._write(runs)
+
+    def answer(self) -> Optional[tuple[dict[str, Any], float, str]]:
+        """(parameters, full-scale seed-mean objective, what it is) of the verified best, for the
+        sweeper's ``optimization_results.yaml``; None before verification."""
+        if self.final_params is None:
+            return None
+        return (*self.final_params, "auto-proxy's verified final pick")
+
+    def _runs(self):
+        from budgetsweep.analysis.study import load_study_runs
+
+        return load_study_runs(self.s.storage_url, self.study.study_name)
+
+    def _params_by_key(self, search) -> dict[str, dict[str, Any]]:
+        trials = {t.number: t for t in self.study.get_trials(deepcopy=False)}
+        out: dict[str, dict[str, Any]] = {}
+        for key, number in zip(search["config_key"], search["trial_number"]):
+            out.setdefault(str(key), dict(trials[int(number)].params))
+        return out
+
+    def spent(self) -> dict[str, float]:
+        """The ledger's charges (actual, else what is held) per phase."""
+        phase_of = {n: j.phase for n, j, _ in self._tags() if j is not None}
+        out = {CALIBRATE: 0.0, SEARCH: 0.0, VERIFY: 0.0}
+        for c in self.s.ledger.charges():
+            phase = phase_of.get(c.trial)
+            if phase in out:
+                out[phase] += c.actual if c.actual is not None else (c.reserved or 0.0)
+        return out
+
+    def _write(self, runs=None) -> dict[str, Any]:
+        summary = build_summary(limit=self.s.limit, unit=self.s.unit, choice=self.choice, spent=self.spent(),
+                                plan=self.plan, verification=self.verification)
+        summary["phase"] = self.phase
+        self.s.sweep_dir.mkdir(parents=True, exist_ok=True)
+        path = write_summary(self.s.sweep_dir, summary)
+        log.info(f"auto-proxy: {summary['answer']} Summary: {path}")
+        return summary
+
+
+def _jsonable(obj: Any) -> Any:
+    from .jsonable import jsonable
+
+    return jsonable(obj)
+
+
+__all__ = ["AutoProxyDriver", "PhaseLedger", "Sweep", "job_of", "search_only"]

@@ -1,0 +1,113 @@
+"""``auto_proxy_summary.json``: the whole story of an auto-proxy sweep in one strict JSON file.
+
+Candidates with their calibration fidelity and intervals, the chosen rung and why, the verified
+configurations with full-scale scores and seeds, the final pick, what each phase spent, the limit and
+the unit. Written through the project's one atomic writer (``records.write_json_atomic``), so a
+reader never sees half a file; NaN is written as null (strict JSON).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from budgetsweep.budget.units import check_unit, cost_in_unit
+from budgetsweep.records import write_json_atomic
+
+from .choose import Choice
+from .jsonable import jsonable
+from .phases import PhasePlan
+from .verify import Verification
+
+SUMMARY_FILE = "auto_proxy_summary.json"
+SUMMARY_VERSION = 1
+PHASES = ("calibrate", "search", "verify")
+
+
+def spent_from_runs(runs: pd.DataFrame, unit: str) -> float:
+    """What a run frame's runs cost in ``unit`` (every status: a failed, pruned or stopped run spent
+    compute too), by ``budget.units.cost_in_unit`` on each run's measured cost. Runs without a
+    measured cost count 0 (the ledger, not the records, knows what the sweeper charged them)."""
+    unit = check_unit(unit, "unit")
+    total = 0.0
+    for row in runs[["wall_seconds", "examples", "flops", "device_count"]].itertuples(index=False):
+        measured = {k: (None if pd.isna(v) else float(v)) for k, v in row._asdict().items()}
+        total += cost_in_unit(measured, unit)
+    return total
+
+
+def _final(verification: Verification | None, choice: Choice) -> dict[str, Any] | None:
+    if verification is None or verification.final is None:
+        return None
+    best = next(c for c in verification.configs if c.config_key == verification.final)
+    return {"config_key": best.config_key, "config": best.config, "full_mean": best.full_mean,
+            "full_std": best.full_std, "seeds": best.seeds, "proxy_rank": best.proxy_rank,
+            "rung": choice.label, "is_proxy_pick": best.config_key == verification.pick}
+
+
+def _answer(final: dict[str, Any] | None, verification: Verification | None, choice: Choice) -> str:
+    if verification is None:
+        return "Not verified yet: no answer."
+    if final is None:
+        return "No verification run completed: there is no verified answer."
+    seeds = len(final["seeds"])
+    if verification.pick_is_best is None:
+        held = "the proxy's pick was not verified"
+    elif verification.pick_is_best:
+        held = "the proxy's pick is the verified best"
+    else:
+        held = f"the proxy's pick ({verification.pick}) is not the verified best"
+    return (f"Final pick: {final['config_key']}, full-scale objective {final['full_mean']:.4g} over {seeds} "
+            f"seed(s), best of the top {len(verification.configs)} of the search at {choice.name} verified at full "
+            f"scale; {held}.")
+
+
+def build_summary(*, limit: float, unit: str, choice: Choice, spent: Mapping[str, float],
+                  plan: PhasePlan | None = None, verification: Verification | None = None) -> dict[str, Any]:
+    """The summary as a JSON-ready dict.
+
+    Args:
+        limit, unit: the budget (``hydra.sweeper.budget``).
+        choice: ``choose``'s result (candidates' calibration evidence, the chosen rung and why).
+        spent: cost per phase in ``unit`` (keys among ``calibrate``, ``search``, ``verify``; the
+            sweeper passes its ledger's charges, a test ``spent_from_runs`` of each phase's records).
+        plan: the phase plan (``plan_phases``), when the sweeper made one.
+        verification: ``verify``'s result (None before the verify phase ran).
+
+    Raises:
+        ValueError: an unknown phase in ``spent``, or a unit that is not a budget unit.
+    """
+    unit = check_unit(unit, "unit")
+    unknown = sorted(set(spent) - set(PHASES))
+    if unknown:
+        raise ValueError(f"spent has phase(s) {unknown}; allowed: {PHASES}")
+    by_phase = {p: float(spent.get(p, 0.0)) for p in PHASES}
+    total = sum(by_phase.values())
+    final = _final(verification, choice)
+    choice_dict = {k: v for k, v in choice.to_dict().items() if k != "candidates"}
+    return jsonable({
+        "summary_version": SUMMARY_VERSION,
+        "limit": float(limit),
+        "unit": unit.value,
+        "spent": {**by_phase, "total": total},
+        "remaining": float(limit) - total,
+        "candidates": choice.candidates,
+        "choice": choice_dict,
+        "verification": verification.to_dict() if verification is not None else None,
+        "final": final,
+        "answer": _answer(final, verification, choice),
+        "plan": plan.to_dict() if plan is not None else None,
+    })
+
+
+def write_summary(folder: str | os.PathLike, summary: Mapping[str, Any]) -> Path:
+    """Write ``summary`` (``build_summary``) as ``folder/auto_proxy_summary.json``, atomically; returns the path."""
+    path = Path(folder) / SUMMARY_FILE
+    write_json_atomic(path, jsonable(summary))
+    return path
+
+
+__all__ = ["PHASES", "SUMMARY_FILE", "build_summary", "spent_from_runs", "write_summary"]

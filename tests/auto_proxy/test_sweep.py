@@ -1,0 +1,156 @@
+"""Auto-proxy wired into the budget sweeper: ``budgetsweep -m experiment=auto_proxy ...`` on a tiny
+teacher_student task, in the exact ``examples`` unit (full scale: 256 examples a run; the candidate
+data_subset 0.5: 128)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+
+from budgetsweep.auto_proxy.driver import CHOICE_ATTR
+from budgetsweep.budget.ledger import Ledger
+
+BIN = Path(sys.executable).parent
+TINY = ["task=teacher_student", "task.n_train=256", "task.n_val=64", "task.n_test=64", "train.epochs=1",
+        "train.batch_size=64", "train.warmup_steps=0", "train.eval_every=2", "guards.min_steps=0"]
+AUTO = ["experiment=auto_proxy", "hydra.sweeper.budget.unit=examples", "hydra.sweeper.n_jobs=1",
+        "hydra.sweeper.auto_proxy.candidates=[{name: half, reduction: [data_subset], "
+        "params: {data_subset.fraction: 0.5}}]",
+        "hydra.sweeper.auto_proxy.calibrate.configs=3", "hydra.sweeper.auto_proxy.calibrate.full_seeds=1",
+        "hydra.sweeper.auto_proxy.verify.top_k=2", "hydra.sweeper.auto_proxy.verify.seeds=1",
+        "hydra.sweeper.auto_proxy.search.min_trials=3", "hydra.sweeper.auto_proxy.n_resamples=0",
+        "optim.lr=tag(log, interval(1e-4, 1e-1))"]
+FULL, HALF = 256.0, 128.0
+
+
+def budgetsweep(cwd, *args, timeout=300):
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
+    return subprocess.run([str(BIN / "budgetsweep"), "-m", f"hydra.sweep.dir={cwd}/sweep", *TINY, *AUTO, *args],
+                          cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def test_the_phases_run_in_order_and_the_summary_matches_the_ledger_and_the_records(tmp_path):
+    limit = 2400.0  # calibrate 3 x (256 + 128) = 1152, verify 2 x 256 = 512, search room 736
+    proc = budgetsweep(tmp_path, f"hydra.sweeper.budget.limit={limit:g}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary = json.loads((tmp_path / "sweep" / "auto_proxy_summary.json").read_text())
+    budget = json.loads((tmp_path / "sweep" / "budget_summary.json").read_text())
+    storage = f"sqlite:///{tmp_path / 'outputs' / 'budgetsweep.db'}"
+    study = optuna.load_study(study_name=budget["study_name"], storage=storage)
+    ledger = Ledger(storage, budget["study_name"], unit="examples", limit=limit)
+
+    tags = sorted((t.number, t.user_attrs["auto_proxy"]) for t in study.trials if t.state.name != "WAITING")
+    phases = [tag["phase"] for _, tag in tags]
+    order = {"calibrate": 0, "search": 1, "verify": 2}
+    assert phases == sorted(phases, key=order.get), phases  # trial numbers follow the phases
+    assert phases.count("calibrate") == 6  # 3 configurations x (1 full seed + 1 candidate)
+    calib = [tag for _, tag in tags if tag["phase"] == "calibrate"]
+    assert sorted((t["config"], t["rung"]) for t in calib) == [(c, r) for c in range(3) for r in ("full", "half")]
+    # each calibration configuration ran with the same parameters at both rungs
+    by_trial = {t.number: t for t in study.trials}
+    for config in range(3):
+        params = [by_trial[n].params for n, tag in tags if tag["phase"] == "calibrate" and tag["config"] == config]
+        assert params[0] == params[1]
+    # the plan's caps: calibration and verification spend exactly their planned cost (exact unit)
+    spent = summary["spent"]
+    assert spent["calibrate"] == 3 * (FULL + HALF) == summary["plan"]["calibration"]["cost"]
+    assert spent["search"] <= summary["plan"]["search"]["budget"]
+    assert spent["verify"] == 2 * FULL
+    assert spent["total"] == ledger.spent() == sum(spent[p] for p in ("calibrate", "search", "verify"))
+    assert ledger.spent() <= limit and summary["limit"] == limit and summary["unit"] == "examples"
+    # the choice: written in the study before the search, the same in the summary
+    choice = study.user_attrs[CHOICE_ATTR]
+    assert summary["choice"]["label"] == choice["label"] and summary["choice"]["kind"] == choice["kind"]
+    assert choice["kind"] in ("milder", "full")  # 3 configurations: below the analysis module's confident verdict
+    search_label = {"full": "full"}.get(choice["name"], choice["label"])
+    search = [by_trial[n] for n, tag in tags if tag["phase"] == "search"]
+    log = proc.stdout + proc.stderr  # the choice's summary is written before the first search job starts
+    assert log.index("Summary: ") < log.index(f"#{min(t.number for t in search)} : ")
+    assert search and all(t.user_attrs["reduction_label"] == search_label for t in search)
+    assert spent["search"] == len(search) * (HALF if choice["name"] == "half" else FULL)
+    # verification: the top 2 of the search at full scale, seeds from 1000; the final pick is the best of them
+    verify = [(by_trial[n], tag) for n, tag in tags if tag["phase"] == "verify"]
+    assert len(verify) == 2 and all(t.user_attrs["reduction_label"] == "full" and tag["seed"] == 1000
+                                    for t, tag in verify)
+    verified = {t.user_attrs["config_key"]: t.value for t, _ in verify}
+    assert summary["final"]["config_key"] == min(verified, key=verified.get)
+    assert summary["final"]["full_mean"] == min(verified.values())
+    assert summary["phase"] == "done"
+    # the sweeper's optimization_results.yaml answers with the verified pick, not the study's best trial
+    results = (tmp_path / "sweep" / "optimization_results.yaml").read_text()
+    final_trial = next(t for t, _ in verify if t.user_attrs["config_key"] == summary["final"]["config_key"])
+    assert f"best_value: {summary['final']['full_mean']}" in results
+    assert f"optim.lr: {final_trial.params['optim.lr']}" in results
+
+
+def test_a_budget_that_cannot_fit_calibration_is_exit_2_before_any_trial(tmp_path):
+    proc = budgetsweep(tmp_path, "hydra.sweeper.budget.limit=1000")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    err = proc.stderr
+    assert "calibration needs" in err and "raise hydra.sweeper.budget.limit to 2,304" in err, err
+    assert not (tmp_path / "sweep").exists() or not any((tmp_path / "sweep").glob("[0-9]*"))
+    storage = f"sqlite:///{tmp_path / 'outputs' / 'budgetsweep.db'}"
+    for name in optuna.get_all_study_names(storage) if (tmp_path / "outputs" / "budgetsweep.db").exists() else []:
+        assert optuna.load_study(study_name=name, storage=storage).trials == []
+
+
+def test_a_bad_auto_proxy_setting_is_exit_2_naming_the_key_before_any_trial(tmp_path):
+    proc = budgetsweep(tmp_path, "hydra.sweeper.budget.limit=2400", "hydra.sweeper.auto_proxy.target=1.5")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stdout + proc.stderr
+    assert "auto_proxy.target=1.5 is not allowed; it must be in (0, 1]" in proc.stderr
+    assert not any((tmp_path / "sweep").glob("[0-9]*"))
+
+
+def _ledger_states(db):
+    import sqlite3
+
+    try:
+        with sqlite3.connect(db, timeout=10) as conn:
+            return [row[0] for row in conn.execute("SELECT state FROM budgetsweep_charges ORDER BY trial_number")]
+    except sqlite3.OperationalError:  # not created yet, or busy
+        return []
+
+
+@pytest.mark.slow  # two sweeps, the first killed: about a minute on a shared CPU
+def test_a_sweep_killed_in_calibration_resumes_the_calibration_and_charges_nothing_twice(tmp_path):
+    import signal
+    import time
+
+    # tolerance 0: the killed trial is charged exactly its reservation, so calibration spends its plan exactly
+    args = ["hydra.sweeper.budget.limit=2400", "hydra.sweeper.budget.tolerance=0"]
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
+    proc = subprocess.Popen([str(BIN / "budgetsweep"), "-m", f"hydra.sweep.dir={tmp_path}/sweep", *TINY, *AUTO, *args],
+                            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = tmp_path / "outputs" / "budgetsweep.db"
+    deadline = time.monotonic() + 240
+    while not (len(states := _ledger_states(db)) >= 2 and states[-1] == "reserved"):  # the 2nd calibration trial
+        assert proc.poll() is None and time.monotonic() < deadline, "the sweep ended before it could be killed"
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    storage = f"sqlite:///{db}"
+    [name] = optuna.get_all_study_names(storage)
+    study = optuna.load_study(study_name=name, storage=storage)
+    assert study.user_attrs["auto_proxy:configs"] and "auto_proxy:choice" not in study.user_attrs
+    configs = study.user_attrs["auto_proxy:configs"]
+
+    resumed = budgetsweep(tmp_path, *args)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    study = optuna.load_study(study_name=name, storage=storage)
+    assert study.user_attrs["auto_proxy:configs"] == configs  # the calibration configurations were reused
+    ran = [t for t in study.trials if t.state.name != "WAITING"]
+    tags = [tuple(t.user_attrs["auto_proxy"].values()) for t in ran]
+    assert len(tags) == len(set(tags))  # no planned job launched twice
+    assert sum(1 for t in tags if t[0] == "calibrate") == 6
+    ledger = Ledger(storage, name, unit="examples", limit=2400.0)
+    assert all(c.state == "committed" for c in ledger.charges()) and ledger.reserved() == 0.0
+    assert len(ledger.charges()) == len(ran)  # each trial charged once
+    summary = json.loads((tmp_path / "sweep" / "auto_proxy_summary.json").read_text())
+    assert summary["spent"]["calibrate"] == 3 * (FULL + HALF)
+    assert summary["spent"]["total"] == ledger.spent() <= 2400.0 and summary["phase"] == "done"
