@@ -1,0 +1,1 @@
+"""``hydra/sweeper=hypothesis``: runs a registered hypothesis's paired jobs (``budgetsweep-hypothesis``)."""
