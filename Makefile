@@ -26,12 +26,16 @@ sync: $(VENV)/.installed
 demo: sync
 	$(PY) -m budgetsweep.demo
 
-# one intra-op thread: tiny models gain nothing from two, and spin-waiting threads slow a shared machine
+# one intra-op thread: tiny models gain nothing from two, and spin-waiting threads slow a shared machine.
+# Tests run in TEST_WORKERS processes (pytest-xdist; every test is isolated in its own tmp_path and
+# PostgreSQL is started per process on a free port): most of the suite is real training and whole
+# Hydra processes, so two workers use both cores of a two-core machine. TEST_WORKERS=0 runs serially.
+TEST_WORKERS ?= 2
 test: sync
-	OMP_NUM_THREADS=1 $(PY) -m pytest -q
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(TEST_WORKERS)
 
 test-all: sync
-	OMP_NUM_THREADS=1 $(PY) -m pytest -q -m ""
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(TEST_WORKERS) -m ""
 
 clean:
 	rm -rf $(VENV) build *.egg-info

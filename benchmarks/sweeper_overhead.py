@@ -168,8 +168,9 @@ def report(results: dict, size: tuple[float, float] | None, args, command: str) 
                   f"**{late / early:.2f}x** (target: at most 1.2x)."]
     lines += ["", "Where the time goes. The basic sweeper composes each job's config twice (once to validate "
               "the batch, once to launch it); the budget sweeper composes it once in the launcher and, for an "
-              "app with a `task` under a budget limit, once more to plan the trial's cost (without a limit "
-              "nothing is predicted, so nothing is planned). It spends the rest on Optuna's "
+              "app with a `task` under a budget limit, plans the trial's cost on a copy of the sweep's base "
+              "config (composed once per set of config-group choices) with the trial's plain overrides "
+              "applied (without a limit nothing is predicted, so nothing is planned). It spends the rest on Optuna's "
               "ask/suggest/tell, the trial's attributes (written in one transaction) and the ledger's reserve "
               "and commit against the SQLite study; Optuna's cached storage reads only new or unfinished trials "
               "per ask, so the cost stays flat as the study grows."]
