@@ -1,5 +1,7 @@
 """Presets in conf/experiment/ (issue 14 points 4, 5): they compose, cut the cost they claim, and
 charlm_proxy50 learns at 50x fewer FLOPs."""
+import json
+
 import pytest
 
 from budgetsweep.plan import plan_run
@@ -72,3 +74,29 @@ def test_charlm_proxy50_learns_at_50x_fewer_measured_flops(compose_cfg, tmp_path
     assert full.examples * per_example / record.cost.measured.flops >= 50
     assert record.objective.value < full.task.trivial_baseline()["val_loss"]  # 3.25 nats per character
     assert record.learned["verdict"] == "learned" and record.warnings == list(plan_run(compose_cfg(overrides)).warnings)
+
+
+# -- conf/hparams_search/ (issue 17 point 2): attach the budget sweeper with its search space ------------
+def _hparams_search(name):
+    from hydra import compose, initialize_config_module
+    with initialize_config_module(config_module="budgetsweep.conf", version_base=None):
+        return compose(config_name="config", overrides=[f"hparams_search={name}"], return_hydra_config=True)
+
+
+def test_digits_budget_search_attaches_the_budget_sweeper_and_its_limit_is_twenty_full_runs():
+    cfg = _hparams_search("digits_budget")
+    sweeper = cfg.hydra.sweeper
+    assert sweeper._target_.endswith("BudgetSweeper")
+    assert set(sweeper.params) == {"optim.lr", "model.hidden", "optim.weight_decay"}
+    assert sweeper.budget.unit == "examples" and sweeper.direction == "minimize"
+    plan = plan_run(cfg)  # the recipe it searches around is planned like any other
+    assert plan.examples == 32_320 and sweeper.budget.limit == 20 * plan.examples
+
+
+def test_digits_budget_search_runs_under_its_cap(tmp_path, run_cli):
+    proc = run_cli(["-m", "hparams_search=digits_budget", "experiment=small_batch", "train.epochs=null",
+                    "train.steps=10", "hydra.sweeper.n_trials=3", "hydra.sweeper.budget.limit=1000"], cwd=tmp_path)
+    summary = next(tmp_path.glob("outputs/sweeps/*/*/budget_summary.json"))
+    data = json.loads(summary.read_text())
+    assert data["limit"] == 1000 and data["spent"] <= 1000
+    assert "Best parameters" in proc.stdout + proc.stderr
