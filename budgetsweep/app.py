@@ -40,7 +40,7 @@ def run(cfg: DictConfig, run_dir: str | Path, overrides: list[str], keep_going: 
     with ctx:
         if plan.guards.noise_scale:  # opt-in: B_simple at the start, its work counted as planned
             _measure_noise_scale(plan, ctx)
-        result = train(plan.recipe, plan.task, ctx)
+        result = train(plan.recipe, plan.task, ctx, label=_job_label(link))
         ctx.info.update({"n_train_full": plan.n_train_full, "planned_examples": plan.examples,
                          "steps": result.steps, "flops_per_example": result.flops_per_example,
                          **result.info})  # the task's facts; transfer's tensors, the teacher, curriculum scores
@@ -83,6 +83,18 @@ def _device_kind(name: str) -> str:
     if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
         return torch.cuda.get_device_name(0)
     return "cpu"
+
+
+def _job_label(link) -> str:
+    """How progress lines name this job: the trial under the budget sweeper, the job number in a
+    multirun (parallel launchers interleave jobs in one log), else "train"."""
+    if link is not None:
+        return f"trial {link.number}"
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        return f"job {HydraConfig.get().job.num}"
+    return "train"
 
 
 def _save_checkpoint(model, run_dir) -> str:

@@ -12,13 +12,12 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from budgetsweep.guards import GuardSettings, evaluation_over_bound, recipe_warnings
-from budgetsweep.recipe import (FORWARD_SHARE, DataSpec, OptimSpec, Recipe, TrainSpec, canonical, config_key,
+from budgetsweep.recipe import (FORWARD_SHARE, HOW_NOT_WHAT, DataSpec, OptimSpec, Recipe, TrainSpec, canonical, config_key,
                                 spec_from_mapping)
 from budgetsweep.reductions.base import Reduction, apply_all, reduction_label
 
 # overrides that do not define a configuration: how it is reduced, its seed, where it runs
-_NOT_CONFIG = ("reduction", "seed", "hydra", "budgetsweep", "guards", "train.device", "train.eval_every",
-               "train.eval_budget_share", "train.save_checkpoint")
+_NOT_CONFIG = ("reduction", "seed", "hydra", "budgetsweep", "guards", *(f"train.{name}" for name in HOW_NOT_WHAT))
 
 
 class ConfigError(ValueError):

@@ -21,7 +21,7 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 KEEP_MODES = ("epochs", "steps")
 DEVICES = ("auto", "cpu", "cuda")
 # train fields that change how, not what, is trained: not part of a configuration's identity
-HOW_NOT_WHAT = ("device", "eval_every", "eval_budget_share", "save_checkpoint")
+HOW_NOT_WHAT = ("device", "eval_every", "eval_budget_share", "save_checkpoint", "log_every_s")
 # FLOPs of a forward pass as a share of a training step's (forward + backward, the backward costing
 # about two forwards: 2N of 6N per token, Kaplan et al. 2020): what evaluating one example costs in
 # training-example units, for pricing and bounding evaluation
@@ -156,6 +156,8 @@ class TrainSpec:
     run_fraction: float = 1.0
     schedule_fraction: float = 1.0
     save_checkpoint: bool = False
+    # off a terminal (SLURM, nohup, launchers' log files): a progress line every this many seconds (0: at the end only)
+    log_every_s: float = 30.0
 
     def __post_init__(self) -> None:
         check_types(self, "train")
@@ -172,6 +174,8 @@ class TrainSpec:
         require(0 < self.cooldown_fraction <= 1, "train.cooldown_fraction", self.cooldown_fraction, "in (0, 1]")
         require(0 <= self.min_lr_ratio <= 1, "train.min_lr_ratio", self.min_lr_ratio, "in [0, 1]")
         require(self.eval_every >= 1, "train.eval_every", self.eval_every, "an integer >= 1")
+        require(math.isfinite(self.log_every_s) and self.log_every_s >= 0, "train.log_every_s", self.log_every_s,
+                "seconds >= 0 (0: a line at the end only)")
         require(0 < self.eval_budget_share <= 1, "train.eval_budget_share", self.eval_budget_share,
                "in (0, 1] (the most share of a run's compute that evaluation may take; 1: no bound)")
         require(self.precision in PRECISIONS, "train.precision", self.precision, f"one of {PRECISIONS}")

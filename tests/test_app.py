@@ -194,3 +194,13 @@ def test_task_and_model_fields_are_type_checked_too(compose_cfg, base, key):
     overrides = [*base, f"{key}=fast"]
     with pytest.raises(ConfigError, match=f"^{key}='fast' has the wrong type"):
         plan_run(compose_cfg(overrides), overrides, count_flops=False)
+
+
+def test_jobs_log_their_progress_by_job_number_off_a_terminal(tmp_path, run_cli):
+    # a launcher's or SLURM's log is no terminal: each job says where it is, named by its number
+    proc = run_cli(["-m", "task=digits", "train.epochs=null", "train.steps=20", "train.eval_every=10",
+                    "train.log_every_s=0", "seed=0,1"], cwd=tmp_path)
+    out = proc.stdout + proc.stderr
+    for num in (0, 1):
+        line = next(line for line in out.splitlines() if f"job {num} 20/20 steps (100%)" in line)
+        assert "val_loss=" in line and "elapsed" in line

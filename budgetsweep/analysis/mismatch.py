@@ -17,7 +17,9 @@ from .load import flatten
 from .schema import CONFIG_PREFIX
 
 SAMPLE = 200  # record files read per set: enough to see every value of a grid, cheap on 100k runs
-IGNORED = {"seed", "train.device", "train.eval_every", "train.save_checkpoint"}  # not part of the key
+# not part of the key (recipe.HOW_NOT_WHAT, which analysis/ does not import)
+IGNORED = {"seed", "train.device", "train.eval_every", "train.eval_budget_share", "train.save_checkpoint",
+           "train.log_every_s"}
 
 
 def _values(runs: pd.DataFrame) -> dict[str, set[str]]:

@@ -15,11 +15,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import sys
 from dataclasses import dataclass, field
 
 import torch
-from tqdm.auto import tqdm
 
 from budgetsweep.recipe import Recipe
 from budgetsweep.reductions.runtime import runtimes
@@ -27,6 +25,7 @@ from budgetsweep.train.auxiliary import Trainer
 from budgetsweep.flops import training_flops_per_example
 from budgetsweep.train.measure import SavedTensorMeter, tensor_megabytes
 from budgetsweep.train.optim import build_optimizer, param_groups
+from budgetsweep.train.progress import Progress
 from budgetsweep.train.precision import autocast, check_precision, grad_scaler, resolve_device
 from budgetsweep.train.sampling import ShuffledEpochs
 from budgetsweep.train.schedules import lr_multiplier
@@ -105,7 +104,12 @@ def _flops_per_example(recipe: Recipe, task, hooks, model, loss_fn, x0, y0) -> f
     return FLOPS.get(content_key("train", task_key(), recipe.model, tensor_signature(x0, y0)), count)
 
 
-def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> TrainResult:
+def train(recipe: Recipe, task, reporter, *, progress: bool | None = None, label: str = "train") -> TrainResult:
+    """Train ``recipe`` on ``task``, reporting cost and metrics to ``reporter``.
+
+    ``progress``: None shows a bar on a terminal and a log line every ``train.log_every_s`` seconds
+    elsewhere (budgetsweep.train.progress); True a bar; False nothing. ``label`` names the job there.
+    """
     # -- set-up -----------------------------------------------------------------------
     device = resolve_device(recipe.train.device)
     precision = recipe.train.precision
@@ -147,8 +151,8 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
     running, seen_since_eval, examples, input_elements = torch.zeros((), device=device), 0, 0, 0
     evaluated = 0  # examples evaluated (forward passes), which the plan prices as evaluation
     metrics: dict[str, float] = {}
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(total=total_steps, disable=not show, desc="train", leave=False, dynamic_ncols=True)
+    meter = Progress(total_steps, mode={None: "auto", True: "bar", False: "off"}[progress], every_s=t.log_every_s,
+                     label=label, objective=getattr(task, "objective", None))
     for step in range(total_steps):
         idx = sampler.next(step)  # shuffled epochs, or a curriculum's paced draw
         x_b, y_b = hooks.view(x[idx], y[idx], step, total_steps)  # e.g. a cheaper view early on
@@ -177,7 +181,7 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
         examples += batch
         input_elements += x_b.numel()
         reporter.add_cost(examples=batch, flops=flops_per_example * (x_b.numel() / example_size))
-        bar.update(1)
+        reported = None
 
         last = step + 1 == total_steps
         if (step + 1) % t.eval_every == 0 or last:
@@ -189,10 +193,10 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None) -> Tr
             metrics = {"train_loss": train_loss, **{f"val_{k}": v for k, v in val.items()}}
             if not all(math.isfinite(v) for v in val.values()):
                 raise NonFiniteLoss(f"validation metrics are not finite at step {step + 1}: {val}")
-            bar.set_postfix(loss=f"{train_loss:.4f}")
             reporter.report(step + 1, {"epoch": examples / n, "lr": lr, **metrics})
-            running, seen_since_eval = torch.zeros((), device=device), 0
-    bar.close()
+            running, seen_since_eval, reported = torch.zeros((), device=device), 0, metrics
+        meter.update(step + 1, reported)
+    meter.close()
 
     # -- final metrics ----------------------------------------------------------------
     if data.test_x is not None:
