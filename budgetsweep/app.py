@@ -60,7 +60,9 @@ def run(cfg: DictConfig, run_dir: str | Path, overrides: list[str], keep_going: 
         if plan.recipe.train.save_checkpoint:
             ctx.artifacts["checkpoint"] = _save_checkpoint(result.model, run_dir)
         ctx.finish(result.metrics)
-    log.info("%s %s: %s=%s (%s)", plan.reduction_label, ctx.status, objective.name, ctx.objective.value,
+    value = ctx.objective.value  # 4 significant digits to read; record.json keeps every digit
+    log.info("%s %s: %s=%s (%s)", plan.reduction_label, ctx.status, objective.name,
+             f"{value:.4g}" if isinstance(value, (int, float)) else value,
              ", ".join(f"{k}={v:.4g}" for k, v in ctx.metrics.items() if k.startswith("test_")))
     return ctx.objective_value()
 

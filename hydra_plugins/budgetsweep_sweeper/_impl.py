@@ -30,6 +30,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from budgetsweep.budget import outcome as outcomes
 from budgetsweep.budget import recovery
 from budgetsweep.budget import study_identity
+from budgetsweep.budget.trial_echo import hide_trial_overrides
 from budgetsweep.budget import trial_attrs as attrs
 from budgetsweep.budget.cost_model import CostModel, Work
 from budgetsweep.budget.job_timer import TimedTask
@@ -147,6 +148,7 @@ class BudgetSweeperImpl(Sweeper):
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.config = config
         self.hydra_context = hydra_context
+        hide_trial_overrides()  # launchers echo each job's overrides: the user's, not the trial's identity
         # every job is timed, so its wall time is known even when it writes no record
         self.launcher = Plugins.instance().instantiate_launcher(
             config=config, hydra_context=hydra_context, task_function=TimedTask(task_function))
