@@ -15,6 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from budgetsweep.loggers import build_loggers
 from budgetsweep.plan import ConfigError, plan_run
 from budgetsweep.recipe import FORWARD_SHARE
 from budgetsweep.records import Objective
@@ -34,7 +35,7 @@ def run(cfg: DictConfig, run_dir: str | Path, overrides: list[str], keep_going: 
     objective = Objective(plan.task.objective, objective_direction(plan.task.objective))
     ctx = RunContext(run_dir, plan, objective=objective, overrides=overrides, trial_link=link,
                      trial_node=trial_node, device_kind=_device_kind(plan.recipe.train.device),
-                     keep_going=keep_going)
+                     keep_going=keep_going, loggers=build_loggers(cfg.get("logger")))
     baseline = getattr(plan.task, "trivial_baseline", None)  # the learned verdict's reference
     ctx.baseline = baseline() if callable(baseline) else None
     with ctx:
@@ -92,8 +93,6 @@ def _job_label(link) -> str:
     multirun (parallel launchers interleave jobs in one log), else "train"."""
     if link is not None:
         return f"trial {link.number}"
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
     if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
         return f"job {HydraConfig.get().job.num}"
     return "train"

@@ -17,7 +17,7 @@ from budgetsweep.recipe import (FORWARD_SHARE, HOW_NOT_WHAT, DataSpec, OptimSpec
 from budgetsweep.reductions.base import Reduction, apply_all, reduction_label
 
 # overrides that do not define a configuration: how it is reduced, its seed, where it runs
-_NOT_CONFIG = ("reduction", "seed", "hydra", "budgetsweep", "guards", *(f"train.{name}" for name in HOW_NOT_WHAT))
+_NOT_CONFIG = ("reduction", "seed", "hydra", "budgetsweep", "guards", "logger", "hparams_search", *(f"train.{name}" for name in HOW_NOT_WHAT))
 
 
 class ConfigError(ValueError):

@@ -139,15 +139,15 @@ def temp_file_beside(path: Path) -> tuple[int, str]:
     raise FileExistsError(f"no free temporary name beside {path}")
 
 
-def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
-    """Write JSON to ``path`` through a temp file and rename, so readers never see a partial file.
-    The file's mode honours the umask, as any other output's."""
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` through a temp file and rename, so readers never see a partial
+    file. The file's mode honours the umask, as any other output's."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = temp_file_beside(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=False, allow_nan=True, default=str)
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -155,6 +155,11 @@ def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
+    """``write_text_atomic`` of ``data`` as indented JSON (NaN kept, other objects as text)."""
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, allow_nan=True, default=str))
 
 
 def write_record(run_dir: str | os.PathLike, record: RunRecord) -> Path:

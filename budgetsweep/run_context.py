@@ -153,9 +153,11 @@ class RunContext:
 
     def __init__(self, run_dir: str | Path, plan, *, objective: Objective, overrides: list[str] = (),
                  trial_link=None, trial_node=None, device_kind: str = "cpu", device_count: int = 1,
-                 raise_on_stop: bool = True, keep_going: bool = False) -> None:
-        """``keep_going``: record an exception as a failed run and swallow it, so a multirun goes on."""
+                 raise_on_stop: bool = True, keep_going: bool = False, loggers=()) -> None:
+        """``keep_going``: record an exception as a failed run and swallow it, so a multirun goes on.
+        ``loggers``: budgetsweep.loggers.MetricLogger instances fed every report, the config and the summary."""
         self.run_dir = Path(run_dir)
+        self.loggers = list(loggers)
         self.keep_going = keep_going
         self.plan = plan
         self.objective = objective
@@ -339,6 +341,14 @@ class RunContext:
         self._started = _now()
         self._history = open(self.run_dir / METRICS_FILE, "a", encoding="utf-8", buffering=1)
         self._write(RunStatus.RUNNING)  # a record left 'running' tells a reader the job died
+        if self.loggers:
+            from budgetsweep.loggers import flatten
+
+            # what is trained (the reduced recipe, its reductions) and what it is called (overrides, key)
+            config = flatten({"recipe": self.plan.recipe.to_dict(), "reductions": self.plan.reduction_label,
+                              "overrides": " ".join(self.overrides), "config_key": self.plan.config_key})
+            for logger in self.loggers:
+                logger.start(str(self.run_dir), self.run_dir.name, config)
         self._install_signal_handlers()
         self._arm_deadline()
         return self
@@ -441,6 +451,7 @@ class RunContext:
         self._warn_unhonoured()
         self._history.close()
         self._write(status, ended=True)
+        self._finish_loggers(status)
         if isinstance(exc, RunInterrupted):  # end the process as the signal would have; never go on
             log.error("run %s; its record says so", self.error)
             if exc.signum == signal.SIGINT:
@@ -453,6 +464,18 @@ class RunContext:
         if unmetered is not None:
             raise unmetered
         return isinstance(exc, StopRun)  # an early stop is an outcome, not an error
+
+    def _finish_loggers(self, status: RunStatus) -> None:
+        """After the record is written: a logger that fails now costs a warning, never the record."""
+        summary = {"objective": self.objective.name, "objective_value": self.objective.value,
+                   **{k: v for k, v in self.metrics.items()}, "examples": self.measured.examples,
+                   "flops": self.measured.flops, "wall_seconds": round(self.measured.wall_seconds, 4),
+                   "learned": self.learned().get("verdict"), "config_key": self.plan.config_key}
+        for logger in self.loggers:
+            try:
+                logger.finish(str(status), summary)
+            except Exception as exc:  # the run is recorded; an unreachable tracking server must not fail it
+                log.warning("logger %s could not finish: %s", type(logger).__name__, exc)
 
     # -- during the run -----------------------------------------------------------------
     def add_cost(self, examples: int = 0, flops: float = 0.0) -> None:
@@ -479,6 +502,8 @@ class RunContext:
         row = {"step": step, "examples": self.measured.examples, **metrics,
                "wall_seconds": round(self.measured.wall_seconds, 4)}
         self._history.write(json.dumps(row) + "\n")
+        for logger in self.loggers:  # the same row as metrics.jsonl
+            logger.log_metrics(step, {**metrics, "examples": row["examples"], "wall_seconds": row["wall_seconds"]})
         self.metrics.update({k: v for k, v in metrics.items() if k not in ("epoch", "lr")})
         value = metrics.get(self.objective.name)
         if value is not None:
@@ -676,6 +701,7 @@ def run_context(cfg, *, objective: str = "val_loss", direction: str | None = Non
     so the other jobs go on (``objective_value()`` is then NaN).
     Raises ValueError (naming the key) when a reduction cannot apply to this config.
     """
+    from budgetsweep.loggers import build_loggers
     from budgetsweep.plan import plan_user_run
     from budgetsweep.tasks.base import objective_direction
 
@@ -705,7 +731,8 @@ def run_context(cfg, *, objective: str = "val_loss", direction: str | None = Non
     direction = direction or objective_direction(objective)
     link, node = trial_link_from(cfg)
     ctx = RunContext(run_dir, plan, objective=Objective(objective, direction), overrides=overrides,
-                     trial_link=link, trial_node=node, raise_on_stop=raise_on_stop, keep_going=keep_going)
+                     trial_link=link, trial_node=node, raise_on_stop=raise_on_stop, keep_going=keep_going,
+                     loggers=build_loggers(cfg.get("logger") if hasattr(cfg, "get") else None))
     if baseline is not None:
         ctx.set_baseline(baseline)
     return ctx
