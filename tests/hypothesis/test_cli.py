@@ -87,8 +87,16 @@ def test_the_readme_command_runs_its_pairs_and_writes_registration_and_verdict(t
 
 @pytest.mark.parametrize("change, message", [
     ({"seeds": 1}, "seeds=1 is not allowed"),
+    ({"seeds": [4]}, "seeds=[4] is not allowed"),
     ({"candidate": ["train.warmup_steps=0"]}, "identical to baseline"),
+    # the same overrides in another order are the same arm
+    ({"common": ["task=teacher_student"], "baseline": ["train.epochs=2", "train.warmup_steps=0"],
+      "candidate": ["train.warmup_steps=0", "train.epochs=2"]}, "identical to baseline"),
     ({"alpha": 0.5}, "alpha=0.5 is not allowed"),
+    ({"alpha": 0}, "alpha=0 is not allowed"),
+    ({"alpha": -0.05}, "alpha=-0.05 is not allowed"),
+    # an exact sign-flip design that can never reach alpha (5 seeds two-sided: p >= 0.0625)
+    ({"seeds": 5, "sides": 2, "test": "permutation"}, "smallest 2-sided p is 0.0625"),
     ({"metric": "val_accuracy"}, "val_accuracy"),
     # different overrides, same composed configuration (20 is teacher_student's own warmup)
     ({"baseline": [], "candidate": ["train.warmup_steps=20"], "common": [*BASE["common"], "train.warmup_steps=20"]},
