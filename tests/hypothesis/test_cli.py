@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from budgetsweep.analysis.hypothesis_report import fmt4
 from budgetsweep.hypothesis.jobs import record_tag
 from tests.conftest import BIN, REPO, cli
 
@@ -75,6 +76,12 @@ def test_the_readme_command_runs_its_pairs_and_writes_registration_and_verdict(t
         assert p["candidate"] == recs[f"full/seed{p['seed']}/candidate"]["metrics"]["val_loss"]
     # an 8-step warmup helps here (README: p = 0.0025 on a CPU)
     assert verdict["verdict"] == "supported" and verdict["sentence"] in proc.stdout
+    # the report beside verdict.json, and the key numbers at 4 significant digits on the terminal
+    md = (folder / "report.md").read_text()
+    assert md.startswith(f"**{verdict['sentence']}**") and h in md and (folder / "report.html").is_file()
+    assert (folder / "figures" / "pairs_full.png").is_file()
+    mean = fmt4(verdict["scales"]["full"]["effect"]["mean_improvement"])
+    assert f"mean improvement {mean};" in proc.stdout and f"registration sha256 {h}" in proc.stdout
 
     # the same command again: nothing new runs, the verdict is the same
     again = subprocess.run([str(BIN / args[0]), *args[1:]], cwd=tmp_path, capture_output=True, text=True,
