@@ -6,31 +6,21 @@ failing when the procedure is calibrated, so the test does not flake.
 """
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
 from scipy import stats
 
-import budgetsweep
+from tests.conftest import benchmark_module
 
-SCRIPT = Path(budgetsweep.__file__).resolve().parents[1] / "benchmarks" / "hypothesis_calibration.py"
 REPS = 40
-
-
-def _module():
-    spec = importlib.util.spec_from_file_location("hypothesis_calibration", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.slow
 def test_false_positives_at_most_alpha_and_the_true_effect_detected_at_the_predicted_power(tmp_path):
     from budgetsweep.hypothesis.stats import power_paired_t
 
-    mod = _module()
+    mod = benchmark_module("hypothesis_calibration")
     res = mod.calibrate(REPS)
     alpha, n = mod.ALPHA, res["n_pairs"]
     # null, independent streams: P(count > ppf(0.999)) < 0.001 at a false-positive rate of alpha (40 reps: > 7)

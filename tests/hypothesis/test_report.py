@@ -9,13 +9,9 @@ import numpy as np
 from budgetsweep.analysis.hypothesis_report import fmt4, terminal_summary, write_report
 from budgetsweep.hypothesis import registration, verdict
 from budgetsweep.hypothesis.spec import parse
+from tests.hypothesis.test_verdict import BASE as SPEC
+from tests.hypothesis.test_verdict import BASELINE, CANDIDATE, STUB
 
-SPEC = {"name": "h", "baseline": ["optim.lr=0.001"], "candidate": ["optim.lr=0.002"], "metric": "val_loss",
-        "smallest_effect": 0.01, "seeds": [7, 3, 5, 1, 9], "alpha": 0.05, "scales": {"proxy": "proxy50", "full": True}}
-STUB = {s: {"baseline": {"overrides": [], "config": {"x": 1}}, "candidate": {"overrides": [], "config": {"x": 2}}}
-        for s in ("proxy", "full")}
-BASELINE = [0.50, 0.52, 0.49, 0.51, 0.53]
-CANDIDATE = [0.45, 0.48, 0.46, 0.45, 0.47]
 FULL_CANDIDATE = [0.47, 0.50, 0.48, 0.50, 0.50]
 
 
