@@ -243,10 +243,13 @@ def analyse(diffs, *, alpha: float, smallest_effect: float, power: float = 0.8, 
     notes = []
     mde = common["mde_dz"] * sd
     floor = smallest_sign_flip_p(n, sides)
-    if test == "permutation" and floor >= a:
+    if floor >= a and test == "permutation":
         mde = math.inf
         notes.append(f"with {n} pairs the exact sign-flip test cannot reach p < {a:.3g} "
                      f"(smallest possible p = {floor:.4g}): no effect can be detected")
+    elif floor >= a:
+        notes.append(f"with {n} pairs the exact sign-flip test cannot reach p < {a:.3g} (smallest possible p = "
+                     f"{floor:.4g}): the t-test's verdict rests on the differences being close to normal")
     p_decide = p_t if test == "t" else p_perm
     if p_decide < a and mean > 0:
         verdict = "supported"

@@ -117,6 +117,18 @@ def test_bad_input_exits_2_with_one_message_and_runs_nothing(tmp_path, change, m
     assert not list(tmp_path.rglob("record.json")) and not list(tmp_path.rglob("registration.json"))
 
 
+def test_a_diverging_candidate_is_a_result_and_makes_the_verdict_inconclusive(tmp_path):
+    # the record's error names budgetsweep.train.NonFiniteLoss: the job is done (not rerun), its pair not finite
+    data = dict(BASE, seeds=2, candidate=["optim.lr=1.0e+30", "train.warmup_steps=0"],
+                common=[*BASE["common"][:4], "train.epochs=1", *BASE["common"][5:]])
+    proc = run_cmd(tmp_path, data=data)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    v = json.loads((folder_of(tmp_path) / "verdict.json").read_text())
+    full = v["scales"]["full"]
+    assert v["verdict"] == "inconclusive" and full["nonfinite_seeds"] == [0, 1] and full["incomplete_seeds"] == []
+    assert [p["candidate"] for p in full["pairs"]] == [None, None] and "not finite" in proc.stdout
+
+
 def test_only_hydra_overrides_on_the_command_line(tmp_path):
     proc = run_cmd(tmp_path, "train.epochs=5", data=BASE)
     assert proc.returncode == 2 and "train.epochs=5" in proc.stderr

@@ -81,6 +81,10 @@ def test_permutation_test_that_cannot_reach_alpha_detects_nothing():
     res = analyse(d, alpha=0.05, smallest_effect=0.01, sides=2, test="permutation")
     assert res.verdict == "inconclusive" and math.isinf(res.mde)
     assert "cannot reach p < 0.05" in res.sentence and "0.0625" in res.sentence
+    # the t-test may decide at such an n, but the verdict says what it rests on
+    t = analyse(d, alpha=0.05, smallest_effect=0.01, sides=2)
+    assert t.verdict == "supported" and any("rests on the differences being close to normal" in x for x in t.notes)
+    assert not analyse(np.r_[d, 0.2], alpha=0.05, smallest_effect=0.01, sides=2).notes  # 6 pairs: 1/32 < 0.05
     # registering such a design is bad input (exit 2 in the command): it could never support anything
     with pytest.raises(HypothesisError, match="smallest 2-sided p is 0.0625"):
         parse(SPEC | {"sides": 2, "test": "permutation"})
