@@ -183,10 +183,11 @@ def parse(data, text: str = "") -> Hypothesis:
         raise _fail("power", data.get("power"), f"it must be in (alpha={alpha:g}, 1)")
     seeds, target, max_seeds = _seeds(data, alpha)
     n_max = len(seeds) if seeds else max_seeds
-    if test == "permutation" and smallest_sign_flip_p(n_max, int(sides)) >= alpha:
+    floor = smallest_sign_flip_p(n_max, int(sides))
+    if test == "permutation" and floor >= alpha:
         raise _fail("test", test, f"with {n_max} seeds the exact sign-flip test's smallest {int(sides)}-sided p is "
-                                  f"{smallest_sign_flip_p(n_max, int(sides)):.4g} >= alpha={alpha:g}, so it could never "
-                                  "support the candidate; use more seeds or test: t")
+                                  f"{floor:.4g} >= alpha={alpha:g}, so it could never support the candidate; "
+                                  "use more seeds or test: t")
     proxy, proxy_overrides, full = _scales(data["scales"])
     sequential = _sequential(data.get("sequential"), n_max)
     budget = _budget(data.get("budget"))

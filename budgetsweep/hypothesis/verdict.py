@@ -82,7 +82,8 @@ def _scale_entry(plan: dict, seq_plan: SequentialPlan | None, complete: list[dic
         seeds, sentence = _nonfinite_sentence(plan["metric"], complete)
         entry.update(n_pairs=len(complete), nonfinite_seeds=seeds, verdict="inconclusive", sentence=sentence)
         if seq_plan is not None:
-            entry["sequential"] = {"stop": True, "look": None, "reason": "a non-finite metric: the verdict cannot change"}
+            entry["sequential"] = {"stop": True, "look": None,
+                                   "reason": "a non-finite metric: the verdict cannot change"}
         return entry, None
     base, cand = [p["baseline"] for p in complete], [p["candidate"] for p in complete]
     d = np.array([p["improvement"] for p in entry["pairs"]])

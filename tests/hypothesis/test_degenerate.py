@@ -131,7 +131,8 @@ def test_sequential_looks_and_transfer_with_zero_variance():
     dec = decide(np.full(6, 0.02), plan, smallest_effect=0.01, arms=(np.full(6, 0.5), np.full(6, 0.48)))
     assert dec.stop and dec.analysis.verdict == "inconclusive" and dec.analysis.degenerate == "deterministic"
     stub = {**STUB, "proxy": STUB["full"]}
-    both = registration.build(parse(SPEC | {"scales": {"proxy": "proxy50", "full": True}}, text="x"), configurations=stub)
+    both = registration.build(parse(SPEC | {"scales": {"proxy": "proxy50", "full": True}}, text="x"),
+                              configurations=stub)
     h = both["registration_sha256"]
     res = [dict(r, registration=h) for r in _results(both, base[:5], base[:5] - 0.02)]
     res += [dict(r, scale="proxy") for r in res]
