@@ -40,5 +40,15 @@ def run_cli():
     return cli
 
 
+def benchmark_module(name: str):
+    """The script ``benchmarks/<name>.py`` loaded as a module (benchmarks/ is not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def load_json(path):
     return json.loads(Path(path).read_text())

@@ -204,3 +204,16 @@ def to_html(doc: Document, title: str) -> str:
 def write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
+
+
+def write_document(out: Path, doc: Document, title: str, stem: str = "report") -> tuple[Path, Path]:
+    """Write ``<stem>.md`` (its figures under ``figures/``) and ``<stem>.html`` in ``out``; returns both paths.
+    The figures must be rendered (``report.render_figures``)."""
+    text, files = to_markdown(doc)
+    for rel, data in files.items():
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_bytes(data)
+    md, page = out / f"{stem}.md", out / f"{stem}.html"
+    write_text(md, text)
+    write_text(page, to_html(doc, title))
+    return md, page

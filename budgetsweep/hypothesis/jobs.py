@@ -15,6 +15,7 @@ import math
 from budgetsweep.hypothesis.registration import ARMS
 
 TAG_KEY = "hypothesis"  # under cfg.budgetsweep
+DIVERGED_ERROR = "NonFiniteLoss"  # budgetsweep.train.loop.NonFiniteLoss (not imported: it would load torch)
 
 
 def job_overrides(registration: dict, scale: str, arm: str, seed: int) -> list[str]:
@@ -56,18 +57,30 @@ def record_tag(record: dict) -> dict | None:
     return None
 
 
+def diverged(record: dict) -> bool:
+    """A run that failed because its loss or metrics went non-finite (budgetsweep.train.NonFiniteLoss, named
+    in the record's error text): rerunning the same seed diverges again, so it is a result, not a crash."""
+    return record.get("status") == "failed" and DIVERGED_ERROR in str(record.get("error") or "")
+
+
 def result_from_record(record: dict, metric: str) -> dict | None:
     """{registration, scale, arm, seed, value} from a record.json dict, or None when the record is not a
-    completed hypothesis job or has no finite ``metric`` (a failed or budget-stopped run leaves its pair
-    incomplete: it is rerun on resume, never imputed)."""
+    hypothesis job, or is a failed (not diverged) or budget-stopped run (its pair stays incomplete: it is
+    rerun on resume, never imputed). A diverged run, or a completed one whose ``metric`` is not finite, has
+    value NaN: its job is done and verdict.py reports its pair as not finite."""
     tag = record_tag(record)
-    if not tag or record.get("status") != "completed":
+    if not tag:
         return None
-    value = (record.get("metrics") or {}).get(metric)
-    if value is None:
-        objective = record.get("objective") or {}
-        value = objective.get("value") if objective.get("name") == metric else None
-    if value is None or not math.isfinite(float(value)):
+    if diverged(record):
+        value = math.nan
+    elif record.get("status") != "completed":
         return None
+    else:
+        value = (record.get("metrics") or {}).get(metric)
+        if value is None:
+            objective = record.get("objective") or {}
+            value = objective.get("value") if objective.get("name") == metric else None
+        if value is None:  # no such metric: the registration checked the task reports it
+            return None
     return {"registration": str(tag["registration"]), "scale": tag["scale"], "arm": tag["arm"],
             "seed": int(record["seed"]), "value": float(value)}

@@ -118,20 +118,23 @@ class LookDecision:
     reason: str
 
 
-def decide(diffs, plan: SequentialPlan, *, smallest_effect: float, power: float = 0.8, test: str = "t") -> LookDecision:
+def decide(diffs, plan: SequentialPlan, *, smallest_effect: float, power: float = 0.8, test: str = "t",
+           arms=None) -> LookDecision:
     """Stop or continue given the complete pairs so far (``diffs`` in seed order, positive = better).
 
     The look analysed is the latest planned look with n_k <= len(diffs), on the first n_k pairs (pairs
     beyond a look wait for the next one, so a resumed run analyses exactly what was planned). Stops
     with ``supported`` or ``refuted`` when the look's nominal level decides; at the last look it stops
-    with whatever the verdict is."""
+    with whatever the verdict is. ``arms``: (baseline values, candidate values) in the same order, passed to
+    :func:`~budgetsweep.hypothesis.stats.analyse` for the look's pairs."""
     d = np.asarray(diffs, dtype=float)
     reached = [k for k, n in enumerate(plan.looks) if n <= d.size]
     if not reached:
         return LookDecision(False, None, None, f"{d.size} complete pair(s); first look at {plan.looks[0]}")
     k = reached[-1]
-    res = analyse(d[: plan.looks[k]], alpha=plan.alpha, smallest_effect=smallest_effect, power=power,
-                  sides=plan.sides, test=test, level_alpha=plan.levels[k])
+    n_k = plan.looks[k]
+    res = analyse(d[:n_k], alpha=plan.alpha, smallest_effect=smallest_effect, power=power, sides=plan.sides,
+                  test=test, level_alpha=plan.levels[k], arms=None if arms is None else [a[:n_k] for a in arms])
     last = k == len(plan.looks) - 1
     if res.verdict != "inconclusive":
         return LookDecision(True, k, res, f"look {k + 1} of {len(plan.looks)} ({plan.looks[k]} pairs): {res.verdict}")

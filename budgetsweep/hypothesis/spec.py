@@ -33,7 +33,7 @@ from pathlib import Path
 
 import yaml
 
-from budgetsweep.hypothesis.stats import DIRECTIONS, SIDES, TESTS
+from budgetsweep.hypothesis.stats import DIRECTIONS, SIDES, TESTS, smallest_sign_flip_p
 
 KEYS = ("name", "common", "baseline", "candidate", "metric", "direction", "smallest_effect", "seeds", "target_power",
         "max_seeds", "alpha", "sides", "test", "power", "scales", "sequential", "budget")
@@ -182,8 +182,14 @@ def parse(data, text: str = "") -> Hypothesis:
     if not alpha < power < 1:
         raise _fail("power", data.get("power"), f"it must be in (alpha={alpha:g}, 1)")
     seeds, target, max_seeds = _seeds(data, alpha)
+    n_max = len(seeds) if seeds else max_seeds
+    floor = smallest_sign_flip_p(n_max, int(sides))
+    if test == "permutation" and floor >= alpha:
+        raise _fail("test", test, f"with {n_max} seeds the exact sign-flip test's smallest {int(sides)}-sided p is "
+                                  f"{floor:.4g} >= alpha={alpha:g}, so it could never support the candidate; "
+                                  "use more seeds or test: t")
     proxy, proxy_overrides, full = _scales(data["scales"])
-    sequential = _sequential(data.get("sequential"), len(seeds) if seeds else max_seeds)
+    sequential = _sequential(data.get("sequential"), n_max)
     budget = _budget(data.get("budget"))
     return Hypothesis(name=name, baseline=baseline, candidate=candidate, metric=metric, direction=direction,
                       smallest_effect=smallest, alpha=alpha, seeds=seeds, target_power=target, max_seeds=max_seeds,

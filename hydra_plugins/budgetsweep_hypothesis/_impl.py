@@ -9,7 +9,9 @@ rerun finds it again. After each batch ``verdict.json`` is rebuilt from the reco
 looks a scale stops when :func:`~budgetsweep.hypothesis.sequential.decide` says so. With a registered
 budget (``examples``, ``flops``, ``gpu_hours``: the records' measured cost) a batch holds only the pairs
 that fit in what is left at the costliest complete pair's cost (the first batch: one pair), and the run
-stops when not one more fits; ``verdict.json`` then carries ``budget: {limit, unit, spent, stopped}``. The launcher's
+stops when not one more fits; ``verdict.json`` then carries ``budget: {limit, unit, spent, stopped}``. At the end
+``report.md``/``report.html`` (budgetsweep.analysis.hypothesis_report) are written beside verdict.json and the
+verdict sentence and key numbers are printed. The launcher's
 return values are not used: the records are the results, whichever process wrote them.
 """
 from __future__ import annotations
@@ -167,11 +169,14 @@ class HypothesisSweeperImpl:
             verdict_mod.write(folder, current)
         if job_idx == 0 and not self.budget_stopped:
             log.info("%s: every planned job already has its record; nothing to run", reg["name"])
-        print(f"{reg['name']} ({reg['registration_sha256'][:16]}): {current['sentence']}")
+        from budgetsweep.analysis.hypothesis_report import terminal_summary, write_report
+
+        md, page = write_report(folder, current)
+        print(terminal_summary(current))
         if self.budget_stopped:
             print(f"budget: spent {current['budget']['spent']:.6g} of {budget['limit']:.6g} {budget['unit']}; "
                   "stopped before the planned seeds were all run")
-        print(f"verdict: {folder / verdict_mod.VERDICT_FILE}")
+        print(f"verdict: {folder / verdict_mod.VERDICT_FILE}\nreport: {md} and {page}")
         return current
 
     def _pairs_within_budget(self, reg: dict, sweep_dir: Path, wanted: int) -> int:

@@ -4,21 +4,13 @@ The full check (2,400+ cases) is benchmarks/bootstrap_coverage.py; its figure is
 """
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-import budgetsweep
-
-SCRIPT = Path(budgetsweep.__file__).resolve().parents[1] / "benchmarks" / "bootstrap_coverage.py"
+from tests.conftest import benchmark_module
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("bootstrap_coverage", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module("bootstrap_coverage")
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from budgetsweep.analysis.hypothesis_report import fmt4
 from budgetsweep.hypothesis.jobs import record_tag
 from tests.conftest import BIN, REPO, cli
 
@@ -75,6 +76,12 @@ def test_the_readme_command_runs_its_pairs_and_writes_registration_and_verdict(t
         assert p["candidate"] == recs[f"full/seed{p['seed']}/candidate"]["metrics"]["val_loss"]
     # an 8-step warmup helps here (README: p = 0.0025 on a CPU)
     assert verdict["verdict"] == "supported" and verdict["sentence"] in proc.stdout
+    # the report beside verdict.json, and the key numbers at 4 significant digits on the terminal
+    md = (folder / "report.md").read_text()
+    assert md.startswith(f"**{verdict['sentence']}**") and h in md and (folder / "report.html").is_file()
+    assert (folder / "figures" / "pairs_full.png").is_file()
+    mean = fmt4(verdict["scales"]["full"]["effect"]["mean_improvement"])
+    assert f"mean improvement {mean};" in proc.stdout and f"registration sha256 {h}" in proc.stdout
 
     # the same command again: nothing new runs, the verdict is the same
     again = subprocess.run([str(BIN / args[0]), *args[1:]], cwd=tmp_path, capture_output=True, text=True,
@@ -87,8 +94,16 @@ def test_the_readme_command_runs_its_pairs_and_writes_registration_and_verdict(t
 
 @pytest.mark.parametrize("change, message", [
     ({"seeds": 1}, "seeds=1 is not allowed"),
+    ({"seeds": [4]}, "seeds=[4] is not allowed"),
     ({"candidate": ["train.warmup_steps=0"]}, "identical to baseline"),
+    # the same overrides in another order are the same arm
+    ({"common": ["task=teacher_student"], "baseline": ["train.epochs=2", "train.warmup_steps=0"],
+      "candidate": ["train.warmup_steps=0", "train.epochs=2"]}, "identical to baseline"),
     ({"alpha": 0.5}, "alpha=0.5 is not allowed"),
+    ({"alpha": 0}, "alpha=0 is not allowed"),
+    ({"alpha": -0.05}, "alpha=-0.05 is not allowed"),
+    # an exact sign-flip design that can never reach alpha (5 seeds two-sided: p >= 0.0625)
+    ({"seeds": 5, "sides": 2, "test": "permutation"}, "smallest 2-sided p is 0.0625"),
     ({"metric": "val_accuracy"}, "val_accuracy"),
     # different overrides, same composed configuration (20 is teacher_student's own warmup)
     ({"baseline": [], "candidate": ["train.warmup_steps=20"], "common": [*BASE["common"], "train.warmup_steps=20"]},
@@ -100,6 +115,18 @@ def test_bad_input_exits_2_with_one_message_and_runs_nothing(tmp_path, change, m
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert not list(tmp_path.rglob("record.json")) and not list(tmp_path.rglob("registration.json"))
+
+
+def test_a_diverging_candidate_is_a_result_and_makes_the_verdict_inconclusive(tmp_path):
+    # the record's error names budgetsweep.train.NonFiniteLoss: the job is done (not rerun), its pair not finite
+    data = dict(BASE, seeds=2, candidate=["optim.lr=1.0e+30", "train.warmup_steps=0"],
+                common=[*BASE["common"][:4], "train.epochs=1", *BASE["common"][5:]])
+    proc = run_cmd(tmp_path, data=data)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    v = json.loads((folder_of(tmp_path) / "verdict.json").read_text())
+    full = v["scales"]["full"]
+    assert v["verdict"] == "inconclusive" and full["nonfinite_seeds"] == [0, 1] and full["incomplete_seeds"] == []
+    assert [p["candidate"] for p in full["pairs"]] == [None, None] and "not finite" in proc.stdout
 
 
 def test_only_hydra_overrides_on_the_command_line(tmp_path):

@@ -1,4 +1,6 @@
 """The paired design's job list and results from records, without a launcher."""
+import math
+
 from budgetsweep.hypothesis import registration
 from budgetsweep.hypothesis.jobs import job_order, job_overrides, result_from_record
 from budgetsweep.hypothesis.spec import parse
@@ -42,7 +44,7 @@ def test_job_overrides_compose_and_tag_the_record():
     assert cfg.budgetsweep.hypothesis.registration == "12e4" + "0" * 60
 
 
-def test_result_from_record_keeps_completed_finite_runs_only():
+def test_result_from_record_keeps_completed_and_diverged_runs():
     tag = {"registration": "1e" + "a" * 62, "scale": "proxy", "arm": "baseline"}
     reg = {"registration_sha256": tag["registration"]}
     # a record as the app writes it: config holds the hyperparameters only, the tag is one of the overrides
@@ -52,5 +54,7 @@ def test_result_from_record_keeps_completed_finite_runs_only():
               "metrics": {"val_loss": 0.25}, "objective": {"name": "val_loss", "value": 0.25}}
     assert result_from_record(record, "val_loss") == {**tag, "seed": 3, "value": 0.25}
     assert result_from_record({**record, "status": "failed"}, "val_loss") is None
-    assert result_from_record({**record, "metrics": {"val_loss": float("nan")}, "objective": {}}, "val_loss") is None
+    # a non-finite metric is a result (NaN), not a crash to rerun: verdict.py reports its pair
+    nan = result_from_record({**record, "metrics": {"val_loss": float("nan")}, "objective": {}}, "val_loss")
+    assert math.isnan(nan["value"]) and nan["seed"] == 3
     assert result_from_record({**record, "overrides": ["seed=3"]}, "val_loss") is None

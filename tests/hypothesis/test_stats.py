@@ -151,10 +151,12 @@ def test_transfer_ratio_with_fieller_interval():
 
 
 def test_constant_differences_and_large_n():
-    # identical arms measured exactly (every difference 0): the interval is [0, 0], below any smallest effect
+    # every difference 0: the t-test is undefined; the exact sign-flip test of "improvement >= 0.01" gives 1/32
     zero = analyse(np.zeros(5), alpha=0.05, smallest_effect=0.01)
-    assert zero.verdict == "refuted" and zero.p_t == 1.0 and zero.ci == (0.0, 0.0)
-    assert analyse(np.full(5, 0.02), alpha=0.05, smallest_effect=0.01).verdict == "supported"
+    assert zero.verdict == "refuted" and math.isnan(zero.p_t) and all(map(math.isnan, zero.ci))
+    assert zero.degenerate == "constant" and "zero variance" in zero.sentence
+    # every difference 0.02: one-sided sign-flip p = 1/32 < 0.05 (tests/hypothesis/test_degenerate.py: the rest)
+    assert analyse(np.full(5, 0.02), alpha=0.05, smallest_effect=0.01).p_permutation == pytest.approx(1 / 32)
     # above 20 pairs the sign-flip test is a seeded Monte Carlo, close to the exact answer's normal limit
     d = np.random.default_rng(3).normal(0.3, 1.0, size=24)
     p, method = sign_flip_p(d, 1)
