@@ -402,8 +402,7 @@ class _Run:
         self.book.take_over(trial, self.s.owner)
         for name, distribution in self.space.distributions.items():
             trial._suggest(name, distribution)
-        for name, value in self.space.fixed.items():
-            trial.set_user_attr(name, value)
+        self.book.write_user_attrs(trial, dict(self.space.fixed))  # one commit, not one per parameter
         if self.s.custom_search_space is not None:
             try:
                 self.s.custom_search_space(self.s.config, trial)
