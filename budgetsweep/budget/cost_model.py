@@ -189,25 +189,29 @@ class CostModel:
         FLOP, so a wide model would be predicted many times too slow and refused as not fitting.
 
         Without a slope (the rung's trials span less than 2x of work) the ratio is used near the work it
-        was measured on; beyond ``RATIO_REACH`` x that work, the extra work is priced at no more than
-        ``1 / assumed_flops_per_second``, the configured (deliberately slow) throughput."""
-        n = len(same)
+        was measured on (within ``RATIO_REACH`` x): far less work is predicted as long as the least
+        measured (its time may be all fixed cost), and beyond ``RATIO_REACH`` x the most, the extra work
+        is priced at no more than ``1 / assumed_flops_per_second``, the configured (slow) throughput."""
         whole = [o for o in same if o.completed]
         if slope is not None and whole:
             # completed trials did all their work: the line and its spread; a trial stopped early (often in
             # its set-up, before most of the fixed cost) would drag both down
-            n = len(whole)
             a = max(0.0, statistics.median(o.device_seconds - slope * o.flops for o in whole))
             spread, how = self.upper([o.device_seconds / (a + slope * o.flops) for o in whole], noisy=True)
             return ((a + slope * flops) * spread,
-                    f"calibrated:{label} (n={n}, {a:.3g} s + FLOPs / {1.0 / slope:.3g} FLOP/s, {how})")
+                    f"calibrated:{label} (n={len(whole)}, {a:.3g} s + FLOPs / {1.0 / slope:.3g} FLOP/s, {how})")
+        # a trial stopped in its set-up did few FLOPs in much time: its ratio would price every trial as all
+        # fixed cost, so completed trials give the ratio once there are any
+        same = whole or same
         rate, how = self.upper([o.device_seconds / o.flops for o in same], noisy=True)
-        reach = max(o.flops for o in same)
+        reach, low = max(o.flops for o in same), min(o.flops for o in same)
+        if flops * RATIO_REACH < low:  # far less work than any measured: as long as the least (maybe all fixed cost)
+            return low * rate, f"calibrated:{label} (n={len(same)}, {how}), at least its least work's time"
         if flops <= RATIO_REACH * reach:
-            return flops * rate, f"calibrated:{label} (n={n}, {how})"
+            return flops * rate, f"calibrated:{label} (n={len(same)}, {how})"
         capped = min(rate, (1.0 + self.safety_margin) / self.assumed_flops_per_second)
         seconds = reach * rate + (flops - reach) * capped
-        return seconds, (f"calibrated:{label} (n={n}, {how}) up to {reach:.3g} FLOPs, beyond at "
+        return seconds, (f"calibrated:{label} (n={len(same)}, {how}) up to {reach:.3g} FLOPs, beyond at "
                          f"{1.0 / capped:.3g} FLOP/s (assumed_flops_per_second with the margin)")
 
     def _slope(self, points: Sequence[Observation]) -> float | None:

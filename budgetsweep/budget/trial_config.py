@@ -8,11 +8,12 @@ choices) is merged into a base, then the other overrides are applied to it in th
 values (``optim.lr=0.01``). So ``TrialComposer`` composes the first stage once per set of non-plain
 overrides (group choices, ``+``/``~`` values; cached), and for each job copies that base and
 applies the job's plain and ``++`` (force-add) values with Hydra's own function, then writes the
-``hydra`` node's override records as Hydra does. Anything else (a ``hydra.`` key, a sweep, a dict value for a config group, a
-plain key that overlaps a ``+``/``~`` override, any error) is composed by ``load_sweep_config``
-itself: the full compose is the reference, this is only a shortcut to the same config
-(tests/budget/test_trial_config.py and tests/test_compose_memo.py compare them). Used by the budget
-sweeper's planning and, through ``budgetsweep/compose_memo.py``, by Hydra's basic sweeper.
+``hydra`` node's override records as Hydra does. Anything else (a ``hydra.`` key, a sweep, a dict
+value for a config group, a plain key that overlaps a ``+``/``~`` override, any error) is composed
+by ``load_sweep_config`` itself: the full compose is the reference, this is only a shortcut to the
+same config (tests/budget/test_trial_config.py and tests/test_compose_memo.py compare them). Used by
+the budget sweeper's planning and launches and, through ``budgetsweep/compose_memo.py``, by Hydra's
+basic sweeper.
 """
 from __future__ import annotations
 
@@ -102,7 +103,7 @@ class TrialComposer:
     def _forced_value(o: Any) -> bool:
         """``++key=value`` on a key that is no config group: Hydra applies it with the plain values, in
         the given order (``_apply_overrides_to_config``, force-add), so it is derived like them. The budget
-        sweeper's ``++budgetsweep.trial={...}`` differs in every job: as a base, every job was a full compose."""
+        sweeper's ``++budgetsweep.trial={...}`` differs in every job: as a base, each job was a full compose."""
         return o.is_force_add() and o.package is None and not o.is_sweep_override()
 
     def _repository(self) -> Any:

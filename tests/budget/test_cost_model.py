@@ -208,3 +208,13 @@ def test_without_a_span_a_small_model_ratio_is_not_extrapolated_far():
     far = model.predict(Work("full", flops=1.5e11), history)
     assert far.cost == pytest.approx((f0 * rate + (1.5e11 - f0) * 1.25e-9) / 3600)
     assert far.cost < 1.5e11 * rate / 3600 / 5  # the ratio alone: 1.5e11 x 1.3e-8 s = 1,950 s
+
+
+def test_without_a_slope_less_work_is_not_predicted_faster_than_the_least_measured():
+    """One wide trial completed (0.87 s, mostly fixed cost): a narrow one at 1/50 of its FLOPs is not 0.02 s (it was
+    stopped at its reservation), and trials stopped in their set-up (tiny work, 0.1 s) do not price it at 20 s."""
+    model = CostModel("gpu_hours", safety_margin=0.25)
+    history = [Observation("full", 0.87 / 3600, flops=1.4e9, device_seconds=0.87),
+               Observation("full", 0.1 / 3600, completed=False, censored=True, flops=1e6, device_seconds=0.1)]
+    narrow = model.predict(Work("full", flops=2.9e7), history)
+    assert narrow.cost == pytest.approx(0.87 * 1.25 / 3600)
