@@ -174,14 +174,17 @@ def report(results: dict, size: tuple[float, float] | None, args, command: str) 
                   "trivial app)", "",
                   f"Median interval between job starts: trials 20-40 {early:.3f} s, last 20 trials {late:.3f} s: "
                   f"**{late / early:.2f}x** (target: at most 1.2x)."]
-    lines += ["", "Where the time goes. The basic sweeper composes each job's config twice (once to validate "
-              "the batch, once to launch it); the budget sweeper composes it once in the launcher and, for an "
-              "app with a `task` under a budget limit, plans the trial's cost on a copy of the sweep's base "
-              "config (composed once per set of config-group choices) with the trial's plain overrides "
-              "applied (without a limit nothing is predicted, so nothing is planned). It spends the rest on Optuna's "
-              "ask/suggest/tell, the trial's attributes (written in one transaction) and the ledger's reserve "
-              "and commit against the SQLite study; Optuna's cached storage reads only new or unfinished trials "
-              "per ask, so the cost stays flat as the study grows."]
+    lines += ["", "Where the time goes. Composition: the basic sweeper composes each job twice (to validate the "
+              "batch, then to launch it); `budgetsweep/compose_memo.py` makes that one composition derived from a "
+              "base composed once per set of config-group choices, plus a copy. The budget sweeper's launches "
+              "derive each job's config the same way, once (its per-job `++budgetsweep.trial` override is applied "
+              "with the plain values; it used to make every job a full Hydra compose), and under a limit each "
+              "trial is also planned on another derived config. What the budget sweeper adds per trial is Optuna "
+              "and the database: the sampler (TPE, over the study's trials at every ask), Optuna's ask (a look for "
+              "waiting trials, the new trial read back) and tell, the trial's attributes (one transaction), the "
+              "ledger's reserve and commit, and, in the job, reading its trial and reporting to it. Start-up: "
+              "importing Optuna and SQLAlchemy, SQLAlchemy's ORM models and mapper set-up at the first query, "
+              "and opening the study and the ledger."]
     return "\n".join(lines) + "\n"
 
 
