@@ -33,6 +33,10 @@ from datetime import datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# compiled bytecode, as an installed package has it (pip compiles on install): with PYTHONDONTWRITEBYTECODE set
+# every start recompiles each budgetsweep module from source (~10 ms each on a loaded 2-core machine), which
+# only the budget sweeper's start-up would pay. Kept out of the source tree; warmed before any measurement.
+PYCACHE = os.path.join(tempfile.gettempdir(), "budgetsweep-overhead-pycache")
 APPS = {"trivial": (["-m", "tests.apps.trivial_app"], []),
         "digits": (["-m", "budgetsweep.app"], ["task=digits", "train.epochs=null", "train.steps=1"])}
 
@@ -57,7 +61,8 @@ def run_once(name: str, app: str, n: int, keep: Path | None = None) -> tuple[flo
         sweep_dir = keep or Path(tmp, "sweep")
         module, overrides = APPS[app]
         cmd = [sys.executable, *module, "-m", f"hydra.sweep.dir={sweep_dir}", *overrides, *sweeper_args(name, app, n)]
-        env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+        env = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+               "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "PYTHONPYCACHEPREFIX": PYCACHE}
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True)
@@ -86,6 +91,8 @@ def measure(names: list[str], app: str, small: int, large: int, repeats: int,
     sweeps (noise on a shared machine only adds time), and, with ``startup_repeats``, start-up
     ("startup": the fastest one-trial sweep minus one trial's wall time)."""
     runs = {name: {"small": [], "large": [], "one": []} for name in names}
+    for name in names:  # compiles every module into PYCACHE, so no measured run pays for it
+        run_once(name, app, 1)
     for i in range(max(repeats, startup_repeats)):
         for name in names:  # interleaved, so drifting machine load hits every sweeper alike
             if i < repeats:
@@ -144,7 +151,8 @@ def report(results: dict, size: tuple[float, float] | None, args, command: str) 
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}, no GPU use; load average at the end {os.getloadavg()[0]:.1f} "
-        "(other work shared the machine).",
+        "(other work shared the machine). Modules run from compiled bytecode, as installed ones do "
+        "(PYTHONPYCACHEPREFIX, warmed by one sweep of each sweeper before any measurement).",
     ]
     digits = "`budgetsweep task=digits train.epochs=null train.steps=1`"
     for app, title, small, large in (("trivial", "Trivial app (`tests/apps/trivial_app.py`)", args.small, args.large),
@@ -166,14 +174,17 @@ def report(results: dict, size: tuple[float, float] | None, args, command: str) 
                   "trivial app)", "",
                   f"Median interval between job starts: trials 20-40 {early:.3f} s, last 20 trials {late:.3f} s: "
                   f"**{late / early:.2f}x** (target: at most 1.2x)."]
-    lines += ["", "Where the time goes. The basic sweeper composes each job's config twice (once to validate "
-              "the batch, once to launch it); the budget sweeper composes it once in the launcher and, for an "
-              "app with a `task` under a budget limit, plans the trial's cost on a copy of the sweep's base "
-              "config (composed once per set of config-group choices) with the trial's plain overrides "
-              "applied (without a limit nothing is predicted, so nothing is planned). It spends the rest on Optuna's "
-              "ask/suggest/tell, the trial's attributes (written in one transaction) and the ledger's reserve "
-              "and commit against the SQLite study; Optuna's cached storage reads only new or unfinished trials "
-              "per ask, so the cost stays flat as the study grows."]
+    lines += ["", "Where the time goes. Composition: the basic sweeper composes each job twice (to validate the "
+              "batch, then to launch it); `budgetsweep/compose_memo.py` makes that one composition derived from a "
+              "base composed once per set of config-group choices, plus a copy. The budget sweeper's launches "
+              "derive each job's config the same way, once (its per-job `++budgetsweep.trial` override is applied "
+              "with the plain values; it used to make every job a full Hydra compose), and under a limit each "
+              "trial is also planned on another derived config. What the budget sweeper adds per trial is Optuna "
+              "and the database: the sampler (TPE, over the study's trials at every ask), Optuna's ask (a look for "
+              "waiting trials, the new trial read back) and tell, the trial's attributes (one transaction), the "
+              "ledger's reserve and commit, and, in the job, reading its trial and reporting to it. Start-up: "
+              "importing Optuna and SQLAlchemy, SQLAlchemy's ORM models and mapper set-up at the first query, "
+              "and opening the study and the ledger."]
     return "\n".join(lines) + "\n"
 
 

@@ -15,8 +15,9 @@ about 0.18 s on an idle CPU (DESIGN section 11; ``analysis/proxy_sweep_speed.md`
   (``budgetsweep.budget.trial_config.TrialComposer``, shared with the budget sweeper); whenever that
   might differ from Hydra's composition (a plain key meeting a ``+``/``~``/``++`` override, a
   ``hydra.`` key, any error), Hydra composes the job itself;
-- the first composition of a job is kept and handed to the second call with the same master config
-  and overrides, once; the first caller gets a copy (nobody else ever sees the kept object, so
+- under Hydra's basic sweeper, the first composition of a job is kept and handed to the second call
+  with the same master config and overrides, once (other sweepers, such as the budget sweeper,
+  compose each job once: derived, nothing kept); the first caller gets a copy (nobody else ever sees the kept object, so
   whatever a caller does to its copy cannot reach the launcher).
 
 The result is Hydra's own composition of the same inputs: identical, hydra node included
@@ -34,6 +35,7 @@ import functools
 from collections import OrderedDict
 
 BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 MAX_KEPT = 64  # compositions kept at once: ~23 MiB at most
 
 
@@ -72,8 +74,11 @@ class ComposeMemo:
 
     def load_sweep_config(self, original, loader, master_config, sweep_overrides):
         """``ConfigLoaderImpl.load_sweep_config`` through the memo; same arguments, same result."""
-        if _launcher_target(master_config) != BASIC_LAUNCHER:
+        if _target(master_config, "launcher") != BASIC_LAUNCHER:
             return original(loader, master_config, sweep_overrides)
+        if _target(master_config, "sweeper") != BASIC_SWEEPER:
+            # composed once per job (the budget sweeper validates no batch): derived, nothing to keep
+            return self._compose(original, loader, master_config, sweep_overrides)
         key = (id(loader), id(master_config), tuple(sweep_overrides))
         entry = self.kept.pop(key, None)
         # the master config object is held by the entry, so an equal id is the same object
@@ -92,9 +97,10 @@ class ComposeMemo:
         self._composer = None
 
 
-def _launcher_target(master_config) -> str | None:
+def _target(master_config, plugin: str) -> str | None:
+    """``hydra.<plugin>._target_`` of the sweep's config (plugin: launcher or sweeper)."""
     try:
-        return master_config.hydra.launcher._target_
+        return master_config.hydra[plugin]._target_
     except Exception:  # no hydra node or no launcher: not a sweep we know
         return None
 

@@ -183,3 +183,17 @@ def test_every_job_of_a_grid_sees_hydras_own_config(tmp_path, monkeypatch, grid)
     assert len(hydra_calls) == 2 + 2 * len(hydras)
     assert len(our_calls) == 2 + len(groups)
     assert memo.hits == len(hydras)
+
+
+def test_under_the_budget_sweeper_each_job_is_derived_once_and_nothing_is_kept(loader):
+    """The budget sweeper composes a job once (in the launcher), with its identity override ``++budgetsweep.trial``
+    new in every job: each job is derived from one base (Hydra's own config still), and nothing is kept."""
+    memo, original = ComposeMemo(), ConfigLoaderImpl.load_sweep_config
+    master = loader.load_configuration("config", ["hydra/sweeper=budget"], RunMode.MULTIRUN)
+    for number in range(3):
+        overrides = [f"optim.lr={0.01 * (number + 1)}", "task=digits",
+                     f"++budgetsweep.trial={{number:{number},study_name:'s',unit:examples,reservation:{number}.5}}"]
+        got = memo.load_sweep_config(original, loader, master, overrides)
+        assert _plain(got) == _plain(original(loader, master, overrides))
+        assert got.budgetsweep.trial.number == number
+    assert not memo.kept and memo.full_composes == 1

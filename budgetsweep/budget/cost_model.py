@@ -3,10 +3,15 @@
 - ``examples`` and ``flops``: the plan's analytic work (examples x per-example FLOPs), exact.
 - ``gpu_hours``: the plan's FLOPs (training and evaluation: ``Work.eval_flops``, records'
   ``info.eval_flops``) x device-seconds per FLOP. Trials of one study may run at rungs
-  of very different cost (DESIGN section 12), so the rate is calibrated per reduction label first
-  (device-seconds / FLOPs of that label's completed and budget-stopped trials: a ratio at one rung
-  absorbs that rung's fixed overhead, and a stopped trial's ratio over the work it did is as good
-  a measurement as a completed one's), then across labels (least squares seconds = a + b x FLOPs
+  of very different cost (DESIGN section 12), so it is calibrated per reduction label first, from
+  that label's completed and budget-stopped trials (a stopped trial's seconds over the work it did
+  are as good a measurement as a completed one's): seconds = a + b x FLOPs, the slope b shared by
+  every label (one device; least squares within labels once a label's trials span 2x of work, as a
+  search over model width does) and the intercept a the label's own fixed cost. A pure ratio
+  seconds / FLOPs learned on small models charges their fixed cost per FLOP and predicted a wide
+  model 12x too slow, so trials that fit were refused; without a slope the ratio is trusted only up
+  to ``RATIO_REACH`` x the work it was measured on, and work beyond is priced at no more than
+  ``assumed_flops_per_second``. Then across labels (least squares seconds = a + b x FLOPs
   when three or more trials span a 2x range of FLOPs, pruned ones included, else the median ratio
   of completed trials), and before any trial completed from a deliberately slow default:
   ``assumed_overhead_seconds + flops / assumed_flops_per_second``, raised to what unfinished trials
@@ -45,6 +50,11 @@ def _t90(dof: int) -> float:
     from scipy.stats import t  # only once there is a spread to measure
 
     return float(t.ppf(0.9, dof))
+
+
+# beyond this many times the largest work a rung's seconds per FLOP was measured on, that ratio (which
+# carries the rung's fixed cost) is not trusted to price the extra work
+RATIO_REACH = 2.0
 
 
 class CostModelError(ValueError):
@@ -157,10 +167,10 @@ class CostModel:
         margin = 1.0 + self.safety_margin
         points = [o for o in history if o.flops > 0 and o.device_seconds > 0]
         done = [o for o in points if o.completed]
-        same = [o.device_seconds / o.flops for o in points if (o.completed or o.censored) and o.label == work.label]
+        measured = [o for o in points if o.completed or o.censored]
+        same = [o for o in measured if o.label == work.label]
         if same:
-            rate, how = self.upper(same, noisy=True)
-            return flops * rate, f"calibrated:{work.label} (n={len(same)}, {how})"
+            return self._per_label(flops, work.label, same, self._slope([o for o in measured if o.completed]))
         fit = self._affine_fit(points)
         if fit is not None:
             a, b = fit
@@ -169,6 +179,61 @@ class CostModel:
             rate = statistics.median(o.device_seconds / o.flops for o in done)
             return flops * rate * margin, f"calibrated:all labels (n={len(done)})"
         return self._default_seconds(flops, points, history)
+
+    def _per_label(self, flops: float, label: str, same: Sequence[Observation],
+                   slope: float | None) -> tuple[float, str]:
+        """Device seconds of ``flops`` of work at rung ``label`` from that rung's measured trials ``same``:
+        seconds = a + b x FLOPs, with ``slope`` b shared by every rung (one device) and the rung's own
+        intercept a (its steps' fixed cost: optimizer, Python, kernel launches), times the spread of the
+        measurements around the line. A pure ratio (seconds / FLOPs) charges a small model's fixed cost per
+        FLOP, so a wide model would be predicted many times too slow and refused as not fitting.
+
+        Without a slope (the rung's trials span less than 2x of work) the ratio is used near the work it
+        was measured on (within ``RATIO_REACH`` x): far less work is predicted as long as the least
+        measured (its time may be all fixed cost), and beyond ``RATIO_REACH`` x the most, the extra work
+        is priced at no more than ``1 / assumed_flops_per_second``, the configured (slow) throughput."""
+        whole = [o for o in same if o.completed]
+        if slope is not None and whole:
+            # completed trials did all their work: the line and its spread; a trial stopped early (often in
+            # its set-up, before most of the fixed cost) would drag both down
+            a = max(0.0, statistics.median(o.device_seconds - slope * o.flops for o in whole))
+            spread, how = self.upper([o.device_seconds / (a + slope * o.flops) for o in whole], noisy=True)
+            return ((a + slope * flops) * spread,
+                    f"calibrated:{label} (n={len(whole)}, {a:.3g} s + FLOPs / {1.0 / slope:.3g} FLOP/s, {how})")
+        # a trial stopped in its set-up did few FLOPs in much time: its ratio would price every trial as all
+        # fixed cost, so completed trials give the ratio once there are any
+        same = whole or same
+        rate, how = self.upper([o.device_seconds / o.flops for o in same], noisy=True)
+        reach, low = max(o.flops for o in same), min(o.flops for o in same)
+        if flops * RATIO_REACH < low:  # far less work than any measured: as long as the least (maybe all fixed cost)
+            return low * rate, f"calibrated:{label} (n={len(same)}, {how}), at least its least work's time"
+        if flops <= RATIO_REACH * reach:
+            return flops * rate, f"calibrated:{label} (n={len(same)}, {how})"
+        capped = min(rate, (1.0 + self.safety_margin) / self.assumed_flops_per_second)
+        seconds = reach * rate + (flops - reach) * capped
+        return seconds, (f"calibrated:{label} (n={len(same)}, {how}) up to {reach:.3g} FLOPs, beyond at "
+                         f"{1.0 / capped:.3g} FLOP/s (assumed_flops_per_second with the margin)")
+
+    def _slope(self, points: Sequence[Observation]) -> float | None:
+        """Device seconds per FLOP shared by every rung: least squares of seconds on FLOPs within each
+        label (each label's means removed, so rungs of different fixed cost do not bias it); None unless
+        ``min_fit_points`` points are given, one label spans 2x of work, and the slope is positive."""
+        if len(points) < self.min_fit_points:
+            return None
+        by_label: dict[str, list[Observation]] = {}
+        for o in points:
+            by_label.setdefault(o.label, []).append(o)
+        sxy = sxx = 0.0
+        spans = False
+        for group in by_label.values():
+            xs = [o.flops for o in group]
+            spans = spans or max(xs) >= 2 * min(xs)
+            mx, my = statistics.fmean(xs), statistics.fmean(o.device_seconds for o in group)
+            sxy += sum((o.flops - mx) * (o.device_seconds - my) for o in group)
+            sxx += sum((x - mx) ** 2 for x in xs)
+        if not spans or sxx <= 0 or sxy <= 0:
+            return None
+        return sxy / sxx
 
     def _default_seconds(self, flops: float, points: Sequence[Observation],
                          history: Sequence[Observation] = ()) -> tuple[float, str]:

@@ -9,10 +9,13 @@ Syne Tune's stopping criteria choose from a tuner's status.
 from __future__ import annotations
 
 import enum
+import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from budgetsweep.budget.ledger import NO_BUDGET, NO_SLOT, RESERVED_OK
 from budgetsweep.budget.settings import BudgetSettings
+from budgetsweep.budget.units import format_cost
 
 
 class Action(enum.StrEnum):
@@ -57,3 +60,27 @@ def decide(ledger: LedgerState, cheapest: float, skipped: int, settings: BudgetS
     if skipped < settings.max_skipped and cheapest <= ledger.remaining:
         return Action.SKIP
     return Action.STOP
+
+
+# a sweep that stops with at least this share of its limit left, while its completed trials cost less than
+# what is left, says so: the prediction that did not fit may be too high
+UNSPENT_SHARE = 0.1
+
+
+def unspent_warning(*, number: int, predicted: float, basis: str, remaining: float, limit: float,
+                    completed: Sequence[float], unit: str) -> str | None:
+    """The one warning of a sweep stopped because trial ``number``'s prediction (``predicted``, made by
+    ``basis``) did not fit ``remaining`` of ``limit``, when that leaves a large share unspent although
+    trials measured so far (``completed``: their costs) cost less than what remains; else None."""
+    if limit <= 0 or remaining < UNSPENT_SHARE * limit:
+        return None
+    typical = statistics.median(completed) if completed else None
+    if typical is not None and typical > remaining:
+        return None  # nothing seen so far would have fitted: the budget is spent, to one trial's grain
+    seen = (f"; completed trials cost {format_cost(typical, unit)} {unit} (median of {len(completed)})"
+            if typical is not None else "")
+    return (f"The sweep stopped with {remaining / limit:.0%} of the budget unspent "
+            f"({format_cost(remaining, unit)} of {format_cost(limit, unit)} {unit}): trial {number} was predicted "
+            f"to cost {format_cost(predicted, unit)} {unit} ({basis}), more than remains{seen}. If that prediction "
+            "is too high, lower hydra.sweeper.budget.safety_margin or set assumed_flops_per_second nearer this "
+            "device's throughput, or raise the limit; rerunning the same command resumes the study")

@@ -179,8 +179,15 @@ class TrialBook:
     def trial_id(self, trial) -> int:
         number = trial if isinstance(trial, int) else trial.number
         if number not in self._ids:
-            self._ids[number] = self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
+            known = getattr(trial, "_trial_id", None)  # an Optuna Trial/FrozenTrial knows it: no query
+            self._ids[number] = known if isinstance(known, int) else \
+                self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
         return self._ids[number]
+
+    def write_user_attrs(self, trial, values: dict[str, Any]) -> None:
+        """User attributes of an asked trial (a sweep's fixed parameters), in one transaction."""
+        if values:
+            _set(self.storage, self.trial_id(trial), values)
 
     def write_result(self, trial, **fields: Any) -> None:
         """A finished trial's result and cost; ``fields`` as ``write_result``'s."""
@@ -194,7 +201,8 @@ class TrialBook:
 
     def take_over(self, trial, owner: str) -> None:
         """A trial popped from the queue that another sweeper had named: it is ``owner``'s now."""
-        known = trial.user_attrs.get(OWNER)
+        # the attributes as asked (Optuna's Trial keeps them): Trial.user_attrs would read the trial again
+        known = getattr(trial, "_cached_frozen_trial", trial).user_attrs.get(OWNER)
         if known is not None and known != owner:
             self.write_owner(trial, owner)
 

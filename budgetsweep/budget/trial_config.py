@@ -6,13 +6,14 @@ choices) is merged into a base, then the other overrides are applied to it in th
 (``ConfigLoaderImpl._apply_overrides_to_config``), and the ``hydra`` node records the overrides
 (``hydra.overrides.task``, ``hydra.job.override_dirname``). A sweep's jobs differ mostly in plain
 values (``optim.lr=0.01``). So ``TrialComposer`` composes the first stage once per set of non-plain
-overrides (group choices, ``+``/``~``/``++`` values; cached), and for each job copies that base and
-applies the job's plain values with Hydra's own function, then writes the ``hydra`` node's override
-records as Hydra does. Anything else (a ``hydra.`` key, a sweep, a dict value for a config group, a
-plain key that overlaps a ``+``/``~``/``++`` override, any error) is composed by ``load_sweep_config``
-itself: the full compose is the reference, this is only a shortcut to the same config
-(tests/budget/test_trial_config.py and tests/test_compose_memo.py compare them). Used by the budget
-sweeper's planning and, through ``budgetsweep/compose_memo.py``, by Hydra's basic sweeper.
+overrides (group choices, ``+``/``~`` values; cached), and for each job copies that base and
+applies the job's plain and ``++`` (force-add) values with Hydra's own function, then writes the
+``hydra`` node's override records as Hydra does. Anything else (a ``hydra.`` key, a sweep, a dict
+value for a config group, a plain key that overlaps a ``+``/``~`` override, any error) is composed
+by ``load_sweep_config`` itself: the full compose is the reference, this is only a shortcut to the
+same config (tests/budget/test_trial_config.py and tests/test_compose_memo.py compare them). Used by
+the budget sweeper's planning and launches and, through ``budgetsweep/compose_memo.py``, by Hydra's
+basic sweeper.
 """
 from __future__ import annotations
 
@@ -54,8 +55,8 @@ class TrialComposer:
 
         Hydra composes the defaults list from the group overrides, then applies the other
         overrides in their given order. The base is the full compose of every override that is not
-        a plain ``key=value`` (group choices, ``+``/``~``/``++`` values), cached by those lines; the
-        plain values are then applied in their given order. That is Hydra's order exactly unless a
+        a plain ``key=value`` (group choices, ``+``/``~`` values), cached by those lines; the plain
+        and ``++`` values are then applied in their given order. That is Hydra's order exactly unless a
         plain key is, contains or lies in the key of a non-group override of the base: then None."""
         if not hasattr(self.config_loader, "_parse_overrides_and_create_caching_repo"):
             return None
@@ -72,7 +73,7 @@ class TrialComposer:
                     return None
                 if is_group:
                     rest.append(o)
-                elif self._prefixed(o):
+                elif self._prefixed(o) and not self._forced_value(o):
                     rest.append(o)
                     rest_values.append(o)
                 else:
@@ -97,6 +98,13 @@ class TrialComposer:
     @staticmethod
     def _prefixed(o: Any) -> bool:
         return o.is_sweep_override() or o.package is not None or o.is_add() or o.is_delete() or o.is_force_add()
+
+    @staticmethod
+    def _forced_value(o: Any) -> bool:
+        """``++key=value`` on a key that is no config group: Hydra applies it with the plain values, in
+        the given order (``_apply_overrides_to_config``, force-add), so it is derived like them. The budget
+        sweeper's ``++budgetsweep.trial={...}`` differs in every job: as a base, each job was a full compose."""
+        return o.is_force_add() and o.package is None and not o.is_sweep_override()
 
     def _repository(self) -> Any:
         """The config repository Hydra composes from (its search path includes the primary config's

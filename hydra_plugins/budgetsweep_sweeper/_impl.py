@@ -34,7 +34,7 @@ from budgetsweep.budget.trial_echo import hide_trial_overrides
 from budgetsweep.budget import trial_attrs as attrs
 from budgetsweep.budget.cost_model import CostModel, Work
 from budgetsweep.budget.job_timer import TimedTask
-from budgetsweep.budget.decision import Action
+from budgetsweep.budget.decision import Action, unspent_warning
 from budgetsweep.budget.failures import batch_failure
 from budgetsweep.budget.ledger import Ledger
 from budgetsweep.budget.optuna_objects import PRUNER_ATTR, build_pruner, build_sampler, is_grid
@@ -328,7 +328,17 @@ class _Run:
                                 f"{cost_text(fill.refused, self.unit)} and "
                                 f"{format_cost(self.ledger.remaining(), self.unit)} {self.unit} remain")
                 log.info(f"Stopping: {self.stopped}. To run more, raise hydra.sweeper.budget.limit")
+                self._warn_unspent(fill.refused)
                 return
+
+    def _warn_unspent(self, refused: _Trial) -> None:
+        """One warning when the sweep stops with much of the budget left although its trials cost less."""
+        completed = [o.cost for o in self.settler.history if o.completed and o.measured and o.cost > 0]
+        warning = unspent_warning(number=refused.number, predicted=refused.prediction.cost,
+                                  basis=refused.prediction.basis, remaining=self.ledger.remaining(),
+                                  limit=self.settings.limit, completed=completed, unit=self.unit)
+        if warning:
+            log.warning(warning)
 
     def price(self, overrides: List[str]) -> tuple:
         """(reduction label, predicted cost) of a trial with ``overrides`` before the fixed ones, planned
@@ -394,8 +404,7 @@ class _Run:
         self.book.take_over(trial, self.s.owner)
         for name, distribution in self.space.distributions.items():
             trial._suggest(name, distribution)
-        for name, value in self.space.fixed.items():
-            trial.set_user_attr(name, value)
+        self.book.write_user_attrs(trial, dict(self.space.fixed))  # one commit, not one per parameter
         if self.s.custom_search_space is not None:
             try:
                 self.s.custom_search_space(self.s.config, trial)

@@ -164,3 +164,57 @@ def test_gpu_hours_count_evaluation_flops():
     plain = model.predict(Work("a", flops=1e9), history)
     evaluated = model.predict(Work("a", flops=1e9, eval_flops=1e9), history)
     assert evaluated.cost == pytest.approx(2 * plain.cost) and plain.cost == pytest.approx(1.0 / 3600)
+
+
+# A width search on digits (300 steps, measured on this machine: 0.28 s of fixed cost per job, about 13 GFLOP/s):
+# hidden 8, 32, 128, 256 calibrate; hidden 2048 (1.5e11 FLOPs) took 13.3 s.
+WIDTHS = [2.9e7, 1.6e8, 1.4e9, 4.8e9]
+
+
+def width_seconds(flops):
+    return 0.28 + flops / 13e9
+
+
+def test_a_wide_model_is_not_priced_at_the_seconds_per_flop_of_small_ones():
+    """The old model took the rung's seconds / FLOPs of the small models (their fixed cost spread over few FLOPs)
+    and predicted hidden 2048 at 40x its time, so it was refused with a quarter of the budget unspent."""
+    model = CostModel("gpu_hours", safety_margin=0.25)
+    history = [Observation("full", width_seconds(f) / 3600, flops=f, device_seconds=width_seconds(f)) for f in WIDTHS]
+    wide = model.predict(Work("full", flops=1.5e11), history)
+    truth = width_seconds(1.5e11) / 3600
+    assert truth <= wide.cost <= 1.3 * truth  # the line a + b x FLOPs, with the margin of a noisy unit
+    assert "FLOP/s" in wide.basis
+    small = model.predict(Work("full", flops=2.9e7), history)  # its fixed cost, not undercut by the big ones
+    assert width_seconds(2.9e7) / 3600 <= small.cost <= 1.3 * width_seconds(2.9e7) / 3600
+
+
+def test_the_slope_is_shared_by_rungs_each_with_its_own_fixed_cost():
+    model = CostModel("gpu_hours", safety_margin=0.0)
+    history = [Observation("full", 0.0, flops=f, device_seconds=2.0 + f * 1e-9) for f in (1e9, 4e9)]
+    history += [Observation("proxy", 0.0, flops=1e8, device_seconds=0.5 + 1e8 * 1e-9)]
+    got = model.predict(Work("proxy", flops=2e9), history)
+    assert got.cost == pytest.approx((0.5 + 2.0) / 3600)  # the proxy's own 0.5 s, the shared 1 ns per FLOP
+
+
+def test_without_a_span_a_small_model_ratio_is_not_extrapolated_far():
+    """All calibration at one small width: its seconds per FLOP (mostly fixed cost) prices work up to 2x of it;
+    beyond, the extra work costs at most what assumed_flops_per_second (with the margin) says."""
+    model = CostModel("gpu_hours", safety_margin=0.25, assumed_flops_per_second=1e9)
+    f0 = 2.9e7
+    history = [Observation("full", 0.0, flops=f0, device_seconds=s) for s in (0.28, 0.30, 0.29)]
+    rate = model.upper([s / f0 for s in (0.28, 0.30, 0.29)], noisy=True)[0]
+    near = model.predict(Work("full", flops=2 * f0), history)
+    assert near.cost == pytest.approx(2 * f0 * rate / 3600)
+    far = model.predict(Work("full", flops=1.5e11), history)
+    assert far.cost == pytest.approx((f0 * rate + (1.5e11 - f0) * 1.25e-9) / 3600)
+    assert far.cost < 1.5e11 * rate / 3600 / 5  # the ratio alone: 1.5e11 x 1.3e-8 s = 1,950 s
+
+
+def test_without_a_slope_less_work_is_not_predicted_faster_than_the_least_measured():
+    """One wide trial completed (0.87 s, mostly fixed cost): a narrow one at 1/50 of its FLOPs is not 0.02 s (it was
+    stopped at its reservation), and trials stopped in their set-up (tiny work, 0.1 s) do not price it at 20 s."""
+    model = CostModel("gpu_hours", safety_margin=0.25)
+    history = [Observation("full", 0.87 / 3600, flops=1.4e9, device_seconds=0.87),
+               Observation("full", 0.1 / 3600, completed=False, censored=True, flops=1e6, device_seconds=0.1)]
+    narrow = model.predict(Work("full", flops=2.9e7), history)
+    assert narrow.cost == pytest.approx(0.87 * 1.25 / 3600)

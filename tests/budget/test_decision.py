@@ -48,3 +48,21 @@ def test_ledger_state_is_validated(kwargs, message):
 
 def test_actions_are_their_strings():
     assert Action.STOP == "stop" and math.isinf(LedgerState(RESERVED_OK, math.inf).remaining)
+
+
+def test_a_stop_with_a_large_share_unspent_names_the_prediction_and_what_remains():
+    from budgetsweep.budget.decision import unspent_warning
+
+    # the reported sweep: wide models predicted 12x too slow while completed trials cost far less than what remained
+    text = unspent_warning(number=76, predicted=0.0066, basis="calibrated:full (n=12)", remaining=0.0052,
+                           limit=0.02, completed=[0.0002, 0.0003, 0.0004], unit="gpu_hours")
+    assert text.startswith("The sweep stopped with 26% of the budget unspent (0.0052 of 0.02 gpu_hours): trial 76 "
+                           "was predicted to cost 0.0066 gpu_hours (calibrated:full (n=12)), more than remains; "
+                           "completed trials cost 0.0003 gpu_hours (median of 3)")
+    # the budget spent to one trial's grain (exact examples: 500 left, trials cost 1,000): no warning
+    assert unspent_warning(number=3, predicted=1000, basis="plan", remaining=500, limit=3500,
+                           completed=[1000, 1000, 1000], unit="examples") is None
+    assert unspent_warning(number=3, predicted=1000, basis="plan", remaining=50, limit=3500,
+                           completed=[10], unit="examples") is None  # under 10% left
+    assert "unspent" in unspent_warning(number=0, predicted=9.0, basis="default", remaining=5.0, limit=5.0,
+                                        completed=[], unit="examples")

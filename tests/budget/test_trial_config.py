@@ -139,3 +139,18 @@ def test_a_bad_override_fails_as_hydra_fails(loader, swept):
     with pytest.raises(type(ref.value)) as got:
         composer.compose(swept)
     assert str(got.value) == str(ref.value)
+
+
+@pytest.mark.parametrize("fixed", [[], ["db=large"], ["++lr=0.5"]])
+def test_the_budget_sweepers_identity_override_is_derived(loader, fixed):
+    """The budget sweeper's identity override (``++budgetsweep.trial={...}``, new in every job) was a base of its
+    own, so every job paid Hydra's full compose; applied with the plain values it is still Hydra's config."""
+    cfg = master(loader)
+    composer = TrialComposer(config=cfg, config_loader=loader)
+    for number, swept in enumerate(SWEPT):
+        identity = [f"++trial={{number:{number},storage:'sqlite:////tmp/x.db',reservation:{0.5 * number}}}"]
+        overrides = swept + fixed + identity
+        if same_or_same_error(composer, cfg, overrides):
+            assert composer.compose(overrides).trial.number == number
+    groups = {tuple(o for o in swept + fixed if o.startswith("db=")) for swept in SWEPT}
+    assert composer.full_composes == len(groups)  # one base per set of group choices, none per job
