@@ -143,6 +143,7 @@ class ResampledRankAgreement:
         # the sign matrix once when it is small; in row blocks otherwise
         self.sign = self._sign_block(0, self.n) if self.n * self.n <= _CHUNK else None
         self.row_sums: np.ndarray | None = None  # for jackknife rows, computed on first use
+        self._jackknife: tuple[np.ndarray, np.ndarray] | None = None  # (leave-one-out rows, values)
 
     def _sign_block(self, start: int, stop: int) -> np.ndarray:
         x, y = self.x, self.y
@@ -192,10 +193,25 @@ class ResampledRankAgreement:
         total[rest] = acc
         return total / 2
 
+    def jackknife(self) -> np.ndarray:
+        """Both statistics with each configuration left out in turn, shape (2, n): remembered, so
+        BCa's acceleration (``_acceleration``, then scipy's own) costs one evaluation."""
+        if self._jackknife is None:
+            n = self.n
+            rows = np.arange(n - 1)[None, :] + (np.arange(n - 1)[None, :] >= np.arange(n)[:, None])
+            self._jackknife = (rows, self._evaluate(rows))
+        return self._jackknife[1]
+
     def __call__(self, idx: np.ndarray, axis: int = -1) -> np.ndarray:
         idx = np.asarray(idx)
         if axis not in (-1, idx.ndim - 1):
             raise ValueError(f"axis={axis!r}; resamples must lie along the last axis")
+        if self._jackknife is not None and idx.shape == self._jackknife[0].shape \
+                and np.array_equal(idx, self._jackknife[0]):
+            return self._jackknife[1].copy()
+        return self._evaluate(idx)
+
+    def _evaluate(self, idx: np.ndarray) -> np.ndarray:
         single = idx.ndim == 1
         w = self.counts(idx.reshape(-1, idx.shape[-1]))
         total = w.sum(axis=1, dtype=float)
@@ -289,9 +305,7 @@ def _bound_mc_error(dist: np.ndarray, theta: np.ndarray, accel: np.ndarray, conf
 
 def _acceleration(statistic: ResampledRankAgreement) -> np.ndarray:
     """BCa's acceleration of each statistic from its jackknife values (NaN when one is undefined)."""
-    n = statistic.n
-    rows = np.arange(n - 1)[None, :] + (np.arange(n - 1)[None, :] >= np.arange(n)[:, None])  # leave one out
-    jack = statistic(rows)
+    jack = statistic.jackknife()
     u = jack.mean(axis=1, keepdims=True) - jack
     with np.errstate(invalid="ignore", divide="ignore"):
         return (u ** 3).sum(axis=1) / (6 * ((u ** 2).sum(axis=1)) ** 1.5)
