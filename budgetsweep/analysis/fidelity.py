@@ -255,7 +255,9 @@ class Fidelity:
     accuracy alike); scores equal within ``ranks.RTOL`` are ties.
 
     - ``rho_low``/``rho_high`` (and tau's): the ``ci_method`` interval: paired bootstrap over
-      configurations (BCa by default) or, without resamples, the Fisher-z approximation.
+      configurations (BCa by default; ``ranks.rank_agreement_ci``: resamples where rho is
+      undefined are redrawn, and resamples are added until each bound's Monte Carlo standard
+      error is at most ``ranks.MC_SE``) or, without resamples, the Fisher-z approximation.
     - ``regret``: best full score minus the full score of the proxy's pick, objective units.
       ``top_seed_std``: pooled full-scale seed standard deviation of the ``TOP_NOISE`` best full
       configurations (ties at the cut included); ``regret_sd`` = regret / top_seed_std.

@@ -15,28 +15,37 @@ Conventions (the same in every statistic, none depends on names or row order):
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 
 import numpy as np
 
 
-class _LazyStats:
-    """``scipy.stats``, imported on first use: importing it costs about 1 CPU second, which
-    ``load`` overlaps with reading record files (``load._read_all``) instead of paying it when
-    ``budgetsweep.analysis`` (or the ``budgetsweep-report`` command) is imported."""
+class _Lazy:
+    """A scipy module imported on first use: importing ``scipy.stats`` costs about 1 CPU second,
+    which ``load`` overlaps with reading record files (``load._read_all``) instead of paying it
+    when ``budgetsweep.analysis`` (or the ``budgetsweep-report`` command) is imported."""
 
-    def __getattr__(self, name: str):
-        from scipy import stats as module
+    def __init__(self, name: str) -> None:
+        self._name = name
 
-        return getattr(module, name)
+    def __getattr__(self, attr: str):
+        import importlib
+
+        return getattr(importlib.import_module(self._name), attr)
 
 
-stats = _LazyStats()
+stats = _Lazy("scipy.stats")
+special = _Lazy("scipy.special")
 
 MIN_CONFIGS = 3  # fewer configurations give a rank correlation of +-1 or nothing: meaningless
 MIN_CONFIGS_CI = 5  # below this, resampling configurations yields too few distinct samples to mean much
 CI_METHODS = ("BCa", "percentile", "basic")
+MC_SE = 0.01  # Monte Carlo standard error allowed in an interval bound (rank_agreement_ci)
+MC_REPS = 40  # redraws of the bootstrap distribution that estimate it
+MAX_RESAMPLES_FACTOR = 32  # resamples drawn to reach MC_SE: at most this many times n_resamples
+MIN_DEFINED_SHARE = 0.5  # below it, rho is undefined on most resamples: no interval (see _defined_resamples)
 RTOL = 1e-9  # relative tolerance under which two scores are a tie (float error is ~1e-16 relative)
 _CHUNK = 4_000_000  # elements of the pairwise sign matrix (float32) or of count arrays held at once
 
@@ -114,7 +123,8 @@ class ResampledRankAgreement:
       ``S_ij = sign(x_i - x_j) sign(y_i - y_j)``; tied pairs are ``sum T_g (T_g - 1) / 2`` over the
       count totals ``T_g`` of each tie group. Copies of one configuration are tied on both sides.
 
-    A resample without variation on one side has no rank information; it scores 0.
+    A resample without variation on one side has no ranking there: both statistics are NaN
+    (undefined, as ``scipy.stats.spearmanr`` says), never a number.
     Cost: O(resamples * n^2) for tau (one matrix product), O(resamples * n) for rho.
     """
 
@@ -133,6 +143,7 @@ class ResampledRankAgreement:
         # the sign matrix once when it is small; in row blocks otherwise
         self.sign = self._sign_block(0, self.n) if self.n * self.n <= _CHUNK else None
         self.row_sums: np.ndarray | None = None  # for jackknife rows, computed on first use
+        self._jackknife: tuple[np.ndarray, np.ndarray] | None = None  # (leave-one-out rows, values)
 
     def _sign_block(self, start: int, stop: int) -> np.ndarray:
         x, y = self.x, self.y
@@ -182,10 +193,25 @@ class ResampledRankAgreement:
         total[rest] = acc
         return total / 2
 
+    def jackknife(self) -> np.ndarray:
+        """Both statistics with each configuration left out in turn, shape (2, n): remembered, so
+        BCa's acceleration (``_acceleration``, then scipy's own) costs one evaluation."""
+        if self._jackknife is None:
+            n = self.n
+            rows = np.arange(n - 1)[None, :] + (np.arange(n - 1)[None, :] >= np.arange(n)[:, None])
+            self._jackknife = (rows, self._evaluate(rows))
+        return self._jackknife[1]
+
     def __call__(self, idx: np.ndarray, axis: int = -1) -> np.ndarray:
         idx = np.asarray(idx)
         if axis not in (-1, idx.ndim - 1):
             raise ValueError(f"axis={axis!r}; resamples must lie along the last axis")
+        if self._jackknife is not None and idx.shape == self._jackknife[0].shape \
+                and np.array_equal(idx, self._jackknife[0]):
+            return self._jackknife[1].copy()
+        return self._evaluate(idx)
+
+    def _evaluate(self, idx: np.ndarray) -> np.ndarray:
         single = idx.ndim == 1
         w = self.counts(idx.reshape(-1, idx.shape[-1]))
         total = w.sum(axis=1, dtype=float)
@@ -200,15 +226,89 @@ class ResampledRankAgreement:
         var_x = np.einsum("ij,ij,ij->i", ties_x, avg_x, avg_x) - n_mid2
         var_y = np.einsum("ij,ij,ij->i", ties_y, avg_y, avg_y) - n_mid2
         spread = np.sqrt(np.clip(var_x * var_y, 0, None))
-        rho = np.divide(cov, spread, out=np.zeros_like(cov), where=spread > 1e-9 * n_mid2)
+        rho = np.divide(cov, spread, out=np.full_like(cov, np.nan), where=spread > 1e-9 * n_mid2)
         pairs = total * (total - 1) / 2
         tied_x = np.einsum("ij,ij->i", ties_x, ties_x - 1, dtype=float) / 2
         tied_y = np.einsum("ij,ij->i", ties_y, ties_y - 1, dtype=float) / 2
         norm = np.sqrt((pairs - tied_x) * (pairs - tied_y))
         concordance = self._concordance(w)
-        tau = np.divide(concordance, norm, out=np.zeros_like(concordance), where=norm > 0)
+        tau = np.divide(concordance, norm, out=np.full_like(concordance, np.nan), where=norm > 0)
         out = np.clip(np.stack([rho, tau]), -1.0, 1.0)
         return out[:, 0] if single else out
+
+
+def _defined_resamples(data: tuple[np.ndarray], statistic: ResampledRankAgreement, count: int,
+                       rng: np.random.Generator):
+    """``scipy.stats.bootstrap``'s result whose bootstrap distribution (shape (2, ``count``)) holds
+    rho and tau on resamples where both are defined; None when fewer than ``MIN_DEFINED_SHARE`` are.
+
+    A resample whose configurations all tie on one side (the proxy's, typically: a coarse proxy
+    puts most configurations in one tie group) has no ranking there: rho and tau are undefined,
+    as ``scipy.stats.spearmanr`` says for such data. Such resamples are left out and replaced by
+    further draws, so the interval comes from the bootstrap distribution conditional on the
+    statistic being defined. (Scoring them 0 put an atom of a few percent at exactly 0 in the
+    distribution, and the 2.5% bound jumped between 0 and the rest of the tail with the seed.)
+    """
+    batch = max(1, _CHUNK // len(data[0]))  # resamples per call: bounds the (batch, n) count arrays
+    kept: list[np.ndarray] = []
+    have = drawn = 0
+    while have < count:
+        if drawn and have < MIN_DEFINED_SHARE * drawn:
+            return None
+        # enough draws to fill the rest at the share seen so far (with a margin)
+        todo = count - have if not drawn else math.ceil((count - have) * 1.1 * drawn / have)
+        result = stats.bootstrap(data, statistic, n_resamples=todo, vectorized=True, batch=batch,
+                                 method="percentile", rng=rng)
+        dist = result.bootstrap_distribution
+        kept.append(dist[:, ~np.isnan(dist).any(axis=0)])
+        have += kept[-1].shape[1]
+        drawn += todo
+    return dataclasses.replace(result, bootstrap_distribution=np.concatenate(kept, axis=1)[:, :count])
+
+
+def _levels(share: np.ndarray, accel: float, confidence_level: float) -> np.ndarray:
+    """Levels of the bootstrap distribution at which the two bounds lie, shape (..., 2), from the
+    share of resamples below the estimate (shape (...)): BCa's (Efron & Tibshirani 1993, eq.
+    14.10, as ``scipy.stats.bootstrap`` computes them); alpha/2 and 1 - alpha/2 (percentile) where
+    they are undefined (``accel`` NaN, a share of 0 or 1), as ``rank_agreement_ci`` falls back."""
+    alpha = (1 - confidence_level) / 2
+    z = special.ndtri(np.array([alpha, 1 - alpha]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z0 = special.ndtri(np.asarray(share, float))[..., None]
+        levels = special.ndtr(z0 + (z0 + z) / (1 - accel * (z0 + z)))
+    return np.where(np.isnan(levels), np.array([alpha, 1 - alpha]), levels)
+
+
+def _bound_mc_error(dist: np.ndarray, theta: np.ndarray, accel: np.ndarray, confidence_level: float,
+                    rng: np.random.Generator) -> float:
+    """The largest Monte Carlo standard error of the bounds: the standard deviation of the bounds
+    recomputed on ``MC_REPS`` redraws of the bootstrap distribution itself (its resamples are
+    i.i.d.), the BCa levels included. ``accel``: NaN for percentile intervals. A redraw is a
+    multinomial count of each sorted value: its order statistics come from cumulative counts."""
+    b = dist.shape[1]
+    cum = np.cumsum(rng.multinomial(b, np.full(b, 1.0 / b), size=MC_REPS), axis=1)  # (reps, b)
+    cum0 = np.c_[np.zeros(MC_REPS, dtype=cum.dtype), cum]  # cum0[:, j]: redrawn values among the j smallest
+    worst = 0.0
+    for values, estimate, a in zip(np.sort(dist, axis=1), theta, accel):
+        below = cum0[:, np.searchsorted(values, estimate, side="left")]
+        at_or_below = cum0[:, np.searchsorted(values, estimate, side="right")]
+        levels = _levels((below + at_or_below) / (2 * b), a, confidence_level)  # (reps, 2)
+        pos = levels * (b - 1)  # the linear quantile: order statistics floor(pos) and the next
+        lo = np.floor(pos).astype(np.int64)
+        order_stats = np.stack([lo, np.minimum(lo + 1, b - 1)], axis=-1)  # (reps, 2, 2)
+        index = np.stack([np.searchsorted(c, o.ravel(), side="right") for c, o in zip(cum, order_stats)])
+        v = values[np.minimum(index, b - 1)].reshape(order_stats.shape)
+        bounds = v[..., 0] + (pos - lo) * (v[..., 1] - v[..., 0])
+        worst = max(worst, float(bounds.std(axis=0, ddof=1).max()))
+    return worst
+
+
+def _acceleration(statistic: ResampledRankAgreement) -> np.ndarray:
+    """BCa's acceleration of each statistic from its jackknife values (NaN when one is undefined)."""
+    jack = statistic.jackknife()
+    u = jack.mean(axis=1, keepdims=True) - jack
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (u ** 3).sum(axis=1) / (6 * ((u ** 2).sum(axis=1)) ** 1.5)
 
 
 def rank_agreement_ci(
@@ -222,9 +322,16 @@ def rank_agreement_ci(
 ) -> tuple[float, float, float, float]:
     """Bootstrap interval over configurations: (rho_low, rho_high, tau_low, tau_high).
 
-    NaN below MIN_CONFIGS_CI configurations or with ``n_resamples=0``. When BCa cannot be
-    computed (a degenerate bootstrap distribution, e.g. every resample agrees perfectly),
-    the percentile interval of the same resamples is used.
+    Paired bootstrap of configurations through ``scipy.stats.bootstrap`` on resamples where the
+    statistics are defined (``_defined_resamples``). ``n_resamples`` is the least number drawn:
+    more are drawn, up to ``MAX_RESAMPLES_FACTOR`` times as many, until the Monte Carlo standard
+    error of every bound (``_bound_mc_error``) is at most ``MC_SE``, so the interval does not
+    move with the seed (BCa's bounds lie far in a coarse distribution's tail on a small table
+    with ties, and 2,000 resamples left them moving by 0.1 between seeds).
+    NaN below MIN_CONFIGS_CI configurations, with ``n_resamples=0``, or when the statistic is
+    undefined on the data or on most resamples. Where BCa cannot be computed for a statistic
+    (a degenerate bootstrap distribution, e.g. every resample agrees perfectly, or an undefined
+    jackknife value), that statistic gets the percentile interval of the same resamples.
     """
     nan = (float("nan"),) * 4
     if len(x) < MIN_CONFIGS_CI or n_resamples == 0:
@@ -235,17 +342,41 @@ def rank_agreement_ci(
     order = np.lexsort((y, x))
     statistic = ResampledRankAgreement(x[order], y[order])
     data = (np.arange(len(statistic.x)),)
-    batch = max(1, _CHUNK // len(statistic.x))  # resamples per call: bounds the (batch, n) count arrays
+    theta = statistic(data[0])
+    if np.isnan(theta).any():
+        return nan
+    # one generator for every draw: redraws continue its stream (an int seed would repeat it)
+    rng = np.random.default_rng(rng)
+    # BCa's acceleration from the jackknife; NaN stands for the percentile levels (of "basic" too)
+    accel = _acceleration(statistic) if method == "BCa" else np.full(2, np.nan)
+    cap = MAX_RESAMPLES_FACTOR * n_resamples
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)
         warnings.simplefilter("ignore", RuntimeWarning)  # BCa on a degenerate distribution divides by 0
-        res = stats.bootstrap(data, statistic, n_resamples=n_resamples, vectorized=True, batch=batch,
+        result = _defined_resamples(data, statistic, n_resamples, rng)
+        if result is None:
+            return nan
+        dist = result.bootstrap_distribution
+        while dist.shape[1] < cap:
+            error = _bound_mc_error(dist, theta, accel, confidence_level, rng)
+            if not error > MC_SE:
+                break
+            # the standard error falls as 1/sqrt(resamples): aim a little past the target
+            want = min(cap, math.ceil(dist.shape[1] * 1.2 * (error / MC_SE) ** 2))
+            more = _defined_resamples(data, statistic, want - dist.shape[1], rng)
+            if more is None:
+                break
+            dist = np.concatenate([dist, more.bootstrap_distribution], axis=1)
+        # the interval itself is scipy's, on every defined resample drawn
+        result = dataclasses.replace(result, bootstrap_distribution=dist)
+        res = stats.bootstrap(data, statistic, n_resamples=0, vectorized=True, bootstrap_result=result,
                               confidence_level=confidence_level, method=method, rng=rng)
-        low, high = res.confidence_interval
-        if np.isnan(low).any() or np.isnan(high).any():
-            res = stats.bootstrap(data, statistic, n_resamples=0, vectorized=True, bootstrap_result=res,
+        low, high = np.array(res.confidence_interval.low), np.array(res.confidence_interval.high)
+        bad = np.isnan(low) | np.isnan(high)
+        if bad.any():
+            res = stats.bootstrap(data, statistic, n_resamples=0, vectorized=True, bootstrap_result=result,
                                   confidence_level=confidence_level, method="percentile", rng=rng)
-            low, high = res.confidence_interval
+            low[bad], high[bad] = res.confidence_interval.low[bad], res.confidence_interval.high[bad]
     return float(low[0]), float(high[0]), float(low[1]), float(high[1])
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .compare import CRITERIA, MIN_CONFIGS_VERDICT, Recommendation, comparison_table, recommend
+from . import ranks
 from .fidelity import FidelitySettings
 from .labels import config_labels
 from .load import load_curves, load_runs
@@ -627,8 +628,10 @@ def _method_notes(doc: Document, report: Report) -> None:
         "Scores are direction-aware: rank 1 is the best for a minimised and a maximised objective alike. "
         "Scores equal within a relative 1e-9 are ties in every statistic.",
         "rho: Spearman; tau: Kendall tau-b (scipy.stats). Intervals: paired bootstrap over configurations "
-        f"(scipy.stats.bootstrap, {s['ci_method']}, {s['n_resamples']} resamples, rng {s['rng']}, "
-        f"{float(s['confidence_level']):.0%}); without resamples, the Fisher-z approximation.",
+        f"(scipy.stats.bootstrap, {s['ci_method']}, at least {s['n_resamples']} resamples, rng {s['rng']}, "
+        f"{float(s['confidence_level']):.0%}); resamples where rho is undefined (one side all tied) are left out "
+        f"and redrawn, and more are drawn (up to {ranks.MAX_RESAMPLES_FACTOR}x) until each bound's Monte Carlo "
+        f"standard error is at most {ranks.MC_SE}; without resamples, the Fisher-z approximation.",
         "topk: expected share of the full top-k in the proxy's top-k; a configuration tied with the k-th best "
         "full score is in the full top-k, and proxy ties at the cut are a random pick. regret: best full score "
         "minus the full score of the proxy's pick; regret_sd: the same in seed standard deviations of the three "

@@ -37,7 +37,7 @@ def test_resampled_statistic_equals_scipy_on_each_resample(n):
         for b in range(shape[0]):
             xs, ys = x[idx[b]], y[idx[b]]
             if np.ptp(xs) == 0 or np.ptp(ys) == 0:
-                assert got[:, b].tolist() == [0.0, 0.0]  # no rank information
+                assert np.isnan(got[:, b]).all()  # no ranking on one side: undefined, as scipy says
                 continue
             assert got[0, b] == pytest.approx(stats.spearmanr(xs, ys).statistic, abs=1e-12)
             assert got[1, b] == pytest.approx(stats.kendalltau(xs, ys).statistic, abs=1e-12)
@@ -83,8 +83,10 @@ def test_bootstrap_interval_is_reproducible_and_brackets_the_estimate():
     assert c != a
 
 
-def test_bootstrap_interval_matches_scipy_on_the_data_itself():
+def test_bootstrap_interval_matches_scipy_on_the_data_itself(monkeypatch):
     # the same resamples through scipy's own paired bootstrap of the data give the same interval
+    # (no further resamples for Monte Carlo precision: exactly scipy's 300)
+    monkeypatch.setattr(ranks, "MC_SE", math.inf)
     rng = np.random.default_rng(2)
     x = rng.normal(size=12)
     y = x + rng.normal(size=12)
