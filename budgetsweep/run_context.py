@@ -430,6 +430,9 @@ class RunContext:
 
     def _finalise(self, exc_type, exc, tb) -> bool:
         self._tick()
+        stop = _wrapped_stop(exc)
+        if stop is not None:  # e.g. the deadline fired inside hydra.utils.instantiate, which re-raises wrapped
+            exc_type, exc, tb = type(stop), stop, stop.__traceback__
         unmetered = None
         if self.trial_link is not None and (exc is None or isinstance(exc, StopRun)):
             try:  # a run that metered nothing in its budget's unit would be charged 0: it fails
@@ -600,6 +603,20 @@ class RunContext:
             warnings=list(self.warnings), learned=self.learned(),
         )
         write_record(self.run_dir, record)
+
+
+def _wrapped_stop(exc: BaseException | None, depth: int = 8):
+    """The StopRun or RunInterrupted that ``exc`` wraps (its ``__cause__``/``__context__`` chain),
+    or None: a library that re-raises (Hydra's InstantiationException) must not turn a budget stop
+    or a signal into a failed run."""
+    seen = exc
+    for _ in range(depth):
+        if seen is None:
+            return None
+        if seen is not exc and isinstance(seen, (StopRun, RunInterrupted)):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 class InvalidRun:

@@ -75,3 +75,19 @@ def test_a_deadline_already_past_on_entry_stops_the_run_inside_its_with_block(tm
         job_timer._job_start = None
     record = read_record(tmp_path / "run")
     assert fired and entered and record.status == "budget_stopped"
+
+
+def _raise_budget_stop():
+    from budgetsweep.run_context import BudgetStopped
+
+    raise BudgetStopped("the deadline passed while the model was built")
+
+
+def test_a_stop_wrapped_by_hydra_instantiate_ends_budget_stopped_not_failed(tmp_path):
+    # under load the deadline can fire inside hydra.utils.instantiate, which re-raises it wrapped
+    from hydra.utils import instantiate
+
+    with budgetsweep.run_context(hours_cfg(tmp_path, 60), run_dir=tmp_path / "run", overrides=[]):
+        instantiate({"_target_": "tests.test_run_context_deadline._raise_budget_stop"})
+    record = read_record(tmp_path / "run")
+    assert record.status == "budget_stopped" and record.error is None
