@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 from .choose import Choice, choose
 from .costs import RungPlan
 from .phases import FIT_TOL, PhasePlan, plan_phases
+from .presets import resolve_preset
 from .progress import ATTR, CALIBRATE, FULL, SEARCH, VERIFY, Job, calibration_jobs, remaining, verification_jobs
 from .settings import KEY, AutoProxyConfigError, AutoProxySettings
 from .summary import build_summary, write_summary
@@ -38,6 +39,25 @@ PLAN_ATTR = "auto_proxy:plan"
 CHOICE_ATTR = "auto_proxy:choice"
 SEARCH_DONE_ATTR = "auto_proxy:search_done"
 SEED_KEY = "seed"
+
+
+def space_size(distributions: Mapping[str, Any]) -> float:
+    """How many configurations an Optuna search space holds (``math.inf`` with a continuous parameter)."""
+    import math
+
+    import optuna.distributions as d
+
+    size = 1.0
+    for dist in distributions.values():
+        if isinstance(dist, d.CategoricalDistribution):
+            size *= len(dist.choices)
+        elif isinstance(dist, d.IntDistribution):
+            size *= 1 + (dist.high - dist.low) // dist.step if not dist.log else 1 + dist.high - dist.low
+        elif isinstance(dist, d.FloatDistribution) and dist.step is not None:
+            size *= 1 + math.floor(round((dist.high - dist.low) / dist.step, 9))
+        else:
+            return math.inf
+    return size
 
 
 def job_of(trial: Any) -> Optional[Job]:
@@ -214,21 +234,40 @@ class AutoProxyDriver:
 
         label, cost = price("the full recipe", [])
         full = RungPlan(FULL, label, cost, ())
-        plans = []
-        for i, candidate in enumerate(self.settings.candidates):
+        plans: list[RungPlan] = []
+        for i, given in enumerate(self.settings.candidates):
+            candidate = resolve_preset(given, f"candidates[{i}]")
             key = f"{KEY}.candidates[{i}] ({candidate.label})"
             label, cost = price(key, candidate.overrides())
             if label == FULL:
                 raise AutoProxyConfigError(f"{key}: reduces nothing (its recipe is the full recipe); drop it")
+            same = next((j for j, p in enumerate(plans) if p.label == label), None)
+            if same is not None:
+                raise AutoProxyConfigError(
+                    f"{key} runs the same recipe as {KEY}.candidates[{same}] ({plans[same].name}): {label}; "
+                    "candidates must differ (their runs would be pooled as one)")
             plans.append(RungPlan(candidate.label, label, cost, tuple(candidate.overrides())))
         return full, plans
 
     def _sample_configs(self, n: int) -> list[dict[str, Any]]:
-        """``n`` configurations of the search space by a RandomSampler seeded with calibrate.sampler_seed."""
+        """``n`` distinct configurations of the search space by a RandomSampler seeded with
+        calibrate.sampler_seed (a configuration drawn twice is drawn again). AutoProxyConfigError: the
+        space holds fewer than ``n`` configurations (no search space at all: one)."""
         import optuna
 
+        size = space_size(self.s.distributions)
+        if size < n:
+            raise AutoProxyConfigError(
+                f"{KEY}.calibrate.configs={n} is not allowed: the search space "
+                f"({', '.join(self.s.distributions) or 'no swept parameter'}) holds {size:.0f} configuration(s); calibration "
+                "needs that many distinct ones. Lower it or sweep more, e.g. 'optim.lr=tag(log, interval(1e-4, 1e-1))'")
         scratch = optuna.create_study(sampler=optuna.samplers.RandomSampler(self.settings.calibrate.sampler_seed))
-        return [dict(scratch.ask(fixed_distributions=dict(self.s.distributions)).params) for _ in range(n)]
+        out: list[dict[str, Any]] = []
+        while len(out) < n:
+            params = dict(scratch.ask(fixed_distributions=dict(self.s.distributions)).params)
+            if params not in out:
+                out.append(params)
+        return out
 
     # -- the trials' overrides ---------------------------------------------------------------------
     def trial_overrides(self, trial: Any) -> list[str]:

@@ -20,6 +20,7 @@ from typing import Any
 from budgetsweep.analysis.compare import CRITERIA, MIN_CONFIGS_VERDICT
 
 KEY = "auto_proxy"
+FULL_NAME = "full"  # full scale's rung (analysis.schema.FULL_LABEL): no candidate may take it
 DEFAULT_PRESETS = ("small_batch", "mup_width", "proxy50")  # conf/experiment presets that keep the task
 SHARE_TOL = 1e-9
 
@@ -109,6 +110,8 @@ class Candidate:
                             "e.g. data_subset.fraction")
         if self.name is not None and (not isinstance(self.name, str) or not self.name):
             raise _fail(f"{key}.name", self.name, "it must be a non-empty string")
+        if self.label == FULL_NAME:
+            raise _fail(f"{key}.name", self.label, f"{FULL_NAME!r} is full scale's rung; name the candidate otherwise")
 
     @property
     def label(self) -> str:
@@ -298,6 +301,10 @@ class AutoProxySettings:
         self.calibrate.validate("calibrate")
         self.search.validate("search")
         self.verify.validate("verify")
+        if self.verify.top_k > self.search.min_trials:
+            raise _fail("verify.top_k", self.verify.top_k, f"it must be <= {KEY}.search.min_trials="
+                        f"{self.search.min_trials} (verification runs the top of the search at full scale; a search "
+                        "may stop at min_trials)")
 
     def _coerce(self) -> None:
         """Nested plain mappings (a config converted to containers) into their dataclasses; a candidate
