@@ -24,6 +24,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 from .choose import Choice, choose
 from .costs import RungPlan
+from .halving import HalvingRung, halving_plan, ladder, plan_dicts
 from .phases import FIT_TOL, PhasePlan, plan_phases
 from .presets import resolve_preset
 from .progress import ATTR, CALIBRATE, FULL, SEARCH, VERIFY, Job, calibration_jobs, remaining, verification_jobs
@@ -67,17 +68,17 @@ def job_of(trial: Any) -> Optional[Job]:
 
 # -- the search's sampler view ---------------------------------------------------------------------
 class _SearchView:
-    """A study whose trial lists hold no calibration or verification trial; all else delegates."""
+    """A study whose trial lists hold only the trials ``keep(job)`` accepts (the search's at the rung
+    the sampler proposes for); all else delegates."""
 
-    def __init__(self, study: Any) -> None:
-        self._study = study
+    def __init__(self, study: Any, keep: Callable[[Optional[Job]], bool]) -> None:
+        self._study, self._accept = study, keep
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._study, name)
 
-    @staticmethod
-    def _keep(trials: Sequence[Any]) -> list:
-        return [t for t in trials if (job_of(t) is None or job_of(t).phase == SEARCH)]
+    def _keep(self, trials: Sequence[Any]) -> list:
+        return [t for t in trials if self._accept(job_of(t))]
 
     def get_trials(self, *args: Any, **kwargs: Any) -> list:
         return self._keep(self._study.get_trials(*args, **kwargs))
@@ -90,8 +91,14 @@ class _SearchView:
         return self.get_trials()
 
 
-def search_only(sampler: Any) -> Any:
-    """``sampler`` wrapped so that it learns from search trials only (an Optuna BaseSampler)."""
+def _search_trials(job: Optional[Job]) -> bool:
+    return job is None or job.phase == SEARCH
+
+
+def search_only(sampler: Any, keep: Callable[[Optional[Job]], bool] = _search_trials) -> Any:
+    """``sampler`` wrapped so that it learns from the trials ``keep`` accepts (default: search trials;
+    an Optuna BaseSampler). Calibration and verification ran at other rungs, and so did a halving
+    search's promotions: their objective values are on other scales."""
     import optuna
 
     class SearchOnlySampler(optuna.samplers.BaseSampler):
@@ -99,19 +106,19 @@ def search_only(sampler: Any) -> Any:
             self.inner = inner
 
         def infer_relative_search_space(self, study, trial):
-            return self.inner.infer_relative_search_space(_SearchView(study), trial)
+            return self.inner.infer_relative_search_space(_SearchView(study, keep), trial)
 
         def sample_relative(self, study, trial, search_space):
-            return self.inner.sample_relative(_SearchView(study), trial, search_space)
+            return self.inner.sample_relative(_SearchView(study, keep), trial, search_space)
 
         def sample_independent(self, study, trial, param_name, param_distribution):
-            return self.inner.sample_independent(_SearchView(study), trial, param_name, param_distribution)
+            return self.inner.sample_independent(_SearchView(study, keep), trial, param_name, param_distribution)
 
         def before_trial(self, study, trial):
-            self.inner.before_trial(_SearchView(study), trial)
+            self.inner.before_trial(_SearchView(study, keep), trial)
 
         def after_trial(self, study, trial, state, values):
-            self.inner.after_trial(_SearchView(study), trial, state, values)
+            self.inner.after_trial(_SearchView(study, keep), trial, state, values)
 
         def reseed_rng(self):
             self.inner.reseed_rng()
@@ -186,6 +193,8 @@ class AutoProxyDriver:
         self.choice: Optional[Choice] = None
         self.verification = None
         self.final_params: Optional[tuple[dict[str, Any], float]] = None  # the verified best's parameters, score
+        self.search_rung: Optional[str] = None  # the rung the sampler's fresh trials run at
+        self.halving: Optional[list[HalvingRung]] = None  # search.eta set: the rungs of the search
 
     @classmethod
     def from_mapping(cls, node: Mapping[str, Any], sweep: Sweep) -> "AutoProxyDriver":
@@ -213,7 +222,10 @@ class AutoProxyDriver:
             data = dict(attrs[CHOICE_ATTR])
             data.pop("fell_back", None)
             self.choice = Choice(**data)
-        self.study.sampler = search_only(self.study.sampler)
+        self.study.sampler = search_only(self.study.sampler, self._sampled)
+        if self.settings.search.eta is not None:  # the costliest ladder (the choice: full scale) must fit
+            halving_plan(ladder(self._rung_costs(), FULL), self.plan.search.budget, self.settings.search.eta,
+                         self.settings.search.min_trials)
         c = self.plan.calibration
         log.info(f"auto-proxy plan: calibrate {c.configs} configurations x ({c.full_seeds} full seed(s) + "
                  f"{len(plans)} candidate(s)) = {c.cost:g} {self.s.unit}; search up to {self.plan.search.budget:g}; "
@@ -275,7 +287,7 @@ class AutoProxyDriver:
         fixed overrides). A search trial: the chosen rung's."""
         job = job_of(trial)
         if job is None:  # a search trial: tag it now (the sampler's view and the phase's members read it)
-            job = Job(SEARCH, self.choice.name if self.choice else FULL, trial.number, -1)
+            job = Job(SEARCH, self.search_rung or FULL, trial.number, -1)
             trial.set_user_attr(ATTR, job.attrs()[ATTR])
         out = list(self.rungs[job.rung]["overrides"])
         if job.seed >= 0:
@@ -331,15 +343,17 @@ class AutoProxyDriver:
             log.info(f"auto-proxy choice: {self.choice.reason}")
         self._write(runs)  # the choice and its evidence, before the search
         # search
+        if self.settings.search.eta is not None:
+            self.halving = halving_plan(ladder(self._rung_costs(), self.choice.name), self.plan.search.budget,
+                                        self.settings.search.eta, self.settings.search.min_trials)
+        self.search_rung = self.halving[0].name if self.halving else self.choice.name
         if not self.study.user_attrs.get(SEARCH_DONE_ATTR):
-            done = len([1 for _, j, s in self._tags() if j is not None and j.phase == SEARCH and s != "WAITING"])
-            slots = self.plan.search.trials.get(self.choice.name, 0) - done
-            why = self._run(SEARCH, self.plan.search.budget, slots)
+            why = self._halving() if self.halving else self._search()
             log.info(f"auto-proxy search ended: {why}")
             self.study.set_user_attr(SEARCH_DONE_ATTR, True)
-        # verify
+        # verify: the search's top at its last rung
         runs = self._runs()
-        search = runs[runs["trial_number"].isin(self._members(SEARCH)())]
+        search = self._search_runs(runs, self.halving[-1].name if self.halving else self.choice.name)
         if len(search):
             keys = top_configs(search, self.plan.verification.top_k)
             params = self._params_by_key(search)
@@ -348,7 +362,7 @@ class AutoProxyDriver:
             waiting = [n for n, j, s in self._tags() if j is not None and j.phase == VERIFY and s == "WAITING"]
             self._run(VERIFY, self.plan.verification.cost, len(waiting))
             runs = self._runs()
-            search = runs[runs["trial_number"].isin(self._members(SEARCH)())]
+            search = self._search_runs(runs, self.halving[-1].name if self.halving else self.choice.name)
             full = runs[runs["trial_number"].isin(self._members(VERIFY)())]
             self.verification = verify(search, full, self.plan.verification.top_k)
             final = self.verification.final
@@ -357,6 +371,49 @@ class AutoProxyDriver:
                 self.final_params = (params[final], best.full_mean)
         self.phase = "done"
         return self._write(runs)
+
+    def _sampled(self, job: Optional[Job]) -> bool:
+        """The trials the search's sampler learns from: the search's at the rung it proposes for."""
+        return job is None or (job.phase == SEARCH and job.rung == self.search_rung)
+
+    def _rung_costs(self) -> list[tuple[str, float]]:
+        return [(name, float(r["cost"])) for name, r in self.rungs.items()]
+
+    def _search_runs(self, runs, rung: str):
+        """The search's runs at ``rung`` (by its reduction label)."""
+        members = runs["trial_number"].isin(self._members(SEARCH)())
+        return runs[members & (runs["reduction_label"] == self.rungs[rung]["label"])]
+
+    def _search(self) -> str:
+        """The configured sampler at the chosen rung, for the trials the search budget fits there."""
+        done = len([1 for _, j, s in self._tags() if j is not None and j.phase == SEARCH and s != "WAITING"])
+        slots = self.plan.search.trials.get(self.choice.name, 0) - done
+        return self._run(SEARCH, self.plan.search.budget, slots)
+
+    def _halving(self) -> str:
+        """Successive halving: the sampler's configurations at the first rung, then each rung's top
+        1/eta queued at the next; a rung may spend what the rungs up to it were planned to cost (so
+        the last ones keep theirs), all of them within the search's cap."""
+        assert self.halving is not None
+        why, planned = "nothing left to run", 0.0
+        for i, rung in enumerate(self.halving):
+            planned = min(self.plan.search.budget, planned + rung.configs * rung.cost)
+            tags = self._tags()
+            if i == 0:
+                done = len([1 for _, j, s in tags if j is not None and j.phase == SEARCH and j.rung == rung.name
+                            and s != "WAITING"])
+                why = self._run(SEARCH, planned, rung.configs - done)
+                continue
+            below = self._search_runs(self._runs(), self.halving[i - 1].name)
+            if below.empty:
+                return f"rung {self.halving[i - 1].name} has no completed run to promote"
+            keys = top_configs(below, rung.configs)
+            params = self._params_by_key(below)
+            todo = remaining([Job(SEARCH, rung.name, key, -1) for key in keys], [j for _, j, _ in tags])
+            self._enqueue(todo, lambda j: params[str(j.config)])
+            waiting = [n for n, j, s in self._tags() if j is not None and j.phase == SEARCH and s == "WAITING"]
+            why = self._run(SEARCH, planned, len(waiting))
+        return why
 
     def answer(self) -> Optional[tuple[dict[str, Any], float, str]]:
         """(parameters, full-scale seed-mean objective, what it is) of the verified best, for the
@@ -391,6 +448,8 @@ class AutoProxyDriver:
         summary = build_summary(limit=self.s.limit, unit=self.s.unit, choice=self.choice, spent=self.spent(),
                                 plan=self.plan, verification=self.verification)
         summary["phase"] = self.phase
+        if self.halving is not None:
+            summary["halving"] = {"eta": self.settings.search.eta, "rungs": plan_dicts(self.halving)}
         self.s.sweep_dir.mkdir(parents=True, exist_ok=True)
         path = write_summary(self.s.sweep_dir, summary)
         log.info(f"auto-proxy: {summary['answer']} Summary: {path}")

@@ -15,7 +15,7 @@ import enum
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Optional
 
 from budgetsweep.analysis.compare import CRITERIA, MIN_CONFIGS_VERDICT
 
@@ -239,12 +239,19 @@ class Verify:
 
 @dataclass
 class Search:
-    """The search phase: at least ``min_trials`` trials must fit at the cheapest candidate."""
+    """The search phase: at least ``min_trials`` trials must fit at the cheapest candidate. ``eta``:
+    null, the configured sampler searches at the chosen rung; an integer >= 2, successive halving
+    across the ladder of candidates (``halving``): the sampler's configurations start at the cheapest
+    rung and each rung promotes its top 1/eta to the next costlier one, up to the chosen rung, within
+    the search's cap over all rungs."""
 
     min_trials: int = 10
+    eta: Optional[int] = None
 
     def validate(self, key: str) -> None:
         _int(f"{key}.min_trials", self.min_trials, 1)
+        if self.eta is not None:
+            _int(f"{key}.eta", self.eta, 2)
 
 
 @dataclass

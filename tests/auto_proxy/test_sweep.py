@@ -154,3 +154,40 @@ def test_a_sweep_killed_in_calibration_resumes_the_calibration_and_charges_nothi
     summary = json.loads((tmp_path / "sweep" / "auto_proxy_summary.json").read_text())
     assert summary["spent"]["calibrate"] == 3 * (FULL + HALF)
     assert summary["spent"]["total"] == ledger.spent() <= 2400.0 and summary["phase"] == "done"
+
+
+def test_successive_halving_climbs_the_ladder_within_the_search_cap_exactly(tmp_path):
+    # candidates quarter (64 examples a trial) and half (128); full 256. limit 3,000: calibration
+    # 3 x (256 + 64 + 128) = 1,344, verification 2 x 256 = 512, the search 1,144 over all rungs
+    args = ["hydra.sweeper.budget.limit=3000", "hydra.sweeper.auto_proxy.search.eta=2",
+            "hydra.sweeper.auto_proxy.fallback=full",
+            "hydra.sweeper.auto_proxy.candidates=[{name: quarter, reduction: [data_subset], params: "
+            "{data_subset.fraction: 0.25}}, {name: half, reduction: [data_subset], params: {data_subset.fraction: 0.5}}]"]
+    proc = budgetsweep(tmp_path, *args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary = json.loads((tmp_path / "sweep" / "auto_proxy_summary.json").read_text())
+    budget = json.loads((tmp_path / "sweep" / "budget_summary.json").read_text())
+    storage = f"sqlite:///{tmp_path / 'outputs' / 'budgetsweep.db'}"
+    study = optuna.load_study(study_name=budget["study_name"], storage=storage)
+    assert summary["choice"]["name"] == "full"  # 3 configurations: no confident choice, and fallback=full
+    cost = {"quarter": 64.0, "half": 128.0, "full": FULL}
+    # the most configurations the first rung can run with every rung within 1,144 (eta 2: floor(n0 / 2^i), >= 1):
+    # 7 x 64 + 3 x 128 + 1 x 256 = 1,088 (n0 = 8: 512 + 512 + 512 = 1,536)
+    expected = [("quarter", 7), ("half", 3), ("full", 1)]
+    assert [(r["name"], r["configs"]) for r in summary["halving"]["rungs"]] == expected
+    search = [t for t in study.trials if t.state.name != "WAITING" and t.user_attrs["auto_proxy"]["phase"] == "search"]
+    by_rung = {name: [t for t in search if t.user_attrs["auto_proxy"]["rung"] == name] for name, _ in expected}
+    assert [(name, len(by_rung[name])) for name, _ in expected] == expected
+    assert summary["spent"]["search"] == sum(n * cost[name] for name, n in expected) <= summary["plan"]["search"]["budget"]
+    # each rung runs the best of the rung below (lowest loss), the same parameters
+    for (below, _), (rung, n) in zip(expected, expected[1:]):
+        ranked = sorted(by_rung[below], key=lambda t: t.value)
+        assert {t.user_attrs["config_key"] for t in by_rung[rung]} == {t.user_attrs["config_key"] for t in ranked[:n]}
+    # the sampler's own trials are the first rung's; verification takes the top of the last rung
+    first, last = expected[0][0], expected[-1][0]
+    assert all(isinstance(t.user_attrs["auto_proxy"]["config"], int) for t in by_rung[first])
+    verified = {t.user_attrs["config_key"] for t in study.trials if t.state.name != "WAITING"
+                and t.user_attrs["auto_proxy"]["phase"] == "verify"}
+    top_last = {t.user_attrs["config_key"] for t in sorted(by_rung[last], key=lambda t: t.value)[:2]}
+    assert verified == top_last
+    assert summary["spent"]["total"] == Ledger(storage, budget["study_name"], unit="examples", limit=3000.0).spent()
