@@ -117,33 +117,47 @@ def _ledger_states(db):
         return []
 
 
-@pytest.mark.slow  # two sweeps, the first killed: about a minute on a shared CPU
-def test_a_sweep_killed_in_calibration_resumes_the_calibration_and_charges_nothing_twice(tmp_path):
+def _search_done(db):
+    import sqlite3
+
+    try:
+        with sqlite3.connect(db, timeout=10) as conn:
+            return bool(list(conn.execute("SELECT 1 FROM study_user_attributes WHERE key = 'auto_proxy:search_done'")))
+    except sqlite3.OperationalError:
+        return False
+
+
+# tolerance 0: a killed trial is charged exactly its reservation, so each phase spends its plan exactly
+KILL_ARGS = ["hydra.sweeper.budget.limit=2400", "hydra.sweeper.budget.tolerance=0"]
+
+
+def _kill_when(tmp_path, ready):
+    """Start the sweep, SIGKILL it once ``ready(db)`` holds (a trial of the phase is reserved: running);
+    returns the study's name."""
     import signal
     import time
 
-    # tolerance 0: the killed trial is charged exactly its reservation, so calibration spends its plan exactly
-    args = ["hydra.sweeper.budget.limit=2400", "hydra.sweeper.budget.tolerance=0"]
     env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
-    proc = subprocess.Popen([str(BIN / "budgetsweep"), "-m", f"hydra.sweep.dir={tmp_path}/sweep", *TINY, *AUTO, *args],
-                            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([str(BIN / "budgetsweep"), "-m", f"hydra.sweep.dir={tmp_path}/sweep", *TINY, *AUTO,
+                             *KILL_ARGS], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = tmp_path / "outputs" / "budgetsweep.db"
     deadline = time.monotonic() + 240
-    while not (len(states := _ledger_states(db)) >= 2 and states[-1] == "reserved"):  # the 2nd calibration trial
+    while not ready(db):
         assert proc.poll() is None and time.monotonic() < deadline, "the sweep ended before it could be killed"
         time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    storage = f"sqlite:///{db}"
-    [name] = optuna.get_all_study_names(storage)
-    study = optuna.load_study(study_name=name, storage=storage)
-    assert study.user_attrs["auto_proxy:configs"] and "auto_proxy:choice" not in study.user_attrs
-    configs = study.user_attrs["auto_proxy:configs"]
+    [name] = optuna.get_all_study_names(f"sqlite:///{db}")
+    return name
 
-    resumed = budgetsweep(tmp_path, *args)
+
+def _resume_and_check(tmp_path, name):
+    """Rerun the command: it must finish, launch no planned job twice, charge each trial once and leave
+    nothing reserved. Returns (study, ledger, summary)."""
+    resumed = budgetsweep(tmp_path, *KILL_ARGS)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    storage = f"sqlite:///{tmp_path / 'outputs' / 'budgetsweep.db'}"
     study = optuna.load_study(study_name=name, storage=storage)
-    assert study.user_attrs["auto_proxy:configs"] == configs  # the calibration configurations were reused
     ran = [t for t in study.trials if t.state.name != "WAITING"]
     tags = [tuple(t.user_attrs["auto_proxy"].values()) for t in ran]
     assert len(tags) == len(set(tags))  # no planned job launched twice
@@ -154,6 +168,66 @@ def test_a_sweep_killed_in_calibration_resumes_the_calibration_and_charges_nothi
     summary = json.loads((tmp_path / "sweep" / "auto_proxy_summary.json").read_text())
     assert summary["spent"]["calibrate"] == 3 * (FULL + HALF)
     assert summary["spent"]["total"] == ledger.spent() <= 2400.0 and summary["phase"] == "done"
+    return study, ledger, summary
+
+
+@pytest.mark.slow  # two sweeps, the first killed: about a minute on a shared CPU
+def test_a_sweep_killed_in_calibration_resumes_the_calibration_and_charges_nothing_twice(tmp_path):
+    # the 2nd calibration trial running
+    name = _kill_when(tmp_path, lambda db: len(s := _ledger_states(db)) >= 2 and s[-1] == "reserved")
+    study = optuna.load_study(study_name=name, storage=f"sqlite:///{tmp_path / 'outputs' / 'budgetsweep.db'}")
+    assert study.user_attrs["auto_proxy:configs"] and "auto_proxy:choice" not in study.user_attrs
+    configs = study.user_attrs["auto_proxy:configs"]
+    study, _, _ = _resume_and_check(tmp_path, name)
+    assert study.user_attrs["auto_proxy:configs"] == configs  # the calibration configurations were reused
+
+
+@pytest.mark.slow
+def test_a_sweep_killed_in_the_search_resumes_the_search_with_the_same_choice(tmp_path):
+    # calibration is trials 0-5; the 2nd search trial (number 7) running
+    name = _kill_when(tmp_path, lambda db: len(s := _ledger_states(db)) >= 8 and s[-1] == "reserved")
+    storage = f"sqlite:///{tmp_path / 'outputs' / 'budgetsweep.db'}"
+    study = optuna.load_study(study_name=name, storage=storage)
+    choice = study.user_attrs[CHOICE_ATTR]  # written before the search started
+    assert "auto_proxy:search_done" not in study.user_attrs
+    killed = [t for t in study.trials if t.state.name == "RUNNING"]
+    assert [t.user_attrs["auto_proxy"]["phase"] for t in killed] == ["search"]
+    study, ledger, summary = _resume_and_check(tmp_path, name)
+    assert study.user_attrs[CHOICE_ATTR] == choice and summary["choice"]["label"] == choice["label"]
+    search = [t for t in study.trials if t.state.name != "WAITING" and t.user_attrs["auto_proxy"]["phase"] == "search"]
+    per_trial = HALF if choice["name"] == "half" else FULL
+    # the killed trial is charged its reservation and not run again; the search still stops at its plan
+    assert summary["spent"]["search"] == len(search) * per_trial <= summary["plan"]["search"]["budget"]
+    assert len(search) == summary["plan"]["search"]["trials"][choice["name"]]
+    assert {c.trial for c in ledger.charges()} >= {killed[0].number}
+    assert summary["spent"]["verify"] == 2 * FULL and summary["final"] is not None
+
+
+@pytest.mark.slow
+def test_a_sweep_killed_in_verification_resumes_the_verification_only(tmp_path):
+    seen = {}
+
+    def first_verification_running(db):
+        if "done" not in seen:
+            if not _search_done(db):
+                return False
+            seen["done"] = len(_ledger_states(db))  # every calibration and search trial
+        states = _ledger_states(db)
+        return len(states) > seen["done"] and states[-1] == "reserved"
+
+    name = _kill_when(tmp_path, first_verification_running)
+    storage = f"sqlite:///{tmp_path / 'outputs' / 'budgetsweep.db'}"
+    before = optuna.load_study(study_name=name, storage=storage)
+    searched = sorted(t.number for t in before.trials if t.user_attrs.get("auto_proxy", {}).get("phase") == "search")
+    study, _, summary = _resume_and_check(tmp_path, name)
+    after = sorted(t.number for t in study.trials if t.state.name != "WAITING"
+                   and t.user_attrs["auto_proxy"]["phase"] == "search")
+    assert after == searched  # the search is not reopened
+    verify = [t for t in study.trials if t.state.name != "WAITING" and t.user_attrs["auto_proxy"]["phase"] == "verify"]
+    assert len(verify) == 2 and summary["spent"]["verify"] == 2 * FULL  # the killed one charged, not rerun
+    completed = [t for t in verify if t.state.name == "COMPLETE"]
+    assert len(completed) == 1  # the other verification run; the killed one is the one the summary cannot use
+    assert summary["final"]["config_key"] == completed[0].user_attrs["config_key"]
 
 
 def test_successive_halving_climbs_the_ladder_within_the_search_cap_exactly(tmp_path):
