@@ -61,6 +61,18 @@ def space_size(distributions: Mapping[str, Any]) -> float:
     return size
 
 
+CALIBRATION_STREAM = 0xCA1  # spawns the calibration's random stream from calibrate.sampler_seed
+
+
+def calibration_seed(sampler_seed: int) -> int:
+    """The seed of the calibration's RandomSampler: a stream of its own, so that a search sampler seeded
+    with the same number (TPE's random start-up with ``hydra.sweeper.sampler.seed=0`` and the default
+    ``calibrate.sampler_seed=0``) does not propose the calibration's configurations again."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([sampler_seed, CALIBRATION_STREAM]).generate_state(1)[0])
+
+
 def job_of(trial: Any) -> Optional[Job]:
     """The auto-proxy tag of an Optuna trial (FrozenTrial or Trial), or None."""
     return Job.from_attrs(trial.user_attrs)
@@ -273,7 +285,8 @@ class AutoProxyDriver:
                 f"{KEY}.calibrate.configs={n} is not allowed: the search space "
                 f"({', '.join(self.s.distributions) or 'no swept parameter'}) holds {size:.0f} configuration(s); calibration "
                 "needs that many distinct ones. Lower it or sweep more, e.g. 'optim.lr=tag(log, interval(1e-4, 1e-1))'")
-        scratch = optuna.create_study(sampler=optuna.samplers.RandomSampler(self.settings.calibrate.sampler_seed))
+        scratch = optuna.create_study(sampler=optuna.samplers.RandomSampler(calibration_seed(
+            self.settings.calibrate.sampler_seed)))
         out: list[dict[str, Any]] = []
         while len(out) < n:
             params = dict(scratch.ask(fixed_distributions=dict(self.s.distributions)).params)

@@ -75,3 +75,14 @@ def test_a_candidate_that_cannot_run_is_exit_2_before_any_trial(tmp_path, candid
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stdout + proc.stderr
     assert message in proc.stderr
     assert not any((tmp_path / "sweep").glob("[0-9]*"))
+
+
+def test_calibration_configurations_are_not_the_search_samplers_first_proposals():
+    import optuna
+
+    space = {"optim.lr": d.FloatDistribution(1e-4, 1e-1, log=True)}
+    calibration = _driver(space, 3)._sample_configs(3)
+    # TPE seeded 0 starts with random proposals: with the calibration's seed 0 they were the same three
+    tpe = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
+    search = [tpe.ask(fixed_distributions=space).params for _ in range(3)]
+    assert not any(c == s for c in calibration for s in search)
