@@ -79,11 +79,15 @@ def job_of(trial: Any) -> Optional[Job]:
 
 
 # -- the search's sampler view ---------------------------------------------------------------------
+def _search_trials(job: Optional[Job]) -> bool:
+    return job is None or job.phase == SEARCH
+
+
 class _SearchView:
     """A study whose trial lists hold only the trials ``keep(job)`` accepts (the search's at the rung
     the sampler proposes for); all else delegates."""
 
-    def __init__(self, study: Any, keep: Callable[[Optional[Job]], bool]) -> None:
+    def __init__(self, study: Any, keep: Callable[[Optional[Job]], bool] = _search_trials) -> None:
         self._study, self._accept = study, keep
 
     def __getattr__(self, name: str) -> Any:
@@ -101,10 +105,6 @@ class _SearchView:
     @property
     def trials(self) -> list:
         return self.get_trials()
-
-
-def _search_trials(job: Optional[Job]) -> bool:
-    return job is None or job.phase == SEARCH
 
 
 def search_only(sampler: Any, keep: Callable[[Optional[Job]], bool] = _search_trials) -> Any:
