@@ -206,6 +206,7 @@ class AutoProxyDriver:
         self.verification = None
         self.final_params: Optional[tuple[dict[str, Any], float]] = None  # the verified best's parameters, score
         self.search_rung: Optional[str] = None  # the rung the sampler's fresh trials run at
+        self.skipped: list[dict[str, Any]] = []  # calibration trials the phase cap left unrun
         self.halving: Optional[list[HalvingRung]] = None  # search.eta set: the rungs of the search
 
     @classmethod
@@ -346,6 +347,7 @@ class AutoProxyDriver:
         self._enqueue(todo, lambda j: self.configs[int(j.config)])
         waiting = [n for n, j, s in self._tags() if j is not None and j.phase == CALIBRATE and s == "WAITING"]
         self._run(CALIBRATE, self.plan.calibration.cost, len(waiting))
+        self.skipped = self._skipped_calibration()
         # choose
         runs = self._runs()
         if self.choice is None:
@@ -384,6 +386,19 @@ class AutoProxyDriver:
                 self.final_params = (params[final], best.full_mean)
         self.phase = "done"
         return self._write(runs)
+
+    def _skipped_calibration(self) -> list[dict[str, Any]]:
+        """Calibration trials the phase's cap left unrun (a configuration that costs more than its rung's
+        price at the task's defaults, e.g. a wider model), with a warning: the choice sees fewer pairs."""
+        skipped = [{"trial": n, "rung": j.rung, "config": j.config} for n, j, s in self._tags()
+                   if j is not None and j.phase == CALIBRATE and s == "WAITING"]
+        if skipped:
+            log.warning(f"auto-proxy: {len(skipped)} calibration trial(s) did not fit the calibration's planned cost "
+                        f"and were not run ({_skipped_text(skipped)}): "
+                        "each rung is priced at the task's default configuration, and a searched parameter that "
+                        "changes the cost (a width) can make a configuration cost more; the choice sees fewer "
+                        "paired configurations")
+        return skipped
 
     def _sampled(self, job: Optional[Job]) -> bool:
         """The trials the search's sampler learns from: the search's at the rung it proposes for."""
@@ -461,12 +476,17 @@ class AutoProxyDriver:
         summary = build_summary(limit=self.s.limit, unit=self.s.unit, choice=self.choice, spent=self.spent(),
                                 plan=self.plan, verification=self.verification)
         summary["phase"] = self.phase
+        summary["calibration_skipped"] = self.skipped
         if self.halving is not None:
             summary["halving"] = {"eta": self.settings.search.eta, "rungs": plan_dicts(self.halving)}
         self.s.sweep_dir.mkdir(parents=True, exist_ok=True)
         path = write_summary(self.s.sweep_dir, summary)
         log.info(f"auto-proxy: {summary['answer']} Summary: {path}")
         return summary
+
+
+def _skipped_text(skipped: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{k['rung']} of configuration {k['config']}" for k in skipped)
 
 
 def _jsonable(obj: Any) -> Any:

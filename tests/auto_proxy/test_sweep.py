@@ -80,7 +80,7 @@ def test_the_phases_run_in_order_and_the_summary_matches_the_ledger_and_the_reco
     verified = {t.user_attrs["config_key"]: t.value for t, _ in verify}
     assert summary["final"]["config_key"] == min(verified, key=verified.get)
     assert summary["final"]["full_mean"] == min(verified.values())
-    assert summary["phase"] == "done"
+    assert summary["phase"] == "done" and summary["calibration_skipped"] == []  # examples: priced exactly
     # the sweeper's optimization_results.yaml answers with the verified pick, not the study's best trial
     results = (tmp_path / "sweep" / "optimization_results.yaml").read_text()
     final_trial = next(t for t, _ in verify if t.user_attrs["config_key"] == summary["final"]["config_key"])
@@ -265,3 +265,18 @@ def test_successive_halving_climbs_the_ladder_within_the_search_cap_exactly(tmp_
     top_last = {t.user_attrs["config_key"] for t in sorted(by_rung[last], key=lambda t: t.value)[:2]}
     assert verified == top_last
     assert summary["spent"]["total"] == Ledger(storage, budget["study_name"], unit="examples", limit=3000.0).spent()
+
+
+def test_calibration_trials_the_phase_cap_refuses_are_named_not_silent(tmp_path):
+    # the rungs are priced at the default width (128 hidden units: full 2.75e7 FLOPs a run); a 512-wide full
+    # run costs 4.1e8, past the calibration's cap (0.5 x 3e8): refused, and the summary and the log say so
+    auto = [a.replace("unit=examples", "unit=flops") for a in AUTO]
+    proc = subprocess.run([str(BIN / "budgetsweep"), "-m", f"hydra.sweep.dir={tmp_path}/sweep", *TINY, *auto,
+                           "model.hidden=choice(128, 512)", "hydra.sweeper.budget.limit=3e8"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "HYDRA_FULL_ERROR": "0"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary = json.loads((tmp_path / "sweep" / "auto_proxy_summary.json").read_text())
+    skipped = summary["calibration_skipped"]
+    assert skipped and {s["rung"] for s in skipped} <= {"full", "half"}, skipped
+    assert "calibration trial(s) did not fit the calibration's planned cost" in proc.stdout + proc.stderr
