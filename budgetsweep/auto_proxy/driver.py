@@ -24,7 +24,9 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 from .choose import Choice, choose
 from .costs import RungPlan
+from .halving import HalvingRung, halving_plan, ladder, plan_dicts
 from .phases import FIT_TOL, PhasePlan, plan_phases
+from .presets import resolve_preset
 from .progress import ATTR, CALIBRATE, FULL, SEARCH, VERIFY, Job, calibration_jobs, remaining, verification_jobs
 from .settings import KEY, AutoProxyConfigError, AutoProxySettings
 from .summary import build_summary, write_summary
@@ -40,24 +42,59 @@ SEARCH_DONE_ATTR = "auto_proxy:search_done"
 SEED_KEY = "seed"
 
 
+def space_size(distributions: Mapping[str, Any]) -> float:
+    """How many configurations an Optuna search space holds (``math.inf`` with a continuous parameter)."""
+    import math
+
+    import optuna.distributions as d
+
+    size = 1.0
+    for dist in distributions.values():
+        if isinstance(dist, d.CategoricalDistribution):
+            size *= len(dist.choices)
+        elif isinstance(dist, d.IntDistribution):
+            size *= 1 + (dist.high - dist.low) // dist.step if not dist.log else 1 + dist.high - dist.low
+        elif isinstance(dist, d.FloatDistribution) and dist.step is not None:
+            size *= 1 + math.floor(round((dist.high - dist.low) / dist.step, 9))
+        else:
+            return math.inf
+    return size
+
+
+CALIBRATION_STREAM = 0xCA1  # spawns the calibration's random stream from calibrate.sampler_seed
+
+
+def calibration_seed(sampler_seed: int) -> int:
+    """The seed of the calibration's RandomSampler: a stream of its own, so that a search sampler seeded
+    with the same number (TPE's random start-up with ``hydra.sweeper.sampler.seed=0`` and the default
+    ``calibrate.sampler_seed=0``) does not propose the calibration's configurations again."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([sampler_seed, CALIBRATION_STREAM]).generate_state(1)[0])
+
+
 def job_of(trial: Any) -> Optional[Job]:
     """The auto-proxy tag of an Optuna trial (FrozenTrial or Trial), or None."""
     return Job.from_attrs(trial.user_attrs)
 
 
 # -- the search's sampler view ---------------------------------------------------------------------
-class _SearchView:
-    """A study whose trial lists hold no calibration or verification trial; all else delegates."""
+def _search_trials(job: Optional[Job]) -> bool:
+    return job is None or job.phase == SEARCH
 
-    def __init__(self, study: Any) -> None:
-        self._study = study
+
+class _SearchView:
+    """A study whose trial lists hold only the trials ``keep(job)`` accepts (the search's at the rung
+    the sampler proposes for); all else delegates."""
+
+    def __init__(self, study: Any, keep: Callable[[Optional[Job]], bool] = _search_trials) -> None:
+        self._study, self._accept = study, keep
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._study, name)
 
-    @staticmethod
-    def _keep(trials: Sequence[Any]) -> list:
-        return [t for t in trials if (job_of(t) is None or job_of(t).phase == SEARCH)]
+    def _keep(self, trials: Sequence[Any]) -> list:
+        return [t for t in trials if self._accept(job_of(t))]
 
     def get_trials(self, *args: Any, **kwargs: Any) -> list:
         return self._keep(self._study.get_trials(*args, **kwargs))
@@ -70,8 +107,10 @@ class _SearchView:
         return self.get_trials()
 
 
-def search_only(sampler: Any) -> Any:
-    """``sampler`` wrapped so that it learns from search trials only (an Optuna BaseSampler)."""
+def search_only(sampler: Any, keep: Callable[[Optional[Job]], bool] = _search_trials) -> Any:
+    """``sampler`` wrapped so that it learns from the trials ``keep`` accepts (default: search trials;
+    an Optuna BaseSampler). Calibration and verification ran at other rungs, and so did a halving
+    search's promotions: their objective values are on other scales."""
     import optuna
 
     class SearchOnlySampler(optuna.samplers.BaseSampler):
@@ -79,19 +118,19 @@ def search_only(sampler: Any) -> Any:
             self.inner = inner
 
         def infer_relative_search_space(self, study, trial):
-            return self.inner.infer_relative_search_space(_SearchView(study), trial)
+            return self.inner.infer_relative_search_space(_SearchView(study, keep), trial)
 
         def sample_relative(self, study, trial, search_space):
-            return self.inner.sample_relative(_SearchView(study), trial, search_space)
+            return self.inner.sample_relative(_SearchView(study, keep), trial, search_space)
 
         def sample_independent(self, study, trial, param_name, param_distribution):
-            return self.inner.sample_independent(_SearchView(study), trial, param_name, param_distribution)
+            return self.inner.sample_independent(_SearchView(study, keep), trial, param_name, param_distribution)
 
         def before_trial(self, study, trial):
-            self.inner.before_trial(_SearchView(study), trial)
+            self.inner.before_trial(_SearchView(study, keep), trial)
 
         def after_trial(self, study, trial, state, values):
-            self.inner.after_trial(_SearchView(study), trial, state, values)
+            self.inner.after_trial(_SearchView(study, keep), trial, state, values)
 
         def reseed_rng(self):
             self.inner.reseed_rng()
@@ -166,6 +205,9 @@ class AutoProxyDriver:
         self.choice: Optional[Choice] = None
         self.verification = None
         self.final_params: Optional[tuple[dict[str, Any], float]] = None  # the verified best's parameters, score
+        self.search_rung: Optional[str] = None  # the rung the sampler's fresh trials run at
+        self.skipped: list[dict[str, Any]] = []  # calibration trials the phase cap left unrun
+        self.halving: Optional[list[HalvingRung]] = None  # search.eta set: the rungs of the search
 
     @classmethod
     def from_mapping(cls, node: Mapping[str, Any], sweep: Sweep) -> "AutoProxyDriver":
@@ -193,7 +235,10 @@ class AutoProxyDriver:
             data = dict(attrs[CHOICE_ATTR])
             data.pop("fell_back", None)
             self.choice = Choice(**data)
-        self.study.sampler = search_only(self.study.sampler)
+        self.study.sampler = search_only(self.study.sampler, self._sampled)
+        if self.settings.search.eta is not None:  # the costliest ladder (the choice: full scale) must fit
+            halving_plan(ladder(self._rung_costs(), FULL), self.plan.search.budget, self.settings.search.eta,
+                         self.settings.search.min_trials)
         c = self.plan.calibration
         log.info(f"auto-proxy plan: calibrate {c.configs} configurations x ({c.full_seeds} full seed(s) + "
                  f"{len(plans)} candidate(s)) = {c.cost:g} {self.s.unit}; search up to {self.plan.search.budget:g}; "
@@ -214,21 +259,41 @@ class AutoProxyDriver:
 
         label, cost = price("the full recipe", [])
         full = RungPlan(FULL, label, cost, ())
-        plans = []
-        for i, candidate in enumerate(self.settings.candidates):
+        plans: list[RungPlan] = []
+        for i, given in enumerate(self.settings.candidates):
+            candidate = resolve_preset(given, f"candidates[{i}]")
             key = f"{KEY}.candidates[{i}] ({candidate.label})"
             label, cost = price(key, candidate.overrides())
             if label == FULL:
                 raise AutoProxyConfigError(f"{key}: reduces nothing (its recipe is the full recipe); drop it")
+            same = next((j for j, p in enumerate(plans) if p.label == label), None)
+            if same is not None:
+                raise AutoProxyConfigError(
+                    f"{key} runs the same recipe as {KEY}.candidates[{same}] ({plans[same].name}): {label}; "
+                    "candidates must differ (their runs would be pooled as one)")
             plans.append(RungPlan(candidate.label, label, cost, tuple(candidate.overrides())))
         return full, plans
 
     def _sample_configs(self, n: int) -> list[dict[str, Any]]:
-        """``n`` configurations of the search space by a RandomSampler seeded with calibrate.sampler_seed."""
+        """``n`` distinct configurations of the search space by a RandomSampler seeded with
+        calibrate.sampler_seed (a configuration drawn twice is drawn again). AutoProxyConfigError: the
+        space holds fewer than ``n`` configurations (no search space at all: one)."""
         import optuna
 
-        scratch = optuna.create_study(sampler=optuna.samplers.RandomSampler(self.settings.calibrate.sampler_seed))
-        return [dict(scratch.ask(fixed_distributions=dict(self.s.distributions)).params) for _ in range(n)]
+        size = space_size(self.s.distributions)
+        if size < n:
+            raise AutoProxyConfigError(
+                f"{KEY}.calibrate.configs={n} is not allowed: the search space "
+                f"({', '.join(self.s.distributions) or 'no swept parameter'}) holds {size:.0f} configuration(s); calibration "
+                "needs that many distinct ones. Lower it or sweep more, e.g. 'optim.lr=tag(log, interval(1e-4, 1e-1))'")
+        scratch = optuna.create_study(sampler=optuna.samplers.RandomSampler(calibration_seed(
+            self.settings.calibrate.sampler_seed)))
+        out: list[dict[str, Any]] = []
+        while len(out) < n:
+            params = dict(scratch.ask(fixed_distributions=dict(self.s.distributions)).params)
+            if params not in out:
+                out.append(params)
+        return out
 
     # -- the trials' overrides ---------------------------------------------------------------------
     def trial_overrides(self, trial: Any) -> list[str]:
@@ -236,7 +301,7 @@ class AutoProxyDriver:
         fixed overrides). A search trial: the chosen rung's."""
         job = job_of(trial)
         if job is None:  # a search trial: tag it now (the sampler's view and the phase's members read it)
-            job = Job(SEARCH, self.choice.name if self.choice else FULL, trial.number, -1)
+            job = Job(SEARCH, self.search_rung or FULL, trial.number, -1)
             trial.set_user_attr(ATTR, job.attrs()[ATTR])
         out = list(self.rungs[job.rung]["overrides"])
         if job.seed >= 0:
@@ -282,6 +347,7 @@ class AutoProxyDriver:
         self._enqueue(todo, lambda j: self.configs[int(j.config)])
         waiting = [n for n, j, s in self._tags() if j is not None and j.phase == CALIBRATE and s == "WAITING"]
         self._run(CALIBRATE, self.plan.calibration.cost, len(waiting))
+        self.skipped = self._skipped_calibration()
         # choose
         runs = self._runs()
         if self.choice is None:
@@ -292,15 +358,17 @@ class AutoProxyDriver:
             log.info(f"auto-proxy choice: {self.choice.reason}")
         self._write(runs)  # the choice and its evidence, before the search
         # search
+        if self.settings.search.eta is not None:
+            self.halving = halving_plan(ladder(self._rung_costs(), self.choice.name), self.plan.search.budget,
+                                        self.settings.search.eta, self.settings.search.min_trials)
+        self.search_rung = self.halving[0].name if self.halving else self.choice.name
         if not self.study.user_attrs.get(SEARCH_DONE_ATTR):
-            done = len([1 for _, j, s in self._tags() if j is not None and j.phase == SEARCH and s != "WAITING"])
-            slots = self.plan.search.trials.get(self.choice.name, 0) - done
-            why = self._run(SEARCH, self.plan.search.budget, slots)
+            why = self._halving() if self.halving else self._search()
             log.info(f"auto-proxy search ended: {why}")
             self.study.set_user_attr(SEARCH_DONE_ATTR, True)
-        # verify
+        # verify: the search's top at its last rung
         runs = self._runs()
-        search = runs[runs["trial_number"].isin(self._members(SEARCH)())]
+        search = self._search_runs(runs, self.halving[-1].name if self.halving else self.choice.name)
         if len(search):
             keys = top_configs(search, self.plan.verification.top_k)
             params = self._params_by_key(search)
@@ -309,7 +377,7 @@ class AutoProxyDriver:
             waiting = [n for n, j, s in self._tags() if j is not None and j.phase == VERIFY and s == "WAITING"]
             self._run(VERIFY, self.plan.verification.cost, len(waiting))
             runs = self._runs()
-            search = runs[runs["trial_number"].isin(self._members(SEARCH)())]
+            search = self._search_runs(runs, self.halving[-1].name if self.halving else self.choice.name)
             full = runs[runs["trial_number"].isin(self._members(VERIFY)())]
             self.verification = verify(search, full, self.plan.verification.top_k)
             final = self.verification.final
@@ -318,6 +386,62 @@ class AutoProxyDriver:
                 self.final_params = (params[final], best.full_mean)
         self.phase = "done"
         return self._write(runs)
+
+    def _skipped_calibration(self) -> list[dict[str, Any]]:
+        """Calibration trials the phase's cap left unrun (a configuration that costs more than its rung's
+        price at the task's defaults, e.g. a wider model), with a warning: the choice sees fewer pairs."""
+        skipped = [{"trial": n, "rung": j.rung, "config": j.config} for n, j, s in self._tags()
+                   if j is not None and j.phase == CALIBRATE and s == "WAITING"]
+        if skipped:
+            log.warning(f"auto-proxy: {len(skipped)} calibration trial(s) did not fit the calibration's planned cost "
+                        f"and were not run ({_skipped_text(skipped)}): "
+                        "each rung is priced at the task's default configuration, and a searched parameter that "
+                        "changes the cost (a width) can make a configuration cost more; the choice sees fewer "
+                        "paired configurations")
+        return skipped
+
+    def _sampled(self, job: Optional[Job]) -> bool:
+        """The trials the search's sampler learns from: the search's at the rung it proposes for."""
+        return job is None or (job.phase == SEARCH and job.rung == self.search_rung)
+
+    def _rung_costs(self) -> list[tuple[str, float]]:
+        return [(name, float(r["cost"])) for name, r in self.rungs.items()]
+
+    def _search_runs(self, runs, rung: str):
+        """The search's runs at ``rung`` (by its reduction label)."""
+        members = runs["trial_number"].isin(self._members(SEARCH)())
+        return runs[members & (runs["reduction_label"] == self.rungs[rung]["label"])]
+
+    def _search(self) -> str:
+        """The configured sampler at the chosen rung, for the trials the search budget fits there."""
+        done = len([1 for _, j, s in self._tags() if j is not None and j.phase == SEARCH and s != "WAITING"])
+        slots = self.plan.search.trials.get(self.choice.name, 0) - done
+        return self._run(SEARCH, self.plan.search.budget, slots)
+
+    def _halving(self) -> str:
+        """Successive halving: the sampler's configurations at the first rung, then each rung's top
+        1/eta queued at the next; a rung may spend what the rungs up to it were planned to cost (so
+        the last ones keep theirs), all of them within the search's cap."""
+        assert self.halving is not None
+        why, planned = "nothing left to run", 0.0
+        for i, rung in enumerate(self.halving):
+            planned = min(self.plan.search.budget, planned + rung.configs * rung.cost)
+            tags = self._tags()
+            if i == 0:
+                done = len([1 for _, j, s in tags if j is not None and j.phase == SEARCH and j.rung == rung.name
+                            and s != "WAITING"])
+                why = self._run(SEARCH, planned, rung.configs - done)
+                continue
+            below = self._search_runs(self._runs(), self.halving[i - 1].name)
+            if below.empty:
+                return f"rung {self.halving[i - 1].name} has no completed run to promote"
+            keys = top_configs(below, rung.configs)
+            params = self._params_by_key(below)
+            todo = remaining([Job(SEARCH, rung.name, key, -1) for key in keys], [j for _, j, _ in tags])
+            self._enqueue(todo, lambda j: params[str(j.config)])
+            waiting = [n for n, j, s in self._tags() if j is not None and j.phase == SEARCH and s == "WAITING"]
+            why = self._run(SEARCH, planned, len(waiting))
+        return why
 
     def answer(self) -> Optional[tuple[dict[str, Any], float, str]]:
         """(parameters, full-scale seed-mean objective, what it is) of the verified best, for the
@@ -352,10 +476,17 @@ class AutoProxyDriver:
         summary = build_summary(limit=self.s.limit, unit=self.s.unit, choice=self.choice, spent=self.spent(),
                                 plan=self.plan, verification=self.verification)
         summary["phase"] = self.phase
+        summary["calibration_skipped"] = self.skipped
+        if self.halving is not None:
+            summary["halving"] = {"eta": self.settings.search.eta, "rungs": plan_dicts(self.halving)}
         self.s.sweep_dir.mkdir(parents=True, exist_ok=True)
         path = write_summary(self.s.sweep_dir, summary)
         log.info(f"auto-proxy: {summary['answer']} Summary: {path}")
         return summary
+
+
+def _skipped_text(skipped: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{k['rung']} of configuration {k['config']}" for k in skipped)
 
 
 def _jsonable(obj: Any) -> Any:

@@ -19,8 +19,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from budgetsweep.analysis.compare import MIN_CONFIGS_VERDICT
-from budgetsweep.budget.units import format_cost
+from budgetsweep.budget.units import check_unit, format_cost
 
+from budgetsweep.analysis.schema import FULL_LABEL as FULL
 from .settings import KEY, AutoProxySettings
 
 LIMIT_KEY = "hydra.sweeper.budget.limit"
@@ -109,12 +110,26 @@ def round_up(value: float, unit: str) -> float:
     return math.ceil(value * (1 - FIT_TOL) / step) * step
 
 
-def _limit_text(value: float, unit: str) -> str:
-    return f"{LIMIT_KEY}={format_cost(value, unit)}"
+def _limit_and_fit(limit: float, fit: float, unit: str) -> tuple[str, str]:
+    """(``limit=...``, ``raise limit to ...``): the limit that would fit (``fit`` rounded up as a user
+    would type it), both with the digits it takes to read apart."""
+    now, then = _apart(limit, round_up(fit, unit), unit)
+    return f"{LIMIT_KEY}={now}", f"raise {LIMIT_KEY} to {then}"
 
 
-def _raise_to(value: float, unit: str) -> str:
-    return f"raise {LIMIT_KEY} to {format_cost(round_up(value, unit), unit)}"
+def _apart(a: float, b: float, unit: str | None = None) -> tuple[str, str]:
+    """``a`` and ``b`` as text (in ``unit``'s style, or 3 significant digits), with as many digits as
+    it takes for two different numbers to read differently: a need just above its share must not read
+    as if it fitted ("needs 11,730, share 11,730")."""
+    def text(x: float, digits: int) -> str:
+        if unit == "examples":
+            return f"{x:,.{max(0, digits - 3)}f}"
+        return f"{x:.{digits}g}"
+
+    digits = 3
+    while digits < 17 and a != b and text(a, digits) == text(b, digits):
+        digits += 1
+    return text(a, digits), text(b, digits)
 
 
 def _calibration(settings: AutoProxySettings, cap: float, full: float, candidates: Sequence[RungCost],
@@ -137,11 +152,13 @@ def _calibration(settings: AutoProxySettings, cap: float, full: float, candidate
         "decides)" if fit < MIN_CONFIGS_VERDICT else "")) if fit >= 3 else ""
     costliest = max(candidates, key=lambda r: r.cost).name
     seeds = "seed" if c.min_full_seeds == 1 else "seeds"
-    text = (f"calibration needs {need / full:.3g} full-run units ({format_cost(need, unit)} {unit}: {c.configs} "
+    need_runs, cap_runs = _apart(need / full, cap / full)
+    need_text, cap_text = _apart(need, cap, unit)
+    now, fit_text = _limit_and_fit(limit, need / share, unit)
+    text = (f"calibration needs {need_runs} full-run units ({need_text} {unit}: {c.configs} "
             f"configurations x ({c.min_full_seeds} full {seeds} + {c.proxy_seeds} x {len(candidates)} candidates at "
             f"{proxy_each / c.proxy_seeds / full:.3g} full-run units together)); the budget's calibrate share is "
-            f"{cap / full:.3g} ({KEY}.shares.calibrate={share:g} x {_limit_text(limit, unit)}): "
-            f"{_raise_to(need / share, unit)}{lower}, or drop the costliest candidate ({costliest})")
+            f"{cap_runs} ({cap_text} {unit}: {KEY}.shares.calibrate={share:g} x {now}): {fit_text}{lower}, or drop the costliest candidate ({costliest})")
     return None, text
 
 
@@ -156,11 +173,27 @@ def _verification(settings: AutoProxySettings, cap: float, full: float, limit: f
     share = settings.shares.verify
     fit = _floor(cap / (v.min_seeds * full))
     lower = f", or lower {KEY}.verify.top_k to {fit}" if fit >= 1 else ""
-    text = (f"verification needs {need / full:.3g} full-run units ({format_cost(need, unit)} {unit}: top {v.top_k} x "
-            f"{v.min_seeds} seed(s) at full scale); the budget's verify share is {cap / full:.3g} "
-            f"({KEY}.shares.verify={share:g} x {_limit_text(limit, unit)}): "
-            f"{_raise_to(need / share, unit)}{lower}")
+    need_runs, cap_runs = _apart(need / full, cap / full)
+    need_text, cap_text = _apart(need, cap, unit)
+    now, fit_text = _limit_and_fit(limit, need / share, unit)
+    text = (f"verification needs {need_runs} full-run units ({need_text} {unit}: top {v.top_k} x "
+            f"{v.min_seeds} seed(s) at full scale); the budget's verify share is {cap_runs} "
+            f"({cap_text} {unit}: {KEY}.shares.verify={share:g} x {now}): {fit_text}{lower}")
     return None, text
+
+
+def _check_rungs(full: RungCost, candidates: Sequence[RungCost]) -> None:
+    if not isinstance(full, RungCost) or not all(isinstance(r, RungCost) for r in candidates):
+        raise ValueError("full and candidates must be RungCost(name, cost) values (costs.rung_plans gives them)")
+    if full.name != FULL:
+        raise ValueError(f"full.name={full.name!r} is not allowed; full scale's rung is named {FULL!r}")
+    seen: set[str] = set()
+    for i, rung in enumerate(candidates):
+        if rung.name == FULL or rung.name in seen:
+            what = "full scale's name" if rung.name == FULL else "the name of an earlier candidate"
+            raise ValueError(f"{KEY}.candidates[{i}] is named {rung.name!r}, {what}; candidate names must be unique "
+                             f"and not {FULL!r}")
+        seen.add(rung.name)
 
 
 def plan_phases(settings: AutoProxySettings, limit: float | None, unit: str, full: RungCost,
@@ -179,14 +212,18 @@ def plan_phases(settings: AutoProxySettings, limit: float | None, unit: str, ful
         A PhasePlan: each phase's design and cost, and the trials the search can afford at each rung.
 
     Raises:
+        ValueError: a unit that is not a budget unit, or rungs that are not RungCosts with distinct names
+            (``full`` is full scale's).
         PhaseError: no limit, no candidates, or a phase that does not fit (all of them in one message).
     """
+    unit = check_unit(unit).value
     if limit is None:
         raise PhaseError(f"auto-proxy plans its phases within a budget: set {LIMIT_KEY} (in {unit})")
-    if not (isinstance(limit, (int, float)) and math.isfinite(limit) and limit > 0):
+    if isinstance(limit, bool) or not (isinstance(limit, (int, float)) and math.isfinite(limit) and limit > 0):
         raise PhaseError(f"{LIMIT_KEY}={limit!r} is not allowed; it must be a positive, finite number")
     if not candidates:
         raise PhaseError(f"{KEY}.candidates: no candidate proxy to calibrate")
+    _check_rungs(full, candidates)
     shares = settings.shares
     caps = {"calibrate": shares.calibrate * limit, "search": shares.search * limit, "verify": shares.verify * limit}
     calibration, calib_problem = _calibration(settings, caps["calibrate"], full.cost, candidates, limit, unit)
@@ -200,7 +237,7 @@ def plan_phases(settings: AutoProxySettings, limit: float | None, unit: str, ful
         problems.append(
             f"the search fits {_floor(room / cheapest.cost)} trial(s) at the cheapest candidate {cheapest.name} "
             f"({format_cost(cheapest.cost, unit)} {unit} each) and {KEY}.search.min_trials="
-            f"{settings.search.min_trials}: {_raise_to(need / shares.search, unit)}, or lower "
+            f"{settings.search.min_trials}: {_limit_and_fit(limit, need / shares.search, unit)[1]}, or lower "
             f"{KEY}.search.min_trials to {max(1, _floor(room / cheapest.cost))}")
     if problems:
         raise PhaseError("auto-proxy cannot plan its phases within the budget: " + "; ".join(problems) + ".")

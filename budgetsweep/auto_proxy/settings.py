@@ -15,11 +15,12 @@ import enum
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Optional
 
 from budgetsweep.analysis.compare import CRITERIA, MIN_CONFIGS_VERDICT
 
 KEY = "auto_proxy"
+FULL_NAME = "full"  # full scale's rung (analysis.schema.FULL_LABEL): no candidate may take it
 DEFAULT_PRESETS = ("small_batch", "mup_width", "proxy50")  # conf/experiment presets that keep the task
 SHARE_TOL = 1e-9
 
@@ -109,6 +110,8 @@ class Candidate:
                             "e.g. data_subset.fraction")
         if self.name is not None and (not isinstance(self.name, str) or not self.name):
             raise _fail(f"{key}.name", self.name, "it must be a non-empty string")
+        if self.label == FULL_NAME:
+            raise _fail(f"{key}.name", self.label, f"{FULL_NAME!r} is full scale's rung; name the candidate otherwise")
 
     @property
     def label(self) -> str:
@@ -236,12 +239,19 @@ class Verify:
 
 @dataclass
 class Search:
-    """The search phase: at least ``min_trials`` trials must fit at the cheapest candidate."""
+    """The search phase: at least ``min_trials`` trials must fit at the cheapest candidate. ``eta``:
+    null, the configured sampler searches at the chosen rung; an integer >= 2, successive halving
+    across the ladder of candidates (``halving``): the sampler's configurations start at the cheapest
+    rung and each rung promotes its top 1/eta to the next costlier one, up to the chosen rung, within
+    the search's cap over all rungs."""
 
     min_trials: int = 10
+    eta: Optional[int] = None
 
     def validate(self, key: str) -> None:
         _int(f"{key}.min_trials", self.min_trials, 1)
+        if self.eta is not None:
+            _int(f"{key}.eta", self.eta, 2)
 
 
 @dataclass
@@ -298,6 +308,10 @@ class AutoProxySettings:
         self.calibrate.validate("calibrate")
         self.search.validate("search")
         self.verify.validate("verify")
+        if self.verify.top_k > self.search.min_trials:
+            raise _fail("verify.top_k", self.verify.top_k, f"it must be <= {KEY}.search.min_trials="
+                        f"{self.search.min_trials} (verification runs the top of the search at full scale; a search "
+                        "may stop at min_trials)")
 
     def _coerce(self) -> None:
         """Nested plain mappings (a config converted to containers) into their dataclasses; a candidate

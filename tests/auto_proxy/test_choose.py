@@ -85,3 +85,51 @@ def test_bad_unit(tmp_path):
     runs = calibration(tmp_path, ("faithful",), n_configs=3)
     with pytest.raises(ValueError, match="unit='hours' is not a budget unit; allowed: examples, flops, gpu_hours"):
         choose(runs, settings(), "hours")
+
+
+def _two_level(root, kind, chosen):
+    """``kind``'s runs with two score levels: the better half of the configurations (by the true full
+    loss) at 0.5, the rest at 0.9: rho ~0.87 and a narrow bootstrap interval, but a 1-in-6 pick."""
+    from .synthetic import full_loss
+
+    order = sorted(chosen, key=lambda c: full_loss(*c))
+    good = set(order[: len(order) // 2])
+    for lr, width in chosen:
+        write_run(root, kind, lr, width, 0, value=0.5 if (lr, width) in good else 0.9)
+
+
+def test_a_two_level_proxy_is_never_chosen_even_when_its_interval_clears_the_target(tmp_path):
+    chosen = write_calibration(tmp_path, (), n_configs=12)
+    _two_level(tmp_path, "biased", chosen)
+    choice = choose(load_runs(tmp_path), AutoProxySettings(), "examples", NAMES)
+    [evidence] = choice.candidates
+    # the bootstrap keeps the two levels in every resample: the lower bound clears 0.8 (the old rule chose it)
+    assert evidence["rho_low"] >= 0.8 and evidence["configs"] == 12 and evidence["top1"] == pytest.approx(1 / 6)
+    assert (evidence["proxy_levels"], evidence["full_levels"], evidence["tie_limited"]) == (2, 12, True)
+    assert evidence["confident"] is False and evidence["recommended"] is False
+    # not the milder fallback either: its estimate meets 0.8 only through the ties
+    assert (choice.kind, choice.label) == ("full", "full")
+    assert "biased (2 distinct proxy and 12 distinct full-scale scores over 12 configurations)" in choice.reason
+
+
+def test_a_faithful_candidate_wins_over_a_cheaper_two_level_one(tmp_path):
+    chosen = write_calibration(tmp_path, ("faithful",), n_configs=12)
+    _two_level(tmp_path, "biased", chosen)
+    choice = choose(load_runs(tmp_path), settings(), "examples", NAMES)
+    assert (choice.kind, choice.name) == ("proxy", "faithful")
+    evidence = {c["name"]: c for c in choice.candidates}
+    assert evidence["faithful"]["tie_limited"] is False and evidence["faithful"]["proxy_levels"] == 12
+    assert evidence["biased"]["tie_limited"] is True
+
+
+def test_one_tie_among_twelve_configurations_still_leaves_a_verdict(tmp_path):
+    chosen = write_calibration(tmp_path, (), n_configs=12)
+    from .synthetic import full_loss
+
+    worst = sorted(chosen, key=lambda c: full_loss(*c))[-2:]
+    for lr, width in chosen:  # the faithful proxy with its two worst configurations tied
+        write_run(tmp_path, "faithful", lr, width, 0, value=9.0 if (lr, width) in worst else None)
+    choice = choose(load_runs(tmp_path), settings(), "examples", NAMES)
+    [evidence] = choice.candidates
+    assert (evidence["proxy_levels"], evidence["tie_limited"]) == (11, False)
+    assert choice.kind == "proxy"

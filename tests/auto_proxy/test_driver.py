@@ -45,3 +45,12 @@ def test_the_search_sampler_sees_only_search_trials():
     study.sampler = search_only(optuna.samplers.TPESampler(seed=0, n_startup_trials=3))
     trial = study.ask({"x": optuna.distributions.FloatDistribution(0, 10)})
     assert 0.0 <= trial.params["x"] <= 10.0
+
+
+def test_a_halving_search_sampler_sees_only_its_first_rung():
+    study = optuna.create_study()
+    _add(study, 1.0, Job("calibrate", "full", 0, 0))
+    _add(study, 2.0, Job("search", "quarter", 1, -1))
+    _add(study, 3.0, Job("search", "half", "key", -1))  # a promotion: another rung, another scale
+    view = _SearchView(study, lambda job: job is None or (job.phase == "search" and job.rung == "quarter"))
+    assert [t.params["x"] for t in view.get_trials()] == [2.0]

@@ -41,7 +41,8 @@ def test_calibration_that_does_not_fit_names_the_limit_and_the_configurations_th
         plan_phases(AutoProxySettings(), 20_000, "examples", FULL, CANDIDATES)
     text = str(err.value)
     assert "calibration needs 11.7 full-run units (11,730 examples" in text
-    assert "calibrate share is 10 (auto_proxy.shares.calibrate=0.5 x hydra.sweeper.budget.limit=20,000)" in text
+    assert ("calibrate share is 10 (10,000 examples: auto_proxy.shares.calibrate=0.5 x "
+            "hydra.sweeper.budget.limit=20,000)") in text
     assert "raise hydra.sweeper.budget.limit to 23,460" in text
     assert "lower auto_proxy.calibrate.configs to 8 (below 10 configurations" in text
     assert "drop the costliest candidate (small_batch)" in text
@@ -83,3 +84,61 @@ def test_round_up():
     assert round_up(23_460.5, "examples") == 23_461
     assert round_up(0.123456, "gpu_hours") == pytest.approx(0.124)
     assert round_up(1.5e15, "flops") == pytest.approx(1.5e15)
+
+
+@pytest.mark.parametrize("limit, texts, fit", [
+    # 0.5 x 23,459 = 11,729.5 examples against 11,730 needed: whole examples would read 11,730 twice
+    (23_459, ["needs 11.73 full-run units (11,730.0 examples", "share is 11.729 (11,729.5 examples",
+              "limit=23,459): raise hydra.sweeper.budget.limit to 23,460,"], 23_460),
+    # a thousandth of an example short
+    (23_459.998, ["(11,730.000 examples", "(11,729.999 examples",
+                  "limit=23,459.998): raise hydra.sweeper.budget.limit to 23,460.000,"], 23_460),
+])
+def test_a_calibration_just_short_of_its_share_reads_short_and_says_what_limit_fits(limit, texts, fit):
+    with pytest.raises(PhaseError) as err:
+        plan_phases(AutoProxySettings(), limit, "examples", FULL, CANDIDATES)
+    for text in texts:
+        assert text in str(err.value)
+    assert plan_phases(AutoProxySettings(), fit, "examples", FULL, CANDIDATES).calibration.cost == 11_730
+
+
+def test_flops_just_short_read_apart():
+    scale = 1e12
+    full, candidates = RungCost("full", 1000 * scale), [RungCost(r.name, r.cost * scale) for r in CANDIDATES]
+    with pytest.raises(PhaseError) as err:
+        plan_phases(AutoProxySettings(), 2.3459e16, "flops", full, candidates)
+    text = str(err.value)
+    assert "needs 11.73 full-run units (1.173e+16 flops" in text and "share is 11.729 (1.17295e+16 flops" in text
+    assert "raise hydra.sweeper.budget.limit to 2.35e+16" in text
+    assert plan_phases(AutoProxySettings(), 2.35e16, "flops", full, candidates).calibration.cost == pytest.approx(
+        1.173e16)
+
+
+def test_verification_just_short_reads_apart():
+    settings = AutoProxySettings.from_mapping({"calibrate": {"configs": 3}})
+    with pytest.raises(PhaseError) as err:  # verify share 0.3 x 9,999 = 2,999.7 against 3,000
+        plan_phases(settings, 9_999, "examples", FULL, CANDIDATES)
+    assert "verification needs 3 full-run units (3,000.0 examples" in str(err.value)
+    assert "verify share is 2.9997 (2,999.7 examples" in str(err.value)
+    assert "raise hydra.sweeper.budget.limit to 10,000" in str(err.value)
+
+
+@pytest.mark.parametrize("unit", ["bogus", None, "hours"])
+def test_a_unit_that_is_not_a_budget_unit_is_refused_naming_the_key(unit):
+    with pytest.raises(ValueError, match=rf"hydra.sweeper.budget.unit={unit!r} is not a budget unit; allowed: "
+                                         "gpu_hours, flops, examples"):
+        plan_phases(AutoProxySettings(), 30_000, unit, FULL, CANDIDATES)
+
+
+def test_a_boolean_limit_is_refused():
+    with pytest.raises(PhaseError, match="hydra.sweeper.budget.limit=True is not allowed"):
+        plan_phases(AutoProxySettings(), True, "examples", FULL, CANDIDATES)
+
+
+@pytest.mark.parametrize("rungs, message", [
+    ([*CANDIDATES, RungCost("full", 10)], r"candidates\[3\] is named 'full', full scale's name"),
+    ([*CANDIDATES, RungCost("proxy50", 10)], r"candidates\[3\] is named 'proxy50', the name of an earlier"),
+])
+def test_rung_names_must_be_unique_and_not_full(rungs, message):
+    with pytest.raises(ValueError, match=message):
+        plan_phases(AutoProxySettings(), 30_000, "examples", FULL, rungs)

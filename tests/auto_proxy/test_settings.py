@@ -55,6 +55,10 @@ def test_from_an_omegaconf_container():
     ({"candidates": [{"reduction": ["data_subset"], "params": {"fraction": 0.1}}]},
      "each key must be <reduction>.<parameter> of a reduction in ['data_subset']"),
     ({"candidates": ["proxy50", {"preset": "proxy50"}]}, "candidates[0] has the same name"),
+    ({"candidates": [{"name": "full", "reduction": ["data_subset"]}]},
+     "auto_proxy.candidates[0].name='full' is not allowed; 'full' is full scale's rung"),
+    ({"verify": {"top_k": 5}, "search": {"min_trials": 4}},
+     "auto_proxy.verify.top_k=5 is not allowed; it must be <= auto_proxy.search.min_trials=4"),
     ({"proxy_search": {"reduction": ["data_subset"], "params": {"data_subset.fraction": "0.1"}}},
      "auto_proxy.proxy_search.params.data_subset.fraction='0.1' is not allowed; it must be a search space"),
 ])

@@ -80,7 +80,7 @@ def test_the_phases_run_in_order_and_the_summary_matches_the_ledger_and_the_reco
     verified = {t.user_attrs["config_key"]: t.value for t, _ in verify}
     assert summary["final"]["config_key"] == min(verified, key=verified.get)
     assert summary["final"]["full_mean"] == min(verified.values())
-    assert summary["phase"] == "done"
+    assert summary["phase"] == "done" and summary["calibration_skipped"] == []  # examples: priced exactly
     # the sweeper's optimization_results.yaml answers with the verified pick, not the study's best trial
     results = (tmp_path / "sweep" / "optimization_results.yaml").read_text()
     final_trial = next(t for t, _ in verify if t.user_attrs["config_key"] == summary["final"]["config_key"])
@@ -117,33 +117,47 @@ def _ledger_states(db):
         return []
 
 
-@pytest.mark.slow  # two sweeps, the first killed: about a minute on a shared CPU
-def test_a_sweep_killed_in_calibration_resumes_the_calibration_and_charges_nothing_twice(tmp_path):
+def _search_done(db):
+    import sqlite3
+
+    try:
+        with sqlite3.connect(db, timeout=10) as conn:
+            return bool(list(conn.execute("SELECT 1 FROM study_user_attributes WHERE key = 'auto_proxy:search_done'")))
+    except sqlite3.OperationalError:
+        return False
+
+
+# tolerance 0: a killed trial is charged exactly its reservation, so each phase spends its plan exactly
+KILL_ARGS = ["hydra.sweeper.budget.limit=2400", "hydra.sweeper.budget.tolerance=0"]
+
+
+def _kill_when(tmp_path, ready):
+    """Start the sweep, SIGKILL it once ``ready(db)`` holds (a trial of the phase is reserved: running);
+    returns the study's name."""
     import signal
     import time
 
-    # tolerance 0: the killed trial is charged exactly its reservation, so calibration spends its plan exactly
-    args = ["hydra.sweeper.budget.limit=2400", "hydra.sweeper.budget.tolerance=0"]
     env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
-    proc = subprocess.Popen([str(BIN / "budgetsweep"), "-m", f"hydra.sweep.dir={tmp_path}/sweep", *TINY, *AUTO, *args],
-                            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([str(BIN / "budgetsweep"), "-m", f"hydra.sweep.dir={tmp_path}/sweep", *TINY, *AUTO,
+                             *KILL_ARGS], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = tmp_path / "outputs" / "budgetsweep.db"
     deadline = time.monotonic() + 240
-    while not (len(states := _ledger_states(db)) >= 2 and states[-1] == "reserved"):  # the 2nd calibration trial
+    while not ready(db):
         assert proc.poll() is None and time.monotonic() < deadline, "the sweep ended before it could be killed"
         time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    storage = f"sqlite:///{db}"
-    [name] = optuna.get_all_study_names(storage)
-    study = optuna.load_study(study_name=name, storage=storage)
-    assert study.user_attrs["auto_proxy:configs"] and "auto_proxy:choice" not in study.user_attrs
-    configs = study.user_attrs["auto_proxy:configs"]
+    [name] = optuna.get_all_study_names(f"sqlite:///{db}")
+    return name
 
-    resumed = budgetsweep(tmp_path, *args)
+
+def _resume_and_check(tmp_path, name):
+    """Rerun the command: it must finish, launch no planned job twice, charge each trial once and leave
+    nothing reserved. Returns (study, ledger, summary)."""
+    resumed = budgetsweep(tmp_path, *KILL_ARGS)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    storage = f"sqlite:///{tmp_path / 'outputs' / 'budgetsweep.db'}"
     study = optuna.load_study(study_name=name, storage=storage)
-    assert study.user_attrs["auto_proxy:configs"] == configs  # the calibration configurations were reused
     ran = [t for t in study.trials if t.state.name != "WAITING"]
     tags = [tuple(t.user_attrs["auto_proxy"].values()) for t in ran]
     assert len(tags) == len(set(tags))  # no planned job launched twice
@@ -154,3 +168,117 @@ def test_a_sweep_killed_in_calibration_resumes_the_calibration_and_charges_nothi
     summary = json.loads((tmp_path / "sweep" / "auto_proxy_summary.json").read_text())
     assert summary["spent"]["calibrate"] == 3 * (FULL + HALF)
     assert summary["spent"]["total"] == ledger.spent() <= 2400.0 and summary["phase"] == "done"
+    return study, ledger, summary
+
+
+@pytest.mark.slow  # two sweeps, the first killed: about a minute on a shared CPU
+def test_a_sweep_killed_in_calibration_resumes_the_calibration_and_charges_nothing_twice(tmp_path):
+    # the 2nd calibration trial running
+    name = _kill_when(tmp_path, lambda db: len(s := _ledger_states(db)) >= 2 and s[-1] == "reserved")
+    study = optuna.load_study(study_name=name, storage=f"sqlite:///{tmp_path / 'outputs' / 'budgetsweep.db'}")
+    assert study.user_attrs["auto_proxy:configs"] and "auto_proxy:choice" not in study.user_attrs
+    configs = study.user_attrs["auto_proxy:configs"]
+    study, _, _ = _resume_and_check(tmp_path, name)
+    assert study.user_attrs["auto_proxy:configs"] == configs  # the calibration configurations were reused
+
+
+@pytest.mark.slow
+def test_a_sweep_killed_in_the_search_resumes_the_search_with_the_same_choice(tmp_path):
+    # calibration is trials 0-5; the 2nd search trial (number 7) running
+    name = _kill_when(tmp_path, lambda db: len(s := _ledger_states(db)) >= 8 and s[-1] == "reserved")
+    storage = f"sqlite:///{tmp_path / 'outputs' / 'budgetsweep.db'}"
+    study = optuna.load_study(study_name=name, storage=storage)
+    choice = study.user_attrs[CHOICE_ATTR]  # written before the search started
+    assert "auto_proxy:search_done" not in study.user_attrs
+    killed = [t for t in study.trials if t.state.name == "RUNNING"]
+    assert [t.user_attrs["auto_proxy"]["phase"] for t in killed] == ["search"]
+    study, ledger, summary = _resume_and_check(tmp_path, name)
+    assert study.user_attrs[CHOICE_ATTR] == choice and summary["choice"]["label"] == choice["label"]
+    search = [t for t in study.trials if t.state.name != "WAITING" and t.user_attrs["auto_proxy"]["phase"] == "search"]
+    per_trial = HALF if choice["name"] == "half" else FULL
+    # the killed trial is charged its reservation and not run again; the search still stops at its plan
+    assert summary["spent"]["search"] == len(search) * per_trial <= summary["plan"]["search"]["budget"]
+    assert len(search) == summary["plan"]["search"]["trials"][choice["name"]]
+    assert {c.trial for c in ledger.charges()} >= {killed[0].number}
+    # verification: the top 2 of the search's completed configurations (the killed trial has no score)
+    completed = {t.user_attrs["config_key"] for t in search if t.state.name == "COMPLETE"}
+    assert summary["spent"]["verify"] == min(2, len(completed)) * FULL and summary["final"] is not None
+
+
+@pytest.mark.slow
+def test_a_sweep_killed_in_verification_resumes_the_verification_only(tmp_path):
+    seen = {}
+
+    def first_verification_running(db):
+        if "done" not in seen:
+            if not _search_done(db):
+                return False
+            seen["done"] = len(_ledger_states(db))  # every calibration and search trial
+        states = _ledger_states(db)
+        return len(states) > seen["done"] and states[-1] == "reserved"
+
+    name = _kill_when(tmp_path, first_verification_running)
+    storage = f"sqlite:///{tmp_path / 'outputs' / 'budgetsweep.db'}"
+    before = optuna.load_study(study_name=name, storage=storage)
+    searched = sorted(t.number for t in before.trials if t.user_attrs.get("auto_proxy", {}).get("phase") == "search")
+    study, _, summary = _resume_and_check(tmp_path, name)
+    after = sorted(t.number for t in study.trials if t.state.name != "WAITING"
+                   and t.user_attrs["auto_proxy"]["phase"] == "search")
+    assert after == searched  # the search is not reopened
+    verify = [t for t in study.trials if t.state.name != "WAITING" and t.user_attrs["auto_proxy"]["phase"] == "verify"]
+    assert len(verify) == 2 and summary["spent"]["verify"] == 2 * FULL  # the killed one charged, not rerun
+    completed = [t for t in verify if t.state.name == "COMPLETE"]
+    assert len(completed) == 1  # the other verification run; the killed one is the one the summary cannot use
+    assert summary["final"]["config_key"] == completed[0].user_attrs["config_key"]
+
+
+def test_successive_halving_climbs_the_ladder_within_the_search_cap_exactly(tmp_path):
+    # candidates quarter (64 examples a trial) and half (128); full 256. limit 3,000: calibration
+    # 3 x (256 + 64 + 128) = 1,344, verification 2 x 256 = 512, the search 1,144 over all rungs
+    args = ["hydra.sweeper.budget.limit=3000", "hydra.sweeper.auto_proxy.search.eta=2",
+            "hydra.sweeper.auto_proxy.fallback=full",
+            "hydra.sweeper.auto_proxy.candidates=[{name: quarter, reduction: [data_subset], params: "
+            "{data_subset.fraction: 0.25}}, {name: half, reduction: [data_subset], params: {data_subset.fraction: 0.5}}]"]
+    proc = budgetsweep(tmp_path, *args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary = json.loads((tmp_path / "sweep" / "auto_proxy_summary.json").read_text())
+    budget = json.loads((tmp_path / "sweep" / "budget_summary.json").read_text())
+    storage = f"sqlite:///{tmp_path / 'outputs' / 'budgetsweep.db'}"
+    study = optuna.load_study(study_name=budget["study_name"], storage=storage)
+    assert summary["choice"]["name"] == "full"  # 3 configurations: no confident choice, and fallback=full
+    cost = {"quarter": 64.0, "half": 128.0, "full": FULL}
+    # the most configurations the first rung can run with every rung within 1,144 (eta 2: floor(n0 / 2^i), >= 1):
+    # 7 x 64 + 3 x 128 + 1 x 256 = 1,088 (n0 = 8: 512 + 512 + 512 = 1,536)
+    expected = [("quarter", 7), ("half", 3), ("full", 1)]
+    assert [(r["name"], r["configs"]) for r in summary["halving"]["rungs"]] == expected
+    search = [t for t in study.trials if t.state.name != "WAITING" and t.user_attrs["auto_proxy"]["phase"] == "search"]
+    by_rung = {name: [t for t in search if t.user_attrs["auto_proxy"]["rung"] == name] for name, _ in expected}
+    assert [(name, len(by_rung[name])) for name, _ in expected] == expected
+    assert summary["spent"]["search"] == sum(n * cost[name] for name, n in expected) <= summary["plan"]["search"]["budget"]
+    # each rung runs the best of the rung below (lowest loss), the same parameters
+    for (below, _), (rung, n) in zip(expected, expected[1:]):
+        ranked = sorted(by_rung[below], key=lambda t: t.value)
+        assert {t.user_attrs["config_key"] for t in by_rung[rung]} == {t.user_attrs["config_key"] for t in ranked[:n]}
+    # the sampler's own trials are the first rung's; verification takes the top of the last rung
+    first, last = expected[0][0], expected[-1][0]
+    assert all(isinstance(t.user_attrs["auto_proxy"]["config"], int) for t in by_rung[first])
+    verified = {t.user_attrs["config_key"] for t in study.trials if t.state.name != "WAITING"
+                and t.user_attrs["auto_proxy"]["phase"] == "verify"}
+    top_last = {t.user_attrs["config_key"] for t in sorted(by_rung[last], key=lambda t: t.value)[:2]}
+    assert verified == top_last
+    assert summary["spent"]["total"] == Ledger(storage, budget["study_name"], unit="examples", limit=3000.0).spent()
+
+
+def test_calibration_trials_the_phase_cap_refuses_are_named_not_silent(tmp_path):
+    # the rungs are priced at the default width (128 hidden units: full 2.75e7 FLOPs a run); a 512-wide full
+    # run costs 4.1e8, past the calibration's cap (0.5 x 3e8): refused, and the summary and the log say so
+    auto = [a.replace("unit=examples", "unit=flops") for a in AUTO]
+    proc = subprocess.run([str(BIN / "budgetsweep"), "-m", f"hydra.sweep.dir={tmp_path}/sweep", *TINY, *auto,
+                           "model.hidden=choice(128, 512)", "hydra.sweeper.budget.limit=3e8"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "HYDRA_FULL_ERROR": "0"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary = json.loads((tmp_path / "sweep" / "auto_proxy_summary.json").read_text())
+    skipped = summary["calibration_skipped"]
+    assert skipped and {s["rung"] for s in skipped} <= {"full", "half"}, skipped
+    assert "calibration trial(s) did not fit the calibration's planned cost" in proc.stdout + proc.stderr
