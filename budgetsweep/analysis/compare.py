@@ -97,7 +97,13 @@ def decide(table: pd.DataFrame, threshold: float, criterion: str, cost_by: str,
     value, low, _ = criterion_columns(table, criterion)
     configs = table["configs"].astype(float)
     table["meets"] = (value >= threshold - THRESHOLD_TOL) & value.notna()
-    table["confident"] = (low >= threshold - THRESHOLD_TOL) & (configs >= MIN_CONFIGS_VERDICT) & low.notna()
+    # tie-limited: either side has fewer distinct scores than a verdict needs configurations (a two-level
+    # proxy's rho interval is tight, since resampling keeps its levels, yet its pick is a draw among ties)
+    levels = np.minimum(table["proxy_levels"].astype(float), table["full_levels"].astype(float)) \
+        if "proxy_levels" in table else configs
+    table["tie_limited"] = levels < np.minimum(configs, MIN_CONFIGS_VERDICT)
+    table["confident"] = (low >= threshold - THRESHOLD_TOL) & (configs >= MIN_CONFIGS_VERDICT) & low.notna() \
+        & ~table["tie_limited"]
     # the rho threshold equivalent to the criterion's (rho_rel: threshold x ceiling)
     rho_threshold = threshold * table["ceiling"].astype(float).where(value.ne(table["rho"]), 1.0) \
         if criterion == "rho_rel" else pd.Series(threshold, index=table.index, dtype=float)
@@ -105,7 +111,8 @@ def decide(table: pd.DataFrame, threshold: float, criterion: str, cost_by: str,
     needed = [configs_needed(r, t, c) for r, t, c in
               zip(table["rho"].astype(float), rho_threshold, np.broadcast_to(levels, len(table)))]
     more = np.maximum(np.asarray(needed, float) - configs.to_numpy(), 1.0)
-    table["more_configs"] = np.where(table["confident"] | ~table["meets"], np.nan, more)
+    # NaN where more would not help: confident already, not meeting, or tied (more configurations keep the ties)
+    table["more_configs"] = np.where(table["confident"] | ~table["meets"] | table["tie_limited"], np.nan, more)
     cost = table[f"cost_reduction_{cost_by}"].astype(float).fillna(-np.inf)
     score = cost.where(table["confident"])
     levels_by = list(by)
@@ -172,6 +179,10 @@ def recommend(table: pd.DataFrame, *, threshold: float = 0.8, criterion: str = "
         reasons = []
         if not (np.isfinite(low[pick]) and low[pick] >= threshold - THRESHOLD_TOL):
             reasons.append(f"its interval's lower bound is below {threshold:.2f}")
+        if row.get("tie_limited", False):
+            reasons.append(f"its scores are too tied to tell configurations apart ({int(row['proxy_levels'])} "
+                           f"distinct proxy and {int(row['full_levels'])} distinct full-scale scores; "
+                           f"{MIN_CONFIGS_VERDICT} needed)")
         if row["configs"] < MIN_CONFIGS_VERDICT:
             reasons.append(f"fewer than {MIN_CONFIGS_VERDICT} configurations were compared")
         more = row["more_configs"]

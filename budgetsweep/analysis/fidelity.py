@@ -299,6 +299,10 @@ class Fidelity:
     predicted_reduction: float
     ci_method: str = "BCa"
     confidence_level: float = 0.95
+    # distinct scores (equal within ranks.RTOL: one level) among the configurations compared: a proxy
+    # with two levels over a dozen configurations has a tight rho interval yet cannot say which is best
+    proxy_levels: int = 0
+    full_levels: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Flat: top_k becomes top1, top3, ...; the noise ceiling's fields are inlined."""
@@ -323,6 +327,8 @@ class Fidelity:
             "predicted_reduction": self.predicted_reduction,
             "ci_method": self.ci_method,
             "confidence_level": self.confidence_level,
+            "proxy_levels": self.proxy_levels,
+            "full_levels": self.full_levels,
         }
 
     def to_series(self) -> pd.Series:
@@ -509,7 +515,15 @@ def strategy_fidelity(
         predicted_reduction=_ratio(1.0, float(factor.mean()) if len(factor) else math.nan),
         ci_method=method,
         confidence_level=settings.confidence_level,
+        proxy_levels=_levels(proxy_score),
+        full_levels=_levels(full_score),
     )
+
+
+def _levels(snapped: np.ndarray) -> int:
+    """Distinct finite values of scores already snapped to their ties (``ranks.snap_ties``)."""
+    values = np.asarray(snapped, float)
+    return int(len(np.unique(values[np.isfinite(values)])))
 
 
 def _one(values: pd.Series) -> str | None:

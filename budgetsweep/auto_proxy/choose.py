@@ -25,8 +25,7 @@ from typing import Any
 import pandas as pd
 
 from budgetsweep.analysis.compare import MIN_CONFIGS_VERDICT, compare_strategies, recommend
-from budgetsweep.analysis.pair import pair_runs, split_runs
-from budgetsweep.analysis.ranks import snap_ties
+from budgetsweep.analysis.pair import split_runs
 from budgetsweep.analysis.schema import FULL_LABEL
 
 from .jsonable import plain as _plain
@@ -79,24 +78,6 @@ def _evidence(table: pd.DataFrame, cost_by: str, names: Mapping[str, str]) -> li
     return rows
 
 
-def score_levels(proxy: pd.DataFrame, full: pd.DataFrame) -> pd.DataFrame:
-    """Per strategy (index): ``proxy_levels`` and ``full_levels``, the distinct seed-mean scores among
-    its paired configurations (equal within ``ranks.RTOL``: one level, as the rank statistics see
-    them), and ``tie_limited``: either side has fewer levels than ``min(configurations,
-    MIN_CONFIGS_VERDICT)``, i.e. ties leave the calibration fewer distinguishable configurations than
-    it ran and than a verdict needs."""
-    columns = ["proxy_levels", "full_levels", "tie_limited"]
-    if proxy.empty or full.empty:
-        return pd.DataFrame(columns=columns)
-    pairs = pair_runs(proxy, full)
-    pairs = pairs[pairs["paired"]]
-    rows = {}
-    for strategy, group in pairs.groupby("strategy", sort=True):
-        levels = [len(pd.unique(snap_ties(group[c].to_numpy(float)))) for c in ("proxy_score", "full_score")]
-        rows[str(strategy)] = [*levels, min(levels) < min(len(group), MIN_CONFIGS_VERDICT)]
-    return pd.DataFrame.from_dict(rows, orient="index", columns=columns)
-
-
 def _tie_note(table: pd.DataFrame, names: Mapping[str, str]) -> str:
     limited = table.index[table["tie_limited"].to_numpy(bool)]
     if not len(limited):
@@ -124,7 +105,7 @@ def choose(runs: pd.DataFrame, settings: AutoProxySettings, unit: str,
         A Choice. With a candidate whose criterion's lower bound clears ``settings.target`` over at
         least ``MIN_CONFIGS_VERDICT`` configurations, the cheapest such (``analysis.compare.recommend``);
         otherwise the fallback of ``settings.fallback``, and the reason says so. Tie-limited
-        candidates (``score_levels``) are evidence only, never the choice.
+        candidates (``analysis.compare.decide``: too few distinct scores) are evidence only, never the choice.
 
     Raises:
         ValueError: ``unit`` is not a budget unit, or ``runs`` is not a run frame (``check_runs``).
@@ -137,9 +118,8 @@ def choose(runs: pd.DataFrame, settings: AutoProxySettings, unit: str,
     table = compare_strategies(proxy, full, threshold=settings.target, criterion=settings.criterion,
                                cost_by=cost_by, k=(1,), n_resamples=settings.n_resamples,
                                confidence_level=settings.confidence_level)
-    table = table.join(score_levels(proxy, full))
+    # analysis.compare.decide marks tie-limited strategies (never confident); they are not even the fallback
     table["tie_limited"] = table["tie_limited"].fillna(False).astype(bool)
-    table.loc[table["tie_limited"], ["confident", "recommended"]] = False
     informative = table[~table["tie_limited"]]
     note = _tie_note(table, names)
     rec = recommend(informative, threshold=settings.target, criterion=settings.criterion, cost_by=cost_by)
@@ -168,4 +148,4 @@ def choose(runs: pd.DataFrame, settings: AutoProxySettings, unit: str,
     return Choice("full", FULL_LABEL, FULL_LABEL, reason, **common)
 
 
-__all__ = ["COST_BY", "Choice", "choose", "score_levels"]
+__all__ = ["COST_BY", "Choice", "choose"]
