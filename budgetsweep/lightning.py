@@ -8,11 +8,12 @@
         trainer.fit(module, DataLoader(Subset(train_set, keep), batch_size=run.batch_size, shuffle=True), val_loader)
     return run.objective_value()
 
-The callback gives the Trainer the reduced recipe's length (``max_steps``), validation interval and
-precision; sets the scheduled learning rate before every step (``run.set_lr``, the built-in trainer's
-schedule, so a module's ``configure_optimizers`` uses ``run.optimizer_kwargs()`` and no scheduler);
-meters every batch's examples (and FLOPs, given ``flops_per_example``); reports the validation
-metrics to the run (metrics.jsonl, the record, a budget sweeper's pruner); and stops the Trainer
+The callback gives the Trainer the reduced recipe's length (``max_steps``), validation interval (and
+a validation of the final model, as the built-in trainer's) and precision (fp16 needs CUDA); sets
+the scheduled learning rate before every step (``run.set_lr``, the built-in trainer's schedule, so
+a module's ``configure_optimizers`` uses ``run.optimizer_kwargs()`` and no scheduler); meters every
+batch's examples (and FLOPs, given ``flops_per_example``); reports the validation metrics to the
+run (metrics.jsonl, the record, a budget sweeper's pruner); and stops the Trainer
 (``trainer.should_stop``) when the pruner or the trial's reservation says so, so the run's record
 ends ``pruned`` or ``budget_stopped`` rather than in an exception inside Lightning. Needs
 ``lightning`` (``pip install 'budgetsweep[lightning]'``).
@@ -58,6 +59,12 @@ class BudgetCallback(Callback):
                 "val_check_interval": min(self.run.eval_every, steps), "check_val_every_n_epoch": None,
                 "num_sanity_val_steps": 0, "callbacks": [self]}
 
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        """The recipe's precision on the Trainer's device, through ``run.autocast`` as an own loop
+        would: fp16 off CUDA raises the built-in trainer's ValueError (Lightning would silently run
+        bf16 while the record says fp16), and the run knows a mixed_precision reduction was honoured."""
+        self.run.autocast(trainer.strategy.root_device.type)
+
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         for optimizer in trainer.optimizers:
             self.run.set_lr(optimizer, trainer.global_step, self.n_train)
@@ -65,7 +72,9 @@ class BudgetCallback(Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         examples = _batch_examples(batch)
         self.run.add_cost(examples=examples, flops=self.flops_per_example * examples)
-        if self.run.should_stop:  # the reservation is used up
+        # the reservation is used up; or the last step: stopping makes Lightning validate the final model
+        # (at max_steps it validates only on the interval), so the objective is the end's, as built in
+        if self.run.should_stop or trainer.global_step >= trainer.max_steps:
             trainer.should_stop = True
 
     def on_validation_end(self, trainer, pl_module) -> None:

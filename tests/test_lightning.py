@@ -59,3 +59,26 @@ def test_a_budget_sweep_stops_the_trainer_at_its_reservation(tmp_path):
     trial = optuna.load_study(study_name=study.study_name,
                               storage=f"sqlite:///{tmp_path / 'outputs' / 'budgetsweep.db'}").trials[0]
     assert sorted(trial.intermediate_values) == [r["step"] for r in _rows(path.parent)]  # reported for pruning
+
+
+def test_the_final_model_is_validated_and_bf16_counts_as_honoured(tmp_path):
+    # 60 steps, a validation every 25: Lightning alone validates at 25 and 50 and records step 50's objective
+    _run(["train.steps=60", "train.eval_every=25", "train.warmup_steps=5", "reduction=[mixed_precision]",
+          "reduction.mixed_precision.dtype=bf16", f"hydra.run.dir={tmp_path / 'run'}"], tmp_path)
+    record = json.loads((tmp_path / "run" / "record.json").read_text())
+    rows = _rows(tmp_path / "run")
+    assert [r["step"] for r in rows] == [25, 50, 60]
+    assert record["info"]["steps"] == 60 and record["objective"]["value"] == pytest.approx(rows[-1]["val_loss"])
+    assert record["recipe"]["train"]["precision"] == "bf16"
+    assert "unhonoured_reductions" not in record["info"]  # the callback gave the Trainer bf16-mixed
+
+
+def test_fp16_on_cpu_fails_as_the_built_in_trainer_does(tmp_path):
+    # Lightning would warn and run bf16-mixed while the record says fp16
+    proc = subprocess.run([sys.executable, str(EXAMPLE), *FAST, "reduction=[mixed_precision]",
+                           "reduction.mixed_precision.dtype=fp16", f"hydra.run.dir={tmp_path / 'run'}"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    record = json.loads((tmp_path / "run" / "record.json").read_text())
+    assert record["status"] == "failed" and "train.precision='fp16' needs a CUDA device" in record["error"]
+    assert not (tmp_path / "run" / "metrics.jsonl").read_text()  # nothing trained

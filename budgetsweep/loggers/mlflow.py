@@ -30,10 +30,12 @@ class MLflowLogger(MetricLogger):
         except ImportError as exc:
             raise ImportError("logger=mlflow needs MLflow: pip install 'budgetsweep[loggers]' "
                               "(or pip install mlflow-skinny)") from exc
-        if tracking_uri.startswith("sqlite:///") and not tracking_uri.startswith("sqlite:////"):
-            from pathlib import Path
-            Path(tracking_uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        self.client = MlflowClient(tracking_uri=tracking_uri)
+        try:
+            with _store_lock(tracking_uri):  # parallel jobs (joblib) would race to create a new store's tables
+                self.client = MlflowClient(tracking_uri=tracking_uri)
+        except Exception as exc:
+            raise ValueError(f"logger.mlflow.tracking_uri={tracking_uri!r}: cannot open this store: "
+                             f"{type(exc).__name__}: {exc}") from exc
         self.experiment, self.tags = experiment, dict(tags or {})
         self.run_id: str | None = None
 
@@ -75,6 +77,22 @@ class MLflowLogger(MetricLogger):
                                                                          for k, v in summary.items()
                                                                          if not isinstance(v, (int, float))])
         self.client.set_terminated(self.run_id, _STATUS.get(status, "KILLED"))
+
+
+def _store_lock(tracking_uri: str):
+    """For a SQLite store (``sqlite:///relative.db``, ``sqlite:////absolute.db``): its folder made and
+    an inter-process lock beside it (``<db>.lock``), held while MLflow creates or migrates its tables;
+    for other stores, nothing."""
+    import contextlib
+    from pathlib import Path
+
+    if not tracking_uri.startswith("sqlite:///"):
+        return contextlib.nullcontext()
+    from filelock import FileLock  # a dependency of torch
+
+    path = Path(tracking_uri[len("sqlite:///"):])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(path) + ".lock")
 
 
 def _tag(key: str, value: Any):
