@@ -735,6 +735,7 @@ def run_context(cfg, *, objective: str = "val_loss", direction: str | None = Non
         keep_going, hydra_job = hc.mode == RunMode.MULTIRUN, True
     try:
         plan = plan_user_run(cfg, overrides)
+        loggers = build_loggers(cfg.get("logger") if hasattr(cfg, "get") else None)  # a bad one: ConfigError
     except ConfigError as exc:
         if not hydra_job:
             raise
@@ -749,7 +750,7 @@ def run_context(cfg, *, objective: str = "val_loss", direction: str | None = Non
     link, node = trial_link_from(cfg)
     ctx = RunContext(run_dir, plan, objective=Objective(objective, direction), overrides=overrides,
                      trial_link=link, trial_node=node, raise_on_stop=raise_on_stop, keep_going=keep_going,
-                     loggers=build_loggers(cfg.get("logger") if hasattr(cfg, "get") else None))
+                     loggers=loggers)
     if baseline is not None:
         ctx.set_baseline(baseline)
     return ctx

@@ -25,7 +25,7 @@ def write_results(study: Any, n_objectives: int, sweep_dir: Path,
         params, value, what = answer
         results = {"name": "budget", "best_params": dict(params), "best_value": float(value)}
         log.info(f"Best parameters ({what}): {dict(params)}")
-        log.info(f"Best value ({what}): {value}")
+        log.info(f"Best value ({what}): {_shown(value)}")
     elif n_objectives == 1:
         try:
             best = study.best_trial
@@ -35,7 +35,7 @@ def write_results(study: Any, n_objectives: int, sweep_dir: Path,
         else:
             results = {"name": "budget", "best_params": best.params, "best_value": best.value}
             log.info(f"Best parameters: {best.params}")
-            log.info(f"Best value: {best.value}")
+            log.info(f"Best value: {_shown(best.value)}  (optimization_results.yaml keeps every digit)")
     else:
         best_trials = study.best_trials
         results = {"name": "budget", "solutions": [{"params": t.params, "values": t.values} for t in best_trials]}
@@ -55,3 +55,8 @@ def write_summary(study: Any, ledger: Any, *, url: str, settings: Any, n_trials:
         trials=trials, n_trials=n_trials, stopped=stopped)
     write_json_atomic(sweep_dir / "budget_summary.json", summary)
     log.info("Budget summary (budget_summary.json):\n" + summary_table(summary))
+
+
+def _shown(value) -> str:
+    """An objective at 4 significant digits, as every job's line shows it."""
+    return f"{value:.4g}" if isinstance(value, (int, float)) else str(value)

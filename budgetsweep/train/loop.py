@@ -151,52 +151,53 @@ def train(recipe: Recipe, task, reporter, *, progress: bool | None = None, label
     running, seen_since_eval, examples, input_elements = torch.zeros((), device=device), 0, 0, 0
     evaluated = 0  # examples evaluated (forward passes), which the plan prices as evaluation
     metrics: dict[str, float] = {}
-    meter = Progress(total_steps, mode={None: "auto", True: "bar", False: "off"}[progress], every_s=t.log_every_s,
-                     label=label, objective=getattr(task, "objective", None))
-    for step in range(total_steps):
-        idx = sampler.next(step)  # shuffled epochs, or a curriculum's paced draw
-        x_b, y_b = hooks.view(x[idx], y[idx], step, total_steps)  # e.g. a cheaper view early on
-        lr = recipe.optim.lr * lr_multiplier(step, schedule=t.schedule, length=schedule_steps,
-                                             warmup=t.warmup_steps, cooldown_fraction=t.cooldown_fraction,
-                                             min_ratio=t.min_lr_ratio)
-        for group in optimizer.param_groups:
-            group["lr"] = lr * group["lr_scale"]
+    # a with block: the final progress line is written even when a prune or budget stop ends the loop
+    with Progress(total_steps, mode={None: "auto", True: "bar", False: "off"}[progress], every_s=t.log_every_s,
+                  label=label, objective=getattr(task, "objective", None)) as meter:
+        for step in range(total_steps):
+            idx = sampler.next(step)  # shuffled epochs, or a curriculum's paced draw
+            x_b, y_b = hooks.view(x[idx], y[idx], step, total_steps)  # e.g. a cheaper view early on
+            lr = recipe.optim.lr * lr_multiplier(step, schedule=t.schedule, length=schedule_steps,
+                                                 warmup=t.warmup_steps, cooldown_fraction=t.cooldown_fraction,
+                                                 min_ratio=t.min_lr_ratio)
+            for group in optimizer.param_groups:
+                group["lr"] = lr * group["lr_scale"]
 
-        with saved.hooks() if step == 0 else contextlib.nullcontext():
-            with autocast(precision, device):
-                loss = loss_fn(model(x_b), y_b, x_b)
+            with saved.hooks() if step == 0 else contextlib.nullcontext():
+                with autocast(precision, device):
+                    loss = loss_fn(model(x_b), y_b, x_b)
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                else:
+                    loss.backward()
             if scaler is not None:
-                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
             else:
-                loss.backward()
-        if scaler is not None:
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+                optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
 
-        running += loss.detach().float()
-        seen_since_eval += 1
-        examples += batch
-        input_elements += x_b.numel()
-        reporter.add_cost(examples=batch, flops=flops_per_example * (x_b.numel() / example_size))
-        reported = None
+            running += loss.detach().float()
+            seen_since_eval += 1
+            examples += batch
+            input_elements += x_b.numel()
+            reporter.add_cost(examples=batch, flops=flops_per_example * (x_b.numel() / example_size))
 
-        last = step + 1 == total_steps
-        if (step + 1) % t.eval_every == 0 or last:
-            train_loss = float(running) / seen_since_eval  # one sync per evaluation, not per step
-            if not math.isfinite(train_loss):
-                raise NonFiniteLoss(f"training loss is {train_loss} at step {step + 1} (lr={lr:.3g})")
-            val = evaluate(for_eval(model), task, val_x, val_y, precision, device)
-            evaluated += len(val_x)
-            metrics = {"train_loss": train_loss, **{f"val_{k}": v for k, v in val.items()}}
-            if not all(math.isfinite(v) for v in val.values()):
-                raise NonFiniteLoss(f"validation metrics are not finite at step {step + 1}: {val}")
-            reporter.report(step + 1, {"epoch": examples / n, "lr": lr, **metrics})
-            running, seen_since_eval, reported = torch.zeros((), device=device), 0, metrics
-        meter.update(step + 1, reported)
-    meter.close()
+            last = step + 1 == total_steps
+            if (step + 1) % t.eval_every == 0 or last:
+                train_loss = float(running) / seen_since_eval  # one sync per evaluation, not per step
+                if not math.isfinite(train_loss):
+                    raise NonFiniteLoss(f"training loss is {train_loss} at step {step + 1} (lr={lr:.3g})")
+                val = evaluate(for_eval(model), task, val_x, val_y, precision, device)
+                evaluated += len(val_x)
+                metrics = {"train_loss": train_loss, **{f"val_{k}": v for k, v in val.items()}}
+                if not all(math.isfinite(v) for v in val.values()):
+                    raise NonFiniteLoss(f"validation metrics are not finite at step {step + 1}: {val}")
+                meter.update(step + 1, metrics)  # before the report: a prune there still shows this step
+                reporter.report(step + 1, {"epoch": examples / n, "lr": lr, **metrics})
+                running, seen_since_eval = torch.zeros((), device=device), 0
+            else:
+                meter.update(step + 1)
 
     # -- final metrics ----------------------------------------------------------------
     if data.test_x is not None:

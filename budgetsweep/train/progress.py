@@ -69,6 +69,12 @@ class Progress:
             self._last_line = self._clock()
         self._step = step
 
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()

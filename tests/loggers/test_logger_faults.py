@@ -115,3 +115,18 @@ def test_a_stop_raised_inside_a_logger_still_stops_the_run(tmp_path):
         run.report(2, val_loss=0.5)  # not reached
     assert json.loads((tmp_path / "run" / "record.json").read_text())["status"] == "budget_stopped"
     assert [r["step"] for r in read_metrics(tmp_path / "run")] == [1]
+
+
+def test_an_own_loops_bad_logger_setting_skips_its_job_and_the_multirun_goes_on(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    shutil.copytree(Path(__file__).resolve().parents[2] / "examples", tmp_path / "examples")
+    proc = subprocess.run([sys.executable, "examples/own_loop/train.py", "-m", "+logger=wandb",
+                           "logger.wandb.mode=ofline", "seed=0,1", "train.steps=20"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    records = [json.loads(p.read_text()) for p in tmp_path.glob("outputs/sweeps/own_loop/*/*/record.json")]
+    assert len(records) == 2 and all(r["status"] == "failed" and "logger.wandb.mode" in r["error"] for r in records)

@@ -67,3 +67,16 @@ def test_the_loop_logs_progress_off_a_terminal(caplog):
     assert len(lines) == 1 and lines[0].startswith("job 7 60/60 steps (100%), val_loss=")
     value = lines[0].split("val_loss=")[1].split(",")[0]
     assert len(value.replace("0.", "", 1).lstrip("0")) <= 4  # 4 significant digits
+
+
+def test_a_run_stopped_early_still_logs_where_it_stopped(caplog):
+    class StopAtSecondReport(Log):
+        def report(self, step, metrics):
+            super().report(step, metrics)
+            if step >= 40:
+                raise RuntimeError("pruned")
+
+    with caplog.at_level(logging.INFO, logger="budgetsweep.train.progress"), pytest.raises(RuntimeError):
+        train(digits_recipe(log_every_s=0), Digits(), StopAtSecondReport(), label="trial 4")
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line.startswith("trial 4 40/60 steps (67%), val_loss=")
