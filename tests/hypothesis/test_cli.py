@@ -222,3 +222,15 @@ def test_the_sweeper_refuses_overrides_the_registration_does_not_hold(tmp_path):
                cwd=tmp_path, check=False)
     assert proc.returncode != 0 and "'train.epochs=3' is not allowed with hydra/sweeper=hypothesis" in proc.stderr
     assert not list(tmp_path.rglob("record.json"))
+
+
+@pytest.mark.slow
+def test_the_submitit_local_launcher_runs_the_pairs(tmp_path):
+    # submitit runs each job in its own process (as on SLURM): the verdict reads their records
+    proc = run_cmd(tmp_path, "hydra/launcher=submitit_local", data=dict(BASE, seeds=2), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    folder = folder_of(tmp_path)
+    assert sorted(records(folder)) == sorted(f"full/seed{s}/{a}" for s in range(2) for a in ("baseline", "candidate"))
+    verdict = json.loads((folder / "verdict.json").read_text())
+    assert [p["seed"] for p in verdict["scales"]["full"]["pairs"]] == [0, 1]
+    assert len(verdict["registration_sha256"]) == 64
