@@ -157,7 +157,10 @@ class RunContext:
         """``keep_going``: record an exception as a failed run and swallow it, so a multirun goes on.
         ``loggers``: budgetsweep.loggers.MetricLogger instances fed every report, the config and the summary."""
         self.run_dir = Path(run_dir)
-        self.loggers = list(loggers)
+        from budgetsweep.loggers import Guarded
+
+        # every logger guarded, also those passed here directly rather than built by build_loggers
+        self.loggers = [lg if isinstance(lg, Guarded) else Guarded(lg) for lg in loggers]
         self.keep_going = keep_going
         self.plan = plan
         self.objective = objective
@@ -469,16 +472,13 @@ class RunContext:
         return isinstance(exc, StopRun)  # an early stop is an outcome, not an error
 
     def _finish_loggers(self, status: RunStatus) -> None:
-        """After the record is written: a logger that fails now costs a warning, never the record."""
+        """After the record is written: the status and summary to every logger."""
         summary = {"objective": self.objective.name, "objective_value": self.objective.value,
-                   **{k: v for k, v in self.metrics.items()}, "examples": self.measured.examples,
+                   **self.metrics, "examples": self.measured.examples,
                    "flops": self.measured.flops, "wall_seconds": round(self.measured.wall_seconds, 4),
                    "learned": self.learned().get("verdict"), "config_key": self.plan.config_key}
-        for logger in self.loggers:
-            try:
-                logger.finish(str(status), summary)
-            except Exception as exc:  # the run is recorded; an unreachable tracking server must not fail it
-                log.warning("logger %s could not finish: %s", type(logger).__name__, exc)
+        for logger in self.loggers:  # Guarded: a failure costs a warning, never the record
+            logger.finish(str(status), summary)
 
     # -- during the run -----------------------------------------------------------------
     def add_cost(self, examples: int = 0, flops: float = 0.0) -> None:

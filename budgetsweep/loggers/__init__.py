@@ -12,7 +12,7 @@ from typing import Any, Mapping
 from budgetsweep.loggers.base import MetricLogger, flatten, numeric
 from budgetsweep.records import RunStatus
 
-__all__ = ["MetricLogger", "build_loggers", "flatten", "numeric"]
+__all__ = ["Guarded", "MetricLogger", "build_loggers", "flatten", "numeric"]
 
 log = logging.getLogger(__name__)
 
