@@ -281,10 +281,47 @@ def write(md: Path, picks: pd.DataFrame, ref: pd.DataFrame, best: float, sd: flo
         "",
         *_table(picks[["method", "rep", *PARAMS, "score", "regret_sd", "rank", "wall"]]),
         "",
+        *reading(picks, configs, len(ref), args.budget_runs),
     ]
     md.parent.mkdir(parents=True, exist_ok=True)
     md.write_text("\n".join(lines))
     picks.to_csv(md.with_suffix(".csv"), index=False)
+
+
+def reading(picks: pd.DataFrame, configs: int, ref_configs: int, budget_runs: float) -> list[str]:
+    """What the run shows, computed from its picks (so a rerun never keeps a stale hand-written reading)."""
+    from budgetsweep.analysis.compare import MIN_CONFIGS_VERDICT
+
+    lines = ["## Reading (computed from the picks above)", ""]
+    auto = picks[picks["method"] == "auto_proxy"]
+    if len(auto) and "kind" in auto:
+        confident = int((auto["kind"] == "proxy").sum())
+        fallbacks = ", ".join(f"{k} {n}" for k, n in auto.loc[auto["kind"] != "proxy", "kind"].value_counts().items())
+        lines.append(f"- **Choice.** Auto-proxy chose a proxy with confidence in {confident} of {len(auto)} "
+                     f"repetitions" + (f"; it fell back otherwise ({fallbacks})." if fallbacks else "."))
+        verdict_note = ("below" if configs < MIN_CONFIGS_VERDICT else "at or above")
+        lines.append(f"- **Calibration size.** The calibrate share fits {configs} configurations, {verdict_note} the "
+                     f"{MIN_CONFIGS_VERDICT} the analysis module needs for a verdict"
+                     + (": no candidate can be chosen with confidence at this budget, so every answer comes from "
+                        "the fallback and verification." if configs < MIN_CONFIGS_VERDICT else "."))
+        verified = auto["pick_is_best"].dropna()
+        if len(verified):
+            lines.append(f"- **Verification.** The proxy search's own pick was the verified best in "
+                         f"{int(verified.astype(bool).sum())} of {len(verified)} repetitions; the final answer is "
+                         "the verified best either way.")
+    by_rep = picks.pivot_table(index="rep", columns="method", values="score", aggfunc="first")
+    if {"tpe_full", "random_full"} <= set(by_rep.columns):
+        same = int((by_rep["tpe_full"] == by_rep["random_full"]).sum())
+        startup = 10  # the TPE sampler's n_startup_trials (hydra_plugins/budgetsweep_sweeper/config.py)
+        note = (f": about {budget_runs:g} full runs fit, no more than TPE's {startup} random start-up trials, so at this "
+                "budget TPE at full scale is random search" if budget_runs <= startup else "")
+        lines.append(f"- **TPE against random at full scale.** They picked configurations scoring the same in {same} "
+                     f"of {len(by_rep)} repetitions{note}.")
+    proxy = picks[picks["method"] == "proxy50"]
+    if len(proxy):
+        lines.append(f"- **An unverified 50x proxy.** Its picks' median rank is {proxy['rank'].median():g} of "
+                     f"{ref_configs} reference configurations (median regret {proxy['regret_sd'].median():.2f} sd).")
+    return [*lines, ""]
 
 
 def main(argv: list[str] | None = None) -> int:
