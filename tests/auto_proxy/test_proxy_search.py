@@ -154,3 +154,35 @@ def test_a_proxy_search_that_cannot_run_or_fit_is_exit_2_before_any_trial(tmp_pa
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stdout + proc.stderr
     assert message in proc.stderr, proc.stderr
     assert not any((tmp_path / "sweep").glob("[0-9]*"))
+
+
+@pytest.mark.slow  # two sweeps, the first killed: about a minute on a shared CPU
+def test_a_sweep_killed_while_calibrating_a_sampled_setting_resumes_that_setting(tmp_path):
+    from .test_sweep import KILL_ARGS, _kill_when, _ledger_states
+
+    # limit 2,400: calibrate 3 x (256 + 2 x 128) = 1,536 <= 0.65 x 2,400; verify 1 x 256; search 608
+    extra = [*STEPS, NO_CANDIDATES, _proxy_search("interval(0.25, 0.5)", 2), "hydra.sweeper.auto_proxy.verify.top_k=1",
+             "hydra.sweeper.auto_proxy.shares={calibrate: 0.65, search: 0.2, verify: 0.15}"]
+    # trials 0-2: full scale; 3-5: proxy_search[0]; killed while its 2nd run (trial 4) runs
+    name = _kill_when(tmp_path, lambda db: len(s := _ledger_states(db)) >= 5 and s[-1] == "reserved", *extra)
+    storage = f"sqlite:///{tmp_path / 'outputs' / 'budgetsweep.db'}"
+    before = optuna.load_study(study_name=study_name(name), storage=storage).trials
+    assert [t.state.name for t in before] == ["RUNNING"]
+    resumed = budgetsweep(tmp_path, *KILL_ARGS, *extra)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    proxies = optuna.load_study(study_name=study_name(name), storage=storage).trials
+    assert len(proxies) == 2 and all(t.state.is_finished() for t in proxies)
+    assert proxies[0].params == before[0].params  # the same setting, calibrated on, not asked anew
+    study = optuna.load_study(study_name=name, storage=storage)
+    ran = [t for t in study.trials if t.state.name != "WAITING"]
+    tags = [tuple(t.user_attrs["auto_proxy"].values()) for t in ran]
+    assert len(tags) == len(set(tags))  # no planned job launched twice
+    calib = sorted((t[1], t[2]) for t in tags if t[0] == "calibrate")
+    assert calib == sorted((rung, c) for rung in ("full", "proxy_search[0]", "proxy_search[1]") for c in range(3))
+    ledger = Ledger(storage, name, unit="examples", limit=2400.0)
+    assert all(c.state == "committed" for c in ledger.charges()) and ledger.reserved() == 0.0
+    assert len(ledger.charges()) == len(ran)  # each trial charged once (the killed one: its reservation)
+    summary = json.loads((tmp_path / "sweep" / "auto_proxy_summary.json").read_text())
+    assert summary["spent"]["calibrate"] <= summary["plan"]["calibration"]["cost"] == 1536
+    assert summary["spent"]["total"] == ledger.spent() <= 2400.0 and summary["phase"] == "done"
+    assert [s["rung"] for s in summary["proxy_search"]["settings"]] == ["proxy_search[0]", "proxy_search[1]"]

@@ -131,15 +131,15 @@ def _search_done(db):
 KILL_ARGS = ["hydra.sweeper.budget.limit=2400", "hydra.sweeper.budget.tolerance=0"]
 
 
-def _kill_when(tmp_path, ready):
-    """Start the sweep, SIGKILL it once ``ready(db)`` holds (a trial of the phase is reserved: running);
-    returns the study's name."""
+def _kill_when(tmp_path, ready, *extra):
+    """Start the sweep (with ``extra`` overrides), SIGKILL it once ``ready(db)`` holds (a trial of the phase
+    is reserved: running); returns the study's name."""
     import signal
     import time
 
     env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
     proc = subprocess.Popen([str(BIN / "budgetsweep"), "-m", f"hydra.sweep.dir={tmp_path}/sweep", *TINY, *AUTO,
-                             *KILL_ARGS], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             *KILL_ARGS, *extra], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = tmp_path / "outputs" / "budgetsweep.db"
     deadline = time.monotonic() + 240
     while not ready(db):
@@ -147,7 +147,8 @@ def _kill_when(tmp_path, ready):
         time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    [name] = optuna.get_all_study_names(f"sqlite:///{db}")
+    # the sweep's study (a proxy search keeps its settings in a study of its own beside it)
+    [name] = [n for n in optuna.get_all_study_names(f"sqlite:///{db}") if not n.endswith(":proxy_search")]
     return name
 
 
