@@ -185,7 +185,8 @@ class Sweep:
     ``ledger`` (a ``PhaseLedger``) as the reservations' ledger; returns why it stopped.
     ``price(overrides)``: (reduction label, predicted cost of one trial in ``unit``) of a trial with
     these overrides before the fixed ones, as the sweeper composes and predicts it (``costs.rung_plans``
-    composes a fresh Hydra, which cannot run inside Hydra's own sweep); raises on a config that cannot run."""
+    composes a fresh Hydra, which cannot run inside Hydra's own sweep); raises on a config that cannot run.
+    ``override(name, value)``: a swept parameter's override as the sweeper writes it for a trial."""
 
     study: Any
     ledger: Any
@@ -197,6 +198,7 @@ class Sweep:
     sweep_dir: Path
     run_phase: Callable[[int, Any], str]
     price: Callable[[list[str]], tuple[str, float]]
+    override: Callable[[str, Any], str]
 
 
 class AutoProxyDriver:
@@ -224,10 +226,12 @@ class AutoProxyDriver:
 
     # -- before any trial -----------------------------------------------------------------------------
     def prepare(self) -> None:
-        """Price the rungs, plan the phases, sample (once) the calibration configurations.
+        """Sample (once) the calibration configurations, price each rung on them, plan the phases.
 
         Raises AutoProxyConfigError or PhaseError (ValueErrors: the sweeper exits 2 before any trial)."""
         attrs = self.study.user_attrs
+        # sampled first: every rung is priced on them (a searched width changes a trial's cost)
+        self.configs = attrs.get(CONFIGS_ATTR) or self._sample_configs(self.settings.calibrate.configs)
         full, plans = self._rung_plans()
         sampled = self._proxy_search_plans()
         self.fixed = [p.name for p in plans]
@@ -238,7 +242,6 @@ class AutoProxyDriver:
         self.rungs = attrs.get(RUNGS_ATTR) or {
             FULL: {"label": full.label, "overrides": [], "cost": full.cost},
             **{p.name: {"label": p.label, "overrides": list(p.overrides), "cost": p.cost} for p in plans}}
-        self.configs = attrs.get(CONFIGS_ATTR) or self._sample_configs(self.plan.calibration.configs)
         self.study.set_user_attr(RUNGS_ATTR, self.rungs)
         self.study.set_user_attr(CONFIGS_ATTR, self.configs)
         self.study.set_user_attr(PLAN_ATTR, _jsonable(self.plan.to_dict()))
@@ -265,11 +268,21 @@ class AutoProxyDriver:
                  f"verify top {self.plan.verification.top_k} x {self.plan.verification.seeds} seed(s) = "
                  f"{self.plan.verification.cost:g} (limit {self.s.limit:g})")
 
-    def _price(self, key: str, overrides: Sequence[str]) -> tuple[str, float]:
-        try:
-            return self.s.price(list(overrides))
-        except Exception as exc:  # a composition or plan error: the candidate cannot run for this task
-            raise AutoProxyConfigError(f"{key}: cannot run for this task: {exc}") from None
+    def _price(self, key: str, overrides: Sequence[str], configs: Optional[Sequence[Mapping[str, Any]]] = None
+               ) -> tuple[str, float]:
+        """(reduction label, mean predicted cost of one trial) of a rung's ``overrides`` over ``configs``
+        (default: the calibration's), each priced as the sweeper prices that trial. The mean times the
+        number of configurations is what they cost together, so the phase plan holds a wide configuration's
+        runs too (a rung priced at the task's defaults would not). AutoProxyConfigError naming ``key``: a
+        rung that cannot run for this task."""
+        priced = []
+        for config in self.configs if configs is None else configs:
+            swept = [self.s.override(name, value) for name, value in config.items()]
+            try:
+                priced.append(self.s.price([*swept, *overrides]))
+            except Exception as exc:  # a composition or plan error: the candidate cannot run for this task
+                raise AutoProxyConfigError(f"{key}: cannot run for this task: {exc}") from None
+        return priced[0][0], sum(cost for _, cost in priced) / len(priced)
 
     def _rung_plans(self) -> tuple[RungPlan, list[RungPlan]]:
         """Full scale and each candidate, priced by the sweeper (``Sweep.price``)."""
@@ -410,7 +423,7 @@ class AutoProxyDriver:
             todo = remaining(verification_jobs(self.plan, keys), [j for _, j, _ in self._tags()])
             self._enqueue(todo, lambda j: params[str(j.config)])
             waiting = [n for n, j, s in self._tags() if j is not None and j.phase == VERIFY and s == "WAITING"]
-            self._run(VERIFY, self.plan.verification.cost, len(waiting))
+            self._run(VERIFY, self._verify_cap(todo, params), len(waiting))
             runs = self._runs()
             search = self._search_runs(runs, self.halving[-1].name if self.halving else self.choice.name)
             full = runs[runs["trial_number"].isin(self._members(VERIFY)())]
@@ -516,17 +529,34 @@ class AutoProxyDriver:
                 "sampler": "optuna TPESampler, two objectives: fidelity (maximize), cost factor (minimize)",
                 "settings": settings}
 
+    def _verify_cap(self, todo: Sequence[Job], params: Mapping[str, Mapping[str, Any]]) -> float:
+        """The verification's cap: its planned cost (full scale priced on the calibration configurations),
+        or all the budget has left once the search is over if that is more (nothing else needs it). The
+        runs left are priced per configuration before the phase starts; if they cannot all fit, a warning
+        says so (the costliest are refused, never charged)."""
+        used = PhaseLedger(self.s.ledger, 0.0, self._members(VERIFY)).used()
+        cap = max(self.plan.verification.cost, used + self.s.ledger.remaining())
+        need = used + sum(self._price(f"verification of {j.config}", [], [params[str(j.config)]])[1] for j in todo)
+        if need > cap * (1 + FIT_TOL):
+            from budgetsweep.budget.units import format_cost
+
+            log.warning(f"auto-proxy: verification needs {format_cost(need, self.s.unit)} {self.s.unit} for the "
+                        f"top configurations priced one by one ({len(todo)} run(s) left) and "
+                        f"{format_cost(cap, self.s.unit)} is left: the runs that do not fit will not run (raise "
+                        f"hydra.sweeper.budget.limit or {KEY}.shares.verify)")
+        return cap
+
     def _skipped_calibration(self) -> list[dict[str, Any]]:
-        """Calibration trials the phase's cap left unrun (a configuration that costs more than its rung's
-        price at the task's defaults, e.g. a wider model), with a warning: the choice sees fewer pairs."""
+        """Calibration trials the phase's cap left unrun (a prediction above the one planned: the time model
+        learning from the first runs, in gpu_hours), with a warning: the choice sees fewer pairs."""
         skipped = [{"trial": n, "rung": j.rung, "config": j.config} for n, j, s in self._tags()
                    if j is not None and j.phase == CALIBRATE and s == "WAITING"]
         if skipped:
             log.warning(f"auto-proxy: {len(skipped)} calibration trial(s) did not fit the calibration's planned cost "
                         f"and were not run ({_skipped_text(skipped)}): "
-                        "each rung is priced at the task's default configuration, and a searched parameter that "
-                        "changes the cost (a width) can make a configuration cost more; the choice sees fewer "
-                        "paired configurations")
+                        "the plan priced each configuration at each rung before calibration started, and a "
+                        "trial's prediction can grow since (the time model learns from the runs); the choice sees "
+                        "fewer paired configurations")
         return skipped
 
     def _sampled(self, job: Optional[Job]) -> bool:
@@ -543,8 +573,11 @@ class AutoProxyDriver:
 
     def _search(self) -> str:
         """The configured sampler at the chosen rung, for the trials the search budget fits there."""
+        import math
+
         done = len([1 for _, j, s in self._tags() if j is not None and j.phase == SEARCH and s != "WAITING"])
-        slots = self.plan.search.trials.get(self.choice.name, 0) - done
+        # the trials that fit at the rung's own price (a sampled setting was planned at its space's costliest end)
+        slots = math.floor(self.plan.search.budget / float(self.rungs[self.choice.name]["cost"]) * (1 + FIT_TOL)) - done
         return self._run(SEARCH, self.plan.search.budget, slots)
 
     def _halving(self) -> str:
