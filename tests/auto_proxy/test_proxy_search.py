@@ -186,3 +186,24 @@ def test_a_sweep_killed_while_calibrating_a_sampled_setting_resumes_that_setting
     assert summary["spent"]["calibrate"] <= summary["plan"]["calibration"]["cost"] == 1536
     assert summary["spent"]["total"] == ledger.spent() <= 2400.0 and summary["phase"] == "done"
     assert [s["rung"] for s in summary["proxy_search"]["settings"]] == ["proxy_search[0]", "proxy_search[1]"]
+
+
+def test_a_setting_drawn_again_runs_nothing_and_is_told_its_rungs_values(tmp_path):
+    # 3 settings from 2 values: one recipe is drawn twice; the plan holds 3 (3 x (256 + 3 x 128) = 1,920)
+    limit = 4000.0
+    proc = budgetsweep(tmp_path, *STEPS, NO_CANDIDATES, _proxy_search("choice(0.25, 0.5)", 3),
+                       f"hydra.sweeper.budget.limit={limit:g}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary, study, proxies, ledger = _load(tmp_path, limit)
+    settings = summary["proxy_search"]["settings"]
+    again = [s for s in settings if s["same_as"] is not None]
+    rungs = {t.user_attrs["auto_proxy"]["rung"] for t in study.trials if t.user_attrs["auto_proxy"]["phase"] == "calibrate"}
+    assert len(settings) == 3 and len(again) >= 1 and len(rungs) == 1 + 3 - len(again)
+    for setting in again:
+        first = next(s for s in settings if s["rung"] == setting["same_as"])
+        assert setting["rung"] not in rungs and setting["params"] == first["params"]
+        assert (setting["fidelity"], setting["cost_factor"]) == (first["fidelity"], first["cost_factor"])
+        assert proxies.trials[setting["trial"]].values == proxies.trials[first["trial"]].values
+    assert summary["spent"]["calibrate"] == 3 * FULL_STEPS + sum(
+        3 * 256 * s["params"]["short_schedule.fraction"] for s in settings if s["same_as"] is None)
+    assert summary["spent"]["total"] == ledger.spent() <= limit
