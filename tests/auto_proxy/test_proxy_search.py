@@ -54,7 +54,10 @@ def _proxy_search(space: str, trials: int, reduction: str = "short_schedule") ->
             f"{{{reduction}.fraction: '{space}'}}, trials: {trials}}}")
 
 
-def _load(tmp_path, limit):
+def _sweep(tmp_path, limit, *args):
+    """Run the sweep with ``args``; (summary, sweep study, proxy-search study, ledger)."""
+    proc = budgetsweep(tmp_path, *STEPS, NO_CANDIDATES, *args, f"hydra.sweeper.budget.limit={limit:g}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     summary = json.loads((tmp_path / "sweep" / "auto_proxy_summary.json").read_text())
     name = json.loads((tmp_path / "sweep" / "budget_summary.json").read_text())["study_name"]
     storage = f"sqlite:///{tmp_path / 'outputs' / 'budgetsweep.db'}"
@@ -100,10 +103,7 @@ FULL_STEPS = 256.0  # a full run at batch 32: 8 steps of 32
 def test_sampled_settings_are_calibrated_as_rungs_and_the_summary_matches_the_records(tmp_path):
     # plan: calibrate 3 x (256 + 2 x 192 at the space's costliest corner, 0.75 of 8 steps) = 1,920
     limit = 4000.0
-    proc = budgetsweep(tmp_path, *STEPS, NO_CANDIDATES, _proxy_search("interval(0.25, 0.75)", 2),
-                       f"hydra.sweeper.budget.limit={limit:g}")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    summary, study, proxies, ledger = _load(tmp_path, limit)
+    summary, study, proxies, ledger = _sweep(tmp_path, limit, _proxy_search("interval(0.25, 0.75)", 2))
     assert summary["plan"]["calibration"]["cost"] == 3 * (256 + 2 * 192)
     assert len(proxies.trials) == 2 and summary["proxy_search"]["trials"] == 2
     _check_against_records(summary, study, proxies, ledger, limit, 3)
@@ -116,12 +116,9 @@ def test_the_cheapest_setting_whose_fidelity_clears_the_target_is_chosen(tmp_pat
     # a truncated-in-steps schedule ranks teacher_student's learning rates as full scale does; 10 configurations
     # (the analysis module's minimum for a confident choice); calibration 10 x (256 + 3 x 192) = 8,320 of 10,400
     limit = 10400.0
-    proc = budgetsweep(tmp_path, *STEPS, NO_CANDIDATES, _proxy_search("interval(0.25, 0.75)", 3),
-                       "hydra.sweeper.auto_proxy.calibrate.configs=10", "hydra.sweeper.auto_proxy.target=0.5",
-                       "hydra.sweeper.auto_proxy.shares={calibrate: 0.8, search: 0.05, verify: 0.15}",
-                       f"hydra.sweeper.budget.limit={limit:g}")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    summary, study, proxies, ledger = _load(tmp_path, limit)
+    summary, study, proxies, ledger = _sweep(
+        tmp_path, limit, _proxy_search("interval(0.25, 0.75)", 3), "hydra.sweeper.auto_proxy.calibrate.configs=10",
+        "hydra.sweeper.auto_proxy.target=0.5", "hydra.sweeper.auto_proxy.shares={calibrate: 0.8, search: 0.05, verify: 0.15}")
     _check_against_records(summary, study, proxies, ledger, limit, 10)
     rows = summary["candidates"]
     confident = [r for r in rows if r["confident"]]
@@ -191,10 +188,7 @@ def test_a_sweep_killed_while_calibrating_a_sampled_setting_resumes_that_setting
 def test_a_setting_drawn_again_runs_nothing_and_is_told_its_rungs_values(tmp_path):
     # 3 settings from 2 values: one recipe is drawn twice; the plan holds 3 (3 x (256 + 3 x 128) = 1,920)
     limit = 4000.0
-    proc = budgetsweep(tmp_path, *STEPS, NO_CANDIDATES, _proxy_search("choice(0.25, 0.5)", 3),
-                       f"hydra.sweeper.budget.limit={limit:g}")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    summary, study, proxies, ledger = _load(tmp_path, limit)
+    summary, study, proxies, ledger = _sweep(tmp_path, limit, _proxy_search("choice(0.25, 0.5)", 3))
     settings = summary["proxy_search"]["settings"]
     again = [s for s in settings if s["same_as"] is not None]
     rungs = {t.user_attrs["auto_proxy"]["rung"] for t in study.trials if t.user_attrs["auto_proxy"]["phase"] == "calibrate"}
