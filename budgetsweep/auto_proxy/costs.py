@@ -13,12 +13,13 @@ candidate's key, before anything runs.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .phases import RungCost
-from .settings import KEY, AutoProxyConfigError, AutoProxySettings, Candidate
+from .phases import SAMPLED, RungCost
+from .proxy_search import rung_name
+from .settings import KEY, AutoProxyConfigError, AutoProxySettings, Candidate, ProxySearch
 
 PLAN_UNITS = {"examples": ("examples",), "flops": ("examples", "flops"), "gpu_hours": ("examples", "time")}
 
@@ -119,17 +120,21 @@ def space_corners(params: dict[str, str]) -> list[dict[str, Any]]:
     return [dict(zip(ends, combo)) for combo in itertools.product(*ends.values())]
 
 
-def _proxy_search(settings: AutoProxySettings, base: Sequence[str], unit: str, records: str,
-                  config_path: str | None, config_name: str, cache: dict, full_cfg) -> list[RungPlan]:
-    """The proxy search's ``trials`` settings, each priced at the costliest corner of its space (the
-    phase plan must hold whatever Optuna samples)."""
-    search = settings.proxy_search
-    corners = [_candidate(Candidate(name=f"proxy_search{corner}", reduction=list(search.reduction), params=corner),
-                          -1, base, unit, records, config_path, config_name, cache, full_cfg)
+def proxy_search_plans(search: ProxySearch, price: Callable[[Candidate], RungPlan]) -> list[RungPlan]:
+    """The proxy search's ``trials`` settings (rungs ``proxy_search[i]``, label ``sampled``), each priced
+    at the costliest corner of its space: the phase plan must hold whatever Optuna samples. ``price``
+    plans one corner (as a Candidate) and raises AutoProxyConfigError for one that cannot run."""
+    corners = [price(Candidate(name=f"proxy_search{corner}", reduction=list(search.reduction), params=corner))
                for corner in space_corners(dict(search.params))]
     costliest = max(corners, key=lambda p: p.cost)
-    return [RungPlan(f"proxy_search[{i}]", "sampled", costliest.cost, costliest.overrides, costliest.warnings)
+    return [RungPlan(rung_name(i), SAMPLED, costliest.cost, costliest.overrides, costliest.warnings)
             for i in range(search.trials)]
+
+
+def _proxy_search(settings: AutoProxySettings, base: Sequence[str], unit: str, records: str,
+                  config_path: str | None, config_name: str, cache: dict, full_cfg) -> list[RungPlan]:
+    return proxy_search_plans(settings.proxy_search, lambda c: _candidate(
+        c, -1, base, unit, records, config_path, config_name, cache, full_cfg))
 
 
 def _candidate(candidate: Candidate, i: int, base: Sequence[str], unit: str, records: str, config_path: str | None,
@@ -156,4 +161,4 @@ def unflagged(plans: Sequence[RungPlan]) -> tuple[list[RungPlan], list[RungPlan]
     return [p for p in plans if not p.warnings], [p for p in plans if p.warnings]
 
 
-__all__ = ["RungPlan", "rung_plans", "unflagged"]
+__all__ = ["RungPlan", "proxy_search_plans", "rung_plans", "unflagged"]

@@ -14,21 +14,27 @@ policy modules (``phases``, ``choose``, ``verify``, ``summary``, ``progress``).
   (``PhaseLedger``); the global limit holds as the ledger enforces it.
 - The sampled calibration configurations, the rung map, the plan and the choice live in the study's user
   attrs (Optuna 5 has no public study system attrs), so a resumed sweep reuses them and continues the phase it was in.
+- A proxy search (``auto_proxy.proxy_search``) adds rungs during calibration: after full scale and the
+  given candidates, each setting its Optuna study (``proxy_search``) samples is calibrated as a rung of
+  its own (``proxy_search[<n>]``) on the same configurations, then told its fidelity and cost factor.
+  The phase plan prices every setting at the costliest corner of its space, so whatever is sampled fits.
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from .choose import Choice, choose
-from .costs import RungPlan
+from .costs import RungPlan, proxy_search_plans
 from .halving import HalvingRung, halving_plan, ladder, plan_dicts
 from .phases import FIT_TOL, PhasePlan, plan_phases
 from .presets import resolve_preset
-from .progress import ATTR, CALIBRATE, FULL, SEARCH, VERIFY, Job, calibration_jobs, remaining, verification_jobs
-from .settings import KEY, AutoProxyConfigError, AutoProxySettings
+from .progress import (ATTR, CALIBRATE, FULL, SEARCH, VERIFY, Job, calibration_jobs, remaining, rung_jobs,
+                       verification_jobs)
+from .proxy_search import LABEL_ATTR, RUNG_ATTR, SAME_AS_ATTR, ProxySearchStudy, Setting
+from .settings import KEY, AutoProxyConfigError, AutoProxySettings, Candidate
 from .summary import build_summary, write_summary
 from .verify import top_configs, verify
 
@@ -39,6 +45,7 @@ RUNGS_ATTR = "auto_proxy:rungs"
 PLAN_ATTR = "auto_proxy:plan"
 CHOICE_ATTR = "auto_proxy:choice"
 SEARCH_DONE_ATTR = "auto_proxy:search_done"
+PROXY_SEARCH_ATTR = "auto_proxy:proxy_search"  # {"study": the proxy settings' Optuna study}
 SEED_KEY = "seed"
 
 
@@ -178,7 +185,8 @@ class Sweep:
     ``ledger`` (a ``PhaseLedger``) as the reservations' ledger; returns why it stopped.
     ``price(overrides)``: (reduction label, predicted cost of one trial in ``unit``) of a trial with
     these overrides before the fixed ones, as the sweeper composes and predicts it (``costs.rung_plans``
-    composes a fresh Hydra, which cannot run inside Hydra's own sweep); raises on a config that cannot run."""
+    composes a fresh Hydra, which cannot run inside Hydra's own sweep); raises on a config that cannot run.
+    ``override(name, value)``: a swept parameter's override as the sweeper writes it for a trial."""
 
     study: Any
     ledger: Any
@@ -190,6 +198,7 @@ class Sweep:
     sweep_dir: Path
     run_phase: Callable[[int, Any], str]
     price: Callable[[list[str]], tuple[str, float]]
+    override: Callable[[str, Any], str]
 
 
 class AutoProxyDriver:
@@ -208,6 +217,8 @@ class AutoProxyDriver:
         self.search_rung: Optional[str] = None  # the rung the sampler's fresh trials run at
         self.skipped: list[dict[str, Any]] = []  # calibration trials the phase cap left unrun
         self.halving: Optional[list[HalvingRung]] = None  # search.eta set: the rungs of the search
+        self.fixed: list[str] = []  # the given candidates' rungs (a proxy search adds its own as it samples)
+        self.proxy_search: Optional[ProxySearchStudy] = None
 
     @classmethod
     def from_mapping(cls, node: Mapping[str, Any], sweep: Sweep) -> "AutoProxyDriver":
@@ -215,19 +226,22 @@ class AutoProxyDriver:
 
     # -- before any trial -----------------------------------------------------------------------------
     def prepare(self) -> None:
-        """Price the rungs, plan the phases, sample (once) the calibration configurations.
+        """Sample (once) the calibration configurations, price each rung on them, plan the phases.
 
         Raises AutoProxyConfigError or PhaseError (ValueErrors: the sweeper exits 2 before any trial)."""
         attrs = self.study.user_attrs
+        # sampled first: every rung is priced on them (a searched width changes a trial's cost)
+        self.configs = attrs.get(CONFIGS_ATTR) or self._sample_configs(self.settings.calibrate.configs)
         full, plans = self._rung_plans()
+        sampled = self._proxy_search_plans()
+        self.fixed = [p.name for p in plans]
         self.plan = plan_phases(self.settings, self.s.limit, self.s.unit, full.rung_cost,
-                                [p.rung_cost for p in plans])
+                                [p.rung_cost for p in (*plans, *sampled)])
         for note in self.plan.notes:
             log.warning(f"auto-proxy: {note}")
         self.rungs = attrs.get(RUNGS_ATTR) or {
             FULL: {"label": full.label, "overrides": [], "cost": full.cost},
             **{p.name: {"label": p.label, "overrides": list(p.overrides), "cost": p.cost} for p in plans}}
-        self.configs = attrs.get(CONFIGS_ATTR) or self._sample_configs(self.plan.calibration.configs)
         self.study.set_user_attr(RUNGS_ATTR, self.rungs)
         self.study.set_user_attr(CONFIGS_ATTR, self.configs)
         self.study.set_user_attr(PLAN_ATTR, _jsonable(self.plan.to_dict()))
@@ -236,27 +250,43 @@ class AutoProxyDriver:
             data.pop("fell_back", None)
             self.choice = Choice(**data)
         self.study.sampler = search_only(self.study.sampler, self._sampled)
+        if sampled:
+            from budgetsweep.budget.storage import open_optuna_storage
+
+            self.proxy_search = ProxySearchStudy(self.settings.proxy_search, open_optuna_storage(self.s.storage_url),
+                                                 self.study.study_name, self.settings.calibrate.sampler_seed)
+            self.study.set_user_attr(PROXY_SEARCH_ATTR, {"study": self.proxy_search.study.study_name})
         if self.settings.search.eta is not None:  # the costliest ladder (the choice: full scale) must fit
-            halving_plan(ladder(self._rung_costs(), FULL), self.plan.search.budget, self.settings.search.eta,
+            costs = [(FULL, full.cost), *((p.name, p.cost) for p in (*plans, *sampled))]
+            halving_plan(ladder(costs, FULL), self.plan.search.budget, self.settings.search.eta,
                          self.settings.search.min_trials)
         c = self.plan.calibration
+        searched = f" + {len(sampled)} proxy search setting(s)" if sampled else ""
         log.info(f"auto-proxy plan: calibrate {c.configs} configurations x ({c.full_seeds} full seed(s) + "
-                 f"{len(plans)} candidate(s)) = {c.cost:g} {self.s.unit}; search up to {self.plan.search.budget:g}; "
+                 f"{len(plans)} candidate(s){searched}) = {c.cost:g} {self.s.unit}; search up to "
+                 f"{self.plan.search.budget:g}; "
                  f"verify top {self.plan.verification.top_k} x {self.plan.verification.seeds} seed(s) = "
                  f"{self.plan.verification.cost:g} (limit {self.s.limit:g})")
 
-    def _rung_plans(self) -> tuple[RungPlan, list[RungPlan]]:
-        """Full scale and each candidate, priced by the sweeper (``Sweep.price``)."""
-        if self.settings.proxy_search.reduction:
-            raise AutoProxyConfigError(f"{KEY}.proxy_search is not wired into the budget sweeper yet; give "
-                                       f"{KEY}.candidates instead")
-
-        def price(key: str, overrides: list[str]) -> tuple[str, float]:
+    def _price(self, key: str, overrides: Sequence[str], configs: Optional[Sequence[Mapping[str, Any]]] = None
+               ) -> tuple[str, float]:
+        """(reduction label, mean predicted cost of one trial) of a rung's ``overrides`` over ``configs``
+        (default: the calibration's), each priced as the sweeper prices that trial. The mean times the
+        number of configurations is what they cost together, so the phase plan holds a wide configuration's
+        runs too (a rung priced at the task's defaults would not). AutoProxyConfigError naming ``key``: a
+        rung that cannot run for this task."""
+        priced = []
+        for config in self.configs if configs is None else configs:
+            swept = [self.s.override(name, value) for name, value in config.items()]
             try:
-                return self.s.price(overrides)
+                priced.append(self.s.price([*swept, *overrides]))
             except Exception as exc:  # a composition or plan error: the candidate cannot run for this task
                 raise AutoProxyConfigError(f"{key}: cannot run for this task: {exc}") from None
+        return priced[0][0], sum(cost for _, cost in priced) / len(priced)
 
+    def _rung_plans(self) -> tuple[RungPlan, list[RungPlan]]:
+        """Full scale and each candidate, priced by the sweeper (``Sweep.price``)."""
+        price = self._price
         label, cost = price("the full recipe", [])
         full = RungPlan(FULL, label, cost, ())
         plans: list[RungPlan] = []
@@ -273,6 +303,24 @@ class AutoProxyDriver:
                     "candidates must differ (their runs would be pooled as one)")
             plans.append(RungPlan(candidate.label, label, cost, tuple(candidate.overrides())))
         return full, plans
+
+    def _proxy_search_plans(self) -> list[RungPlan]:
+        """The proxy search's ``trials`` settings, each planned at the costliest corner of its space (the
+        plan must hold whatever Optuna samples); a corner that cannot run, or runs the full recipe, is an
+        error naming it. Empty without a proxy search."""
+        search = self.settings.proxy_search
+        if not search.reduction:
+            return []
+
+        def price(corner: Candidate) -> RungPlan:
+            key = f"{KEY}.proxy_search at {corner.params}"
+            label, cost = self._price(key, corner.overrides())
+            if label == FULL:
+                raise AutoProxyConfigError(f"{key}: reduces nothing (its recipe is the full recipe); narrow "
+                                           f"{KEY}.proxy_search.params so that every setting reduces the recipe")
+            return RungPlan(corner.label, label, cost, tuple(corner.overrides()))
+
+        return proxy_search_plans(search, price)
 
     def _sample_configs(self, n: int) -> list[dict[str, Any]]:
         """``n`` distinct configurations of the search space by a RandomSampler seeded with
@@ -340,20 +388,20 @@ class AutoProxyDriver:
         """Calibrate, choose, search, verify (each resumed where an earlier run left it); writes the
         summary and returns it."""
         assert self.plan is not None
-        names = [n for n in self.rungs if n != FULL]
         tried = [j for _, j, _ in self._tags()]
-        # calibrate
-        todo = remaining(calibration_jobs(self.plan, names), tried)
+        # calibrate: full scale and the given candidates, then the proxy search's settings one by one
+        todo = remaining(calibration_jobs(self.plan, self.fixed), tried)
         self._enqueue(todo, lambda j: self.configs[int(j.config)])
-        waiting = [n for n, j, s in self._tags() if j is not None and j.phase == CALIBRATE and s == "WAITING"]
-        self._run(CALIBRATE, self.plan.calibration.cost, len(waiting))
+        self._calibrate()
+        if self.choice is None:
+            self._search_proxies()
         self.skipped = self._skipped_calibration()
         # choose
         runs = self._runs()
         if self.choice is None:
-            calib = runs[runs["trial_number"].isin(self._members(CALIBRATE)())]
             labels = {r["label"]: n for n, r in self.rungs.items() if n != FULL}
-            self.choice = choose(calib, self.settings, self.s.unit, names=labels)
+            self.choice = self._with_settings(choose(self._calibration_runs(runs), self.settings, self.s.unit,
+                                                     names=labels))
             self.study.set_user_attr(CHOICE_ATTR, _jsonable(self.choice.to_dict()))
             log.info(f"auto-proxy choice: {self.choice.reason}")
         self._write(runs)  # the choice and its evidence, before the search
@@ -375,7 +423,7 @@ class AutoProxyDriver:
             todo = remaining(verification_jobs(self.plan, keys), [j for _, j, _ in self._tags()])
             self._enqueue(todo, lambda j: params[str(j.config)])
             waiting = [n for n, j, s in self._tags() if j is not None and j.phase == VERIFY and s == "WAITING"]
-            self._run(VERIFY, self.plan.verification.cost, len(waiting))
+            self._run(VERIFY, self._verify_cap(todo, params), len(waiting))
             runs = self._runs()
             search = self._search_runs(runs, self.halving[-1].name if self.halving else self.choice.name)
             full = runs[runs["trial_number"].isin(self._members(VERIFY)())]
@@ -387,17 +435,128 @@ class AutoProxyDriver:
         self.phase = "done"
         return self._write(runs)
 
+    def _calibrate(self) -> str:
+        waiting = [n for n, j, s in self._tags() if j is not None and j.phase == CALIBRATE and s == "WAITING"]
+        return self._run(CALIBRATE, self.plan.calibration.cost, len(waiting))
+
+    def _calibration_runs(self, runs):
+        return runs[runs["trial_number"].isin(self._members(CALIBRATE)())]
+
+    # -- the proxy search --------------------------------------------------------------------------------
+    def _search_proxies(self) -> None:
+        """Each setting the proxy search samples, calibrated as a rung of its own on the calibration
+        configurations (within the calibration's cap), then told its fidelity and cost factor, so that
+        the sampler proposes the next from them. A setting whose recipe a rung already runs (a choice
+        drawn again) runs nothing: it is told that rung's values."""
+        if self.proxy_search is None:
+            return
+        while (setting := self.proxy_search.next()) is not None:
+            label, cost = self._price(f"{KEY}.proxy_search setting {setting.params}", setting.overrides)
+            same = next((n for n, r in self.rungs.items() if r["label"] == label and n != setting.name), None)
+            attrs: dict[str, Any] = {RUNG_ATTR: setting.name, LABEL_ATTR: label}
+            if same is None:
+                self._add_rung(setting, label, cost)
+                todo = remaining(rung_jobs(self.plan, setting.name), [j for _, j, _ in self._tags()])
+                self._enqueue(todo, lambda j: self.configs[int(j.config)])
+                self._calibrate()
+            else:
+                attrs[SAME_AS_ATTR] = same
+            fidelity, factor = self._fidelity(label, cost)
+            self.proxy_search.tell(setting, fidelity, factor, {**attrs, "fidelity": fidelity, "cost_factor": factor})
+            log.info(f"auto-proxy proxy search: {setting.name} {setting.params} ({label}): "
+                     f"{self.settings.criterion} {_text(fidelity)}, cost factor {_text(factor)}"
+                     + (f" (the recipe of {same})" if same else ""))
+
+    def _add_rung(self, setting: Setting, label: str, cost: float) -> None:
+        """A sampled setting's rung, kept in the study's rung map before its first trial is asked (a
+        resumed sweep reads it back)."""
+        self.rungs[setting.name] = {"label": label, "overrides": list(setting.overrides), "cost": cost,
+                                    "params": dict(setting.params)}
+        self.study.set_user_attr(RUNGS_ATTR, self.rungs)
+
+    def _fidelity(self, label: str, cost: float) -> tuple[Optional[float], Optional[float]]:
+        """(fidelity on the criterion, cost factor) of the rung with reduction label ``label`` over the
+        calibration runs, as ``choose`` measures them (the analysis module's estimate; rho where rho_rel
+        has no noise ceiling). The cost factor is the measured cost against full scale's, else the
+        predicted one. (None, None): nothing to compare (its runs failed or were not run)."""
+        import math
+
+        runs = self._calibration_runs(self._runs())
+        pair = runs[runs["reduction_label"].isin([self.rungs[FULL]["label"], label])]
+        try:
+            rows = choose(pair, self.settings, self.s.unit).candidates
+        except (ValueError, KeyError) as exc:  # no paired configuration: the analysis module refuses
+            log.warning(f"auto-proxy proxy search: no fidelity for {label}: {exc}")
+            return None, None
+        row = next((r for r in rows if r["label"] == label), None)
+        if row is None:
+            return None, None
+        fidelity = row.get(self.settings.criterion)
+        fidelity = row.get("rho") if fidelity is None else fidelity
+        reduction = row.get("cost_reduction")
+        factor = 1.0 / reduction if reduction and math.isfinite(reduction) else cost / float(self.rungs[FULL]["cost"])
+        return fidelity, factor
+
+    def _with_settings(self, choice: Choice) -> Choice:
+        """``choice`` whose sampled candidates carry their setting: parameter values, fidelity and cost factor
+        as told to the proxy search, and whether they are on its Pareto front."""
+        if self.proxy_search is None:
+            return choice
+        told = {t.user_attrs.get(RUNG_ATTR): t for t in self.proxy_search.told()}
+        pareto = set(self.proxy_search.pareto())
+        rows = []
+        for row in choice.candidates:
+            trial = told.get(row["name"])
+            if trial is not None:
+                row = {**row, "proxy_search": {"trial": trial.number, "params": self.rungs[row["name"]]["params"],
+                                               "fidelity": trial.user_attrs.get("fidelity"),
+                                               "cost_factor": trial.user_attrs.get("cost_factor"),
+                                               "pareto": trial.number in pareto}}
+            rows.append(row)
+        return replace(choice, candidates=rows)
+
+    def _proxy_search_summary(self) -> dict[str, Any]:
+        """Every setting the proxy search sampled (also those drawn again or failed), for the summary."""
+        assert self.proxy_search is not None
+        search, pareto = self.settings.proxy_search, set(self.proxy_search.pareto())
+        settings = [{"trial": t.number, "rung": t.user_attrs.get(RUNG_ATTR), "state": t.state.name,
+                     "params": {k.removeprefix("reduction."): v for k, v in t.params.items()},
+                     "reduction_label": t.user_attrs.get(LABEL_ATTR), "same_as": t.user_attrs.get(SAME_AS_ATTR),
+                     "fidelity": t.user_attrs.get("fidelity"), "cost_factor": t.user_attrs.get("cost_factor"),
+                     "pareto": t.number in pareto} for t in self.proxy_search.told()]
+        return {"study": self.proxy_search.study.study_name, "reduction": list(search.reduction),
+                "space": dict(search.params), "trials": search.trials, "criterion": self.settings.criterion,
+                "sampler": "optuna TPESampler, two objectives: fidelity (maximize), cost factor (minimize)",
+                "settings": settings}
+
+    def _verify_cap(self, todo: Sequence[Job], params: Mapping[str, Mapping[str, Any]]) -> float:
+        """The verification's cap: its planned cost (full scale priced on the calibration configurations),
+        or all the budget has left once the search is over if that is more (nothing else needs it). The
+        runs left are priced per configuration before the phase starts; if they cannot all fit, a warning
+        says so (the costliest are refused, never charged)."""
+        used = PhaseLedger(self.s.ledger, 0.0, self._members(VERIFY)).used()
+        cap = max(self.plan.verification.cost, used + self.s.ledger.remaining())
+        need = used + sum(self._price(f"verification of {j.config}", [], [params[str(j.config)]])[1] for j in todo)
+        if need > cap * (1 + FIT_TOL):
+            from budgetsweep.budget.units import format_cost
+
+            log.warning(f"auto-proxy: verification needs {format_cost(need, self.s.unit)} {self.s.unit} for the "
+                        f"top configurations priced one by one ({len(todo)} run(s) left) and "
+                        f"{format_cost(cap, self.s.unit)} is left: the runs that do not fit will not run (raise "
+                        f"hydra.sweeper.budget.limit or {KEY}.shares.verify)")
+        return cap
+
     def _skipped_calibration(self) -> list[dict[str, Any]]:
-        """Calibration trials the phase's cap left unrun (a configuration that costs more than its rung's
-        price at the task's defaults, e.g. a wider model), with a warning: the choice sees fewer pairs."""
+        """Calibration trials the phase's cap left unrun (a prediction above the one planned: the time model
+        learning from the first runs, in gpu_hours), with a warning: the choice sees fewer pairs."""
         skipped = [{"trial": n, "rung": j.rung, "config": j.config} for n, j, s in self._tags()
                    if j is not None and j.phase == CALIBRATE and s == "WAITING"]
         if skipped:
             log.warning(f"auto-proxy: {len(skipped)} calibration trial(s) did not fit the calibration's planned cost "
                         f"and were not run ({_skipped_text(skipped)}): "
-                        "each rung is priced at the task's default configuration, and a searched parameter that "
-                        "changes the cost (a width) can make a configuration cost more; the choice sees fewer "
-                        "paired configurations")
+                        "the plan priced each configuration at each rung before calibration started, and a "
+                        "trial's prediction can grow since (the time model learns from the runs); the choice sees "
+                        "fewer paired configurations")
         return skipped
 
     def _sampled(self, job: Optional[Job]) -> bool:
@@ -414,8 +573,11 @@ class AutoProxyDriver:
 
     def _search(self) -> str:
         """The configured sampler at the chosen rung, for the trials the search budget fits there."""
+        import math
+
         done = len([1 for _, j, s in self._tags() if j is not None and j.phase == SEARCH and s != "WAITING"])
-        slots = self.plan.search.trials.get(self.choice.name, 0) - done
+        # the trials that fit at the rung's own price (a sampled setting was planned at its space's costliest end)
+        slots = math.floor(self.plan.search.budget / float(self.rungs[self.choice.name]["cost"]) * (1 + FIT_TOL)) - done
         return self._run(SEARCH, self.plan.search.budget, slots)
 
     def _halving(self) -> str:
@@ -479,10 +641,16 @@ class AutoProxyDriver:
         summary["calibration_skipped"] = self.skipped
         if self.halving is not None:
             summary["halving"] = {"eta": self.settings.search.eta, "rungs": plan_dicts(self.halving)}
+        if self.proxy_search is not None:
+            summary["proxy_search"] = self._proxy_search_summary()
         self.s.sweep_dir.mkdir(parents=True, exist_ok=True)
         path = write_summary(self.s.sweep_dir, summary)
         log.info(f"auto-proxy: {summary['answer']} Summary: {path}")
         return summary
+
+
+def _text(value: Optional[float]) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
 
 
 def _skipped_text(skipped: list[dict[str, Any]]) -> str:

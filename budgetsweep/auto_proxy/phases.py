@@ -26,6 +26,7 @@ from .settings import KEY, AutoProxySettings
 
 LIMIT_KEY = "hydra.sweeper.budget.limit"
 FIT_TOL = 1e-9  # relative: a phase that needs exactly its share fits
+SAMPLED = "sampled"  # the label of a proxy search's setting before it is sampled (priced at its space's costliest end)
 
 
 class PhaseError(ValueError):
@@ -150,7 +151,9 @@ def _calibration(settings: AutoProxySettings, cap: float, full: float, candidate
     lower = (f", or lower {KEY}.calibrate.configs to {fit}" + (
         f" (below {MIN_CONFIGS_VERDICT} configurations no candidate can be chosen with confidence: the fallback "
         "decides)" if fit < MIN_CONFIGS_VERDICT else "")) if fit >= 3 else ""
-    costliest = max(candidates, key=lambda r: r.cost).name
+    costliest = max(candidates, key=lambda r: r.cost)
+    drop = (f"lower {KEY}.proxy_search.trials or the costly end of its space" if costliest.label == SAMPLED
+            else f"drop the costliest candidate ({costliest.name})")
     seeds = "seed" if c.min_full_seeds == 1 else "seeds"
     need_runs, cap_runs = _apart(need / full, cap / full)
     need_text, cap_text = _apart(need, cap, unit)
@@ -158,7 +161,7 @@ def _calibration(settings: AutoProxySettings, cap: float, full: float, candidate
     text = (f"calibration needs {need_runs} full-run units ({need_text} {unit}: {c.configs} "
             f"configurations x ({c.min_full_seeds} full {seeds} + {c.proxy_seeds} x {len(candidates)} candidates at "
             f"{proxy_each / c.proxy_seeds / full:.3g} full-run units together)); the budget's calibrate share is "
-            f"{cap_runs} ({cap_text} {unit}: {KEY}.shares.calibrate={share:g} x {now}): {fit_text}{lower}, or drop the costliest candidate ({costliest})")
+            f"{cap_runs} ({cap_text} {unit}: {KEY}.shares.calibrate={share:g} x {now}): {fit_text}{lower}, or {drop}")
     return None, text
 
 

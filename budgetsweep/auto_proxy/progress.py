@@ -58,6 +58,13 @@ def calibration_jobs(plan: PhasePlan, candidates: Sequence[str]) -> list[Job]:
     return jobs
 
 
+def rung_jobs(plan: PhasePlan, name: str) -> list[Job]:
+    """The calibration trials of one rung added after the others (a proxy search's sampled setting): every
+    calibration configuration with the planned proxy seeds."""
+    c = plan.calibration
+    return [Job(CALIBRATE, name, config, seed) for config in range(c.configs) for seed in range(c.proxy_seeds)]
+
+
 def verification_jobs(plan: PhasePlan, top_keys: Sequence[str]) -> list[Job]:
     """The verification's trials: each of the search's top configurations (best first) at full scale
     with the planned seeds. Seeds start at 1000 so that they differ from the search's and the
@@ -99,4 +106,4 @@ def current_phase(plan: PhasePlan, candidates: Sequence[str], tried: Iterable[Jo
 
 
 __all__ = ["ATTR", "CALIBRATE", "CHOOSE", "DONE", "Job", "SEARCH", "VERIFY", "calibration_jobs", "current_phase",
-           "remaining", "verification_jobs"]
+           "remaining", "rung_jobs", "verification_jobs"]

@@ -245,7 +245,7 @@ class BudgetSweeperImpl(Sweeper):
         sweep = Sweep(study=study, ledger=ledger, distributions=space.distributions,
                       base_overrides=space.fixed_overrides(), unit=self.settings.unit, limit=self.settings.limit,
                       storage_url=url, sweep_dir=Path(str(self.config.hydra.sweep.dir)), run_phase=run.run_phase,
-                      price=run.price)
+                      price=run.price, override=space.override)
         driver = AutoProxyDriver.from_mapping(self.auto_proxy_conf, sweep)
         driver.prepare()
         return driver

@@ -46,7 +46,8 @@ def test_space_size():
 def _driver(distributions, configs):
     settings = AutoProxySettings.from_mapping({"calibrate": {"configs": configs}})
     sweep = Sweep(study=None, ledger=None, distributions=distributions, base_overrides=[], unit="examples",
-                  limit=1.0, storage_url="", sweep_dir=None, run_phase=None, price=None)
+                  limit=1.0, storage_url="", sweep_dir=None, run_phase=None, price=None,
+                  override=None)
     return AutoProxyDriver(settings, sweep)
 
 

@@ -131,15 +131,15 @@ def _search_done(db):
 KILL_ARGS = ["hydra.sweeper.budget.limit=2400", "hydra.sweeper.budget.tolerance=0"]
 
 
-def _kill_when(tmp_path, ready):
-    """Start the sweep, SIGKILL it once ``ready(db)`` holds (a trial of the phase is reserved: running);
-    returns the study's name."""
+def _kill_when(tmp_path, ready, *extra):
+    """Start the sweep (with ``extra`` overrides), SIGKILL it once ``ready(db)`` holds (a trial of the phase
+    is reserved: running); returns the study's name."""
     import signal
     import time
 
     env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
     proc = subprocess.Popen([str(BIN / "budgetsweep"), "-m", f"hydra.sweep.dir={tmp_path}/sweep", *TINY, *AUTO,
-                             *KILL_ARGS], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             *KILL_ARGS, *extra], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = tmp_path / "outputs" / "budgetsweep.db"
     deadline = time.monotonic() + 240
     while not ready(db):
@@ -147,7 +147,8 @@ def _kill_when(tmp_path, ready):
         time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    [name] = optuna.get_all_study_names(f"sqlite:///{db}")
+    # the sweep's study (a proxy search keeps its settings in a study of its own beside it)
+    [name] = [n for n in optuna.get_all_study_names(f"sqlite:///{db}") if not n.endswith(":proxy_search")]
     return name
 
 
@@ -269,16 +270,41 @@ def test_successive_halving_climbs_the_ladder_within_the_search_cap_exactly(tmp_
     assert summary["spent"]["total"] == Ledger(storage, budget["study_name"], unit="examples", limit=3000.0).spent()
 
 
-def test_calibration_trials_the_phase_cap_refuses_are_named_not_silent(tmp_path):
-    # the rungs are priced at the default width (128 hidden units: full 2.75e7 FLOPs a run); a 512-wide full
-    # run costs 4.1e8, past the calibration's cap (0.5 x 3e8): refused, and the summary and the log say so
+def _flops_sweep(tmp_path, limit):
     auto = [a.replace("unit=examples", "unit=flops") for a in AUTO]
-    proc = subprocess.run([str(BIN / "budgetsweep"), "-m", f"hydra.sweep.dir={tmp_path}/sweep", *TINY, *auto,
-                           "model.hidden=choice(128, 512)", "hydra.sweeper.budget.limit=3e8"],
+    return subprocess.run([str(BIN / "budgetsweep"), "-m", f"hydra.sweep.dir={tmp_path}/sweep", *TINY, *auto,
+                           "model.hidden=choice(64, 512)", f"hydra.sweeper.budget.limit={limit}"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300,
                           env={**os.environ, "HYDRA_FULL_ERROR": "0"})
+
+
+def test_a_wide_configuration_is_priced_in_the_plan_before_any_trial(tmp_path):
+    # each rung is priced on the calibration configurations themselves: a 512-wide run costs some 16 times a
+    # 64-wide one (the task's default), so 3e8 FLOPs cannot hold calibration; priced at the default width,
+    # calibration fitted on paper and then refused its wide runs, and verification could not run one full trial
+    proc = _flops_sweep(tmp_path, "3e8")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stdout + proc.stderr
+    assert "calibration needs 4.5 full-run units (6.4e+08 flops: 3 configurations" in proc.stderr, proc.stderr
+    assert "raise hydra.sweeper.budget.limit to 1.29e+09" in proc.stderr
+    assert not any((tmp_path / "sweep").glob("[0-9]*"))
+
+
+def test_calibration_is_planned_per_configuration_and_none_of_it_is_refused(tmp_path):
+    limit = 1.5e9
+    proc = _flops_sweep(tmp_path, "1.5e9")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     summary = json.loads((tmp_path / "sweep" / "auto_proxy_summary.json").read_text())
-    skipped = summary["calibration_skipped"]
-    assert skipped and {s["rung"] for s in skipped} <= {"full", "half"}, skipped
-    assert "calibration trial(s) did not fit the calibration's planned cost" in proc.stdout + proc.stderr
+    budget = json.loads((tmp_path / "sweep" / "budget_summary.json").read_text())
+    storage = f"sqlite:///{tmp_path / 'outputs' / 'budgetsweep.db'}"
+    study = optuna.load_study(study_name=budget["study_name"], storage=storage)
+    ledger = Ledger(storage, budget["study_name"], unit="flops", limit=limit)
+    calib = [t for t in study.trials if t.user_attrs["auto_proxy"]["phase"] == "calibrate"]
+    assert summary["calibration_skipped"] == [] and len(calib) == 6
+    assert all(t.state.name == "COMPLETE" for t in calib)
+    assert {t.params["model.hidden"] for t in calib} == {64, 512}  # wide and narrow configurations
+    # the plan is the sum of the calibration trials' own predictions (what the sweeper reserved for each)
+    predicted = {row["trial"]: row["predicted"] for row in budget["trials"]}
+    assert summary["plan"]["calibration"]["cost"] == pytest.approx(sum(predicted[t.number] for t in calib), rel=1e-9)
+    assert summary["spent"]["calibrate"] <= summary["plan"]["calibration"]["cost"]
+    assert summary["spent"]["total"] == pytest.approx(ledger.spent(), rel=1e-12) and ledger.spent() <= limit
+    assert summary["final"] is not None  # verification ran
