@@ -137,7 +137,8 @@ def _trials(folder: Path) -> list[dict]:
     import optuna
 
     storage = f"sqlite:///{folder / 'study.db'}"
-    [name] = optuna.get_all_study_names(storage)
+    # an auto-proxy sweep with a proxy search also holds "<study>:proxy_search" (its sampled settings)
+    [name] = [n for n in optuna.get_all_study_names(storage) if not n.endswith(":proxy_search")]
     study = optuna.load_study(study_name=name, storage=storage)
     return [{"params": {k: t.params[k] for k in PARAMS}, "value": t.value} for t in study.trials
             if t.state.name == "COMPLETE"]
