@@ -18,7 +18,7 @@ policy modules (``phases``, ``choose``, ``verify``, ``summary``, ``progress``).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
@@ -29,16 +29,12 @@ from .phases import FIT_TOL, PhasePlan, plan_phases
 from .presets import resolve_preset
 from .progress import ATTR, CALIBRATE, FULL, SEARCH, VERIFY, Job, calibration_jobs, remaining, verification_jobs
 from .settings import KEY, AutoProxyConfigError, AutoProxySettings
-from .summary import build_summary, write_summary
+from .study_attrs import CHOICE_ATTR, CONFIGS_ATTR, PLAN_ATTR, RUNGS_ATTR, SEARCH_DONE_ATTR, SETTINGS_ATTR
+from .summary import build_summary, spent_by_phase, write_summary
 from .verify import top_configs, verify
 
 log = logging.getLogger("hydra_plugins.budgetsweep_sweeper._impl")
 
-CONFIGS_ATTR = "auto_proxy:configs"
-RUNGS_ATTR = "auto_proxy:rungs"
-PLAN_ATTR = "auto_proxy:plan"
-CHOICE_ATTR = "auto_proxy:choice"
-SEARCH_DONE_ATTR = "auto_proxy:search_done"
 SEED_KEY = "seed"
 
 
@@ -231,6 +227,7 @@ class AutoProxyDriver:
         self.study.set_user_attr(RUNGS_ATTR, self.rungs)
         self.study.set_user_attr(CONFIGS_ATTR, self.configs)
         self.study.set_user_attr(PLAN_ATTR, _jsonable(self.plan.to_dict()))
+        self.study.set_user_attr(SETTINGS_ATTR, _jsonable(asdict(self.settings)))
         if CHOICE_ATTR in attrs:
             data = dict(attrs[CHOICE_ATTR])
             data.pop("fell_back", None)
@@ -464,13 +461,7 @@ class AutoProxyDriver:
 
     def spent(self) -> dict[str, float]:
         """The ledger's charges (actual, else what is held) per phase."""
-        phase_of = {n: j.phase for n, j, _ in self._tags() if j is not None}
-        out = {CALIBRATE: 0.0, SEARCH: 0.0, VERIFY: 0.0}
-        for c in self.s.ledger.charges():
-            phase = phase_of.get(c.trial)
-            if phase in out:
-                out[phase] += c.actual if c.actual is not None else (c.reserved or 0.0)
-        return out
+        return spent_by_phase(self.s.ledger.charges(), {n: j.phase for n, j, _ in self._tags() if j is not None})
 
     def _write(self, runs=None) -> dict[str, Any]:
         summary = build_summary(limit=self.s.limit, unit=self.s.unit, choice=self.choice, spent=self.spent(),
