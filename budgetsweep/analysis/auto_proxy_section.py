@@ -12,6 +12,7 @@ when the figure is drawn.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ import pandas as pd
 
 from .pair import pair_runs, split_runs
 from .plots import _figure, _short
+from .schema import FULL_LABEL
 from .render import NA, Document, fmt_fixed, fmt_float, fmt_interval, fmt_times, format_table
 
 if TYPE_CHECKING:
@@ -160,6 +162,19 @@ def budget_sentence(summary: dict[str, Any]) -> str:
             f"remaining {_cost(summary['remaining'], unit)}. Phase: {summary.get('phase') or NA}.")
 
 
+def ceiling_sentence(story: Story) -> str:
+    """How far the calibration's full-scale seeds agree (``fidelity.noise_ceiling``): why a ceiling is n/a."""
+    from .fidelity import noise_ceiling
+
+    full = story.calibration[story.calibration["reduction_label"] == FULL_LABEL]
+    nc = noise_ceiling(full) if len(full) else None
+    if nc is None or nc.seed_pairs == 0:
+        return "Noise ceiling: none (it needs two full-scale seeds per calibration configuration)."
+    return (f"Noise ceiling: the full-scale seeds rank the {nc.configs} calibration configurations with mean "
+            f"Spearman rho {fmt_fixed(3)(nc.seed_rho)} between seeds; ceiling {fmt_fixed(3)(nc.ceiling)}"
+            + (" (undefined at rho <= 0: seed noise swamps the ranking)" if math.isnan(nc.ceiling) else "") + ".")
+
+
 KINDS = {"proxy": "it clears the target with its uncertainty", "milder": "a fallback: the mildest candidate whose "
          "estimate meets the target", "full": "a fallback: full scale"}
 
@@ -262,6 +277,7 @@ def add_section(doc: Document, story: Story, label: Label) -> None:
                  f"candidate, measured in {c['cost_by']}. Target: {c['criterion']} >= {c['target']:g}, judged by "
                  "its interval's lower bound.")
     doc.add("table", table=calibration_cells(calibration_table(summary)))
+    doc.add("p", ceiling_sentence(story))
     doc.add("p", f"{chosen_sentence(c)} {c['reason']}")
     doc.add("h3", "Verification")
     doc.add("p", verification_sentence(summary))
