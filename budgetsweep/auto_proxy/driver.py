@@ -27,10 +27,12 @@ from .costs import RungPlan
 from .halving import HalvingRung, halving_plan, ladder, plan_dicts
 from .phases import FIT_TOL, PhasePlan, plan_phases
 from .presets import resolve_preset
-from .progress import ATTR, CALIBRATE, FULL, SEARCH, VERIFY, Job, calibration_jobs, remaining, verification_jobs
+from .progress import (ATTR, CALIBRATE, FULL, SEARCH, VERIFY, Job, calibration_jobs, remaining, unrun,
+                       verification_jobs)
 from .settings import KEY, AutoProxyConfigError, AutoProxySettings
-from .study_attrs import CHOICE_ATTR, CONFIGS_ATTR, PLAN_ATTR, RUNGS_ATTR, SEARCH_DONE_ATTR, SETTINGS_ATTR
-from .summary import build_summary, spent_by_phase, write_summary
+from .study_attrs import (CHOICE_ATTR, CONFIGS_ATTR, PHASE_ATTR, PLAN_ATTR, RUNGS_ATTR, SEARCH_DONE_ATTR,
+                          SETTINGS_ATTR)
+from .summary import build_summary, launched, spent_by_phase, write_summary
 from .verify import top_configs, verify
 
 log = logging.getLogger("hydra_plugins.budgetsweep_sweeper._impl")
@@ -348,7 +350,10 @@ class AutoProxyDriver:
         # choose
         runs = self._runs()
         if self.choice is None:
-            calib = runs[runs["trial_number"].isin(self._members(CALIBRATE)())]
+            # the calibration's runs: a trial asked and put back (not charged) shows as a run until the
+            # sweeper's run ends, with no label; it never ran
+            ran = self._members(CALIBRATE)() & launched(self.s.ledger.charges())
+            calib = runs[runs["trial_number"].isin(ran)]
             labels = {r["label"]: n for n, r in self.rungs.items() if n != FULL}
             self.choice = choose(calib, self.settings, self.s.unit, names=labels)
             self.study.set_user_attr(CHOICE_ATTR, _jsonable(self.choice.to_dict()))
@@ -387,8 +392,7 @@ class AutoProxyDriver:
     def _skipped_calibration(self) -> list[dict[str, Any]]:
         """Calibration trials the phase's cap left unrun (a configuration that costs more than its rung's
         price at the task's defaults, e.g. a wider model), with a warning: the choice sees fewer pairs."""
-        skipped = [{"trial": n, "rung": j.rung, "config": j.config} for n, j, s in self._tags()
-                   if j is not None and j.phase == CALIBRATE and s == "WAITING"]
+        skipped = unrun({n: j for n, j, _ in self._tags()}, launched(self.s.ledger.charges()), CALIBRATE)
         if skipped:
             log.warning(f"auto-proxy: {len(skipped)} calibration trial(s) did not fit the calibration's planned cost "
                         f"and were not run ({_skipped_text(skipped)}): "
@@ -467,6 +471,7 @@ class AutoProxyDriver:
         summary = build_summary(limit=self.s.limit, unit=self.s.unit, choice=self.choice, spent=self.spent(),
                                 plan=self.plan, verification=self.verification)
         summary["phase"] = self.phase
+        self.study.set_user_attr(PHASE_ATTR, self.phase)  # a reader (the report) knows whether it finished
         summary["calibration_skipped"] = self.skipped
         if self.halving is not None:
             summary["halving"] = {"eta": self.settings.search.eta, "rungs": plan_dicts(self.halving)}

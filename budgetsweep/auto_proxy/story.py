@@ -20,10 +20,10 @@ import pandas as pd
 from .choose import Choice, choose
 from .halving import halving_plan, ladder, plan_dicts
 from .phases import PhasePlan
-from .progress import CALIBRATE, FULL, SEARCH, VERIFY, Job, current_phase
+from .progress import CALIBRATE, DONE, FULL, SEARCH, VERIFY, Job, current_phase, unrun
 from .settings import AutoProxySettings
-from .study_attrs import CHOICE_ATTR, PLAN_ATTR, RUNGS_ATTR, SEARCH_DONE_ATTR, SETTINGS_ATTR
-from .summary import build_summary, spent_by_phase
+from .study_attrs import CHOICE_ATTR, PHASE_ATTR, PLAN_ATTR, RUNGS_ATTR, SEARCH_DONE_ATTR, SETTINGS_ATTR
+from .summary import build_summary, launched, spent_by_phase
 from .verify import top_configs, verify
 
 
@@ -89,14 +89,17 @@ def _choice(calib: pd.DataFrame, attrs: dict[str, Any], unit: str, names: dict[s
     return choice
 
 
-def _phase(plan: PhasePlan, rungs: dict[str, Any], tags: dict[int, tuple[Job | None, str]], attrs: dict[str, Any],
-           search: pd.DataFrame) -> str:
-    """The phase the sweep is in (``progress.current_phase``). The driver queues a phase's trials at once
-    and writes the choice as soon as calibration ends: a queued (WAITING) trial is not yet tried, except
-    a calibration trial once the choice is made (its phase's cap left it unrun)."""
+def _phase(plan: PhasePlan, rungs: dict[str, Any], tags: dict[int, Job | None], ran: set[int],
+           attrs: dict[str, Any], search: pd.DataFrame) -> str:
+    """The phase the sweep is in: ``done`` once the driver wrote its last summary, else
+    ``progress.current_phase``. The driver queues a phase's trials at once and writes the choice as soon
+    as calibration ends: a trial the ledger never charged (queued, or asked and put back) is not yet
+    tried, except a calibration trial once the choice is made (its phase's cap left it unrun)."""
+    if attrs.get(PHASE_ATTR) == DONE:
+        return DONE
     if CHOICE_ATTR not in attrs:
         return CALIBRATE
-    tried = [job for job, state in tags.values() if job is not None and (state != "WAITING" or job.phase == CALIBRATE)]
+    tried = [job for n, job in tags.items() if job is not None and (n in ran or job.phase == CALIBRATE)]
     search_done = bool(attrs.get(SEARCH_DONE_ATTR))
     keys = top_configs(search, plan.verification.top_k) if len(search) else ([] if search_done else None)
     return current_phase(plan, [name for name in rungs if name != FULL], tried, chosen=True, search_done=search_done,
@@ -127,10 +130,12 @@ def read_story(storage: str, study_name: str) -> Story | None:
                          "the auto-proxy driver writes them before its first trial")
     plan = PhasePlan.from_dict(attrs[PLAN_ATTR])
     rungs = {str(k): dict(v) for k, v in attrs[RUNGS_ATTR].items()}
-    tags = {t.number: (Job.from_attrs(t.user_attrs), t.state.name) for t in trials}
+    tags = {t.number: Job.from_attrs(t.user_attrs) for t in trials}
+    charges = read_charges(storage, study_name)
+    ran = launched(charges)  # a trial asked and put back shows as a run until the sweeper's run ends
 
     def members(phase: str) -> pd.Series:
-        numbers = {n for n, (job, _) in tags.items() if job is not None and job.phase == phase}
+        numbers = {n for n, job in tags.items() if job is not None and job.phase == phase and n in ran}
         return runs["trial_number"].isin(numbers)
 
     notes: list[str] = []
@@ -142,17 +147,14 @@ def read_story(storage: str, study_name: str) -> Story | None:
     search = runs[members(SEARCH) & (runs["reduction_label"] == rungs[choice.name]["label"])]
     full = runs[members(VERIFY)]
     top_k = plan.verification.top_k
-    queued_verify = any(job is not None and job.phase == VERIFY for job, _ in tags.values())
+    queued_verify = any(job is not None and job.phase == VERIFY for job in tags.values())
     verification = verify(search, full, top_k) if len(search) and queued_verify else None
-    phase_of = {n: job.phase for n, (job, _) in tags.items() if job is not None}
-    summary = build_summary(limit=plan.limit, unit=plan.unit, choice=choice,
-                            spent=spent_by_phase(read_charges(storage, study_name), phase_of), plan=plan,
-                            verification=verification)
-    summary["phase"] = _phase(plan, rungs, tags, attrs, search)
+    phase_of = {n: job.phase for n, job in tags.items() if job is not None}
+    summary = build_summary(limit=plan.limit, unit=plan.unit, choice=choice, spent=spent_by_phase(charges, phase_of),
+                            plan=plan, verification=verification)
+    summary["phase"] = _phase(plan, rungs, tags, ran, attrs, search)
     # a calibration trial still waiting once calibration is over did not fit its phase's cap (driver)
-    summary["calibration_skipped"] = [] if summary["phase"] == CALIBRATE else [
-        {"trial": n, "rung": job.rung, "config": job.config} for n, (job, state) in sorted(tags.items())
-        if job is not None and job.phase == CALIBRATE and state == "WAITING"]
+    summary["calibration_skipped"] = [] if summary["phase"] == CALIBRATE else unrun(tags, ran, CALIBRATE)
     settings = attrs.get(SETTINGS_ATTR) or {}
     eta = (settings.get("search") or {}).get("eta")
     if eta is not None:

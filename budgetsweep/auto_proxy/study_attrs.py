@@ -8,6 +8,8 @@ RUNGS_ATTR = "auto_proxy:rungs"  # rung name -> {label, overrides, cost}; ``full
 PLAN_ATTR = "auto_proxy:plan"  # the phase plan (``PhasePlan.to_dict()``)
 CHOICE_ATTR = "auto_proxy:choice"  # the choice and its evidence (``Choice.to_dict()``), before the search
 SEARCH_DONE_ATTR = "auto_proxy:search_done"
+PHASE_ATTR = "auto_proxy:phase"  # the phase of the driver's last summary (``done``: it finished)
 SETTINGS_ATTR = "auto_proxy:settings"  # the validated settings, so that a reader can judge as the sweep did
 
-__all__ = ["CHOICE_ATTR", "CONFIGS_ATTR", "PLAN_ATTR", "RUNGS_ATTR", "SEARCH_DONE_ATTR", "SETTINGS_ATTR"]
+__all__ = ["CHOICE_ATTR", "CONFIGS_ATTR", "PHASE_ATTR", "PLAN_ATTR", "RUNGS_ATTR", "SEARCH_DONE_ATTR",
+           "SETTINGS_ATTR"]

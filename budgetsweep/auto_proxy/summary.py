@@ -51,6 +51,14 @@ def spent_by_phase(charges: Iterable[Any], phase_of: Mapping[int, str]) -> dict[
     return out
 
 
+def launched(charges: Iterable[Any]) -> set[int]:
+    """The trial numbers the ledger charged (reserved or committed): those launched. A trial without a
+    charge, or with a released one, never ran."""
+    from budgetsweep.budget.ledger import RELEASED
+
+    return {c.trial for c in charges if c.state != RELEASED}
+
+
 def _final(verification: Verification | None, choice: Choice) -> dict[str, Any] | None:
     if verification is None or verification.final is None:
         return None
@@ -122,4 +130,5 @@ def write_summary(folder: str | os.PathLike, summary: Mapping[str, Any]) -> Path
     return path
 
 
-__all__ = ["PHASES", "SUMMARY_FILE", "build_summary", "spent_by_phase", "spent_from_runs", "write_summary"]
+__all__ = ["PHASES", "SUMMARY_FILE", "build_summary", "launched", "spent_by_phase", "spent_from_runs",
+           "write_summary"]

@@ -21,7 +21,7 @@ from budgetsweep.analysis.render import fmt_interval, fmt_sig
 from budgetsweep.auto_proxy.phases import PhasePlan
 from budgetsweep.auto_proxy.settings import AutoProxySettings
 from budgetsweep.auto_proxy.story import read_story
-from budgetsweep.auto_proxy.study_attrs import CHOICE_ATTR, PLAN_ATTR, SETTINGS_ATTR
+from budgetsweep.auto_proxy.study_attrs import CHOICE_ATTR, PHASE_ATTR, PLAN_ATTR, SETTINGS_ATTR
 from budgetsweep.cli import report_main
 
 from tests.conftest import REPO
@@ -176,7 +176,8 @@ def test_a_recorded_choice_that_the_runs_no_longer_give_is_shown_as_recorded_wit
 def test_a_study_in_calibration_shows_a_provisional_choice(sweep, tmp_path):
     _, name, summary, _ = sweep
     db = _copy(sweep, tmp_path)
-    _set_study_attr(db, CHOICE_ATTR, None)
+    for attr in (CHOICE_ATTR, PHASE_ATTR):  # as before the choice was written
+        _set_study_attr(db, attr, None)
     story = read_story(f"sqlite:///{db}", name)
     assert story.summary["phase"] == "calibrate"
     assert story.summary["candidates"] == summary["candidates"]  # choose() on the same calibration runs

@@ -13,6 +13,7 @@ import optuna
 import pytest
 
 from budgetsweep.auto_proxy.driver import CHOICE_ATTR
+from budgetsweep.auto_proxy.story import read_story
 from budgetsweep.budget.ledger import Ledger
 
 BIN = Path(sys.executable).parent
@@ -267,6 +268,8 @@ def test_successive_halving_climbs_the_ladder_within_the_search_cap_exactly(tmp_
     top_last = {t.user_attrs["config_key"] for t in sorted(by_rung[last], key=lambda t: t.value)[:2]}
     assert verified == top_last
     assert summary["spent"]["total"] == Ledger(storage, budget["study_name"], unit="examples", limit=3000.0).spent()
+    # budgetsweep-report reads the same story back from the study, halving plan included
+    assert json.loads(json.dumps(read_story(storage, budget["study_name"]).summary)) == summary
 
 
 def test_calibration_trials_the_phase_cap_refuses_are_named_not_silent(tmp_path):
@@ -282,3 +285,7 @@ def test_calibration_trials_the_phase_cap_refuses_are_named_not_silent(tmp_path)
     skipped = summary["calibration_skipped"]
     assert skipped and {s["rung"] for s in skipped} <= {"full", "half"}, skipped
     assert "calibration trial(s) did not fit the calibration's planned cost" in proc.stdout + proc.stderr
+    # budgetsweep-report reads the same story back from the study, the refused trials included
+    storage = f"sqlite:///{tmp_path / 'outputs' / 'budgetsweep.db'}"
+    [name] = optuna.get_all_study_names(storage)
+    assert json.loads(json.dumps(read_story(storage, name).summary)) == summary
