@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 Label = Callable[[object], str]  # config key -> the name a reader knows it by (``Report.label``)
 PHASES = ("calibrate", "search", "verify")
+NO_PAIR = "No candidate has a calibration configuration completed at both its scale and full scale."
 
 
 def read_story(storage: str, study: str) -> Story | None:
@@ -87,7 +88,8 @@ def budget_table(summary: dict[str, Any]) -> pd.DataFrame:
     """Per phase (and the total): its cap (share x limit), what the plan gave it, what it spent (the
     ledger's charges) and that as a share of the limit."""
     plan = summary.get("plan") or {}
-    planned = {"calibrate": (plan.get("calibration") or {}).get("cost"), "search": (plan.get("search") or {}).get("budget"),
+    planned = {"calibrate": (plan.get("calibration") or {}).get("cost"),
+               "search": (plan.get("search") or {}).get("budget"),
                "verify": (plan.get("verification") or {}).get("cost")}
     caps = plan.get("caps") or {}
     spent = summary["spent"]
@@ -187,6 +189,9 @@ def verification_sentence(summary: dict[str, Any]) -> str:
     v = summary.get("verification")
     if not v:
         return "Not verified yet: the search's top configurations have not run at full scale."
+    if v["final"] is None:
+        return (f"Top {len(v['configs'])} of the search at {summary['choice']['name']} queued for full scale; none "
+                "completed there: no verified answer.")
     return (f"Top {len(v['configs'])} of the search at {summary['choice']['name']} verified at full scale. Proxy "
             f"ranking held among them: {_yes_no(v['ranking_held'])}; the proxy's pick is the verified best: "
             f"{_yes_no(v['pick_is_best'])}; Spearman rho over the verified {fmt_fixed(3)(v['rho'])}; regret of the "
@@ -276,7 +281,11 @@ def add_section(doc: Document, story: Story, label: Label) -> None:
                  f"ranking of those configurations, with {_level(summary)} intervals; cost factor: full over "
                  f"candidate, measured in {c['cost_by']}. Target: {c['criterion']} >= {c['target']:g}, judged by "
                  "its interval's lower bound.")
-    doc.add("table", table=calibration_cells(calibration_table(summary)))
+    calib = calibration_table(summary)
+    if len(calib):
+        doc.add("table", table=calibration_cells(calib))
+    else:
+        doc.add("p", NO_PAIR)
     doc.add("p", ceiling_sentence(story))
     doc.add("p", f"{chosen_sentence(c)} {c['reason']}")
     doc.add("h3", "Verification")
@@ -303,10 +312,10 @@ def terminal_lines(story: Story, label: Label) -> list[str]:
     summary = story.summary
     if summary is None:
         return ["Auto-proxy: no completed calibration run yet."]
+    calib = calibration_table(summary)
     lines = [budget_sentence(summary), "", "Auto-proxy calibration:",
-             calibration_cells(calibration_table(summary)).drop(columns="reduction").to_string(),
-             chosen_sentence(summary["choice"]), "",
-             verification_sentence(summary)]
+             calibration_cells(calib).drop(columns="reduction").to_string() if len(calib) else NO_PAIR,
+             chosen_sentence(summary["choice"]), "", verification_sentence(summary)]
     table = verification_table(summary)
     if len(table):
         lines.append(verification_cells(table, label).to_string())

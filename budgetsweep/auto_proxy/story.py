@@ -153,7 +153,7 @@ def read_story(storage: str, study_name: str) -> Story | None:
     summary = build_summary(limit=plan.limit, unit=plan.unit, choice=choice, spent=spent_by_phase(charges, phase_of),
                             plan=plan, verification=verification)
     summary["phase"] = _phase(plan, rungs, tags, ran, attrs, search)
-    # a calibration trial still waiting once calibration is over did not fit its phase's cap (driver)
+    # a calibration trial never charged once calibration is over did not fit its phase's cap (the driver says so)
     summary["calibration_skipped"] = [] if summary["phase"] == CALIBRATE else unrun(tags, ran, CALIBRATE)
     settings = attrs.get(SETTINGS_ATTR) or {}
     eta = (settings.get("search") or {}).get("eta")

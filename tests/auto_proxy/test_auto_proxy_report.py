@@ -10,7 +10,6 @@ import os
 import shutil
 import sqlite3
 import subprocess
-from pathlib import Path
 
 import optuna
 import pandas as pd
@@ -117,7 +116,8 @@ def test_the_report_shows_the_summarys_numbers_in_csv_markdown_html_and_on_the_t
     # the README's trimmed output of this sweep has the printed layout (its numbers are from one run of it; the
     # search's sampler is not seeded, so the verified configurations differ from run to run)
     shown = re.search(r"```text\n(.*?)```", README.split("### Report of an auto-proxy study", 1)[1], re.S).group(1)
-    layout = [line for line in shown.splitlines() if line.endswith(":") or line.lstrip().startswith(("configs ", "key "))]
+    layout = [line for line in shown.splitlines()
+              if line.endswith(":") or line.lstrip().startswith(("configs ", "key "))]
     words = {" ".join(line.split()) for line in printed.splitlines()}  # column widths follow the numbers
     assert len(layout) == 3 and all(" ".join(line.split()) in words for line in layout), printed
     for start in ("Budget: limit ", "Searched at: ", "Top 2 of the search at "):

@@ -12,6 +12,8 @@ from pathlib import Path
 import optuna
 import pytest
 
+from budgetsweep.analysis.render import to_markdown
+from budgetsweep.analysis.report import report_from_paths
 from budgetsweep.auto_proxy.driver import CHOICE_ATTR
 from budgetsweep.auto_proxy.story import read_story
 from budgetsweep.budget.ledger import Ledger
@@ -289,3 +291,6 @@ def test_calibration_trials_the_phase_cap_refuses_are_named_not_silent(tmp_path)
     storage = f"sqlite:///{tmp_path / 'outputs' / 'budgetsweep.db'}"
     [name] = optuna.get_all_study_names(storage)
     assert json.loads(json.dumps(read_story(storage, name).summary)) == summary
+    report = report_from_paths(storage=storage, study=name, n_resamples=0)
+    text = to_markdown(report.document())[0]
+    assert f"{len(skipped)} calibration trial(s) did not fit the calibration's cap and were not run" in text
