@@ -11,12 +11,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .compare import CRITERIA, MIN_CONFIGS_VERDICT, Recommendation, comparison_table, recommend
-from . import ranks
+from . import auto_proxy_section, ranks
 from .fidelity import FidelitySettings
 from .labels import config_labels
 from .load import load_curves, load_runs
@@ -34,6 +35,9 @@ TOP_ROWS = 20  # configurations per strategy shown in a ranking table (the CSV h
 TOP_SHOWN = 10  # best full-scale configurations named in a fidelity report
 MAX_SKIPPED_LISTED = 20
 MAX_TERMINAL_ROWS = 40  # per-group rows printed on the terminal; more go to the report only
+
+if TYPE_CHECKING:
+    from budgetsweep.auto_proxy.story import Story
 
 
 def check_formats(formats: Iterable[str]) -> tuple[str, ...]:
@@ -68,6 +72,8 @@ class Report:
     # why no configuration was compared although a full set was given (None when something was)
     nothing_compared: str | None = None
     groups: pd.DataFrame | None = None  # with ``by``: the summary across groups, one row per strategy
+    # a study an auto-proxy sweep ran (``auto_proxy_section.read_story``): its section comes first
+    auto_proxy: Story | None = None
 
     @property
     def is_fidelity(self) -> bool:
@@ -79,7 +85,10 @@ class Report:
 
     @property
     def verdict(self) -> str:
-        """The answer in one sentence: the recommendation, or the best configuration of one set."""
+        """The answer in one sentence: an auto-proxy sweep's verified pick, the recommendation, or the best
+        configuration of one set."""
+        if self.auto_proxy is not None and self.auto_proxy.summary is not None:
+            return str(self.auto_proxy.summary["answer"])
         if self.recommendation is not None:
             return self.recommendation.text
         if self.ranking.empty:
@@ -100,6 +109,9 @@ class Report:
         """What budgetsweep-report prints: the verdict, then the strategy table (or the top of the
         ranking in a summary)."""
         lines = [self.verdict, ""]
+        if self.auto_proxy is not None:
+            lines += auto_proxy_section.terminal_lines(self.auto_proxy, self.label)
+            lines += ["Every phase's runs pooled:"]
         if note := not_learned_note(self.runs):
             lines += [note, ""]
         if self.groups is not None and len(self.groups):
@@ -149,6 +161,8 @@ class Report:
             out["groups"] = self.groups
         if self.pairs is not None:
             out["pairs"] = self.pairs
+        if self.auto_proxy is not None:
+            out.update(auto_proxy_section.tables(self.auto_proxy))
         return out
 
     def document(self) -> Document:
@@ -468,9 +482,12 @@ def report_from_paths(
         raise ValueError(f"no runs found in {', '.join(sources)}")
     if proxy.empty:  # only full-scale runs: summarise them
         proxy, full = full, None
-    return build_report(proxy, full, threshold=threshold, criterion=criterion, cost_by=cost_by,
-                        n_resamples=n_resamples, rng=rng, top_n=top_n, sources=sources, skipped_files=skipped,
-                        by=by)
+    report = build_report(proxy, full, threshold=threshold, criterion=criterion, cost_by=cost_by,
+                          n_resamples=n_resamples, rng=rng, top_n=top_n, sources=sources, skipped_files=skipped,
+                          by=by)
+    if storage is not None and study is not None:
+        report.auto_proxy = auto_proxy_section.read_story(storage, study)
+    return report
 
 
 def write_report(
@@ -563,6 +580,8 @@ def _common_head(doc: Document, report: Report, title: str) -> None:
         doc.add("list", items=[f"source: {s}" for s in report.sources])
     if note := not_learned_note(report.runs):
         doc.add("p", note)
+    if report.auto_proxy is not None:
+        auto_proxy_section.add_section(doc, report.auto_proxy, report.label)
 
 
 def not_learned_note(runs: pd.DataFrame) -> str | None:

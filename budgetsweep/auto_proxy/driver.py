@@ -22,7 +22,7 @@ policy modules (``phases``, ``choose``, ``verify``, ``summary``, ``progress``).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
@@ -31,21 +31,18 @@ from .costs import RungPlan, proxy_search_plans
 from .halving import HalvingRung, halving_plan, ladder, plan_dicts
 from .phases import FIT_TOL, PhasePlan, plan_phases
 from .presets import resolve_preset
-from .progress import (ATTR, CALIBRATE, FULL, SEARCH, VERIFY, Job, calibration_jobs, remaining, rung_jobs,
+from .progress import (ATTR, CALIBRATE, FULL, SEARCH, VERIFY, Job, calibration_jobs, remaining, rung_jobs, unrun,
                        verification_jobs)
-from .proxy_search import LABEL_ATTR, RUNG_ATTR, SAME_AS_ATTR, ProxySearchStudy, Setting
+from .proxy_search import (LABEL_ATTR, RUNG_ATTR, SAME_AS_ATTR, ProxySearchStudy, Setting, summary_section,
+                           with_settings)
 from .settings import KEY, AutoProxyConfigError, AutoProxySettings, Candidate
-from .summary import build_summary, write_summary
+from .study_attrs import (CHOICE_ATTR, CONFIGS_ATTR, PHASE_ATTR, PLAN_ATTR, PROXY_SEARCH_ATTR, RUNGS_ATTR,
+                          SEARCH_DONE_ATTR, SETTINGS_ATTR)
+from .summary import build_summary, launched, spent_by_phase, write_summary
 from .verify import top_configs, verify
 
 log = logging.getLogger("hydra_plugins.budgetsweep_sweeper._impl")
 
-CONFIGS_ATTR = "auto_proxy:configs"
-RUNGS_ATTR = "auto_proxy:rungs"
-PLAN_ATTR = "auto_proxy:plan"
-CHOICE_ATTR = "auto_proxy:choice"
-SEARCH_DONE_ATTR = "auto_proxy:search_done"
-PROXY_SEARCH_ATTR = "auto_proxy:proxy_search"  # {"study": the proxy settings' Optuna study}
 SEED_KEY = "seed"
 
 
@@ -245,6 +242,7 @@ class AutoProxyDriver:
         self.study.set_user_attr(RUNGS_ATTR, self.rungs)
         self.study.set_user_attr(CONFIGS_ATTR, self.configs)
         self.study.set_user_attr(PLAN_ATTR, _jsonable(self.plan.to_dict()))
+        self.study.set_user_attr(SETTINGS_ATTR, _jsonable(asdict(self.settings)))
         if CHOICE_ATTR in attrs:
             data = dict(attrs[CHOICE_ATTR])
             data.pop("fell_back", None)
@@ -440,7 +438,10 @@ class AutoProxyDriver:
         return self._run(CALIBRATE, self.plan.calibration.cost, len(waiting))
 
     def _calibration_runs(self, runs):
-        return runs[runs["trial_number"].isin(self._members(CALIBRATE)())]
+        """The calibration's runs: a trial asked and put back (never charged) shows as a run, with no label,
+        until the sweeper's run ends; it never ran."""
+        ran = self._members(CALIBRATE)() & launched(self.s.ledger.charges())
+        return runs[runs["trial_number"].isin(ran)]
 
     # -- the proxy search --------------------------------------------------------------------------------
     def _search_proxies(self) -> None:
@@ -498,36 +499,10 @@ class AutoProxyDriver:
         return fidelity, factor
 
     def _with_settings(self, choice: Choice) -> Choice:
-        """``choice`` whose sampled candidates carry their setting: parameter values, fidelity and cost factor
-        as told to the proxy search, and whether they are on its Pareto front."""
+        """``choice`` whose sampled candidates carry their setting (``proxy_search.with_settings``)."""
         if self.proxy_search is None:
             return choice
-        told = {t.user_attrs.get(RUNG_ATTR): t for t in self.proxy_search.told()}
-        pareto = set(self.proxy_search.pareto())
-        rows = []
-        for row in choice.candidates:
-            trial = told.get(row["name"])
-            if trial is not None:
-                row = {**row, "proxy_search": {"trial": trial.number, "params": self.rungs[row["name"]]["params"],
-                                               "fidelity": trial.user_attrs.get("fidelity"),
-                                               "cost_factor": trial.user_attrs.get("cost_factor"),
-                                               "pareto": trial.number in pareto}}
-            rows.append(row)
-        return replace(choice, candidates=rows)
-
-    def _proxy_search_summary(self) -> dict[str, Any]:
-        """Every setting the proxy search sampled (also those drawn again or failed), for the summary."""
-        assert self.proxy_search is not None
-        search, pareto = self.settings.proxy_search, set(self.proxy_search.pareto())
-        settings = [{"trial": t.number, "rung": t.user_attrs.get(RUNG_ATTR), "state": t.state.name,
-                     "params": {k.removeprefix("reduction."): v for k, v in t.params.items()},
-                     "reduction_label": t.user_attrs.get(LABEL_ATTR), "same_as": t.user_attrs.get(SAME_AS_ATTR),
-                     "fidelity": t.user_attrs.get("fidelity"), "cost_factor": t.user_attrs.get("cost_factor"),
-                     "pareto": t.number in pareto} for t in self.proxy_search.told()]
-        return {"study": self.proxy_search.study.study_name, "reduction": list(search.reduction),
-                "space": dict(search.params), "trials": search.trials, "criterion": self.settings.criterion,
-                "sampler": "optuna TPESampler, two objectives: fidelity (maximize), cost factor (minimize)",
-                "settings": settings}
+        return replace(choice, candidates=with_settings(choice.candidates, self.proxy_search.study, self.rungs))
 
     def _verify_cap(self, todo: Sequence[Job], params: Mapping[str, Mapping[str, Any]]) -> float:
         """The verification's cap: its planned cost (full scale priced on the calibration configurations),
@@ -549,8 +524,7 @@ class AutoProxyDriver:
     def _skipped_calibration(self) -> list[dict[str, Any]]:
         """Calibration trials the phase's cap left unrun (a prediction above the one planned: the time model
         learning from the first runs, in gpu_hours), with a warning: the choice sees fewer pairs."""
-        skipped = [{"trial": n, "rung": j.rung, "config": j.config} for n, j, s in self._tags()
-                   if j is not None and j.phase == CALIBRATE and s == "WAITING"]
+        skipped = unrun({n: j for n, j, _ in self._tags()}, launched(self.s.ledger.charges()), CALIBRATE)
         if skipped:
             log.warning(f"auto-proxy: {len(skipped)} calibration trial(s) did not fit the calibration's planned cost "
                         f"and were not run ({_skipped_text(skipped)}): "
@@ -626,23 +600,19 @@ class AutoProxyDriver:
 
     def spent(self) -> dict[str, float]:
         """The ledger's charges (actual, else what is held) per phase."""
-        phase_of = {n: j.phase for n, j, _ in self._tags() if j is not None}
-        out = {CALIBRATE: 0.0, SEARCH: 0.0, VERIFY: 0.0}
-        for c in self.s.ledger.charges():
-            phase = phase_of.get(c.trial)
-            if phase in out:
-                out[phase] += c.actual if c.actual is not None else (c.reserved or 0.0)
-        return out
+        return spent_by_phase(self.s.ledger.charges(), {n: j.phase for n, j, _ in self._tags() if j is not None})
 
     def _write(self, runs=None) -> dict[str, Any]:
         summary = build_summary(limit=self.s.limit, unit=self.s.unit, choice=self.choice, spent=self.spent(),
                                 plan=self.plan, verification=self.verification)
         summary["phase"] = self.phase
+        self.study.set_user_attr(PHASE_ATTR, self.phase)  # a reader (the report) knows whether it finished
         summary["calibration_skipped"] = self.skipped
         if self.halving is not None:
             summary["halving"] = {"eta": self.settings.search.eta, "rungs": plan_dicts(self.halving)}
         if self.proxy_search is not None:
-            summary["proxy_search"] = self._proxy_search_summary()
+            summary["proxy_search"] = summary_section(self.proxy_search.study, self.settings.proxy_search,
+                                                      self.settings.criterion)
         self.s.sweep_dir.mkdir(parents=True, exist_ok=True)
         path = write_summary(self.s.sweep_dir, summary)
         log.info(f"auto-proxy: {summary['answer']} Summary: {path}")

@@ -14,7 +14,7 @@ what the other two are planned not to need), so no part of the budget is left un
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -91,6 +91,13 @@ class PhasePlan:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "PhasePlan":
+        """The plan back from ``to_dict()`` (the copy the driver keeps in the study's user attrs)."""
+        return cls(float(data["limit"]), str(data["unit"]), float(data["full_cost"]), dict(data["caps"]),
+                   Calibration(**data["calibration"]), Verification(**data["verification"]),
+                   SearchRoom(**data["search"]), list(data.get("notes", [])))
 
 
 def _fits(cost: float, cap: float) -> bool:

@@ -10,7 +10,7 @@ launched again, so nothing is charged twice; calibration resumes with the jobs i
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -43,6 +43,15 @@ class Job:
         if not isinstance(data, Mapping):
             return None
         return cls(str(data["phase"]), str(data["rung"]), data["config"], int(data["seed"]))
+
+
+def unrun(jobs: Mapping[int, Job | None], launched: Collection[int], phase: str) -> list[dict[str, Any]]:
+    """The trials of ``phase`` that never ran, ``{"trial", "rung", "config"}`` by trial number. ``jobs``:
+    trial number -> its tag; ``launched``: the trials the ledger charged (``summary.launched``). The
+    charge, not the trial's state, says it: a trial asked and put back is RUNNING until the sweeper's run
+    ends, and only then WAITING."""
+    return [{"trial": n, "rung": job.rung, "config": job.config} for n, job in sorted(jobs.items())
+            if job is not None and job.phase == phase and n not in launched]
 
 
 def calibration_jobs(plan: PhasePlan, candidates: Sequence[str]) -> list[Job]:
@@ -106,4 +115,4 @@ def current_phase(plan: PhasePlan, candidates: Sequence[str], tried: Iterable[Jo
 
 
 __all__ = ["ATTR", "CALIBRATE", "CHOOSE", "DONE", "Job", "SEARCH", "VERIFY", "calibration_jobs", "current_phase",
-           "remaining", "rung_jobs", "verification_jobs"]
+           "remaining", "rung_jobs", "unrun", "verification_jobs"]

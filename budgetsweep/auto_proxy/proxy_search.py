@@ -116,11 +116,54 @@ class ProxySearchStudy:
 
     def told(self) -> list[Any]:
         """The settings told so far (FrozenTrials, by number)."""
-        return [t for t in self.study.get_trials(deepcopy=False) if t.state.is_finished()]
+        return told(self.study)
 
     def pareto(self) -> list[int]:
         """The trial numbers on the Pareto front of fidelity against cost factor."""
-        return sorted(t.number for t in self.study.best_trials)
+        return pareto(self.study)
+
+
+def told(study: Any) -> list[Any]:
+    """The settings of a proxy study told so far (FrozenTrials, by number)."""
+    return [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
+
+
+def pareto(study: Any) -> list[int]:
+    """The trial numbers on a proxy study's Pareto front of fidelity against cost factor."""
+    return sorted(t.number for t in study.best_trials)
+
+
+def with_settings(candidates: list[dict[str, Any]], study: Any, rungs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The choice's candidate rows, each sampled one carrying its setting: parameter values, fidelity and cost
+    factor as told to the proxy ``study``, and whether it is on its Pareto front (the driver writes these, the
+    report reads them back: one function for both)."""
+    by_rung = {t.user_attrs.get(RUNG_ATTR): t for t in told(study)}
+    front = set(pareto(study))
+    rows = []
+    for row in candidates:
+        trial = by_rung.get(row["name"])
+        if trial is not None:
+            row = {**row, "proxy_search": {"trial": trial.number, "params": rungs[row["name"]]["params"],
+                                           "fidelity": trial.user_attrs.get("fidelity"),
+                                           "cost_factor": trial.user_attrs.get("cost_factor"),
+                                           "pareto": trial.number in front}}
+        rows.append(row)
+    return rows
+
+
+def summary_section(study: Any, search: ProxySearch, criterion: str) -> dict[str, Any]:
+    """The summary's ``proxy_search`` section: every setting the proxy ``study`` sampled (also those drawn again
+    or failed)."""
+    front = set(pareto(study))
+    settings = [{"trial": t.number, "rung": t.user_attrs.get(RUNG_ATTR), "state": t.state.name,
+                 "params": {k.removeprefix("reduction."): v for k, v in t.params.items()},
+                 "reduction_label": t.user_attrs.get(LABEL_ATTR), "same_as": t.user_attrs.get(SAME_AS_ATTR),
+                 "fidelity": t.user_attrs.get("fidelity"), "cost_factor": t.user_attrs.get("cost_factor"),
+                 "pareto": t.number in front} for t in told(study)]
+    return {"study": study.study_name, "reduction": list(search.reduction), "space": dict(search.params),
+            "trials": search.trials, "criterion": criterion,
+            "sampler": "optuna TPESampler, two objectives: fidelity (maximize), cost factor (minimize)",
+            "settings": settings}
 
 
 def _seed(seed: int, asked: int) -> int:
@@ -129,4 +172,5 @@ def _seed(seed: int, asked: int) -> int:
     return int(np.random.SeedSequence([seed, SEED_STREAM, asked]).generate_state(1)[0])
 
 
-__all__ = ["ProxySearchStudy", "Setting", "rung_name", "study_name"]
+__all__ = ["ProxySearchStudy", "Setting", "pareto", "rung_name", "study_name", "summary_section", "told",
+           "with_settings"]

@@ -8,7 +8,7 @@ reader never sees half a file; NaN is written as null (strict JSON).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,26 @@ def spent_from_runs(runs: pd.DataFrame, unit: str) -> float:
         measured = {k: (None if pd.isna(v) else float(v)) for k, v in row._asdict().items()}
         total += cost_in_unit(measured, unit)
     return total
+
+
+def spent_by_phase(charges: Iterable[Any], phase_of: Mapping[int, str]) -> dict[str, float]:
+    """What each phase cost by the ledger: per ``PHASES`` entry, the sum over its trials' charges (the
+    actual cost, else what is still held). ``charges``: ``budget.ledger.Charge`` rows; ``phase_of``:
+    trial number -> phase (its ``Job`` tag); a charge of an untagged trial counts in no phase."""
+    out = {p: 0.0 for p in PHASES}
+    for c in charges:
+        phase = phase_of.get(c.trial)
+        if phase in out:
+            out[phase] += c.actual if c.actual is not None else (c.reserved or 0.0)
+    return out
+
+
+def launched(charges: Iterable[Any]) -> set[int]:
+    """The trial numbers the ledger charged (reserved or committed): those launched. A trial without a
+    charge, or with a released one, never ran."""
+    from budgetsweep.budget.ledger import RELEASED
+
+    return {c.trial for c in charges if c.state != RELEASED}
 
 
 def _final(verification: Verification | None, choice: Choice) -> dict[str, Any] | None:
@@ -110,4 +130,5 @@ def write_summary(folder: str | os.PathLike, summary: Mapping[str, Any]) -> Path
     return path
 
 
-__all__ = ["PHASES", "SUMMARY_FILE", "build_summary", "spent_from_runs", "write_summary"]
+__all__ = ["PHASES", "SUMMARY_FILE", "build_summary", "launched", "spent_by_phase", "spent_from_runs",
+           "write_summary"]

@@ -124,6 +124,29 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def _charges(conn: Connection, study_name: str) -> list[Charge]:
+    rows = conn.execute(select(charges_table).where(charges_table.c.study_name == study_name)
+                        .order_by(charges_table.c.trial_number)).all()
+    return [Charge(r.trial_number, r.state, r.reserved, r.actual, r.label, r.job_dir, r.owner,
+                   r.created_at, r.heartbeat_at) for r in rows]
+
+
+def read_charges(storage: str, study_name: str) -> list[Charge]:
+    """A study's charges, read only (a report's view): unlike ``Ledger``, this creates no table, opens
+    no budget and takes no write lock (no ``BEGIN IMMEDIATE`` on SQLite). A storage without the
+    ledger's tables (a study the budget sweeper did not run) has no charges."""
+    from sqlalchemy import inspect
+
+    engine = create_engine(storage, **engine_kwargs(storage))
+    try:
+        if not inspect(engine).has_table(charges_table.name):
+            return []
+        with engine.connect() as conn:
+            return _charges(conn, study_name)
+    finally:
+        engine.dispose()
+
+
 class Ledger:
     def __init__(self, storage: str | Engine, study_name: str, *, unit: str, limit: float | None,
                  tolerance: float = 0.0, owner: str | None = None) -> None:
@@ -355,10 +378,7 @@ class Ledger:
     # -- bookkeeping ----------------------------------------------------------------------
     def charges(self) -> list[Charge]:
         with self._transaction() as conn:
-            rows = conn.execute(select(charges_table).where(charges_table.c.study_name == self.study_name)
-                                .order_by(charges_table.c.trial_number)).all()
-        return [Charge(r.trial_number, r.state, r.reserved, r.actual, r.label, r.job_dir, r.owner,
-                       r.created_at, r.heartbeat_at) for r in rows]
+            return _charges(conn, self.study_name)
 
     def charge(self, trial: Any) -> Charge | None:
         number = _number(trial)

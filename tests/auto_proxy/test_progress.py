@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from budgetsweep.auto_proxy.phases import RungCost, plan_phases
 from budgetsweep.auto_proxy.progress import (CALIBRATE, CHOOSE, DONE, SEARCH, VERIFY, Job, calibration_jobs,
-                                             current_phase, remaining, verification_jobs)
+                                             current_phase, remaining, unrun, verification_jobs)
 from budgetsweep.auto_proxy.settings import AutoProxySettings
 
 NAMES = ["small_batch", "proxy50"]
@@ -44,3 +44,11 @@ def test_a_job_tried_twice_cancels_two_planned_ones_only():
     job = Job(CALIBRATE, "full", 0, 0)
     assert remaining([job, job], [job]) == [job]
     assert remaining([job], [job, job]) == []
+
+
+def test_unrun_names_the_trials_of_a_phase_the_ledger_never_charged():
+    jobs = dict(enumerate(calibration_jobs(PLAN, NAMES)[:4])) | {4: Job(SEARCH, "proxy50", 4, -1), 5: None}
+    assert unrun(jobs, {0, 2}, CALIBRATE) == [{"trial": 1, "rung": "full", "config": 0},
+                                               {"trial": 3, "rung": "proxy50", "config": 0}]
+    assert unrun(jobs, set(range(6)), CALIBRATE) == [] and unrun(jobs, set(), SEARCH) == [
+        {"trial": 4, "rung": "proxy50", "config": 4}]

@@ -11,6 +11,7 @@ from scipy import stats
 
 from budgetsweep.auto_proxy.proxy_search import ProxySearchStudy, study_name
 from budgetsweep.auto_proxy.settings import ProxySearch
+from budgetsweep.auto_proxy.story import read_story
 from budgetsweep.budget.ledger import Ledger
 
 from .test_sweep import FULL, budgetsweep
@@ -108,6 +109,9 @@ def test_sampled_settings_are_calibrated_as_rungs_and_the_summary_matches_the_re
     assert len(proxies.trials) == 2 and summary["proxy_search"]["trials"] == 2
     _check_against_records(summary, study, proxies, ledger, limit, 3)
     assert summary["choice"]["name"] in {"proxy_search[0]", "proxy_search[1]", "full"}
+    # budgetsweep-report reads the same story back from the study, sampled settings included
+    storage = f"sqlite:///{tmp_path / 'outputs' / 'budgetsweep.db'}"
+    assert json.loads(json.dumps(read_story(storage, study.study_name).summary)) == summary
     assert study.user_attrs["auto_proxy:proxy_search"] == {"study": proxies.study_name}
 
 

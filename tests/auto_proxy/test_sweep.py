@@ -13,6 +13,7 @@ import optuna
 import pytest
 
 from budgetsweep.auto_proxy.driver import CHOICE_ATTR
+from budgetsweep.auto_proxy.story import read_story
 from budgetsweep.budget.ledger import Ledger
 
 BIN = Path(sys.executable).parent
@@ -268,6 +269,8 @@ def test_successive_halving_climbs_the_ladder_within_the_search_cap_exactly(tmp_
     top_last = {t.user_attrs["config_key"] for t in sorted(by_rung[last], key=lambda t: t.value)[:2]}
     assert verified == top_last
     assert summary["spent"]["total"] == Ledger(storage, budget["study_name"], unit="examples", limit=3000.0).spent()
+    # budgetsweep-report reads the same story back from the study, halving plan included
+    assert json.loads(json.dumps(read_story(storage, budget["study_name"]).summary)) == summary
 
 
 def _flops_sweep(tmp_path, limit):
@@ -308,3 +311,5 @@ def test_calibration_is_planned_per_configuration_and_none_of_it_is_refused(tmp_
     assert summary["spent"]["calibrate"] <= summary["plan"]["calibration"]["cost"]
     assert summary["spent"]["total"] == pytest.approx(ledger.spent(), rel=1e-12) and ledger.spent() <= limit
     assert summary["final"] is not None  # verification ran
+    # budgetsweep-report reads the same story back from the study
+    assert json.loads(json.dumps(read_story(storage, budget["study_name"]).summary)) == summary

@@ -180,3 +180,21 @@ def test_top_up_holds_only_what_the_budget_has_room_for(storage_url, study_name)
     ledger.commit(0, 30)
     with pytest.raises(LedgerError, match="holds no reservation to top up"):
         ledger.top_up(0, 1)
+
+
+def test_read_charges_sees_the_books_and_writes_nothing(storage_url, study_name):
+    from sqlalchemy import create_engine, inspect
+
+    from budgetsweep.budget.ledger import read_charges
+
+    if storage_url.startswith("sqlite"):  # a storage the budget sweeper never used: no tables, none created
+        assert read_charges(storage_url, study_name) == []
+        assert not inspect(create_engine(storage_url)).has_table("budgetsweep_charges")
+    ledger = open_ledger(storage_url, study_name)
+    ledger.reserve(0, 40)
+    ledger.reserve(1, 30)
+    ledger.commit(0, 35)
+    assert read_charges(storage_url, study_name) == ledger.charges()
+    assert [(c.trial, c.state, c.actual) for c in read_charges(storage_url, study_name)] == [
+        (0, COMMITTED, 35.0), (1, RESERVED, None)]
+    assert read_charges(storage_url, study_name + "-other") == []
