@@ -74,6 +74,20 @@ def test_cli_as_a_process(tmp_path, study_dirs):
     assert table.loc[GOOD, "recommended"] and table.loc[GOOD, "configs"] == 12
 
 
+def test_the_command_exits_with_the_status_of_report_main(tmp_path):
+    """budgetsweep-report runs report_console (report_main, then an exit without the final
+    collections): its status is report_main's, here a usage error."""
+    from importlib.metadata import entry_points
+
+    (script,) = entry_points(group="console_scripts", name="budgetsweep-report")
+    assert script.value == "budgetsweep.cli:report_console"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-m", "budgetsweep.cli", str(tmp_path / "nowhere")], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert f"run path '{tmp_path / 'nowhere'}' does not exist" in proc.stderr
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
