@@ -35,6 +35,7 @@ import scipy
 from scipy import stats
 
 from budgetsweep.analysis import compare_strategies, from_frame, split_runs
+from budgetsweep.analysis.forked import cpus
 from budgetsweep.analysis.load import find_records, load_runs
 from budgetsweep.analysis.report import build_report, load_sets
 
@@ -175,19 +176,56 @@ def goal_line(best: tuple[float, float, float], cli_runs: list[tuple[float, floa
               load_end: float) -> str:
     """Whether the wall-time goal was met, and what the CPU seconds allow: on a machine with C CPUs no
     run can take less than CPU / C wall seconds, whatever the load."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    n_cpus = cpus()
     wall, cpu, _ = best
     text = (f"Goal: folders to report in <= {GOAL_SECONDS:.0f} s wall. In process: {wall:.2f} s wall, "
-            f"{'met' if wall <= GOAL_SECONDS else 'missed'}; its {cpu:.2f} CPU seconds on {cpus} CPUs allow at "
-            f"best {cpu / cpus:.2f} s.")
+            f"{'met' if wall <= GOAL_SECONDS else 'missed'}; its {cpu:.2f} CPU seconds on {n_cpus} CPUs allow at "
+            f"best {cpu / n_cpus:.2f} s.")
     if cli_runs:
         cli_wall, cli_cpu = min(cli_runs, key=lambda r: r[1])
         text += (f" The command: {cli_wall:.2f} s wall, {'met' if cli_wall <= GOAL_SECONDS else 'missed'}; "
-                 f"{cli_cpu:.2f} CPU seconds allow at best {cli_cpu / cpus:.2f} s.")
-    if max(load_start, load_end) > cpus:
-        text += (f" The load average ({load_start:.1f}, {load_end:.1f}) exceeded the {cpus} CPUs: other jobs "
+                 f"{cli_cpu:.2f} CPU seconds allow at best {cli_cpu / n_cpus:.2f} s.")
+    if max(load_start, load_end) > n_cpus:
+        text += (f" The load average ({load_start:.1f}, {load_end:.1f}) exceeded the {n_cpus} CPUs: other jobs "
                  "held the CPUs, and the wall seconds here measure them as much as the report.")
     return text
+
+
+STAGES_SCRIPT = Path(__file__).resolve().with_name("report_stages.py")
+
+
+def command_stages(proxy_dir: Path, full_dir: Path, resamples: int) -> list[tuple[str, float, float, float]]:
+    """(stage, wall, CPU of the process, CPU of its workers) of one fresh report process
+    (benchmarks/report_stages.py: the command's stages, its lazy imports as stages of their own)."""
+    start, cpu_start = time.perf_counter(), _children_cpu()
+    proc = subprocess.run([sys.executable, str(STAGES_SCRIPT), str(proxy_dir), str(full_dir), "--resamples",
+                           str(resamples)], capture_output=True, text=True)
+    wall, cpu = time.perf_counter() - start, _children_cpu() - cpu_start  # the process and its workers, to its end
+    assert proc.returncode == 0, proc.stderr
+    stages = [tuple(stage) for stage in json.loads(proc.stdout.splitlines()[-1])["stages"]]
+    # what the process did after its last stage (the command's exit, report_console) and before its first line
+    rest_wall = wall - sum(w for _, w, _, _ in stages if w == w)
+    rest_cpu = cpu - sum(c + ch for _, _, c, ch in stages)
+    return stages + [("process start (before the first stage's clock) and exit", rest_wall, rest_cpu, 0.0)]
+
+
+def stage_lines(stages: list[tuple[str, float, float, float]], cpus: int) -> list[str]:
+    """The stage table of one report process, and the least wall time its CPU seconds allow: the
+    process's own stages run one after another, its workers' share the CPUs."""
+    own, workers = sum(cpu for _, _, cpu, _ in stages), sum(ch for _, _, _, ch in stages)
+    return [
+        "| stage | wall seconds | CPU seconds, the process | CPU seconds, its worker processes |",
+        "|---|---|---|---|",
+        *[f"| {name} | {'' if wall != wall else f'{wall:.2f}'} | {cpu:.2f} | {ch:.2f} |"
+          for name, wall, cpu, ch in stages],
+        f"| **total** | | {own:.2f} | {workers:.2f} |",
+        "",
+        f"{own + workers:.2f} CPU seconds in all. The process's own {own:.2f} run one after another (the stages "
+        f"wait for their workers); its workers' {workers:.2f} are shared by {cpus} CPUs: on this machine with "
+        f"nothing else running, the report takes at least {own:.2f} + {workers:.2f} / {cpus} = "
+        f"{own + workers / cpus:.2f} s (less where the process's own work overlaps its workers', as the "
+        "command's scipy.stats import overlaps its readers).",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -263,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
                 repeats_line += (" The command, every run (wall / CPU seconds, its readers, bootstraps and "
                                  "renderers included): " + "; ".join(f"{w:.2f} / {c:.2f}" for w, c in cli_runs)
                                  + ".")
+                stage_runs = [command_stages(proxy_dir, full_dir, args.resamples) for _ in range(args.repeat)]
+                stages = min(stage_runs, key=lambda run: sum(cpu + ch for _, _, cpu, ch in run))
 
     load_end = os.getloadavg()[0]
     frame = group_table(args.groups, 3, args.group_configs, args.group_seeds, rng)
@@ -316,6 +356,10 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Verdict printed by the command: {cli_line}" if cli_line else "",
         "",
+        *(["### The report process stage by stage", "",
+           f"One fresh process doing what the command does (benchmarks/report_stages.py), the run with the least "
+           f"CPU of {args.repeat}; the command's lazy imports made up front as stages of their own.", "",
+           *stage_lines(stages, cpus()), ""] if args.cli else []),
         f"## {args.groups} groups in one call",
         "",
         f"{len(frame):,} rows: {args.groups} datasets x 3 proxy sizes (+ full) x {args.group_configs} learners x "

@@ -6,6 +6,7 @@ Heavy imports (pandas, scipy, matplotlib; torch for the plan) happen after the a
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Sequence
 
@@ -124,6 +125,16 @@ def report_main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def report_console() -> None:
+    """The ``budgetsweep-report`` command: ``report_main``, then the process ends."""
+    code = report_main()
+    # The interpreter's last garbage collections would walk every object the report left behind
+    # (pandas, scipy, matplotlib, the run frames) only to free memory the OS takes back at exit:
+    # about 0.3 CPU seconds. Frozen objects are not walked; the report's files are closed by now.
+    gc.freeze()
+    sys.exit(code)
+
+
 # -- budgetsweep-plan -------------------------------------------------------------------------------
 def plan_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -197,4 +208,4 @@ def plan_main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(report_main())
+    report_console()

@@ -6,12 +6,8 @@ numpy/scipy calls on its configurations.
 """
 from __future__ import annotations
 
-import concurrent.futures
 import functools
 import math
-import multiprocessing as mp
-import os
-import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -19,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import ranks
+from . import forked, ranks
 from .pair import as_columns, check_by, group_codes, one_row_per_seed, pair_runs
 from .ranks import stats  # scipy.stats, imported on first use
 from .schema import check_runs, usable
@@ -430,13 +426,10 @@ def bootstrap_intervals(jobs: list[tuple[np.ndarray, np.ndarray]], settings: Fid
     processes (one per CPU, at most 4) when the work is large: a few strategies over 1,000
     configurations take seconds each, and they are independent."""
     work = settings.n_resamples * sum(len(p) ** 2 for p, _ in jobs)
-    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1),
-                  4, len(jobs))
-    # fork only from a single-threaded process (a forked lock held by another thread deadlocks)
-    if workers < 2 or work < PARALLEL_BOOTSTRAP or "fork" not in mp.get_all_start_methods() \
-            or threading.active_count() > 1:
+    workers = min(forked.cpus(), 4, len(jobs))
+    if workers < 2 or work < PARALLEL_BOOTSTRAP or not forked.can_fork():
         return [bootstrap_interval(p, f, settings) for p, f in jobs]
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+    with forked.pool(workers) as pool:
         return list(pool.map(_interval_job, [(p, f, settings) for p, f in jobs]))
 
 

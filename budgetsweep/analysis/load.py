@@ -11,9 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 import itertools
 import json
-import multiprocessing as mp
 import os
-import threading
 import time
 import warnings
 from collections.abc import Iterable, Mapping
@@ -24,6 +22,7 @@ import pandas as pd
 
 from budgetsweep.records import DIRECTIONS, RECORD_FILE, SCHEMA_VERSION, STATUSES, read_metrics
 
+from . import forked
 from .schema import CONFIG_PREFIX, METRIC_PREFIX, normalize_runs
 
 PathLike = Union[str, os.PathLike]
@@ -446,17 +445,14 @@ def _read_all(paths: list[str], folders: list[str] | None = None
     one DataFrame (cheap to send back) in the order of ``paths``. ``folders``: the folder of each
     path (``os.path.dirname``), when the caller has them.
     """
-    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1), 8)
-    # fork only from a single-threaded process: forking a process with other threads (a notebook
-    # kernel, a web server) can deadlock the child on a lock one of them held
-    if (workers < 2 or len(paths) < PARALLEL_FROM or "fork" not in mp.get_all_start_methods()
-            or threading.active_count() > 1):
+    workers = min(forked.cpus(), 8)
+    if workers < 2 or len(paths) < PARALLEL_FROM or not forked.can_fork():
         frame, errors, absent = _read_rows(paths)
         return [frame], errors, absent
     chunks = [paths[i::workers] for i in range(workers)]
     folder_chunks = [folders[i::workers] if folders is not None else [_folder(p) for p in chunk]
                      for i, chunk in enumerate(chunks)]
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+    with forked.pool(workers) as pool:
         pending = pool.map(_read_rows_to_send, chunks)  # the readers are forked and at work
         _import_analysis()
         results = list(pending)

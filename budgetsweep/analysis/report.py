@@ -2,11 +2,8 @@
 Markdown, self-contained HTML and CSV tables."""
 from __future__ import annotations
 
-import concurrent.futures
 import functools
-import multiprocessing as mp
 import os
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -17,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .compare import CRITERIA, MIN_CONFIGS_VERDICT, Recommendation, comparison_table, recommend
-from . import auto_proxy_section, ranks
+from . import auto_proxy_section, forked, ranks
 from .fidelity import FidelitySettings
 from .labels import config_labels
 from .load import load_curves, load_runs
@@ -218,14 +215,12 @@ def render_figures(doc: Document) -> Document:
     global _PENDING
     todo = [i for i, b in enumerate(doc.blocks) if b.kind == "figure" and b.figure is not None]
     figures = [doc.blocks[i].figure for i in todo]
-    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1), 4,
-                  len(figures))
-    if workers >= 2 and len(figures) >= PARALLEL_FIGURES and "fork" in mp.get_all_start_methods() \
-            and threading.active_count() == 1:
+    workers = min(forked.cpus(), 4, len(figures))
+    if workers >= 2 and len(figures) >= PARALLEL_FIGURES and forked.can_fork():
         _PENDING = figures
         import_matplotlib()  # once, here: forked renderers inherit it
         try:
-            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            with forked.pool(workers) as pool:
                 pngs = list(pool.map(_render_one, range(len(figures))))
         finally:
             _PENDING = []

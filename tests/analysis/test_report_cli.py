@@ -42,6 +42,26 @@ def test_report_numbers_match_the_api(tmp_path, study_dirs, capsys, fast_figures
     assert table.loc["short_schedule(fraction=0.05)", "rho"] < 0.8
 
 
+def test_the_report_bootstraps_each_strategy_once(tmp_path, study_dirs, monkeypatch, capsys, fast_figures):
+    """One bootstrap per strategy from the folders to the printed verdict and the written report:
+    the table, the recommendation, the terminal text and the figures share it (it once ran twice)."""
+    import importlib
+
+    ranks = importlib.import_module("budgetsweep.analysis.ranks")
+    real, calls = ranks.rank_agreement_ci, []
+
+    def counted(*args, **kwargs):  # the real bootstrap, counted
+        calls.append(len(args[0]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ranks, "rank_agreement_ci", counted)
+    proxy_dir, full_dir, _ = study_dirs
+    assert report_main([str(proxy_dir), "--full", str(full_dir), "--out", str(tmp_path / "r"), "--format",
+                        "md,html,csv", "--resamples", "200"]) == 0
+    assert "95% interval" in capsys.readouterr().out
+    assert calls == [12, 12]  # two proxy strategies, twelve configurations each
+
+
 def test_cli_as_a_process(tmp_path, study_dirs):
     proxy_dir, full_dir, _ = study_dirs
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
@@ -52,6 +72,20 @@ def test_cli_as_a_process(tmp_path, study_dirs):
     assert "report written to report/tables" in proc.stdout
     table = pd.read_csv(tmp_path / "report" / "tables" / "fidelity.csv", index_col="strategy")
     assert table.loc[GOOD, "recommended"] and table.loc[GOOD, "configs"] == 12
+
+
+def test_the_command_exits_with_the_status_of_report_main(tmp_path):
+    """budgetsweep-report runs report_console (report_main, then an exit without the final
+    collections): its status is report_main's, here a usage error."""
+    from importlib.metadata import entry_points
+
+    (script,) = entry_points(group="console_scripts", name="budgetsweep-report")
+    assert script.value == "budgetsweep.cli:report_console"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-m", "budgetsweep.cli", str(tmp_path / "nowhere")], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert f"run path '{tmp_path / 'nowhere'}' does not exist" in proc.stderr
 
 
 @pytest.mark.parametrize(
