@@ -172,7 +172,7 @@ def app_help() -> str:
              "Usage: budgetsweep [--multirun|-m] [group=option ...] [key=value ...]", "",
              "== Configuration groups ==", "Compose your configuration from those groups (group=option)", ""]
     lines += [f"{name}: {', '.join(options)}" for name, options in groups if options]
-    lines += ["", "Budget-capped search: hydra/sweeper=budget (see the README).", "",
+    lines += ["", "Budget-capped search: hydra/sweeper=budget (see docs/sweeper.md).", "",
               "== Primary config (conf/config.yaml) ==", conf.joinpath("config.yaml").read_text().rstrip(), "",
               "Print the composed config: budgetsweep --cfg job [overrides]", "Hydra's own flags: budgetsweep --hydra-help"]
     return "\n".join(lines)

@@ -20,14 +20,14 @@ from typing import Any
 from budgetsweep.recipe import Recipe
 from budgetsweep.validate import boolean, integer, number
 
-# Measured (README "Guards"; the default recipes cut to N steps, benchmarks/guard_min_steps.py): a run
+# Measured (docs/guards.md; the default recipes cut to N steps, benchmarks/guard_min_steps.py): a run
 # that has barely moved is 0.2-3% below its baseline (digits 1-5 steps: 0.996-0.969 x the class prior;
 # charlm 20 steps: 0.994 x the unigram entropy), one that learns 6.5% or more (digits 10 compressed
 # steps 0.935, charlm 50 steps 0.903; the built-in full recipes and presets 0.06-0.89). A 5% margin
 # separates the two on both tasks; 2% passed a 1-step digits run.
 LEARNED_MARGIN = 0.05
 
-# Measured (README "Guards", benchmarks/guard_min_steps.py): the full recipes cut to N steps with a
+# Measured (docs/guards.md, benchmarks/guard_min_steps.py): the full recipes cut to N steps with a
 # compressed schedule. charlm's validation loss against its unigram entropy 3.253 nats/char: 3.40 at 10
 # steps, 3.23 at 20, 3.34 at 30, 2.94 at 50, 2.58 at 100; digits' against the class prior 2.303: 2.15
 # at 10, 1.87 at 20, 1.48 at 30, 0.77 at 50. Below 50 steps charlm does not reliably learn at all.

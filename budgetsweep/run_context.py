@@ -2,7 +2,7 @@
 
 One path for every run: the built-in trainer reports through a ``RunContext`` exactly as a
 user's own training loop does. For a user's Hydra app, one call sequence, for a config that counts
-``train.steps`` and one that counts ``train.epochs`` alike (README, "Bring your own training code")::
+``train.steps`` and one that counts ``train.epochs`` alike (docs/own_loops.md)::
 
     @hydra.main(config_path="conf", config_name="config", version_base=None)
     def main(cfg):
@@ -234,7 +234,7 @@ class RunContext:
         """Steps this run takes (after every reduction), the same count the built-in trainer takes.
 
         An epochs-based recipe (``train.epochs``) needs the full training set's size: from an earlier
-        ``run.subset_indices(len(train_set))`` (the README's sequence) or as ``n_train`` here (the full
+        ``run.subset_indices(len(train_set))`` (the sequence of docs/own_loops.md) or as ``n_train`` here (the full
         size, never the subset's). Raises ValueError when it is unknown or differs from the size given
         before. Planned examples (steps x ``batch_size``) go into the record's ``info``.
         """

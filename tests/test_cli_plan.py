@@ -1,14 +1,13 @@
 """``budgetsweep-plan``: the same overrides as budgetsweep, one table for a grid, own-loop configs,
 nothing written, and bad input as one message naming the key with exit status 2."""
 import json
-import re
 import shlex
 import subprocess
 
 import pytest
 
 from budgetsweep.cli import plan_main
-from tests.conftest import BIN, REPO
+from tests.conftest import BIN, REPO, doc_commands
 
 TINY = ["task=digits", "model.hidden=4", "model.depth=1", "train.epochs=1"]
 OWN_LOOP = str(REPO / "examples" / "own_loop" / "conf")
@@ -64,11 +63,10 @@ def test_bad_input_is_one_message_naming_the_key(capsys, argv, key):
 
 
 def test_the_console_script_runs_the_readme_commands(tmp_path):
-    """Every budgetsweep-plan line of the README runs as written, from an empty folder, and writes nothing."""
-    readme = (REPO / "README.md").read_text()
-    lines = [line.strip() for block in re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
-             for line in block.replace("\\\n", " ").splitlines() if line.strip().startswith("budgetsweep-plan")]
-    assert lines, "the README shows no budgetsweep-plan command"
+    """Every budgetsweep-plan line of the README and docs/ runs as written, from an empty folder, and writes
+    nothing."""
+    lines = [line for _, line in doc_commands("budgetsweep-plan ")]
+    assert lines, "the docs show no budgetsweep-plan command"
     for line in lines:
         args = shlex.split(line.partition("#")[0].replace("examples/", f"{REPO}/examples/"))[1:]
         proc = subprocess.run([str(BIN / "budgetsweep-plan"), *args], cwd=tmp_path, capture_output=True, text=True,

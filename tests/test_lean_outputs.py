@@ -1,4 +1,4 @@
-"""The README's lean-output settings for proxy sweeps: Hydra writes no .hydra/ copies and no log file,
+"""The lean-output settings for proxy sweeps (docs/speed.md): Hydra writes no .hydra/ copies and no log file,
 and every job still writes its record and metrics (what the reports read)."""
 import json
 
@@ -28,7 +28,7 @@ PRESETS = ["proxy50", "small_batch", "mup_width", "charlm_proxy50"]
 
 @pytest.mark.parametrize("preset", PRESETS)
 def test_proxy_presets_are_lean_and_restorable(preset):
-    """The proxy presets set the lean settings themselves; the two README overrides bring Hydra's outputs back."""
+    """The proxy presets set the lean settings themselves; the two documented overrides bring Hydra's outputs back."""
     with initialize_config_module(config_module="budgetsweep.conf", version_base=None):
         lean = compose(config_name="config", overrides=[f"experiment={preset}"], return_hydra_config=True)
         full = compose(config_name="config", overrides=[f"experiment={preset}", "hydra.output_subdir=.hydra",

@@ -143,7 +143,7 @@ N_TRAIN = 512
 
 
 def _user_examples(tmp_path, length, reduction_overrides):
-    """A user's loop written as the README says; returns (planned, measured) examples and the factor."""
+    """A user's loop written as docs/own_loops.md says; returns (planned, measured) examples and the factor."""
     from tests.test_run_context import user_cfg
 
     names = [o.split("=", 1)[1] for o in reduction_overrides if o.startswith("reduction=")]
@@ -206,7 +206,7 @@ def test_built_in_factor_with_a_subset_smaller_than_a_batch_is_what_runs(compose
 
 @pytest.mark.parametrize("length", LENGTHS)
 def test_own_loop_factor_with_a_subset_smaller_than_a_batch_is_what_runs(tmp_path, length):
-    """The README's loop draws full batches with replacement: keep=steps processes the same examples."""
+    """The docs' own loop (docs/own_loops.md) draws full batches with replacement: keep=steps processes the same examples."""
     _, measured_full, _ = _user_examples(tmp_path / "full", length, [])
     planned, measured, predicted = _user_examples(tmp_path / "proxy", length, CAPPED["keep_steps"])
     assert planned == measured == measured_full == 2048 and predicted == 1.0

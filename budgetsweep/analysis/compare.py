@@ -1,7 +1,7 @@
 """Several proxy strategies against one full set: a table, and the cheapest proxy that is good
 enough, judged with its uncertainty.
 
-When a recommendation is made (the rule, also in the README):
+When a recommendation is made (the rule, also in docs/report.md):
 
 - the criterion's interval lower bound (rho_low, or rho_low / ceiling for ``rho_rel``) is at or
   above the threshold, and

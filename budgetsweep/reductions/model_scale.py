@@ -10,7 +10,7 @@ learning rate divided by its width multiplier (its fan-in now / its fan-in in th
 input weights, output weights and biases keep the base rate. At width 1 this is the ordinary
 parametrisation, so a learning rate tuned on the narrow proxy is meant to carry over to the full
 width. This is the learning-rate part of muP only: no output-logit multiplier or initialisation
-change, so the transfer is approximate (see the README section).
+change, so the transfer is approximate (see docs/reductions.md).
 
 Predicted factor: training FLOPs per example (forward + backward, counted as the training loop
 counts them; ``support.training_flops``) of the scaled model over the input model's, so the recorded

@@ -185,7 +185,7 @@ def capped_examples_factor(before: Recipe, after: Recipe, nominal: float) -> flo
     than one batch processes fewer examples than its ``nominal`` factor says. When the cap binds for
     ``before`` or ``after`` and the recipe names a task: ``run_examples(after) / run_examples(before)``,
     exactly what the run does; otherwise ``nominal``. A user's own loop (no task) draws full batches
-    (the README's loop samples with replacement), so ``nominal`` is what it does.
+    (the loop of docs/own_loops.md samples with replacement), so ``nominal`` is what it does.
     """
     task = task_for(before)
     if task is None:

@@ -8,8 +8,9 @@ stops when a budget sweeper's pruner or reservation says so, and writes record.j
     python examples/own_loop/train.py 'reduction=[data_subset,short_schedule]'
     python examples/own_loop/train.py train.steps=null train.epochs=10  # count epochs instead of steps
 
-The calls follow the README's one sequence: `run.subset_indices` gets the FULL training set's size,
-then `run.steps()` and `run.set_lr(opt, step)` need no argument, with `train.steps` or `train.epochs`.
+The calls follow the one sequence of docs/own_loops.md: `run.subset_indices` gets the FULL training
+set's size, then `run.steps()` and `run.set_lr(opt, step)` need no argument, with `train.steps` or
+`train.epochs`.
 """
 import hydra
 import torch

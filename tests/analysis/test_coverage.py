@@ -1,6 +1,6 @@
 """The report's 95% interval of rho covers the population value (slow: a few hundred bootstraps).
 
-The full check (2,400+ cases) is benchmarks/bootstrap_coverage.py; its figure is in the README.
+The full check (2,400+ cases) is benchmarks/bootstrap_coverage.py; its figure is in docs/report.md.
 """
 from __future__ import annotations
 

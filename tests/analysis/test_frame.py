@@ -9,6 +9,7 @@ import pytest
 from scipy import stats
 
 from budgetsweep.analysis import compare_strategies, from_frame, noise_ceiling, split_runs
+from tests.conftest import REPO, doc_blocks
 
 TABLE = Path(__file__).parent / "data" / "learning_curves.csv"
 ARGS = dict(config="learner", strategy="train_size", full_label="100%", seed="seed", objective="accuracy",
@@ -97,14 +98,10 @@ def test_noise_ceiling_with_unequal_seed_counts_matches_pandas(curves):
     assert c.seeds == pytest.approx(34 / 12)
 
 
-def test_readme_from_frame_example_runs(monkeypatch, capsys):
-    import re
-
-    repo = Path(__file__).resolve().parents[2]
-    blocks = re.findall(r"```python\n(.*?)```", (repo / "README.md").read_text(), flags=re.S)
-    (code,) = [b for b in blocks if "from_frame(" in b]
-    monkeypatch.chdir(repo)
-    exec(compile(code, "README.md", "exec"), {})
+def test_docs_from_frame_example_runs(monkeypatch, capsys):
+    (code,) = [b for _, _, b in doc_blocks("python", ["docs/report.md"]) if "from_frame(" in b]
+    monkeypatch.chdir(REPO)
+    exec(compile(code, "docs/report.md", "exec"), {})
     out = capsys.readouterr().out
     assert "share_meets" in out and "adult" in out
 

@@ -21,7 +21,7 @@ from budgetsweep.analysis import fidelity, from_frame, ranks, split_runs
 PROXY_MEAN = np.array([0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0], float)  # 9 of 12 tie
 FULL_MEAN = np.array([3, 5, 1, 0, 4, 3, 0, 7, 6, 5, 3, 4], float)
 SEEDS = 20
-MC_SE = 0.01  # the Monte Carlo standard error a bound may have (ranks.MC_SE, stated in the README)
+MC_SE = 0.01  # the Monte Carlo standard error a bound may have (ranks.MC_SE, stated in docs/report.md)
 # the range of 20 draws of a normal variable exceeds 6 standard deviations with chance below 1e-4
 RANGE_TOL = 6 * MC_SE
 

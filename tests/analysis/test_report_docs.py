@@ -1,30 +1,21 @@
 """Every budgetsweep-report command and the Python example of the report docs run as written."""
 from __future__ import annotations
 
-import re
 import shlex
 import shutil
-from pathlib import Path
 
 import optuna
 import pytest
 from optuna.distributions import FloatDistribution
 from optuna.trial import create_trial
 
-import budgetsweep
 from budgetsweep.cli import report_main
-
-REPO = Path(budgetsweep.__file__).resolve().parents[1]
-DOCS = [p for p in (REPO / "docs" / "report.md", REPO / "README.md") if p.exists()]
-
-
-def _blocks(kind: str) -> list[str]:
-    return [b for p in DOCS for b in re.findall(rf"```{kind}\n(.*?)```", p.read_text(), flags=re.S)]
+from tests.conftest import doc_blocks, doc_commands
 
 
 def commands() -> list[str]:
-    lines = [line.strip() for block in _blocks("bash") for line in block.replace("\\\n", " ").splitlines()]
-    return sorted({line for line in lines if line.startswith("budgetsweep-report")})
+    """Every budgetsweep-report command of the README and docs/ (the quick start's among them)."""
+    return sorted({line for _, line in doc_commands("budgetsweep-report ")})
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +55,7 @@ def workspace(tmp_path, monkeypatch, write_run, make_record, study_dirs, study_d
 
 
 def test_docs_have_commands():
-    assert commands(), f"no budgetsweep-report command in {DOCS}"
+    assert commands(), "no budgetsweep-report command in the docs"
 
 
 @pytest.mark.parametrize("line", commands())
@@ -80,7 +71,7 @@ def test_documented_command_runs(line, workspace, capsys):
 
 
 def test_documented_python_example_runs(workspace, capsys):
-    (code,) = [b for b in _blocks("python") if "budgetsweep.analysis" in b][:1]
+    (code,) = [b for _, _, b in doc_blocks("python", ["docs/report.md"]) if "budgetsweep.analysis" in b][:1]
     exec(compile(code, "docs/report.md", "exec"), {})
     assert "Recommended proxy" in capsys.readouterr().out
     assert (workspace / "report" / "report.html").exists()

@@ -23,11 +23,11 @@ from budgetsweep.auto_proxy.story import read_story
 from budgetsweep.auto_proxy.study_attrs import CHOICE_ATTR, PHASE_ATTR, PLAN_ATTR, SETTINGS_ATTR
 from budgetsweep.cli import report_main
 
-from tests.conftest import REPO
+from tests.conftest import doc_text
 
 from .test_sweep import AUTO, BIN, TINY
 
-README = (REPO / "README.md").read_text()
+AUTO_PROXY_DOC = doc_text("docs/auto_proxy.md")
 
 K = "hydra.sweeper.auto_proxy."
 # calibrate 5 x (2 x 256 + 128) = 3,200 of a 0.65 x 5,000 cap; verify 2 x 2 x 256 = 1,024 of 1,250; the
@@ -113,9 +113,9 @@ def test_the_report_shows_the_summarys_numbers_in_csv_markdown_html_and_on_the_t
     assert "![proxy vs full" in md and "data:image/png;base64," in html
     # the terminal: the answer first, then the calibration and verification tables
     assert printed.index(summary["answer"]) < printed.index("Auto-proxy calibration:") < printed.index("Top 2 of")
-    # the README's trimmed output of this sweep has the printed layout (its numbers are from one run of it; the
+    # docs/auto_proxy.md's trimmed output of this sweep has the printed layout (its numbers are from one run of it; the
     # search's sampler is not seeded, so the verified configurations differ from run to run)
-    shown = re.search(r"```text\n(.*?)```", README.split("### Report of an auto-proxy study", 1)[1], re.S).group(1)
+    shown = re.search(r"```text\n(.*?)```", AUTO_PROXY_DOC.split("## Report of an auto-proxy study", 1)[1], re.S).group(1)
     layout = [line for line in shown.splitlines()
               if line.endswith(":") or line.lstrip().startswith(("configs ", "key "))]
     words = {" ".join(line.split()) for line in printed.splitlines()}  # column widths follow the numbers

@@ -1,4 +1,4 @@
-"""The README's bring-your-own-loop example under Hydra's basic sweeper."""
+"""The bring-your-own-loop example of docs/own_loops.md under Hydra's basic sweeper."""
 import subprocess
 import sys
 

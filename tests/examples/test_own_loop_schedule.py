@@ -1,8 +1,7 @@
-"""The one own-loop call sequence, run as written: the README's snippet itself and
+"""The one own-loop call sequence, run as written: the docs' snippet itself (docs/own_loops.md) and
 examples/own_loop/train.py, with a config counting train.steps and one counting train.epochs, with and
 without data_subset. Each run's examples and learning-rate trace must be the recipe's (the lengths
 below are worked out by hand from the documented rules, not from the code under test)."""
-import re
 import subprocess
 import sys
 
@@ -10,9 +9,9 @@ import pytest
 
 from budgetsweep.records import read_metrics, read_record
 from budgetsweep.train.schedules import lr_multiplier
-from tests.conftest import REPO
+from tests.conftest import REPO, doc_blocks
 
-README_CONF = """defaults:
+SNIPPET_CONF = """defaults:
   - reduction: full
   - _self_
 seed: 0
@@ -23,9 +22,9 @@ train: {batch_size: 50, steps: null, epochs: null, schedule: cosine, warmup_step
 
 
 def readme_snippet() -> str:
-    text = (REPO / "README.md").read_text()
-    section = text[text.index("## Bring your own training code"):]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    """The whole script of docs/own_loops.md (its first Python block)."""
+    (_, _, code), *_ = doc_blocks("python", ["docs/own_loops.md"])
+    return code
 
 
 def multirun(script, cwd, args):
@@ -56,7 +55,7 @@ def check(runs, lr, batch, full, proxy):
 @pytest.mark.parametrize("length", [["train.steps=40"], ["train.epochs=2"]], ids=["steps", "epochs"])
 def test_readme_snippet_follows_the_recipe_schedule(tmp_path, length):
     (tmp_path / "conf").mkdir()
-    (tmp_path / "conf" / "config.yaml").write_text(README_CONF)
+    (tmp_path / "conf" / "config.yaml").write_text(SNIPPET_CONF)
     (tmp_path / "train.py").write_text(readme_snippet())
     runs = multirun(tmp_path / "train.py", tmp_path, length)
     # 1000 examples, batch 50: 40 steps (2 epochs), warmup 10; data_subset keeps 100 examples:
@@ -94,7 +93,7 @@ def test_calls_that_would_change_the_schedule_are_errors(tmp_path):
 def test_readme_snippet_is_reproducible_from_its_seed(tmp_path):
     """Same seed, same objective: `seed` must control the model's initialisation too."""
     (tmp_path / "conf").mkdir()
-    (tmp_path / "conf" / "config.yaml").write_text(README_CONF)
+    (tmp_path / "conf" / "config.yaml").write_text(SNIPPET_CONF)
     (tmp_path / "train.py").write_text(readme_snippet())
     values = []
     for name in ("a", "b"):

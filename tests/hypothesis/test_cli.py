@@ -15,7 +15,7 @@ import yaml
 
 from budgetsweep.analysis.hypothesis_report import fmt4
 from budgetsweep.hypothesis.jobs import record_tag
-from tests.conftest import BIN, REPO, cli
+from tests.conftest import BIN, REPO, cli, doc_commands
 
 EXAMPLE = REPO / "examples" / "hypotheses" / "warmup_helps.yaml"
 BASE = yaml.safe_load(EXAMPLE.read_text())
@@ -41,9 +41,9 @@ def records(folder: Path) -> dict:
 
 
 def readme_command() -> list[str]:
-    """The README's ``budgetsweep-hypothesis`` command (tests/test_readme.py leaves it to this module)."""
-    (line,) = [ln.strip() for ln in (REPO / "README.md").read_text().splitlines()
-               if ln.strip().startswith("budgetsweep-hypothesis ")]
+    """The docs' ``budgetsweep-hypothesis`` command (docs/hypotheses.md; tests/test_readme.py leaves it to this
+    module)."""
+    (line,) = [line for _, line in doc_commands("budgetsweep-hypothesis ")]
     return shlex.split(line.partition("#")[0])
 
 
@@ -74,7 +74,7 @@ def test_the_readme_command_runs_its_pairs_and_writes_registration_and_verdict(t
     for p in pairs:
         assert p["baseline"] == recs[f"full/seed{p['seed']}/baseline"]["metrics"]["val_loss"]
         assert p["candidate"] == recs[f"full/seed{p['seed']}/candidate"]["metrics"]["val_loss"]
-    # an 8-step warmup helps here (README: p = 0.0025 on a CPU)
+    # an 8-step warmup helps here (docs/hypotheses.md: p = 0.0025 on a CPU)
     assert verdict["verdict"] == "supported" and verdict["sentence"] in proc.stdout
     # the report beside verdict.json, and the key numbers at 4 significant digits on the terminal
     md = (folder / "report.md").read_text()
