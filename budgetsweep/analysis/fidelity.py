@@ -404,6 +404,13 @@ def pick_worse_chance(proxy: np.ndarray, full: np.ndarray, full_n: np.ndarray, n
     return float((w * chance).sum())
 
 
+def ci_method_name(methods: tuple[str, str]) -> str:
+    """``Fidelity.ci_method`` from the method each of rho's and tau's intervals used: one name when they
+    agree, else both (BCa can fail for one statistic and fall back to the percentile interval)."""
+    rho, tau = methods
+    return rho if rho == tau else f"rho {rho}, tau {tau}"
+
+
 def bootstrap_interval(proxy: np.ndarray, full: np.ndarray, settings: FidelitySettings
                        ) -> tuple[float, float, float, float]:
     """(rho_low, rho_high, tau_low, tau_high) of ``ranks.rank_agreement_ci`` with ``settings``."""
@@ -455,9 +462,9 @@ def strategy_fidelity(
         proxy_score, full_score = ranks.snap_ties(proxy_score), ranks.snap_ties(full_score)
     n = len(proxy_score)
     rho, tau = agreement if agreement is not None else ranks.rank_agreement(proxy_score, full_score)
-    rho_low, rho_high, tau_low, tau_high = interval if interval is not None else bootstrap_interval(
-        proxy_score, full_score, settings)
-    method = settings.ci_method
+    ci = interval if interval is not None else bootstrap_interval(proxy_score, full_score, settings)
+    rho_low, rho_high, tau_low, tau_high = ci
+    method = ci_method_name(getattr(ci, "methods", (settings.ci_method,) * 2))
     # no resamples, too few configurations, or a degenerate bootstrap (every resample agrees
     # perfectly: a zero-width interval claims a certainty a dozen configurations cannot give)
     if settings.n_resamples == 0 or not np.isfinite(rho_low) or rho_low == rho_high:

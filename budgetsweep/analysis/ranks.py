@@ -311,6 +311,22 @@ def _acceleration(statistic: ResampledRankAgreement) -> np.ndarray:
         return (u ** 3).sum(axis=1) / (6 * ((u ** 2).sum(axis=1)) ** 1.5)
 
 
+class AgreementInterval(tuple):
+    """(rho_low, rho_high, tau_low, tau_high), a plain 4-tuple to unpack and compare, with ``methods``: the
+    interval method each statistic got, (rho's, tau's): the one asked for, or ``percentile`` where BCa
+    could not be computed for that statistic."""
+
+    methods: tuple[str, str]
+
+    def __new__(cls, bounds, methods: tuple[str, str]):
+        self = super().__new__(cls, bounds)
+        self.methods = tuple(methods)
+        return self
+
+    def __reduce__(self):  # forked workers send it back whole
+        return (AgreementInterval, (tuple(self), self.methods))
+
+
 def rank_agreement_ci(
     x: np.ndarray,
     y: np.ndarray,
@@ -319,8 +335,9 @@ def rank_agreement_ci(
     confidence_level: float = 0.95,
     method: str = "BCa",
     rng: int | np.random.Generator | None = 0,
-) -> tuple[float, float, float, float]:
-    """Bootstrap interval over configurations: (rho_low, rho_high, tau_low, tau_high).
+) -> AgreementInterval:
+    """Bootstrap interval over configurations: (rho_low, rho_high, tau_low, tau_high), and the method each
+    statistic's interval used (``AgreementInterval.methods``).
 
     Paired bootstrap of configurations through ``scipy.stats.bootstrap`` on resamples where the
     statistics are defined (``_defined_resamples``). ``n_resamples`` is the least number drawn:
@@ -333,7 +350,7 @@ def rank_agreement_ci(
     (a degenerate bootstrap distribution, e.g. every resample agrees perfectly, or an undefined
     jackknife value), that statistic gets the percentile interval of the same resamples.
     """
-    nan = (float("nan"),) * 4
+    nan = AgreementInterval((float("nan"),) * 4, (method, method))
     if len(x) < MIN_CONFIGS_CI or n_resamples == 0:
         return nan
     x, y = snap_ties(x), snap_ties(y)
@@ -377,7 +394,8 @@ def rank_agreement_ci(
             res = stats.bootstrap(data, statistic, n_resamples=0, vectorized=True, bootstrap_result=result,
                                   confidence_level=confidence_level, method="percentile", rng=rng)
             low[bad], high[bad] = res.confidence_interval.low[bad], res.confidence_interval.high[bad]
-    return float(low[0]), float(high[0]), float(low[1]), float(high[1])
+    methods = tuple("percentile" if b else method for b in bad)
+    return AgreementInterval((float(low[0]), float(high[0]), float(low[1]), float(high[1])), methods)
 
 
 def pick_weights(proxy: np.ndarray, k: int, *, snapped: bool = False) -> np.ndarray:

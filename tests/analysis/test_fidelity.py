@@ -218,3 +218,27 @@ def test_cost_reduction_weighs_configurations_not_seeds(runs, make_record):
     fewer = fidelity(proxy[~((proxy["config_key"] == "b") & (proxy["seed"] > 0))],
                      full[~((full["config_key"] == "a") & (full["seed"] > 1))], n_resamples=0)
     assert fewer.cost_reduction_examples == pytest.approx(per_config)
+
+
+# found by a search over small tied tables: BCa's bounds are undefined for both statistics on these
+# resamples (one proxy configuration differs from the ten it ties with), so both get the percentile interval
+FALLBACK_PROXY = [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+FALLBACK_FULL = [0, 0, 1, 3, 2, 1, 1, 0, 0, 2, 3]
+
+
+def test_the_interval_method_names_the_fallback_each_statistic_got(tables):
+    from budgetsweep.analysis import ranks
+    from budgetsweep.analysis.fidelity import ci_method_name
+
+    x, y = np.array(FALLBACK_PROXY, float), np.array(FALLBACK_FULL, float)
+    ci = ranks.rank_agreement_ci(x, y, n_resamples=200, rng=1)
+    assert ci.methods == ("percentile", "percentile") and ci[0] < ci[1]
+    # the same resamples' percentile interval, asked for directly
+    assert tuple(ci) == tuple(ranks.rank_agreement_ci(x, y, n_resamples=200, rng=1, method="percentile"))
+    names = [f"c{i}" for i in range(len(x))]
+    proxy, full = tables({n: [float(v)] for n, v in zip(names, FALLBACK_FULL)},
+                         {n: [float(v)] for n, v in zip(names, FALLBACK_PROXY)})
+    f = fidelity(proxy, full, n_resamples=200, rng=1)
+    assert f.ci_method == "percentile"  # was "BCa", the method asked for, whatever the interval was
+    assert ci_method_name(("BCa", "percentile")) == "rho BCa, tau percentile"
+    assert ci_method_name(("BCa", "BCa")) == "BCa"
