@@ -268,8 +268,9 @@ def write(md: Path, picks: pd.DataFrame, ref: pd.DataFrame, best: float, sd: flo
           f"{r.median_rank:g} | {r.median_wall_s:.0f} |" for m, r in summary.iterrows()),
         "",
         f"Goal (issue 15): auto-proxy's median regret <= 1 sd: **{'met' if goal_1 else 'missed'}** "
-        f"({auto:.2f}); and at most half of TPE-at-full-scale's: **{'met' if goal_2 else 'missed'}** "
-        f"({auto:.2f} against {tpe:.2f}; negative regrets count as 0 in this comparison). With "
+        f"({auto:.3f}); and at most half of TPE-at-full-scale's: **{'met' if goal_2 else 'missed'}** "
+        f"({auto:.3f} against {tpe:.3f}, ratio {max(auto, 0.0) / max(tpe, 1e-12):.3f}; negative regrets count as 0 in "
+        "this comparison). With "
         f"{int(summary['reps'].max())} repetitions a median is a weak estimate; read the min-max spread.",
         "",
         "Auto-proxy's choice per repetition (kind `proxy`: confident; `milder`/`full`: the fallback):",
