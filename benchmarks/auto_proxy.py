@@ -210,7 +210,8 @@ def _auto_proxy_facts(folder: Path) -> dict:
     summary = json.loads(path.read_text())
     choice = summary["choice"]
     return {"choice": choice["name"], "kind": choice["kind"],
-            "pick_is_best": (summary.get("verification") or {}).get("pick_is_best")}
+            "pick_is_best": (summary.get("verification") or {}).get("pick_is_best"),
+            "final_source": (summary.get("final") or {}).get("source")}
 
 
 def regrets(picks: pd.DataFrame, ref: pd.DataFrame) -> tuple[pd.DataFrame, float, float]:
@@ -310,7 +311,9 @@ def reading(picks: pd.DataFrame, configs: int, ref_configs: int, budget_runs: fl
         if len(verified):
             lines.append(f"- **Verification.** The proxy search's own pick was the verified best in "
                          f"{int(verified.astype(bool).sum())} of {len(verified)} repetitions; the final answer is "
-                         "the verified best either way.")
+                         "the best configuration measured at full scale either way (a calibration one in "
+                         f"{int((auto.get('final_source', pd.Series(dtype=object)) == 'calibration').sum())} of "
+                         "them).")
     by_rep = picks.pivot_table(index="rep", columns="method", values="score", aggfunc="first")
     if {"tpe_full", "random_full"} <= set(by_rep.columns):
         same = int((by_rep["tpe_full"] == by_rep["random_full"]).sum())

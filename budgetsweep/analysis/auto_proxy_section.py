@@ -65,12 +65,14 @@ def calibration_table(summary: dict[str, Any]) -> pd.DataFrame:
 def verification_table(summary: dict[str, Any]) -> pd.DataFrame:
     """One row per verified configuration (config key), in the search's order: its proxy rank and
     score, its full-scale rank among the verified, seed mean, sd and seeds, whether it is the proxy's
-    pick and the final pick. Empty before verification."""
+    pick and the final pick (no row is when a calibration configuration won at full scale). Empty before
+    verification."""
     v = summary.get("verification")
     if not v:
         return pd.DataFrame(columns=["proxy_rank", "proxy_score", "full_rank", "full_mean", "full_std", "seeds",
                                      "pick", "final"], index=pd.Index([], name="config_key"))
     rows = v["configs"]
+    final = (summary.get("final") or {}).get("config_key")
     return pd.DataFrame({
         "proxy_rank": [r["proxy_rank"] for r in rows],
         "proxy_score": [r["proxy_score"] for r in rows],
@@ -79,7 +81,7 @@ def verification_table(summary: dict[str, Any]) -> pd.DataFrame:
         "full_std": [r["full_std"] for r in rows],
         "seeds": [" ".join(str(s) for s in r["seeds"]) for r in rows],
         "pick": [r["config_key"] == v["pick"] for r in rows],
-        "final": [r["config_key"] == v["final"] for r in rows],
+        "final": [r["config_key"] == final for r in rows],
     }, index=pd.Index([r["config_key"] for r in rows], name="config_key")).astype(
         {c: float for c in ("proxy_rank", "proxy_score", "full_rank", "full_mean", "full_std")})
 
@@ -199,6 +201,19 @@ def verification_sentence(summary: dict[str, Any]) -> str:
             f"configurations), chance it is truly worse {fmt_fixed(2)(v['p_worse'])}.")
 
 
+def calibration_final_sentence(summary: dict[str, Any], label: Label) -> str | None:
+    """Where the final pick came from when no verified configuration is it: a calibration configuration
+    measured better at full scale (None otherwise)."""
+    final = summary.get("final")
+    if not final or final.get("source") != "calibration":
+        return None
+    seeds = final["seeds"]
+    return (f"Final pick: {label(final['config_key'])} (key {final['config_key']}), a calibration configuration, "
+            f"full-scale mean {fmt_float(4)(final['full_mean'])}, sd {fmt_float(2)(final['full_std'])} over "
+            f"{len(seeds)} seed(s) ({' '.join(str(s) for s in seeds)}): better at full scale than every verified "
+            "configuration, so no row below is the final pick.")
+
+
 def notes(story: Story) -> list[str]:
     summary = story.summary or {}
     out = list(story.notes) + list((summary.get("plan") or {}).get("notes") or [])
@@ -215,7 +230,8 @@ def notes(story: Story) -> list[str]:
 def plot_proxy_vs_full(story: Story, label: Label) -> Figure:
     """Left: the calibration, each candidate's score against full scale per configuration (seed means).
     Right: the verified configurations, the search's score at the chosen rung against the full-scale
-    seed mean (bars: seed sd), labelled with their rank in the search; the final pick starred."""
+    seed mean (bars: seed sd), labelled with their rank in the search; the final pick starred when it is
+    a verified one (a calibration final has no search score to plot at)."""
     fig = _figure(11, 4.6)
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.86, wspace=0.25)
     left, right = fig.subplots(1, 2)
@@ -290,6 +306,8 @@ def add_section(doc: Document, story: Story, label: Label) -> None:
     doc.add("p", f"{chosen_sentence(c)} {c['reason']}")
     doc.add("h3", "Verification")
     doc.add("p", verification_sentence(summary))
+    if found := calibration_final_sentence(summary, label):
+        doc.add("p", found)
     table = verification_table(summary)
     if len(table):
         doc.add("table", table=verification_cells(table, label))
@@ -316,6 +334,7 @@ def terminal_lines(story: Story, label: Label) -> list[str]:
     lines = [budget_sentence(summary), "", "Auto-proxy calibration:",
              calibration_cells(calib).drop(columns="reduction").to_string() if len(calib) else NO_PAIR,
              chosen_sentence(summary["choice"]), "", verification_sentence(summary)]
+    lines += [found] if (found := calibration_final_sentence(summary, label)) else []
     table = verification_table(summary)
     if len(table):
         lines.append(verification_cells(table, label).to_string())

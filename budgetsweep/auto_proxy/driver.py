@@ -28,6 +28,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 from .choose import Choice, choose
 from .costs import RungPlan, proxy_search_plans
+from .final import FinalPick, final_pick
 from .halving import HalvingRung, halving_plan, ladder, plan_dicts
 from .phases import FIT_TOL, PhasePlan, plan_phases
 from .presets import resolve_preset
@@ -210,7 +211,8 @@ class AutoProxyDriver:
         self.configs: list[dict[str, Any]] = []
         self.choice: Optional[Choice] = None
         self.verification = None
-        self.final_params: Optional[tuple[dict[str, Any], float]] = None  # the verified best's parameters, score
+        self.final: Optional[FinalPick] = None  # the best configuration measured at full scale (``final_pick``)
+        self.final_params: Optional[tuple[dict[str, Any], float, str]] = None  # its parameters, score, source
         self.search_rung: Optional[str] = None  # the rung the sampler's fresh trials run at
         self.skipped: list[dict[str, Any]] = []  # calibration trials the phase cap left unrun
         self.halving: Optional[list[HalvingRung]] = None  # search.eta set: the rungs of the search
@@ -426,10 +428,11 @@ class AutoProxyDriver:
             search = self._search_runs(runs, self.halving[-1].name if self.halving else self.choice.name)
             full = runs[runs["trial_number"].isin(self._members(VERIFY)())]
             self.verification = verify(search, full, self.plan.verification.top_k)
-            final = self.verification.final
-            if final is not None:
-                best = next(c for c in self.verification.configs if c.config_key == final)
-                self.final_params = (params[final], best.full_mean)
+            calib = self._calibration_runs(runs)
+            self.final = final_pick(self.verification, full, calib)
+            if self.final is not None:  # the best measured at full scale: a verified or a calibration configuration
+                params = {**self._params_by_key(calib), **params}
+                self.final_params = (params[self.final.config_key], self.final.full_mean, self.final.source)
         self.phase = "done"
         return self._write(runs)
 
@@ -580,11 +583,13 @@ class AutoProxyDriver:
         return why
 
     def answer(self) -> Optional[tuple[dict[str, Any], float, str]]:
-        """(parameters, full-scale seed-mean objective, what it is) of the verified best, for the
-        sweeper's ``optimization_results.yaml``; None before verification."""
+        """(parameters, full-scale seed-mean objective, what it is) of the final pick (the best configuration
+        measured at full scale, by verification or calibration), for the sweeper's ``optimization_results.yaml``;
+        None before verification."""
         if self.final_params is None:
             return None
-        return (*self.final_params, "auto-proxy's verified final pick")
+        params, value, source = self.final_params
+        return params, value, f"auto-proxy's final pick, measured at full scale by its {source}"
 
     def _runs(self):
         from budgetsweep.analysis.study import load_study_runs
@@ -604,7 +609,7 @@ class AutoProxyDriver:
 
     def _write(self, runs=None) -> dict[str, Any]:
         summary = build_summary(limit=self.s.limit, unit=self.s.unit, choice=self.choice, spent=self.spent(),
-                                plan=self.plan, verification=self.verification)
+                                plan=self.plan, verification=self.verification, final=self.final)
         summary["phase"] = self.phase
         self.study.set_user_attr(PHASE_ATTR, self.phase)  # a reader (the report) knows whether it finished
         summary["calibration_skipped"] = self.skipped

@@ -3,9 +3,9 @@
 Each trial's ``Job`` tag (``progress.ATTR``) says its phase, rung, configuration and seed; the study's
 user attrs (``study_attrs``) hold the rungs, the phase plan, the settings and the choice the sweep made
 before its search. The numbers are recomputed from the study's runs by the functions the driver ran:
-``choose`` on the calibration runs, ``verify`` on the search's and the verification's runs,
-``spent_by_phase`` on the ledger's charges and ``build_summary`` for the answer, so they agree with the
-``auto_proxy_summary.json`` of the same sweep; a study whose recorded choice differs from the one its
+``choose`` on the calibration runs, ``verify`` on the search's and the verification's runs, ``final_pick`` on
+those and the calibration's, ``spent_by_phase`` on the ledger's charges and ``build_summary`` for the answer,
+so they agree with the ``auto_proxy_summary.json`` of the same sweep; a study whose recorded choice differs from the one its
 runs give now (a record edited, a run added by hand) is shown with the recorded one, and a note says so.
 
 Imports no torch (the report's layer); Optuna and SQLAlchemy are imported when a study is read.
@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from .choose import Choice, choose
+from .final import final_pick
 from .halving import halving_plan, ladder, plan_dicts
 from .phases import PhasePlan
 from .progress import CALIBRATE, DONE, FULL, SEARCH, VERIFY, Job, current_phase, unrun
@@ -158,7 +159,7 @@ def read_story(storage: str, study_name: str) -> Story | None:
     verification = verify(search, full, top_k) if len(search) and queued_verify else None
     phase_of = {n: job.phase for n, job in tags.items() if job is not None}
     summary = build_summary(limit=plan.limit, unit=plan.unit, choice=choice, spent=spent_by_phase(charges, phase_of),
-                            plan=plan, verification=verification)
+                            plan=plan, verification=verification, final=final_pick(verification, full, calib))
     summary["phase"] = _phase(plan, rungs, tags, ran, attrs, search)
     # a calibration trial never charged once calibration is over did not fit its phase's cap (the driver says so)
     summary["calibration_skipped"] = [] if summary["phase"] == CALIBRATE else unrun(tags, ran, CALIBRATE)

@@ -1,8 +1,8 @@
 """``auto_proxy_summary.json``: the whole story of an auto-proxy sweep in one strict JSON file.
 
 Candidates with their calibration fidelity and intervals, the chosen rung and why, the verified
-configurations with full-scale scores and seeds, the final pick, what each phase spent, the limit and
-the unit. Written through the project's one atomic writer (``records.write_json_atomic``), so a
+configurations with full-scale scores and seeds, the final pick (the best configuration measured at full
+scale, ``final``), what each phase spent, the limit and the unit. Written through the project's one atomic writer (``records.write_json_atomic``), so a
 reader never sees half a file; NaN is written as null (strict JSON).
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ from budgetsweep.budget.units import check_unit, cost_in_unit
 from budgetsweep.records import write_json_atomic
 
 from .choose import Choice
+from .final import CALIBRATION, FinalPick
 from .jsonable import jsonable
 from .phases import PhasePlan
 from .verify import Verification
@@ -59,34 +60,38 @@ def launched(charges: Iterable[Any]) -> set[int]:
     return {c.trial for c in charges if c.state != RELEASED}
 
 
-def _final(verification: Verification | None, choice: Choice) -> dict[str, Any] | None:
-    if verification is None or verification.final is None:
+def _final(final: FinalPick | None, verification: Verification | None, choice: Choice) -> dict[str, Any] | None:
+    if final is None:
         return None
-    best = next(c for c in verification.configs if c.config_key == verification.final)
-    return {"config_key": best.config_key, "config": best.config, "full_mean": best.full_mean,
-            "full_std": best.full_std, "seeds": best.seeds, "proxy_rank": best.proxy_rank,
-            "rung": choice.label, "is_proxy_pick": best.config_key == verification.pick}
+    assert verification is not None  # final_pick answers only once verification did
+    return {**final.to_dict(), "rung": choice.label, "is_proxy_pick": final.config_key == verification.pick}
 
 
-def _answer(final: dict[str, Any] | None, verification: Verification | None, choice: Choice) -> str:
+def _answer(final: FinalPick | None, verification: Verification | None, choice: Choice) -> str:
     if verification is None:
         return "Not verified yet: no answer."
     if final is None:
         return "No verification run completed: there is no verified answer."
-    seeds = len(final["seeds"])
+    top = f"the top {len(verification.configs)} of the search at {choice.name}"
+    if final.source == CALIBRATION:
+        where = f"a calibration configuration measured at full scale, better than {top} verified there"
+    else:
+        where = f"best of {top} verified at full scale"
+        if final.calibration_configs:
+            where += f" and the {final.calibration_configs} calibration configuration(s) measured there"
     if verification.pick_is_best is None:
         held = "the proxy's pick was not verified"
     elif verification.pick_is_best:
         held = "the proxy's pick is the verified best"
     else:
         held = f"the proxy's pick ({verification.pick}) is not the verified best"
-    return (f"Final pick: {final['config_key']}, full-scale objective {final['full_mean']:.4g} over {seeds} "
-            f"seed(s), best of the top {len(verification.configs)} of the search at {choice.name} verified at full "
-            f"scale; {held}.")
+    return (f"Final pick: {final.config_key}, full-scale objective {final.full_mean:.4g} over {len(final.seeds)} "
+            f"seed(s), {where}; {held}.")
 
 
 def build_summary(*, limit: float, unit: str, choice: Choice, spent: Mapping[str, float],
-                  plan: PhasePlan | None = None, verification: Verification | None = None) -> dict[str, Any]:
+                  plan: PhasePlan | None = None, verification: Verification | None = None,
+                  final: FinalPick | None = None) -> dict[str, Any]:
     """The summary as a JSON-ready dict.
 
     Args:
@@ -96,17 +101,22 @@ def build_summary(*, limit: float, unit: str, choice: Choice, spent: Mapping[str
             sweeper passes its ledger's charges, a test ``spent_from_runs`` of each phase's records).
         plan: the phase plan (``plan_phases``), when the sweeper made one.
         verification: ``verify``'s result (None before the verify phase ran).
+        final: the answer, ``final_pick`` of this verification and the calibration's full-scale runs
+            (required once the verification has a verified best).
 
     Raises:
-        ValueError: an unknown phase in ``spent``, or a unit that is not a budget unit.
+        ValueError: an unknown phase in ``spent``, a unit that is not a budget unit, or a verified best
+            without ``final``.
     """
     unit = check_unit(unit, "unit")
     unknown = sorted(set(spent) - set(PHASES))
     if unknown:
         raise ValueError(f"spent has phase(s) {unknown}; allowed: {PHASES}")
+    if final is None and verification is not None and verification.final is not None:
+        raise ValueError("final is None but the verification has a verified best; pass final_pick(verification, "
+                         "verified_runs, calibration_runs)")
     by_phase = {p: float(spent.get(p, 0.0)) for p in PHASES}
     total = sum(by_phase.values())
-    final = _final(verification, choice)
     choice_dict = {k: v for k, v in choice.to_dict().items() if k != "candidates"}
     return jsonable({
         "summary_version": SUMMARY_VERSION,
@@ -117,7 +127,7 @@ def build_summary(*, limit: float, unit: str, choice: Choice, spent: Mapping[str
         "candidates": choice.candidates,
         "choice": choice_dict,
         "verification": verification.to_dict() if verification is not None else None,
-        "final": final,
+        "final": _final(final, verification, choice),
         "answer": _answer(final, verification, choice),
         "plan": plan.to_dict() if plan is not None else None,
     })

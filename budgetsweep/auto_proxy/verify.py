@@ -1,4 +1,5 @@
-"""Verification: the proxy search's top configurations at full scale, and the final answer.
+"""Verification: the proxy search's top configurations at full scale, and the best of them (the sweep's
+answer weighs it against the calibration's full-scale configurations: ``final``).
 
 ``top_configs`` says which configurations to verify (the search's ranking, ``analysis.summary.ranking``);
 ``verify`` reads their full-scale runs and says whether the proxy ranking held among them, whether the
@@ -84,7 +85,7 @@ class Verification:
         return {k: _plain(v) if not isinstance(v, (list, dict)) else v for k, v in asdict(self).items()}
 
 
-def _config_values(runs: pd.DataFrame, key: str) -> dict[str, Any]:
+def config_values(runs: pd.DataFrame, key: str) -> dict[str, Any]:
     rows = runs[runs["config_key"] == key]
     cols = [c for c in runs.columns if c.startswith(CONFIG_PREFIX)]
     if rows.empty:
@@ -129,7 +130,7 @@ def verify(search_runs: pd.DataFrame, full_runs: pd.DataFrame, top_k: int) -> Ve
         seeds = sorted(int(s) for s in ok.loc[ok["config_key"] == key, "seed"].dropna())
         row = paired.loc[key] if key in paired.index else None
         configs.append(VerifiedConfig(
-            key, _config_values(search_runs, key), proxy_rank[key],
+            key, config_values(search_runs, key), proxy_rank[key],
             _plain(float(proxy.loc[usable(proxy) & (proxy["config_key"] == key), "objective_value"].mean())),
             None if row is None else _plain(float(row["full_rank"])),
             None if row is None else _plain(float(row["full_mean"])),

@@ -130,7 +130,8 @@ def test_the_raw_tables_are_the_summary(sweep):
     assert calib.index.tolist() == [c["name"] for c in summary["candidates"]]
     assert calib["chosen"].sum() == (summary["choice"]["kind"] != "full")
     table = verification_table(summary)
-    assert table["pick"].sum() == 1 and table["final"].sum() == 1
+    # the search's sampler is not seeded: the final pick may be a calibration configuration, then no row is it
+    assert table["pick"].sum() == 1 and table["final"].sum() == (summary["final"]["source"] == "verification")
     budget = budget_table(summary)
     plan = summary["plan"]
     assert budget.loc["calibrate", "planned"] == plan["calibration"]["cost"] == budget.loc["calibrate", "spent"]

@@ -79,14 +79,35 @@ def test_the_phases_run_in_order_and_the_summary_matches_the_ledger_and_the_reco
     assert len(verify) == 2 and all(t.user_attrs["reduction_label"] == "full" and tag["seed"] == 1000
                                     for t, tag in verify)
     verified = {t.user_attrs["config_key"]: t.value for t, _ in verify}
-    assert summary["final"]["config_key"] == min(verified, key=verified.get)
-    assert summary["final"]["full_mean"] == min(verified.values())
+    assert summary["verification"]["final"] == min(verified, key=verified.get)
+    # the final pick: the best seed mean over every full-scale run, calibration's (1 seed each) and verification's
+    full = _full_scale(study)
+    assert len(full) == 3 + 2
+    final = summary["final"]
+    assert (final["config_key"], final["full_mean"]) == _best(full)
+    assert final["source"] == ("verification" if final["config_key"] in verified else "calibration")
     assert summary["phase"] == "done" and summary["calibration_skipped"] == []  # examples: priced exactly
-    # the sweeper's optimization_results.yaml answers with the verified pick, not the study's best trial
+    # the sweeper's optimization_results.yaml answers with the final pick, not the study's best trial
     results = (tmp_path / "sweep" / "optimization_results.yaml").read_text()
-    final_trial = next(t for t, _ in verify if t.user_attrs["config_key"] == summary["final"]["config_key"])
-    assert f"best_value: {summary['final']['full_mean']}" in results
+    final_trial = next(t for t in full if t.user_attrs["config_key"] == final["config_key"])
+    assert f"best_value: {final['full_mean']}" in results
     assert f"optim.lr: {final_trial.params['optim.lr']}" in results
+
+
+def _full_scale(study):
+    """The study's completed full-scale trials of calibration and verification (the search's ran at its rung)."""
+    return [t for t in study.trials if t.state.name == "COMPLETE" and t.user_attrs["auto_proxy"]["rung"] == "full"
+            and t.user_attrs["auto_proxy"]["phase"] in ("calibrate", "verify")]
+
+
+def _best(trials):
+    """(config key, seed-mean value) of the best configuration (minimize) over ``trials``."""
+    values: dict[str, list[float]] = {}
+    for t in trials:
+        values.setdefault(t.user_attrs["config_key"], []).append(t.value)
+    means = {k: sum(v) / len(v) for k, v in values.items()}
+    key = min(means, key=means.get)
+    return key, means[key]
 
 
 def test_a_budget_that_cannot_fit_calibration_is_exit_2_before_any_trial(tmp_path):
@@ -231,7 +252,8 @@ def test_a_sweep_killed_in_verification_resumes_the_verification_only(tmp_path):
     assert len(verify) == 2 and summary["spent"]["verify"] == 2 * FULL  # the killed one charged, not rerun
     completed = [t for t in verify if t.state.name == "COMPLETE"]
     assert len(completed) == 1  # the other verification run; the killed one is the one the summary cannot use
-    assert summary["final"]["config_key"] == completed[0].user_attrs["config_key"]
+    assert summary["verification"]["final"] == completed[0].user_attrs["config_key"]
+    assert (summary["final"]["config_key"], summary["final"]["full_mean"]) == _best(_full_scale(study))
 
 
 def test_successive_halving_climbs_the_ladder_within_the_search_cap_exactly(tmp_path):
