@@ -25,6 +25,7 @@ from typing import Any, Optional, Sequence
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 MAX_BASES = 16  # composed bases kept per composer (one per set of group choices; ~0.36 MiB each)
+MAX_LINES = 512  # parsed override lines kept (a trial brings one per swept parameter and its identity)
 MAX_HANDED = 16  # configs handed over (planned trials not launched yet; a batch is n_jobs trials)
 
 
@@ -42,6 +43,7 @@ class TrialComposer:
         self._handed: OrderedDict[tuple[str, ...], tuple[tuple[str, ...], DictConfig]] = OrderedDict()
         self._derived: dict[int, tuple[tuple[str, ...], DictConfig]] = {}  # the last derived config, by id
         self._parser: Any = None
+        self._lines: dict[str, Any] = {}  # override line -> Hydra's parsed Override (oldest first out)
         self._repo: Any = None
         self.full_composes = 0  # how many trials needed Hydra's full compose (for tests and logs)
 
@@ -126,7 +128,16 @@ class TrialComposer:
             from hydra.core.override_parser.overrides_parser import OverridesParser
 
             self._parser = OverridesParser.create()
-        parsed = self._parser.parse_overrides(overrides=overrides)
+        # each line parsed once: a sweep's fixed overrides recur in every trial, and a trial's own lines
+        # are parsed when it is planned and again at its launch (Hydra's parser costs ~ms a line; an
+        # Override is only read, by Hydra's functions and here)
+        new = [line for line in dict.fromkeys(overrides) if line not in self._lines]
+        if new:
+            for line, o in zip(new, self._parser.parse_overrides(overrides=new)):
+                self._lines[line] = o
+        parsed = [self._lines[line] for line in overrides]
+        while len(self._lines) > MAX_LINES:
+            self._lines.pop(next(iter(self._lines)))
         for o in parsed:
             if o.is_sweep_override() or o.is_hydra_override():
                 return None
