@@ -174,17 +174,20 @@ def report(results: dict, size: tuple[float, float] | None, args, command: str) 
                   "trivial app)", "",
                   f"Median interval between job starts: trials 20-40 {early:.3f} s, last 20 trials {late:.3f} s: "
                   f"**{late / early:.2f}x** (target: at most 1.2x)."]
-    lines += ["", "Where the time goes. Composition: the basic sweeper composes each job twice (to validate the "
-              "batch, then to launch it); `budgetsweep/compose_memo.py` makes that one composition derived from a "
-              "base composed once per set of config-group choices, plus a copy. The budget sweeper's launches "
-              "derive each job's config the same way, once (its per-job `++budgetsweep.trial` override is applied "
-              "with the plain values; it used to make every job a full Hydra compose), and under a limit each "
-              "trial is also planned on another derived config. What the budget sweeper adds per trial is Optuna "
-              "and the database: the sampler (TPE, over the study's trials at every ask), Optuna's ask (a look for "
-              "waiting trials, the new trial read back) and tell, the trial's attributes (one transaction), the "
-              "ledger's reserve and commit, and, in the job, reading its trial and reporting to it. Start-up: "
-              "importing Optuna and SQLAlchemy, SQLAlchemy's ORM models and mapper set-up at the first query, "
-              "and opening the study and the ledger."]
+    lines += ["", "Where the time goes. Composition: Hydra's basic sweeper composes each job twice (to validate the "
+              "batch, then to launch it). `budgetsweep/compose_memo.py`, installed by the `budgetsweep` script and by "
+              "the budget sweeper for any app it sweeps under Hydra's basic launcher, derives a job's config from a "
+              "base composed once per set of config-group choices (Hydra's own config, tested); under the basic "
+              "sweeper it keeps that composition for the launcher and hands a copy to the validation. So on the "
+              "trivial app the basic sweeper pays two full Hydra compositions per job and the budget sweeper one "
+              "derivation; on digits both derive. Under a limit the budget sweeper plans each trial on its derived "
+              "config and hands that config over to the trial's launch (one derivation per trial). What the budget "
+              "sweeper adds per trial is Optuna and the database: the sampler (TPE, over the study's trials at every "
+              "ask), Optuna's ask (a look for waiting trials, the new trial read back) and tell, the trial's "
+              "attributes (one upsert), the ledger's reserve and commit, and, in the job, reading its trial and "
+              "reporting to it; under a limit also the plan (`budgetsweep.plan.plan_run`). Start-up: importing "
+              "Optuna and SQLAlchemy (NumPy and tqdm through Optuna), creating or opening the study's database and "
+              "the ledger."]
     return "\n".join(lines) + "\n"
 
 
