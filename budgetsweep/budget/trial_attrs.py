@@ -65,24 +65,39 @@ def _upsert(session, engine_name: str, model_cls, owner: dict[str, int], values:
     return True
 
 
-def _set(storage, trial_id: int, values: dict[str, Any]) -> None:
-    """Trial user attributes, in one transaction: on an RDB storage one check that the trial can be
-    updated (Optuna's) and one upsert of every key (Optuna checks and writes key by key: two statements
-    each); on any other storage key by key through its public API."""
+def _write_all(storage, values: dict[str, Any], *, one, check, model, owner: dict[str, int], in_session) -> None:
+    """``values`` as attributes of one trial or study (``owner``: ``{"trial_id": id}`` or ``{"study_id": id}``),
+    in one transaction: on an RDB storage ``check(rdb, session)`` (that the owner exists and may be updated, as
+    Optuna checks) and one upsert of every key into ``model``, or ``in_session(rdb, session, key, value)`` key by
+    key on another dialect (Optuna checks and writes key by key: two statements each); on any other storage
+    key by key through its public API, ``one(key, value)``."""
     rdb = _rdb(storage)
     if rdb is None:
         for key, value in values.items():
-            storage.set_trial_user_attr(trial_id, key, value)
+            one(key, value)
         return
-    from optuna.storages._rdb import models
     from optuna.storages._rdb.storage import _create_scoped_session
 
     with _create_scoped_session(rdb.scoped_session, True) as session:
+        found = check(rdb, session)
+        if not _upsert(session, rdb.engine.name, model, owner, values):
+            for key, value in values.items():
+                in_session(rdb, session, found, key, value)
+
+
+def _set(storage, trial_id: int, values: dict[str, Any]) -> None:
+    """Trial user attributes, in one transaction."""
+    from optuna.storages._rdb import models
+
+    def check(rdb, session):
         trial = models.TrialModel.find_or_raise_by_id(trial_id, session)
         rdb.check_trial_is_updatable(trial_id, trial.state)
-        if not _upsert(session, rdb.engine.name, models.TrialUserAttributeModel, {"trial_id": trial_id}, values):
-            for key, value in values.items():
-                rdb._set_trial_attr_without_commit(session, models.TrialUserAttributeModel, trial_id, key, value)
+        return trial
+
+    _write_all(storage, values, one=lambda key, value: storage.set_trial_user_attr(trial_id, key, value),
+               check=check, model=models.TrialUserAttributeModel, owner={"trial_id": trial_id},
+               in_session=lambda rdb, session, _trial, key, value: rdb._set_trial_attr_without_commit(
+                   session, models.TrialUserAttributeModel, trial_id, key, value))
 
 
 def write_result(storage, trial_id: int, *, status: str, unit: str, predicted: float | None, actual: float,
@@ -146,28 +161,22 @@ def summary_info(trial) -> dict[str, Any]:
 
 
 def _write_study_budget(storage, study_id: int, *, unit: str, limit: float | None, spent: float) -> None:
-    """Study user attributes ``budget_*``, in one transaction (one upsert on SQLite and PostgreSQL)."""
+    """Study user attributes ``budget_*``, in one transaction."""
     import json
 
-    values = {"budget_unit": unit, "budget_limit": limit, "budget_spent": spent}
-    rdb = _rdb(storage)
-    if rdb is None:
-        for key, value in values.items():
-            storage.set_study_user_attr(study_id, key, value)
-        return
     from optuna.storages._rdb import models
-    from optuna.storages._rdb.storage import _create_scoped_session
 
-    with _create_scoped_session(rdb.scoped_session, True) as session:
-        study = models.StudyModel.find_or_raise_by_id(study_id, session)
-        if _upsert(session, rdb.engine.name, models.StudyUserAttributeModel, {"study_id": study_id}, values):
-            return
-        for key, value in values.items():
-            row = models.StudyUserAttributeModel.find_by_study_and_key(study, key, session)
-            if row is None:
-                session.add(models.StudyUserAttributeModel(study_id=study_id, key=key, value_json=json.dumps(value)))
-            else:
-                row.value_json = json.dumps(value)
+    def in_session(rdb, session, study, key, value) -> None:
+        row = models.StudyUserAttributeModel.find_by_study_and_key(study, key, session)
+        if row is None:
+            session.add(models.StudyUserAttributeModel(study_id=study_id, key=key, value_json=json.dumps(value)))
+        else:
+            row.value_json = json.dumps(value)
+
+    _write_all(storage, {"budget_unit": unit, "budget_limit": limit, "budget_spent": spent},
+               one=lambda key, value: storage.set_study_user_attr(study_id, key, value),
+               check=lambda rdb, session: models.StudyModel.find_or_raise_by_id(study_id, session),
+               model=models.StudyUserAttributeModel, owner={"study_id": study_id}, in_session=in_session)
 
 
 # -- what analysis reads ------------------------------------------------------------------------

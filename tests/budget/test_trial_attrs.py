@@ -2,6 +2,7 @@
 import optuna
 import pytest
 
+from budgetsweep.budget import trial_attrs
 from budgetsweep.budget.trial_attrs import TrialBook
 
 
@@ -25,9 +26,14 @@ def test_results_and_the_study_budget_are_written_on_rdb_and_other_storages(tmp_
         "budget_unit": "examples", "budget_limit": 100.0, "budget_spent": 19.0}
 
 
-def test_a_result_written_twice_updates_each_key_and_a_finished_trial_refuses(storage_url, study_name):
-    """One upsert per result on SQLite and PostgreSQL: rewriting updates every key (no second row),
-    keys of the first write stay, and Optuna's own rule holds: a finished trial's attributes are frozen."""
+@pytest.mark.parametrize("upsert", [True, False], ids=["upsert", "key_by_key"])
+def test_a_result_written_twice_updates_each_key_and_a_finished_trial_refuses(storage_url, study_name, upsert,
+                                                                               monkeypatch):
+    """One upsert per result on SQLite and PostgreSQL (key by key, as on another dialect, where the upsert is
+    not used): rewriting updates every key (no second row), keys of the first write stay, and Optuna's own
+    rule holds: a finished trial's attributes are frozen."""
+    if not upsert:
+        monkeypatch.setattr(trial_attrs, "_upsert", lambda *args: False)
     storage = optuna.storages.RDBStorage(storage_url)
     study = optuna.create_study(storage=storage, study_name=study_name)
     trial = study.ask()
