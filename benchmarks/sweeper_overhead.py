@@ -13,7 +13,8 @@ Three figures, each a ratio of sweeps run interleaved on the same machine:
 
 And 4. **Per-trial cost against study size**: one budget sweep of ``--study-size`` trials of the
 trivial app; the median interval between consecutive job starts over trials 20-40 and over the last
-20 trials (each job's ``budgetsweep_job.json`` has its start time).
+20 trials, in the sweeper process's CPU time (``benchmarks/cpu_marks.py`` notes it at every job's
+start) and in wall time (each job's ``budgetsweep_job.json`` has its start time).
 
     python benchmarks/sweeper_overhead.py            # writes analysis/sweeper_overhead.md
 """
@@ -55,14 +56,18 @@ def sweeper_args(name: str, app: str, n: int) -> list[str]:
     return ["hydra/sweeper=budget", f"hydra.sweeper.n_trials={n}", space]
 
 
-def run_once(name: str, app: str, n: int, keep: Path | None = None) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) of one sweep of ``n`` trials, process start-up included."""
+def run_once(name: str, app: str, n: int, keep: Path | None = None, marks: Path | None = None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one sweep of ``n`` trials, process start-up included. With ``marks``, the
+    sweep runs under ``benchmarks/cpu_marks.py``, which writes its CPU time at every job's start there."""
     with tempfile.TemporaryDirectory(prefix=f"overhead-{name}-") as tmp:
         sweep_dir = keep or Path(tmp, "sweep")
         module, overrides = APPS[app]
+        if marks is not None:
+            module = [str(REPO / "benchmarks" / "cpu_marks.py"), module[-1]]
         cmd = [sys.executable, *module, "-m", f"hydra.sweep.dir={sweep_dir}", *overrides, *sweeper_args(name, app, n)]
         env = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
-               "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "PYTHONPYCACHEPREFIX": PYCACHE}
+               "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "PYTHONPYCACHEPREFIX": PYCACHE,
+               **({"CPU_MARKS": str(marks)} if marks is not None else {})}
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True)
@@ -108,18 +113,25 @@ def measure(names: list[str], app: str, small: int, large: int, repeats: int,
     return out
 
 
-def study_size(n: int) -> tuple[float, float]:
-    """Median seconds between consecutive job starts over trials 20-40 and over the last 20 of one
-    budget sweep of ``n`` trials of the trivial app."""
+def study_size(n: int) -> dict[str, tuple[float, float]]:
+    """Per clock ("wall", "cpu"): the median seconds between consecutive job starts over trials 20-40 and
+    over the last 20 of one budget sweep of ``n`` trials of the trivial app (wall from each job's
+    ``budgetsweep_job.json``, the sweeper process's CPU time from ``cpu_marks.py``)."""
     with tempfile.TemporaryDirectory(prefix="overhead-size-") as tmp:
-        sweep_dir = Path(tmp, "sweep")
-        run_once("budget", "trivial", n, keep=sweep_dir)
-        starts = [datetime.fromisoformat(json.loads((sweep_dir / str(i) / "budgetsweep_job.json").read_text())
-                                         ["started_at"]).timestamp() for i in range(n)]
-    # medians: one process runs all of it, so a burst of other work on a shared machine hits only some
-    # intervals; the median of each window is what a trial costs there
-    intervals = [b - a for a, b in zip(starts, starts[1:])]
-    return statistics.median(intervals[20:40]), statistics.median(intervals[n - 21:n - 1])
+        sweep_dir, marks = Path(tmp, "sweep"), Path(tmp, "cpu_marks.txt")
+        run_once("budget", "trivial", n, keep=sweep_dir, marks=marks)
+        starts = {"wall": [datetime.fromisoformat(json.loads((sweep_dir / str(i) / "budgetsweep_job.json").read_text())
+                                                  ["started_at"]).timestamp() for i in range(n)],
+                  "cpu": [float(line) for line in marks.read_text().split()]}
+    out = {}
+    for clock, times in starts.items():
+        if len(times) != n:
+            raise RuntimeError(f"the study-size sweep left {len(times)} {clock} marks, expected {n}")
+        # medians: one process runs all of it, so a burst of other work on a shared machine hits only some
+        # intervals; the median of each window is what a trial costs there
+        intervals = [b - a for a, b in zip(times, times[1:])]
+        out[clock] = (statistics.median(intervals[20:40]), statistics.median(intervals[n - 21:n - 1]))
+    return out
 
 
 LABELS = {"basic": "basic (Hydra)", "optuna": "hydra-optuna-sweeper 1.3.0 (in-memory study)",
@@ -138,7 +150,7 @@ def table(per_trial: dict[str, dict[str, float]]) -> list[str]:
     return lines
 
 
-def report(results: dict, size: tuple[float, float] | None, args, command: str) -> str:
+def report(results: dict, size: dict[str, tuple[float, float]] | None, args, command: str) -> str:
     lines = [
         "# Sweeper overhead",
         "",
@@ -169,22 +181,27 @@ def report(results: dict, size: tuple[float, float] | None, args, command: str) 
                      "(target: at most +0.4 s)." if per["budget"]["startup"] == per["budget"]["startup"] else
                      "Start-up: see the trivial app (here both are dominated by importing torch in the first job).")]
     if size is not None:
-        early, late = size
+        (cpu_early, cpu_late), (early, late) = size["cpu"], size["wall"]
         lines += ["", f"## Per-trial cost against study size (one budget sweep of {args.study_size} trials, "
                   "trivial app)", "",
-                  f"Median interval between job starts: trials 20-40 {early:.3f} s, last 20 trials {late:.3f} s: "
-                  f"**{late / early:.2f}x** (target: at most 1.2x)."]
-    lines += ["", "Where the time goes. Composition: the basic sweeper composes each job twice (to validate the "
-              "batch, then to launch it); `budgetsweep/compose_memo.py` makes that one composition derived from a "
-              "base composed once per set of config-group choices, plus a copy. The budget sweeper's launches "
-              "derive each job's config the same way, once (its per-job `++budgetsweep.trial` override is applied "
-              "with the plain values; it used to make every job a full Hydra compose), and under a limit each "
-              "trial is also planned on another derived config. What the budget sweeper adds per trial is Optuna "
-              "and the database: the sampler (TPE, over the study's trials at every ask), Optuna's ask (a look for "
-              "waiting trials, the new trial read back) and tell, the trial's attributes (one transaction), the "
-              "ledger's reserve and commit, and, in the job, reading its trial and reporting to it. Start-up: "
-              "importing Optuna and SQLAlchemy, SQLAlchemy's ORM models and mapper set-up at the first query, "
-              "and opening the study and the ledger."]
+                  f"Median interval between job starts, in the sweeper process's CPU time: trials 20-40 "
+                  f"{cpu_early:.4f} s, last 20 trials {cpu_late:.4f} s: **{cpu_late / cpu_early:.2f}x** (target: at "
+                  f"most 1.2x). In wall time: {early:.3f} s and {late:.3f} s, {late / early:.2f}x (waiting for a CPU "
+                  "included)."]
+    lines += ["", "Where the time goes. Composition: Hydra's basic sweeper composes each job twice (to validate the "
+              "batch, then to launch it). `budgetsweep/compose_memo.py`, installed by the `budgetsweep` script and by "
+              "the budget sweeper for any app it sweeps under Hydra's basic launcher, derives a job's config from a "
+              "base composed once per set of config-group choices (Hydra's own config, tested); under the basic "
+              "sweeper it keeps that composition for the launcher and hands a copy to the validation. So on the "
+              "trivial app the basic sweeper pays two full Hydra compositions per job and the budget sweeper one "
+              "derivation; on digits both derive. Under a limit the budget sweeper plans each trial on its derived "
+              "config and hands that config over to the trial's launch (one derivation per trial). What the budget "
+              "sweeper adds per trial is Optuna and the database: the sampler (TPE, over the study's trials at every "
+              "ask), Optuna's ask (a look for waiting trials, the new trial read back) and tell, the trial's "
+              "attributes (one upsert), the ledger's reserve and commit, and, in the job, reading its trial and "
+              "reporting to it; under a limit also the plan (`budgetsweep.plan.plan_run`). Start-up: importing "
+              "Optuna and SQLAlchemy (NumPy and tqdm through Optuna), creating or opening the study's database and "
+              "the ledger."]
     return "\n".join(lines) + "\n"
 
 

@@ -8,7 +8,8 @@ with the same master config and the same overrides. A composition of budgetsweep
 about 0.18 s on an idle CPU (DESIGN section 11; ``analysis/proxy_sweep_speed.md``), more than a
 50x digits proxy's training.
 
-:func:`install` (called by the ``budgetsweep`` console script) wraps ``load_sweep_config`` twice over:
+:func:`install` (called by the ``budgetsweep`` console script, and by the budget sweeper for any app it
+sweeps) wraps ``load_sweep_config`` twice over:
 
 - a job's config is derived from a base composed once per set of group choices (and other non-plain
   overrides) of the current sweep, its plain ``key=value`` overrides applied with Hydra's own function
@@ -58,6 +59,10 @@ class ComposeMemo:
         choices where only plain values differ (``TrialComposer``: the same config, tested)."""
         if not self.derive:
             return original(loader, master_config, sweep_overrides)
+        return self.composer(original, loader, master_config).compose(list(sweep_overrides))
+
+    def composer(self, original, loader, master_config):
+        """The current sweep's ``TrialComposer`` (its full compose is ``original``, Hydra's own)."""
         if self._composer is None or self._composer[0] is not loader or self._composer[1] is not master_config:
             from budgetsweep.budget.trial_config import TrialComposer
 
@@ -70,7 +75,7 @@ class ComposeMemo:
 
             # one sweep's composer at a time: its bases are bounded, and a new sweep drops the old ones
             self._composer = (loader, master_config, TrialComposer(config=master_config, config_loader=_Hydras()))
-        return self._composer[2].compose(list(sweep_overrides))
+        return self._composer[2]
 
     def load_sweep_config(self, original, loader, master_config, sweep_overrides):
         """``ConfigLoaderImpl.load_sweep_config`` through the memo; same arguments, same result."""
@@ -124,6 +129,21 @@ def install(memo: ComposeMemo = MEMO) -> None:
     load_sweep_config._budgetsweep_memo = memo
     load_sweep_config._budgetsweep_original = original
     ConfigLoaderImpl.load_sweep_config = load_sweep_config
+
+
+def launch_composer(loader, master_config, memo: ComposeMemo = MEMO):
+    """The ``TrialComposer`` through which Hydra's basic launcher will compose the jobs of this sweep
+    (``master_config``) in this process, or None: the memo is not installed, derives nothing, or leaves
+    this sweep's launches to Hydra (another launcher; Hydra's basic sweeper, whose compositions it keeps).
+    The budget sweeper plans each trial with it, and hands the planned config over to the launch."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+
+    current = ConfigLoaderImpl.load_sweep_config
+    if (getattr(current, "_budgetsweep_memo", None) is not memo or not memo.derive
+            or _target(master_config, "launcher") != BASIC_LAUNCHER
+            or _target(master_config, "sweeper") == BASIC_SWEEPER):
+        return None
+    return memo.composer(current._budgetsweep_original, loader, master_config)
 
 
 def uninstall() -> None:

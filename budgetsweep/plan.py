@@ -5,6 +5,7 @@ and no compute spent. The budget sweeper calls ``plan_run`` to predict a trial's
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,11 +129,17 @@ def readable_config(overrides: list[str], task_name: str) -> dict[str, Any]:
     return config
 
 
-def _parsed(item: str, text: str):
+@functools.lru_cache(maxsize=1)
+def _parser():
+    """Hydra's override parser, built once (building its grammar costs more than parsing a line)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
+    return OverridesParser.create()
+
+
+def _parsed(item: str, text: str):
     try:
-        value = OverridesParser.create().parse_override(item).value()
+        value = _parser().parse_override(item).value()
     except Exception:  # not Hydra's grammar (it ran, so Hydra accepted it): read it as a scalar
         return _scalar(text)
     if isinstance(value, str):  # a quoted '10' stays a string; Hydra writes sweep values back as None

@@ -85,6 +85,22 @@ def test_memory_is_bounded(loader):
     assert memo.hits == 3
 
 
+def _budgetsweep(tmp_path, monkeypatch, args):
+    """``budgetsweep -m ARGS`` in this process, with a fresh memo, from ``tmp_path``; returns the sweep's dir."""
+    monkeypatch.setattr(compose_memo, "MEMO", ComposeMemo())
+    sweep = tmp_path / "sweep"
+    monkeypatch.setattr(sys, "argv", ["budgetsweep", "-m", *args, f"hydra.sweep.dir={sweep}"])
+    monkeypatch.chdir(tmp_path)
+    from budgetsweep.app import main
+
+    try:
+        main()
+    finally:
+        compose_memo.uninstall()
+        GlobalHydra.instance().clear()
+    return sweep
+
+
 def test_grid_composes_each_job_once(tmp_path, monkeypatch):
     """The console script's path: a 2-job grid composes each job once (Hydra's basic sweeper alone composes each
     job twice), and each job's saved config is its own."""
@@ -96,19 +112,8 @@ def test_grid_composes_each_job_once(tmp_path, monkeypatch):
         return impl(self, config_name, overrides, run_mode, *args, **kwargs)
 
     monkeypatch.setattr(ConfigLoaderImpl, "load_configuration", counting)
-    monkeypatch.setattr(compose_memo, "MEMO", ComposeMemo())
-    sweep = tmp_path / "sweep"
-    monkeypatch.setattr(sys, "argv", ["budgetsweep", "-m", "task=digits", "experiment=proxy50", "model.hidden=16",
-                                      "guards.min_steps=0", "optim.lr=1e-3,1e-2", "hydra.output_subdir=.hydra",
-                                      f"hydra.sweep.dir={sweep}"])
-    monkeypatch.chdir(tmp_path)
-    from budgetsweep.app import main
-
-    try:
-        main()
-    finally:
-        compose_memo.uninstall()
-        GlobalHydra.instance().clear()
+    sweep = _budgetsweep(tmp_path, monkeypatch, ["task=digits", "experiment=proxy50", "model.hidden=16",
+                                                 "guards.min_steps=0", "optim.lr=1e-3,1e-2", "hydra.output_subdir=.hydra"])
     # Hydra composes the master config twice (the mode, then the sweep); then once for the grid's group choices,
     # from which both jobs are derived (without the memo: twice per job)
     assert len(calls) == 3
@@ -197,3 +202,38 @@ def test_under_the_budget_sweeper_each_job_is_derived_once_and_nothing_is_kept(l
         assert _plain(got) == _plain(original(loader, master, overrides))
         assert got.budgetsweep.trial.number == number
     assert not memo.kept and memo.full_composes == 1
+
+
+def test_under_a_budget_limit_each_trial_is_planned_on_the_config_its_job_then_runs(tmp_path, monkeypatch):
+    """With a limit the budget sweeper plans each trial on the launch composer's config and hands it over:
+    the job's config is derived from it in place (no second copy per trial) and is Hydra's own composition
+    of the job's overrides, identity included."""
+    from budgetsweep.budget.trial_config import TrialComposer
+
+    derived = []
+    impl = TrialComposer._derive
+
+    def counting(self, base, values, parsed, copy_base=True):
+        derived.append(copy_base)
+        return impl(self, base, values, parsed, copy_base=copy_base)
+
+    monkeypatch.setattr(TrialComposer, "_derive", counting)
+    sweep = _budgetsweep(tmp_path, monkeypatch, ["task=digits", "train.epochs=null", "train.steps=1",
+                                                 "hydra/sweeper=budget", "hydra.sweeper.n_trials=3",
+                                                 "hydra.sweeper.n_jobs=2", "hydra.sweeper.budget.unit=examples",
+                                                 "hydra.sweeper.budget.limit=1e9",
+                                                 "optim.lr=tag(log, interval(1e-4, 1e-1))"])
+    # per trial: planned on a copy of the base, launched on that same config
+    assert derived == [True, True, False, False, True, False]
+    with initialize_config_module(config_module="budgetsweep.conf", version_base=None):
+        loader = GlobalHydra.instance().config_loader()
+        master = loader.load_configuration("config", ["hydra/sweeper=budget", f"hydra.sweep.dir={sweep}"],
+                                           RunMode.MULTIRUN)
+        for job in ("0", "1", "2"):
+            assert json.loads((sweep / job / "record.json").read_text())["status"] == "completed"
+            overrides = list(OmegaConf.load(sweep / job / ".hydra" / "overrides.yaml"))
+            assert overrides[-1].startswith(f"++budgetsweep.trial={{number:{job},")
+            want = ConfigLoaderImpl.load_sweep_config(loader, master, overrides)
+            got = OmegaConf.load(sweep / job / ".hydra" / "config.yaml")
+            assert OmegaConf.to_container(got, resolve=False) == \
+                OmegaConf.to_container(OmegaConf.masked_copy(want, [k for k in want if k != "hydra"]), resolve=False)

@@ -22,6 +22,18 @@ from budgetsweep.records import RunStatus
 log = logging.getLogger("hydra_plugins.budgetsweep_sweeper._impl")  # the sweeper's log, as before
 
 
+def _tell(study: Any, trial: Any, state: Any, values: Optional[list[float]]) -> None:
+    """``study.tell`` without its return value: Optuna's ``Study.tell`` reads the finished trial back from
+    the storage (a query per relationship) to return a deep copy of it, which the sweeper never uses.
+    The same checks and writes (Optuna's own function); ``Study.tell`` itself where that is not found."""
+    try:
+        from optuna.study._tell import _tell_with_warning
+    except ImportError:  # another Optuna layout
+        study.tell(trial, state=state, values=values)
+        return
+    _tell_with_warning(study=study, trial=trial, value_or_values=values, state=state)
+
+
 def _state(name: str):
     from optuna.trial import TrialState
 
@@ -107,7 +119,7 @@ class TrialSettler:
     def tell(self, trial: Any, state: str, values: Optional[list[float]] = None) -> None:
         """``trial``: an optuna Trial, or a trial number; ``state``: outcome.COMPLETE, PRUNED or FAIL."""
         try:
-            self.study.tell(trial, state=_state(state), values=values if state == outcomes.COMPLETE else None)
+            _tell(self.study, trial, _state(state), values if state == outcomes.COMPLETE else None)
         except RuntimeError as exc:
             # the grid sampler stops the study when the grid is exhausted, which tell reports
             if "`Study.stop` is supposed to be invoked" not in str(exc):

@@ -22,7 +22,7 @@ read a ``FrozenTrial`` for the sweeper's calibration and summary and for ``analy
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from budgetsweep.budget.cost_model import Observation
 from budgetsweep.records import RunStatus
@@ -43,11 +43,34 @@ def _rdb(storage):
     return backend if isinstance(backend, RDBStorage) else None
 
 
-def _write_all(storage, values: dict[str, Any], one: Callable[[str, Any], None],
-               in_session: Callable[[Any, Any, str, Any], None]) -> None:
-    """All ``values`` in one transaction on an RDB storage, ``in_session(rdb, session, key, value)``
-    each (one commit instead of one per key: a trial's result is a dozen attributes); on any
-    other storage key by key through its public API, ``one(key, value)``."""
+def _upsert(session, engine_name: str, model_cls, owner: dict[str, int], values: dict[str, Any]) -> bool:
+    """Every key of ``values`` as a row of ``model_cls`` (owner: its ``trial_id`` or ``study_id``), in one
+    multi-row INSERT ... ON CONFLICT UPDATE on SQLite and PostgreSQL (the statement Optuna runs per key);
+    False on another dialect (nothing done)."""
+    import json
+
+    import sqlite3
+
+    if engine_name == "sqlite" and sqlite3.sqlite_version_info >= (3, 24, 0):  # its first with upserts
+        from sqlalchemy.dialects.sqlite import insert
+    elif engine_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        return False
+    (column,) = owner
+    stmt = insert(model_cls).values([{**owner, "key": key, "value_json": json.dumps(value)}
+                                     for key, value in values.items()])
+    session.execute(stmt.on_conflict_do_update(index_elements=[getattr(model_cls, column), model_cls.key],
+                                               set_={"value_json": stmt.excluded.value_json}))
+    return True
+
+
+def _write_all(storage, values: dict[str, Any], *, one, check, model, owner: dict[str, int], in_session) -> None:
+    """``values`` as attributes of one trial or study (``owner``: ``{"trial_id": id}`` or ``{"study_id": id}``),
+    in one transaction: on an RDB storage ``check(rdb, session)`` (that the owner exists and may be updated, as
+    Optuna checks) and one upsert of every key into ``model``, or ``in_session(rdb, session, key, value)`` key by
+    key on another dialect (Optuna checks and writes key by key: two statements each); on any other storage
+    key by key through its public API, ``one(key, value)``."""
     rdb = _rdb(storage)
     if rdb is None:
         for key, value in values.items():
@@ -56,16 +79,24 @@ def _write_all(storage, values: dict[str, Any], one: Callable[[str, Any], None],
     from optuna.storages._rdb.storage import _create_scoped_session
 
     with _create_scoped_session(rdb.scoped_session, True) as session:
-        for key, value in values.items():
-            in_session(rdb, session, key, value)
+        found = check(rdb, session)
+        if not _upsert(session, rdb.engine.name, model, owner, values):
+            for key, value in values.items():
+                in_session(rdb, session, found, key, value)
 
 
 def _set(storage, trial_id: int, values: dict[str, Any]) -> None:
     """Trial user attributes, in one transaction."""
     from optuna.storages._rdb import models
 
-    _write_all(storage, values, lambda key, value: storage.set_trial_user_attr(trial_id, key, value),
-               lambda rdb, session, key, value: rdb._set_trial_attr_without_commit(
+    def check(rdb, session):
+        trial = models.TrialModel.find_or_raise_by_id(trial_id, session)
+        rdb.check_trial_is_updatable(trial_id, trial.state)
+        return trial
+
+    _write_all(storage, values, one=lambda key, value: storage.set_trial_user_attr(trial_id, key, value),
+               check=check, model=models.TrialUserAttributeModel, owner={"trial_id": trial_id},
+               in_session=lambda rdb, session, _trial, key, value: rdb._set_trial_attr_without_commit(
                    session, models.TrialUserAttributeModel, trial_id, key, value))
 
 
@@ -135,8 +166,7 @@ def _write_study_budget(storage, study_id: int, *, unit: str, limit: float | Non
 
     from optuna.storages._rdb import models
 
-    def in_session(rdb, session, key, value) -> None:
-        study = models.StudyModel.find_or_raise_by_id(study_id, session)
+    def in_session(rdb, session, study, key, value) -> None:
         row = models.StudyUserAttributeModel.find_by_study_and_key(study, key, session)
         if row is None:
             session.add(models.StudyUserAttributeModel(study_id=study_id, key=key, value_json=json.dumps(value)))
@@ -144,7 +174,9 @@ def _write_study_budget(storage, study_id: int, *, unit: str, limit: float | Non
             row.value_json = json.dumps(value)
 
     _write_all(storage, {"budget_unit": unit, "budget_limit": limit, "budget_spent": spent},
-               lambda key, value: storage.set_study_user_attr(study_id, key, value), in_session)
+               one=lambda key, value: storage.set_study_user_attr(study_id, key, value),
+               check=lambda rdb, session: models.StudyModel.find_or_raise_by_id(study_id, session),
+               model=models.StudyUserAttributeModel, owner={"study_id": study_id}, in_session=in_session)
 
 
 # -- what analysis reads ------------------------------------------------------------------------

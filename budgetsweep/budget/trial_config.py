@@ -25,6 +25,8 @@ from typing import Any, Optional, Sequence
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 MAX_BASES = 16  # composed bases kept per composer (one per set of group choices; ~0.36 MiB each)
+MAX_LINES = 512  # parsed override lines kept (a trial brings one per swept parameter and its identity)
+MAX_HANDED = 16  # configs handed over (planned trials not launched yet; a batch is n_jobs trials)
 
 
 class TrialComposer:
@@ -37,7 +39,11 @@ class TrialComposer:
         self.config, self.config_loader = config, config_loader
         self.fixed = list(fixed)
         self._bases: OrderedDict[tuple[str, ...], DictConfig] = OrderedDict()
+        # overrides -> (their base's key, a config this composer derived for them that nobody else holds)
+        self._handed: OrderedDict[tuple[str, ...], tuple[tuple[str, ...], DictConfig]] = OrderedDict()
+        self._derived: dict[int, tuple[tuple[str, ...], DictConfig]] = {}  # the last derived config, by id
         self._parser: Any = None
+        self._lines: dict[str, Any] = {}  # override line -> Hydra's parsed Override (oldest first out)
         self._repo: Any = None
         self.full_composes = 0  # how many trials needed Hydra's full compose (for tests and logs)
 
@@ -48,6 +54,32 @@ class TrialComposer:
             return fast
         self.full_composes += 1
         return self.config_loader.load_sweep_config(self.config, overrides)
+
+    def hand_over(self, overrides: Sequence[str], cfg: DictConfig) -> None:
+        """``cfg``, this composer's config for ``overrides``, is no longer used by its caller (the budget
+        sweeper, once a trial is planned): the next compose of ``overrides`` followed by plain values only
+        (the trial's launch, its identity added) derives from it in place instead of from a copy of the
+        base. The same config: it is the base with the plain values of ``overrides`` applied, and the
+        derivation applies them again (Hydra's own function: each sets its key to the same value, or
+        merges the same mapping again) before the new ones, then rewrites the hydra node's records.
+        Used once; at most :data:`MAX_HANDED` are held (a trial planned and never launched drops out)."""
+        rest = self._derived.pop(id(cfg), None)
+        if rest is None or rest[1] is not cfg:  # not derived here (Hydra's full compose): nothing to reuse
+            return
+        key = tuple(overrides)
+        self._handed.pop(key, None)
+        self._handed[key] = (rest[0], cfg)
+        while len(self._handed) > MAX_HANDED:
+            self._handed.pop(next(iter(self._handed)))
+
+    def _take_handed(self, overrides: list[str], rest: tuple[str, ...]) -> Optional[DictConfig]:
+        """A handed-over config of a prefix of ``overrides`` with the same base (so what follows the
+        prefix is plain values only), taken once; or None."""
+        for key, (base_key, cfg) in list(self._handed.items()):
+            if base_key == rest and len(key) <= len(overrides) and tuple(overrides[:len(key)]) == key:
+                del self._handed[key]
+                return cfg
+        return None
 
     # -- the shortcut ---------------------------------------------------------------------------
     def _fast(self, overrides: list[str]) -> Optional[DictConfig]:
@@ -80,7 +112,14 @@ class TrialComposer:
                     plain.append(o)
             if not self._independent(plain, rest_values):
                 return None
-            return self._derive(self._base(tuple(o.input_line for o in rest)), plain, parsed)
+            key = tuple(o.input_line for o in rest)
+            handed = self._take_handed(overrides, key) if self._handed else None
+            if handed is not None:
+                return self._derive(handed, plain, parsed, copy_base=False)
+            cfg = self._derive(self._base(key), plain, parsed)
+            self._derived.clear()  # only the latest: what hand_over may take
+            self._derived[id(cfg)] = (key, cfg)
+            return cfg
         except Exception:  # unsure: the full compose decides (and raises its own error)
             return None
 
@@ -89,7 +128,16 @@ class TrialComposer:
             from hydra.core.override_parser.overrides_parser import OverridesParser
 
             self._parser = OverridesParser.create()
-        parsed = self._parser.parse_overrides(overrides=overrides)
+        # each line parsed once: a sweep's fixed overrides recur in every trial, and a trial's own lines
+        # are parsed when it is planned and again at its launch (Hydra's parser costs ~ms a line; an
+        # Override is only read, by Hydra's functions and here)
+        new = [line for line in dict.fromkeys(overrides) if line not in self._lines]
+        if new:
+            for line, o in zip(new, self._parser.parse_overrides(overrides=new)):
+                self._lines[line] = o
+        parsed = [self._lines[line] for line in overrides]
+        while len(self._lines) > MAX_LINES:
+            self._lines.pop(next(iter(self._lines)))
         for o in parsed:
             if o.is_sweep_override() or o.is_hydra_override():
                 return None
@@ -135,10 +183,10 @@ class TrialComposer:
         return not any(k == key or k.startswith(key + ".") or key.startswith(k + ".")
                        for key in (o.key_or_group for o in values) for k in rest_keys)
 
-    def _derive(self, base: DictConfig, values: list, parsed: list) -> DictConfig:
+    def _derive(self, base: DictConfig, values: list, parsed: list, copy_base: bool = True) -> DictConfig:
         from hydra._internal.config_loader_impl import ConfigLoaderImpl, get_overrides_dirname
 
-        cfg = copy.deepcopy(base)
+        cfg = copy.deepcopy(base) if copy_base else base
         ConfigLoaderImpl._apply_overrides_to_config(values, cfg)  # Hydra's own: same checks, same errors
         # the hydra node records every task override in the given order, as _load_configuration_impl does
         cfg.hydra.overrides.task = [o.input_line for o in parsed]

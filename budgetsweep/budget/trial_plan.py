@@ -55,14 +55,19 @@ class TrialPlanner:
     """``config``: the sweep's config (a DictConfig with ``hydra.sweep``); ``config_loader``:
     Hydra's (``load_sweep_config``), or None; ``plan_run``: ``budgetsweep.plan.plan_run`` for apps
     it can plan, or None; ``capped``: a budget limit is set (else nothing is predicted or planned);
-    ``fixed``: the overrides every trial carries after its swept ones (composed once, not per trial)."""
+    ``fixed``: the overrides every trial carries after its swept ones (composed once, not per trial);
+    ``launch_composer``: the ``TrialComposer`` the launcher composes each job with, in this process
+    (``compose_memo.launch_composer``), or None: given one, a trial is planned on the config it composes
+    and that config is handed over to the trial's launch (one composition per trial, not two)."""
 
     def __init__(self, *, config: Any, config_loader: Any, plan_run: Optional[Callable], cost_model: CostModel,
-                 capped: bool, unit: str, fixed: Sequence[str] = ()) -> None:
+                 capped: bool, unit: str, fixed: Sequence[str] = (), launch_composer: Optional[TrialComposer] = None
+                 ) -> None:
         from omegaconf import OmegaConf
 
         self.config, self.config_loader, self.plan_run = config, config_loader, plan_run
-        self.composer = TrialComposer(config=config, config_loader=config_loader, fixed=fixed)
+        self.composer = launch_composer or TrialComposer(config=config, config_loader=config_loader, fixed=fixed)
+        self._hand_over = launch_composer is not None
         self.cost_model, self.capped, self.unit = cost_model, capped, unit
         sweep = config.hydra.sweep
         self._sweep_dir = str(sweep.dir)
@@ -85,6 +90,8 @@ class TrialPlanner:
             item.work = Work(plan.reduction_label, examples=plan.examples, flops=plan.flops,
                              eval_flops=getattr(plan, "eval_flops", None) or 0.0)
         item.job_dir = self.job_dir(cfg if cfg is not None else self.config, item.number)
+        if cfg is not None and self._hand_over:  # planned: the launch derives the job's config from it
+            self.composer.hand_over(item.overrides, cfg)
         item.prediction = self.predict(item.work, history)
         known = self._least_work.get(item.label)
         if item.work is not None and (known is None or (item.work.flops or 0, item.work.examples or 0)

@@ -149,6 +149,13 @@ class BudgetSweeperImpl(Sweeper):
         self.config = config
         self.hydra_context = hydra_context
         hide_trial_overrides()  # launchers echo each job's overrides: the user's, not the trial's identity
+        # Hydra's basic launcher composes each job in this process with a full Hydra compose; the memo
+        # derives it from a base composed once per set of group choices, the same config (tested). The
+        # budgetsweep script installs it already; any other app's launches get it here. Other launchers
+        # compose elsewhere and are left alone by the memo.
+        from budgetsweep.compose_memo import install
+
+        install()
         # every job is timed, so its wall time is known even when it writes no record
         self.launcher = Plugins.instance().instantiate_launcher(
             config=config, hydra_context=hydra_context, task_function=TimedTask(task_function))
@@ -274,9 +281,13 @@ class _Run:
         self.stopped = "running"
         self.driver: Any = None  # the auto-proxy strategy, when hydra.sweeper.auto_proxy is set
         self._grid_size = math.prod(len(v) for v in grid.values()) if grid is not None else None
-        self.planner = TrialPlanner(config=setup.config, config_loader=setup.hydra_context.config_loader,
-                                    plan_run=setup.plan_run, cost_model=setup.cost_model, capped=self.capped,
-                                    unit=self.unit, fixed=space.fixed_overrides())
+        from budgetsweep.compose_memo import launch_composer
+
+        loader = setup.hydra_context.config_loader
+        self.planner = TrialPlanner(config=setup.config, config_loader=loader, plan_run=setup.plan_run,
+                                    cost_model=setup.cost_model, capped=self.capped, unit=self.unit,
+                                    fixed=space.fixed_overrides(),
+                                    launch_composer=launch_composer(loader, setup.config))
         self.settler = TrialSettler(study=study, book=book, ledger=ledger, settings=setup.settings,
                                     directions=setup.directions, planned=setup.plan_run is not None)
         self.reservations = Reservations(ledger=ledger, book=book, planner=self.planner, settler=self.settler,

@@ -154,3 +154,31 @@ def test_the_budget_sweepers_identity_override_is_derived(loader, fixed):
             assert composer.compose(overrides).trial.number == number
     groups = {tuple(o for o in swept + fixed if o.startswith("db=")) for swept in SWEPT}
     assert composer.full_composes == len(groups)  # one base per set of group choices, none per job
+
+
+@pytest.mark.parametrize("fixed", [[], ["db=large", "lr=0.5"]])
+def test_a_planned_config_handed_over_becomes_the_launch_hydra_would_compose(loader, fixed):
+    """The budget sweeper plans a trial on its config, then hands it over: the launch (the same overrides
+    and the trial's identity) is derived from it in place, once, and is still Hydra's own composition."""
+    cfg = master(loader)
+    composer = TrialComposer(config=cfg, config_loader=loader, fixed=fixed)
+    for number, swept in enumerate(SWEPT):
+        overrides = swept + fixed
+        planned = composer.compose(overrides)
+        composer.hand_over(overrides, planned)
+        launch = overrides + [f"++budgetsweep.trial={{number:{number},unit:examples}}"]
+        job = composer.compose(launch)
+        assert job is planned, swept
+        same(job, loader.load_sweep_config(cfg, launch))
+        assert job.budgetsweep.trial.number == number
+        again = composer.compose(launch)  # handed over once: the next compose copies the base
+        assert again is not job
+        same(again, loader.load_sweep_config(cfg, launch))
+    # a config it did not derive (Hydra's full compose, here a hydra key) is not taken
+    full = composer.compose(["hydra.job.name=x"])
+    composer.hand_over(["hydra.job.name=x"], full)
+    assert composer.compose(["hydra.job.name=x", "lr=3"]) is not full
+    # a prefix with other group choices is another base: never taken for it
+    planned = composer.compose(["lr=0.3"])
+    composer.hand_over(["lr=0.3"], planned)
+    assert composer.compose(["lr=0.3", "db=large"]) is not planned
