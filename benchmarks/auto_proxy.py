@@ -306,7 +306,7 @@ def reading(picks: pd.DataFrame, configs: int, ref_configs: int, budget_runs: fl
         lines.append(f"- **Calibration size.** The calibrate share fits {configs} configurations, {verdict_note} the "
                      f"{MIN_CONFIGS_VERDICT} the analysis module needs for a verdict"
                      + (": no candidate can be chosen with confidence at this budget, so every answer comes from "
-                        "the fallback and verification." if configs < MIN_CONFIGS_VERDICT else "."))
+                        "the fallback's search and the runs measured at full scale." if configs < MIN_CONFIGS_VERDICT else "."))
         verified = auto["pick_is_best"].dropna()
         if len(verified):
             lines.append(f"- **Verification.** The proxy search's own pick was the verified best in "
