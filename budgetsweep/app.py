@@ -183,10 +183,11 @@ def main():
     if any(arg in HELP_FLAGS for arg in sys.argv[1:]):
         print(app_help())
         return None
-    from budgetsweep.options import reduction_conflict, unknown_option
+    from budgetsweep.options import reduction_conflict, sweep_without_multirun, unknown_option
 
-    # Hydra's own answers are exit 1 and the search path, or "Key ... is not in struct"
-    if message := unknown_option(sys.argv[1:]) or reduction_conflict(sys.argv[1:]):
+    # Hydra's own answers are exit 1 and the search path, "Key ... is not in struct" or "Ambiguous value"
+    args = sys.argv[1:]
+    if message := unknown_option(args) or sweep_without_multirun(args) or reduction_conflict(args):
         print(f"budgetsweep: invalid configuration: {message}", file=sys.stderr)
         sys.exit(2)
     from budgetsweep.compose_memo import install

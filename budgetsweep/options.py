@@ -78,6 +78,21 @@ def unknown_option(args: Iterable[str]) -> str | None:
     return None
 
 
+
+def sweep_without_multirun(args: Iterable[str]) -> str | None:
+    """The message for a sweep (``a=1,2``, ``choice(...)``, ``range(...)``, ``interval(...)``) on a command
+    line without ``-m``, or None. Hydra refuses it too, with exit status 1 and a multi-line answer."""
+    args = list(args)
+    if any(a in ("-m", "--multirun") for a in args):
+        return None
+    sweep = next((o for o in _parsed(args) or () if o.is_sweep_override()), None)
+    if sweep is None:
+        return None
+    message = f"{sweep.input_line} is a sweep (one job per value), which needs -m: budgetsweep -m ... runs the grid"
+    if sweep.key_or_group == "reduction":  # the likelier intent: several reductions in one run
+        message += "; to apply several reductions in one run, give them as a list: reduction=[a,b]"
+    return message
+
 # -- reduction parameters and presets that the selected reduction lists cannot take ----------------------
 def _names(choice: Any) -> tuple[str, ...]:
     """The reductions one job selects: ``full``, ``data_subset`` or ``[data_subset, short_schedule]``."""
