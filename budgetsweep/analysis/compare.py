@@ -197,7 +197,7 @@ def recommend(table: pd.DataFrame, *, threshold: float = 0.8, criterion: str = "
             reasons.append(f"it is not cheaper than the full run ({row[cost_col]:.3g}x cheaper ({cost_by}))")
             lead = "No proxy to recommend" if len(reasons) == 1 else lead
         more = row["more_configs"]
-        need = (f" About {int(more)} more configurations at full scale (and at the proxy) would settle it if "
+        need = (f" About {int(more)} more configuration{'' if int(more) == 1 else 's'} at full scale (and at the proxy) would settle it if "
                 f"{name} stays at {_fmt_value(value[pick])}." if np.isfinite(more) else "")
         text = f"{lead}: {pick} looks good ({describe(pick)}), but {' and '.join(reasons)}.{need}"
         return Recommendation(None, text, threshold, criterion, cost_by)

@@ -139,6 +139,12 @@ def test_too_few_configurations_give_no_confident_verdict_and_say_what_is_needed
     assert "About 6 more configurations at full scale" in choice.text
 
 
+def test_one_configuration_more_is_singular(tables):
+    nine = {k: FULL[k] for k in list(FULL)[:MIN_CONFIGS_VERDICT - 1]}
+    proxy, full = tables(nine, {k: GOOD[k] for k in nine}, label="good")
+    assert "About 1 more configuration at full scale (and" in recommend(compare_strategies(proxy, full, n_resamples=0)).text
+
+
 def test_an_interval_below_the_threshold_gives_no_verdict_and_an_estimate_of_configs_needed(tables):
     rng = np.random.default_rng(1)
     full = {f"c{i:02d}": [float(i)] for i in range(12)}
