@@ -183,11 +183,14 @@ def main():
     if any(arg in HELP_FLAGS for arg in sys.argv[1:]):
         print(app_help())
         return None
-    from budgetsweep.options import reduction_conflict, sweep_without_multirun, unknown_option
+    from budgetsweep.options import (reduction_conflict, sweep_without_multirun, sweeper_without_multirun,
+                                     unknown_option)
 
-    # Hydra's own answers are exit 1 and the search path, "Key ... is not in struct" or "Ambiguous value"
+    # Hydra's own answers are exit 1 and the search path, "Key ... is not in struct" or "Ambiguous value"; a
+    # sweeper without -m it ignores (one default job, exit 0)
     args = sys.argv[1:]
-    if message := unknown_option(args) or sweep_without_multirun(args) or reduction_conflict(args):
+    if message := (unknown_option(args) or sweep_without_multirun(args) or sweeper_without_multirun(args)
+                   or reduction_conflict(args)):
         print(f"budgetsweep: invalid configuration: {message}", file=sys.stderr)
         sys.exit(2)
     from budgetsweep.compose_memo import install
