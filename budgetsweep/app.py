@@ -32,6 +32,8 @@ def run(cfg: DictConfig, run_dir: str | Path, overrides: list[str], keep_going: 
     from budgetsweep.train import train  # torch import after validation: bad input fails fast
     from budgetsweep.train.measure import peak_flops
 
+    _check_device(plan.recipe.train)
+
     objective = Objective(plan.task.objective, objective_direction(plan.task.objective))
     ctx = RunContext(run_dir, plan, objective=objective, overrides=overrides, trial_link=link,
                      trial_node=trial_node, device_kind=_device_kind(plan.recipe.train.device),
@@ -78,6 +80,17 @@ def _measure_noise_scale(plan, ctx) -> None:
     ctx.warn(*critical_batch(plan.recipe.batch_for(plan.n_train_full), found))
     log.info("gradient noise scale B_simple=%s at batch %d (guards.noise_scale)", found["b_simple"],
              found["big_batch"])
+
+
+def _check_device(train_cfg) -> None:
+    """train.device=cuda or fp16 (train.precision, mixed_precision's dtype) on a machine without CUDA: one
+    message before any compute, as for other bad input, where torch would fail inside the run."""
+    from budgetsweep.train.precision import check_precision, resolve_device
+
+    try:
+        check_precision(train_cfg.precision, resolve_device(train_cfg.device))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _device_kind(name: str) -> str:
@@ -183,10 +196,14 @@ def main():
     if any(arg in HELP_FLAGS for arg in sys.argv[1:]):
         print(app_help())
         return None
-    from budgetsweep.options import reduction_conflict, unknown_option
+    from budgetsweep.options import (reduction_conflict, sweep_without_multirun, sweeper_without_multirun,
+                                     unknown_option)
 
-    # Hydra's own answers are exit 1 and the search path, or "Key ... is not in struct"
-    if message := unknown_option(sys.argv[1:]) or reduction_conflict(sys.argv[1:]):
+    # Hydra's own answers are exit 1 and the search path, "Key ... is not in struct" or "Ambiguous value"; a
+    # sweeper without -m it ignores (one default job, exit 0)
+    args = sys.argv[1:]
+    if message := (unknown_option(args) or sweep_without_multirun(args) or sweeper_without_multirun(args)
+                   or reduction_conflict(args)):
         print(f"budgetsweep: invalid configuration: {message}", file=sys.stderr)
         sys.exit(2)
     from budgetsweep.compose_memo import install

@@ -9,6 +9,7 @@ import argparse
 import gc
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 FORMATS = ("md", "html", "csv")
 
@@ -65,6 +66,11 @@ def report_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _holds_records(path: str) -> bool:
+    folder = Path(path)
+    return folder.is_dir() and next(folder.rglob("record.json"), None) is not None
+
+
 def _fail(message: str) -> int:
     print(f"budgetsweep-report: error: {message}", file=sys.stderr)
     return 2
@@ -78,6 +84,11 @@ def report_main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse has printed its message
         return int(exc.code or 0)
+    # --by takes every word after it: `--by task outputs/sweeps/grid` reads the sweep as a column name
+    if taken := next((c for c in args.by or () if _holds_records(c)), None):
+        return _fail(f"--by {' '.join(args.by)}: {taken!r} is a directory of runs, not a column; --by takes every "
+                     f"word after it, so put run directories before it: budgetsweep-report {taken} --by "
+                     f"{' '.join(c for c in args.by if c != taken)}")
     if not args.proxy_paths and not args.full_paths and args.storage is None:
         return _fail("no runs given: pass run directories (PROXY_PATHS, --full) and/or --storage URL --study NAME")
     if args.resamples < 0:

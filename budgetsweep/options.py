@@ -78,6 +78,53 @@ def unknown_option(args: Iterable[str]) -> str | None:
     return None
 
 
+
+def sweep_without_multirun(args: Iterable[str]) -> str | None:
+    """The message for a sweep (``a=1,2``, ``choice(...)``, ``range(...)``, ``interval(...)``) on a command
+    line without ``-m``, or None. Hydra refuses it too, with exit status 1 and a multi-line answer."""
+    args = list(args)
+    if _multirun(args):
+        return None
+    sweep = next((o for o in _parsed(args) or () if o.is_sweep_override()), None)
+    if sweep is None:
+        return None
+    message = f"{sweep.input_line} is a sweep (one job per value), which needs -m: budgetsweep -m ... runs the grid"
+    if sweep.key_or_group == "reduction":  # the likelier intent: several reductions in one run
+        message += "; to apply several reductions in one run, give them as a list: reduction=[a,b]"
+    return message
+
+
+def _multirun(args: list[str]) -> bool:
+    return any(a in ("-m", "--multirun") for a in args)
+
+
+# Hydra's flags that print or inspect the config instead of running it: a sweeper preset is fine there
+_INSPECT = ("--cfg", "-c", "--info", "-i", "--resolve", "--shell-completion", "-sc")
+
+
+def sweeper_without_multirun(args: Iterable[str]) -> str | None:
+    """The message for a sweeper chosen without ``-m`` (``hydra/sweeper=budget``, or a preset that attaches one:
+    ``experiment=auto_proxy``, ``hparams_search=digits_budget``), or None. Hydra uses a sweeper only in a
+    multirun: without ``-m`` it trains one job of the default recipe and exits 0, as if the search had run."""
+    args = list(args)
+    if _multirun(args) or any(a in _INSPECT for a in args):
+        return None
+    for o in _parsed(args) or ():
+        if o.is_delete() or o.package is not None or not isinstance(o.value(), str):
+            continue
+        group = o.key_or_group
+        if group == "hydra/sweeper":
+            sweeper = o.value()
+        elif group in ("experiment", "hparams_search"):
+            sweeper = preset_settings(o.value(), group)["groups"].get("hydra/sweeper")
+        else:
+            continue
+        if sweeper and sweeper != "basic":
+            return (f"{o.input_line} attaches hydra/sweeper={sweeper}, which runs only in a multirun: add -m "
+                    f"(budgetsweep -m {o.input_line} ...); without it Hydra would train one job of the default "
+                    "recipe and stop")
+    return None
+
 # -- reduction parameters and presets that the selected reduction lists cannot take ----------------------
 def _names(choice: Any) -> tuple[str, ...]:
     """The reductions one job selects: ``full``, ``data_subset`` or ``[data_subset, short_schedule]``."""
@@ -98,12 +145,12 @@ def _text(names: tuple[str, ...]) -> str:
     return names[0] if len(names) == 1 else f"[{','.join(names)}]"
 
 
-def preset_settings(name: str) -> dict[str, Any]:
-    """What ``conf/experiment/<name>.yaml`` selects: {"groups": {group: option(s)}, "reductions": names whose
+def preset_settings(name: str, group: str = "experiment") -> dict[str, Any]:
+    """What ``conf/<group>/<name>.yaml`` selects: {"groups": {group: option(s)}, "reductions": names whose
     parameters it sets}; empty for a preset that is not the package's."""
     from omegaconf import OmegaConf
 
-    path = files("budgetsweep.conf").joinpath("experiment", f"{name}.yaml")
+    path = files("budgetsweep.conf").joinpath(group, f"{name}.yaml")
     if not path.is_file():
         return {"groups": {}, "reductions": ()}
     data = OmegaConf.to_container(OmegaConf.create(path.read_text(encoding="utf-8")))

@@ -134,6 +134,25 @@ def test_a_wrong_type_is_exit_2_with_key_value_and_type(run_cli, tmp_path, overr
     assert f"{key}='{value}'" in proc.stderr and allowed in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("override,needle", [
+    ("train.device=cuda", "train.device='cuda' but no CUDA device is available; use train.device=cpu or auto"),
+    ("train.precision=fp16", "train.precision='fp16' needs a CUDA device"),
+    ("reduction.mixed_precision.dtype=fp16", "Use reduction.mixed_precision.dtype=bf16"),
+])
+def test_cuda_settings_without_cuda_are_exit_2_before_training(run_cli, tmp_path, override, needle):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    args = ["task=digits", f"hydra.run.dir={tmp_path / 'r'}", override]
+    if override.startswith("reduction."):
+        args.insert(1, "reduction=mixed_precision")
+    proc = run_cli(args, cwd=tmp_path, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("budgetsweep: invalid configuration: ") and proc.stderr.count("\n") == 1
+    assert needle in proc.stderr and not (tmp_path / "r").exists()
+
+
 def test_a_wrong_type_in_a_multirun_fails_that_job_alone(run_cli, tmp_path):
     sweep = tmp_path / "sweep"
     proc = run_cli(["-m", "task=digits", "optim.lr=fast,0.01", f"hydra.sweep.dir={sweep}", *FAST], cwd=tmp_path,

@@ -1,7 +1,7 @@
 """An unknown config-group option is one message naming the group, the value and the options (exit 2)."""
 import pytest
 
-from budgetsweep.options import reduction_conflict, unknown_option
+from budgetsweep.options import reduction_conflict, sweep_without_multirun, sweeper_without_multirun, unknown_option
 
 
 @pytest.mark.parametrize("args,bad", [
@@ -66,3 +66,57 @@ def test_the_app_answers_with_exit_2_and_one_message(run_cli, tmp_path):
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert "reduction.short_schedule.fraction=0.5 sets a parameter" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "s").exists()
+
+
+# -- a sweep without -m: Hydra's answer is "Ambiguous value" or "requires --multirun", exit 1 ---------------
+@pytest.mark.parametrize("args,needle", [
+    (["reduction=full,data_subset"], "reduction=full,data_subset is a sweep (one job per value), which needs -m"),
+    (["task=digits", "optim.lr=0.01,0.03"], "optim.lr=0.01,0.03 is a sweep"),
+    (["optim.lr=interval(0.1,1)"], "optim.lr=interval(0.1,1) is a sweep"),
+    (["model.hidden=range(16,64,16)"], "model.hidden=range(16,64,16) is a sweep"),
+])
+def test_a_sweep_without_multirun_is_one_message(args, needle):
+    message = sweep_without_multirun(args)
+    assert message is not None and message.startswith(needle), message
+    assert ("reduction=[a,b]" in message) == args[0].startswith("reduction=")
+
+
+@pytest.mark.parametrize("args", [
+    ["-m", "reduction=full,data_subset"], ["reduction=full,data_subset", "--multirun"],
+    ["reduction=[data_subset,short_schedule]"], ["optim.lr='0.01,0.03'"], ["task=digits"], [],
+])
+def test_a_list_a_quoted_string_or_a_multirun_is_no_sweep_error(args):
+    assert sweep_without_multirun(args) is None
+
+
+def test_the_app_answers_a_sweep_without_multirun_with_exit_2(run_cli, tmp_path):
+    proc = run_cli(["reduction=full,data_subset", f"hydra.run.dir={tmp_path / 'r'}"], cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("budgetsweep: invalid configuration: reduction=full,data_subset is a sweep")
+    assert not (tmp_path / "r").exists()
+
+
+# -- a sweeper without -m: Hydra trains one default job and exits 0 ------------------------------------------
+@pytest.mark.parametrize("args,needle", [
+    (["experiment=auto_proxy"], "experiment=auto_proxy attaches hydra/sweeper=budget, which runs only in a multirun"),
+    (["hparams_search=digits_budget"], "hparams_search=digits_budget attaches hydra/sweeper=budget"),
+    (["task=digits", "hydra/sweeper=budget", "hydra.sweeper.budget.limit=1000"], "hydra/sweeper=budget attaches"),
+])
+def test_a_sweeper_without_multirun_is_one_message(args, needle):
+    message = sweeper_without_multirun(args)
+    assert message is not None and message.startswith(needle) and "add -m" in message, message
+
+
+@pytest.mark.parametrize("args", [
+    ["-m", "experiment=auto_proxy"], ["hparams_search=digits_budget", "--multirun"], ["experiment=proxy50"],
+    ["hydra/sweeper=basic"], ["--cfg", "job", "experiment=auto_proxy"], ["task=digits"], ["~experiment"],
+])
+def test_presets_without_a_sweeper_and_multiruns_pass(args):
+    assert sweeper_without_multirun(args) is None
+
+
+def test_the_app_refuses_a_sweeper_preset_without_multirun_before_training(run_cli, tmp_path):
+    proc = run_cli(["experiment=auto_proxy", f"hydra.run.dir={tmp_path / 'r'}"], cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "experiment=auto_proxy attaches hydra/sweeper=budget" in proc.stderr
+    assert not (tmp_path / "r").exists()

@@ -114,18 +114,25 @@ def decide(table: pd.DataFrame, threshold: float, criterion: str, cost_by: str,
     # NaN where more would not help: confident already, not meeting, or tied (more configurations keep the ties)
     table["more_configs"] = np.where(table["confident"] | ~table["meets"] | table["tie_limited"], np.nan, more)
     cost = table[f"cost_reduction_{cost_by}"].astype(float).fillna(-np.inf)
-    score = cost.where(table["confident"])
+    # a proxy that costs the full run's or more is no proxy, however well it ranks (bf16 autocast on a CPU)
+    score = cost.where(table["confident"] & ~not_cheaper(table, cost_by))
     levels_by = list(by)
     if levels_by and len(table):
         best = score.groupby(level=levels_by, dropna=False).transform("max")
     else:
         best = pd.Series(score.max(), index=table.index)
-    first = score.eq(best) & table["confident"]
+    first = score.eq(best) & table["confident"] & ~not_cheaper(table, cost_by)
     # one recommendation per group even when two strategies cost the same: the first in order
     rank = first.astype(int).groupby(level=levels_by, dropna=False).cumsum() if levels_by and len(table) \
         else first.astype(int).cumsum()
     table["recommended"] = first & rank.eq(1)
     return table
+
+
+def not_cheaper(table: pd.DataFrame, cost_by: str) -> pd.Series:
+    """True where a strategy's measured cost reduction is 1x or less (it costs what the full run does, or
+    more); False where it is cheaper or its cost was not measured."""
+    return table[f"cost_reduction_{cost_by}"].astype(float).le(1.0)
 
 
 def _fmt_value(v: float) -> str:
@@ -185,11 +192,14 @@ def recommend(table: pd.DataFrame, *, threshold: float = 0.8, criterion: str = "
                            f"{MIN_CONFIGS_VERDICT} needed)")
         if row["configs"] < MIN_CONFIGS_VERDICT:
             reasons.append(f"fewer than {MIN_CONFIGS_VERDICT} configurations were compared")
+        lead = "No confident recommendation yet"
+        if not_cheaper(table, cost_by)[pick]:
+            reasons.append(f"it is not cheaper than the full run ({row[cost_col]:.3g}x cheaper ({cost_by}))")
+            lead = "No proxy to recommend" if len(reasons) == 1 else lead
         more = row["more_configs"]
-        need = (f" About {int(more)} more configurations at full scale (and at the proxy) would settle it if "
+        need = (f" About {int(more)} more configuration{'' if int(more) == 1 else 's'} at full scale (and at the proxy) would settle it if "
                 f"{name} stays at {_fmt_value(value[pick])}." if np.isfinite(more) else "")
-        text = (f"No confident recommendation yet: {pick} looks good ({describe(pick)}), but "
-                f"{' and '.join(reasons)}.{need}")
+        text = f"{lead}: {pick} looks good ({describe(pick)}), but {' and '.join(reasons)}.{need}"
         return Recommendation(None, text, threshold, criterion, cost_by)
     best = value.idxmax() if value.notna().any() else None
     detail = (f" The closest is {best} ({describe(best)})." if best is not None

@@ -18,7 +18,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, MutableSequence, Optional
+from typing import Any, Callable, Dict, List, MutableSequence, NoReturn, Optional
 
 import optuna
 from hydra.core.plugins import Plugins
@@ -59,6 +59,15 @@ DIRECTIONS = ("minimize", "maximize")
 
 class SweepConfigError(CompactHydraException, ValueError):
     """Bad input found before any job ran; Hydra prints just the message."""
+
+
+def refuse(exc: ValueError) -> NoReturn:
+    """Bad input: one message, exit 2 (the app's code for bad config), before any job; HYDRA_FULL_ERROR=1
+    raises instead, for the traceback."""
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        raise SweepConfigError(str(exc)) from exc
+    print(f"budgetsweep: invalid sweep configuration: {exc}", file=sys.stderr)
+    sys.exit(2)
 
 
 def _plain(node: Any) -> Any:
@@ -177,11 +186,8 @@ class BudgetSweeperImpl(Sweeper):
         assert self.config is not None and self.launcher is not None
         try:
             run = self._prepare(arguments)
-        except ValueError as exc:  # bad input: one message, exit 2 (the app's code for bad config), before any job
-            if os.environ.get("HYDRA_FULL_ERROR") == "1":
-                raise SweepConfigError(str(exc)) from exc
-            print(f"budgetsweep: invalid sweep configuration: {exc}", file=sys.stderr)
-            sys.exit(2)
+        except ValueError as exc:
+            refuse(exc)
         try:
             with Heartbeat(run.ledger, self.settings.heartbeat_seconds):
                 run.recover()

@@ -14,14 +14,25 @@ class BudgetSweeper(Sweeper):
                  auto_proxy: Optional[DictConfig] = None) -> None:
         from ._impl import BudgetSweeperImpl
 
-        self.sweeper = BudgetSweeperImpl(
-            sampler=sampler, pruner=pruner, direction=direction, storage=storage, study_name=study_name,
-            n_trials=n_trials, n_jobs=n_jobs, max_failure_rate=max_failure_rate, search_space=search_space,
-            params=params, custom_search_space=custom_search_space, budget=budget, auto_proxy=auto_proxy,
-        )
+        # a bad setting raised here would reach the user through Hydra's instantiate ("Error in call to target",
+        # exit 1): kept for sweep(), which reports bad input as one message with exit 2
+        self.init_error: Optional[ValueError] = None
+        try:
+            self.sweeper = BudgetSweeperImpl(
+                sampler=sampler, pruner=pruner, direction=direction, storage=storage, study_name=study_name,
+                n_trials=n_trials, n_jobs=n_jobs, max_failure_rate=max_failure_rate, search_space=search_space,
+                params=params, custom_search_space=custom_search_space, budget=budget, auto_proxy=auto_proxy,
+            )
+        except ValueError as exc:
+            self.init_error = exc
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
-        self.sweeper.setup(hydra_context=hydra_context, task_function=task_function, config=config)
+        if self.init_error is None:
+            self.sweeper.setup(hydra_context=hydra_context, task_function=task_function, config=config)
 
     def sweep(self, arguments: List[str]) -> Any:
+        if self.init_error is not None:
+            from ._impl import refuse
+
+            refuse(self.init_error)
         return self.sweeper.sweep(arguments)

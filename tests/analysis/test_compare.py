@@ -44,6 +44,27 @@ def test_table_sorted_by_cost_reduction_and_cheapest_good_proxy_recommended(tabl
     assert choice.strategy == "good_10x" and "Spearman rho 1.00 [95% interval 0.95, 1.00]" in choice.text
 
 
+
+def test_a_faithful_strategy_that_costs_more_than_full_is_not_recommended(tables):
+    # bf16 autocast on a CPU: ranks exactly like full scale, takes twice its time
+    proxy, full = _sets(tables, {"slower_0.5x": (GOOD, (1000.0, 20.0, 1e9)), "good_2x": (GOOD, (500.0, 5.0, 5e8))})
+    table = compare_strategies(proxy, full, n_resamples=0)
+    assert table["confident"].tolist() == [True, True] and table.index.tolist() == ["good_2x", "slower_0.5x"]
+    assert table["recommended"].tolist() == [True, False]
+    assert recommend(table).strategy == "good_2x"
+
+
+def test_when_only_costlier_strategies_rank_well_nothing_is_recommended(tables):
+    proxy, full = _sets(tables, {"slower_0.5x": (GOOD, (1000.0, 20.0, 1e9)), "poor_20x": (POOR, (50.0, 0.5, 5e7))})
+    table = compare_strategies(proxy, full, n_resamples=0)
+    assert not table["recommended"].any()
+    choice = recommend(table)
+    assert choice.strategy is None
+    assert choice.text.startswith("No proxy to recommend: slower_0.5x looks good (Spearman rho 1.00"), choice.text
+    assert choice.text.endswith("but it is not cheaper than the full run (0.5x cheaper (time)).")
+    # in examples it costs the full run's exactly: no cheaper either
+    assert recommend(table, cost_by="examples").strategy is None
+
 def test_cost_by_examples_can_change_the_order(tables):
     proxy, full = _sets(tables, {"a": (GOOD, (100.0, 5.0, 1e8)), "b": (GOOD, (500.0, 1.0, 5e8))})
     assert compare_strategies(proxy, full, n_resamples=0).index[0] == "b"
@@ -116,6 +137,12 @@ def test_too_few_configurations_give_no_confident_verdict_and_say_what_is_needed
     assert choice.text.startswith("No confident recommendation yet: good looks good")
     assert f"fewer than {MIN_CONFIGS_VERDICT} configurations" in choice.text
     assert "About 6 more configurations at full scale" in choice.text
+
+
+def test_one_configuration_more_is_singular(tables):
+    nine = {k: FULL[k] for k in list(FULL)[:MIN_CONFIGS_VERDICT - 1]}
+    proxy, full = tables(nine, {k: GOOD[k] for k in nine}, label="good")
+    assert "About 1 more configuration at full scale (and" in recommend(compare_strategies(proxy, full, n_resamples=0)).text
 
 
 def test_an_interval_below_the_threshold_gives_no_verdict_and_an_estimate_of_configs_needed(tables):

@@ -109,6 +109,17 @@ def test_errors_are_one_paragraph_and_nonzero(tmp_path, capsys, args, message):
     assert not (tmp_path / "no.db").exists()
 
 
+def test_a_run_directory_after_by_is_named_not_read_as_a_column(tmp_path, capsys):
+    (tmp_path / "grid" / "0").mkdir(parents=True)
+    (tmp_path / "grid" / "0" / "record.json").write_text("{}")
+    code = report_main(["--by", "task", str(tmp_path / "grid"), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert f"'{tmp_path / 'grid'}' is a directory of runs, not a column" in err
+    assert err.rstrip().endswith(f"budgetsweep-report {tmp_path / 'grid'} --by task")
+    assert not (tmp_path / "out").exists()
+
+
 def test_unknown_format_is_a_usage_error(tmp_path, capsys, study_dirs):
     code = report_main([str(study_dirs[0]), "--format", "md,pdf"])
     assert code == 2
