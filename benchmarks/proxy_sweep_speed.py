@@ -39,6 +39,7 @@ import os
 import platform
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -214,7 +215,7 @@ def main() -> None:
     if args.repeats < 1:
         parser.error(f"--repeats={args.repeats}: at least 1")
     load_before = os.getloadavg()
-    times: dict[tuple[str, int], tuple[float, float]] = {}
+    rounds: dict[tuple[str, int], list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="proxy-speed-") as tmp:
         root = Path(tmp)
         for round_ in range(1, args.repeats + 1):
@@ -222,19 +223,33 @@ def main() -> None:
                 for variant in VARIANTS:
                     n = 12 * len(seeds.split(","))
                     wall, cpu = sweep_seconds(variant, seeds, root / f"round{round_}")
-                    best = times.get((variant, n), (wall, cpu))
-                    # the fastest wall and the least CPU of the rounds, each on its own: noise only adds time
-                    times[variant, n] = (min(best[0], wall), min(best[1], cpu))
+                    rounds.setdefault((variant, n), []).append((wall, cpu))
                     print(f"round {round_}/{args.repeats} {variant:>20}: {n} jobs in {wall:.1f} s (CPU {cpu:.1f} s)",
                           flush=True)
         sweeps = in_process_sweeps(root / "sweeps")
         grid = in_process_grid(args.jobs, root / "inproc")
     load_after = os.getloadavg()
-    marginal = {v: (times[v, 24][0] - times[v, 12][0]) / 12 for v in VARIANTS}
+    times, paired = paired_marginals(rounds)
+    marginal = {v: paired[v, 0] for v in VARIANTS}
     ratio = {v: marginal["full"] / marginal[v] for v in VARIANTS if v != "full"}
     print({k: round(v, 3) for k, v in marginal.items()}, {k: round(v, 2) for k, v in ratio.items()})
-    args.out.write_text(render(times, marginal, ratio, sweeps, grid, load_before, load_after, args.repeats))
+    args.out.write_text(render(times, marginal, ratio, sweeps, grid, load_before, load_after, args.repeats, paired))
     print(f"wrote {args.out}")
+
+
+def paired_marginals(rounds: dict[tuple[str, int], list[tuple[float, float]]]):
+    """(median seconds of each grid over the rounds, marginal seconds per job by (variant, 0 wall | 1 CPU)).
+
+    The marginal is the median over rounds of that round's (24-job - 12-job) / 12: the two grids of a
+    round ran back to back under the same load. A difference of independent minima or of single runs
+    amplifies the noise once a proxy's 12 jobs take less time than a process start varies by."""
+    times = {key: tuple(statistics.median(r[i] for r in runs) for i in (0, 1)) for key, runs in rounds.items()}
+    paired = {}
+    for variant in {v for v, _ in rounds}:
+        for i in (0, 1):
+            diffs = [(big[i] - small[i]) / 12 for small, big in zip(rounds[variant, 12], rounds[variant, 24])]
+            paired[variant, i] = statistics.median(diffs)
+    return times, paired
 
 
 def _marginal(times, variant, i):
@@ -246,9 +261,9 @@ def _ratio(full: float, variant: float) -> str:
     return f"{full / variant:.1f}x" if variant > 0 and full > 0 else "n/a (noise)"
 
 
-def render(times, marginal, ratio, sweeps, grid, load_before, load_after, repeats: int = 1) -> str:
+def render(times, marginal, ratio, sweeps, grid, load_before, load_after, repeats: int, paired) -> str:
     st = sweeps["times"]
-    whole = {i: (_marginal(times, "full", i), _marginal(times, "proxy", i)) for i in (0, 1)}
+    whole = {i: (paired["full", i], paired["proxy", i]) for i in (0, 1)}
     inproc = {i: (_marginal(st, "full", i), _marginal(st, "proxy", i)) for i in (0, 1)}
     measured = [f / p for f, p in (*whole.values(), *inproc.values()) if f > 0 and p > 0]
     verdict = ("met" if min(measured) >= 10 else "NOT met") if measured else "not measurable (noise)"
@@ -258,11 +273,11 @@ def render(times, marginal, ratio, sweeps, grid, load_before, load_after, repeat
         "# End-to-end speed of proxy sweeps (digits, 50x proxy)", "",
         f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}; OMP_NUM_THREADS=1; load average "
-        f"{load_before[0]:.1f} before and {load_after[0]:.1f} after (the machine was shared: absolute times are "
-        "noisy, the variants ran interleaved so the ratios are fairer than the times).", "",
+        f"{load_before[0]:.1f} before and {load_after[0]:.1f} after (on a shared machine absolute times are "
+        "noisy; the variants ran interleaved so the ratios are fairer than the times).", "",
         f"Command: `python benchmarks/proxy_sweep_speed.py{''.join(' ' + a for a in sys.argv[1:])}` (one run; each "
-        f"whole-process grid ran {repeats} time(s) in interleaved rounds, and the tables keep the fastest wall time and "
-        "the least CPU time of each).", "",
+        f"whole-process grid ran {repeats} time(s) in interleaved rounds; the grids' times are medians over the rounds, "
+        "and a marginal is the median over rounds of that round's (24 jobs - 12 jobs) / 12).", "",
         "## Whole processes: `budgetsweep -m " + " ".join(GRID) + " [variant] seed=0 | seed=0,1`", "",
         "| variant | 12 jobs wall (s) | 24 jobs wall (s) | marginal wall per job (s) | full / variant (wall) "
         "| marginal CPU per job (s) | full / variant (CPU) |",
@@ -270,8 +285,8 @@ def render(times, marginal, ratio, sweeps, grid, load_before, load_after, repeat
     ]
     for v in VARIANTS:
         r = "1" if v == "full" else _ratio(marginal["full"], marginal[v])
-        cpu = _marginal(times, v, 1)
-        rc = "1" if v == "full" else _ratio(_marginal(times, "full", 1), cpu)
+        cpu = paired[v, 1]
+        rc = "1" if v == "full" else _ratio(paired["full", 1], cpu)
         lines.append(f"| {v} | {times[v, 12][0]:.1f} | {times[v, 24][0]:.1f} | {marginal[v]:.3f} | {r} | {cpu:.3f} | {rc} |")
     lean_saving = marginal["proxy, Hydra's outputs"] - marginal["proxy"]
     noisy = min(marginal.values()) <= 0  # a 24-job process faster than its 12-job one: the start-up's noise
