@@ -32,7 +32,10 @@ def together(tmp_path, *args, n=2):
         procs.append(subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                       text=True))
     outs = [p.communicate(timeout=600)[0] for p in procs]
-    assert all(p.returncode == 0 for p in procs), outs
+    # the whole tail of each failing sweeper's output (pytest would cut a list of outputs short)
+    failed = [f"sweeper {i} exited {p.returncode}:\n{out[-4000:]}" for i, (p, out) in enumerate(zip(procs, outs))
+              if p.returncode != 0]
+    assert not failed, "\n\n".join(failed)
     return outs
 
 
