@@ -35,15 +35,20 @@ def budgetsweep(cwd, *args, timeout=300):
                           cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
-def test_the_phases_run_in_order_and_the_summary_matches_the_ledger_and_the_records(tmp_path):
-    limit = 2400.0  # calibrate 3 x (256 + 128) = 1152, verify 2 x 256 = 512, search room 736
-    proc = budgetsweep(tmp_path, f"hydra.sweeper.budget.limit={limit:g}")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+def sweep_outputs(tmp_path, unit: str, limit: float):
+    """What a finished sweep in ``tmp_path`` left: (auto-proxy summary, budget summary, storage URL, study, ledger)."""
     summary = json.loads((tmp_path / "sweep" / "auto_proxy_summary.json").read_text())
     budget = json.loads((tmp_path / "sweep" / "budget_summary.json").read_text())
     storage = f"sqlite:///{tmp_path / 'outputs' / 'budgetsweep.db'}"
     study = optuna.load_study(study_name=budget["study_name"], storage=storage)
-    ledger = Ledger(storage, budget["study_name"], unit="examples", limit=limit)
+    return summary, budget, storage, study, Ledger(storage, budget["study_name"], unit=unit, limit=limit)
+
+
+def test_the_phases_run_in_order_and_the_summary_matches_the_ledger_and_the_records(tmp_path):
+    limit = 2400.0  # calibrate 3 x (256 + 128) = 1152, verify 2 x 256 = 512, search room 736
+    proc = budgetsweep(tmp_path, f"hydra.sweeper.budget.limit={limit:g}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary, budget, storage, study, ledger = sweep_outputs(tmp_path, "examples", limit)
 
     tags = sorted((t.number, t.user_attrs["auto_proxy"]) for t in study.trials if t.state.name != "WAITING")
     phases = [tag["phase"] for _, tag in tags]
@@ -318,11 +323,7 @@ def test_calibration_is_planned_per_configuration_and_none_of_it_is_refused(tmp_
     limit = 1.5e9
     proc = _flops_sweep(tmp_path, "1.5e9")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    summary = json.loads((tmp_path / "sweep" / "auto_proxy_summary.json").read_text())
-    budget = json.loads((tmp_path / "sweep" / "budget_summary.json").read_text())
-    storage = f"sqlite:///{tmp_path / 'outputs' / 'budgetsweep.db'}"
-    study = optuna.load_study(study_name=budget["study_name"], storage=storage)
-    ledger = Ledger(storage, budget["study_name"], unit="flops", limit=limit)
+    summary, budget, storage, study, ledger = sweep_outputs(tmp_path, "flops", limit)
     calib = [t for t in study.trials if t.user_attrs["auto_proxy"]["phase"] == "calibrate"]
     assert summary["calibration_skipped"] == [] and len(calib) == 6
     assert all(t.state.name == "COMPLETE" for t in calib)
