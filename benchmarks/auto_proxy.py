@@ -317,7 +317,9 @@ def reading(picks: pd.DataFrame, configs: int, ref_configs: int, budget_runs: fl
     by_rep = picks.pivot_table(index="rep", columns="method", values="score", aggfunc="first")
     if {"tpe_full", "random_full"} <= set(by_rep.columns):
         same = int((by_rep["tpe_full"] == by_rep["random_full"]).sum())
-        startup = 10  # the TPE sampler's n_startup_trials (hydra_plugins/budgetsweep_sweeper/config.py)
+        from hydra_plugins.budgetsweep_sweeper.config import TPESamplerConfig
+
+        startup = TPESamplerConfig.n_startup_trials  # the sweeper's default TPE sampler
         note = (f": about {budget_runs:g} full runs fit, no more than TPE's {startup} random start-up trials, so at this "
                 "budget TPE at full scale is random search" if budget_runs <= startup else "")
         lines.append(f"- **TPE against random at full scale.** They picked configurations scoring the same in {same} "

@@ -3,11 +3,9 @@ count examples with the same formulas, for every built-in task, reduction list, 
 and dataset size; each reduction that reads steps or epochs realises its documented factor, for
 steps-based and epochs-based recipes alike (the built-in trainer and a user's own loop)."""
 import itertools
-import math
 import random
 
 import pytest
-from omegaconf import OmegaConf
 
 import budgetsweep
 from budgetsweep.app import run

@@ -14,7 +14,7 @@ from budgetsweep.auto_proxy.settings import ProxySearch
 from budgetsweep.auto_proxy.story import read_story
 from budgetsweep.budget.ledger import Ledger
 
-from .test_sweep import FULL, budgetsweep
+from .test_sweep import budgetsweep
 
 
 def _study(tmp_path, trials=3, seed=0):

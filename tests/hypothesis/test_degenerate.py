@@ -93,7 +93,6 @@ def test_permutation_test_that_cannot_reach_alpha_detects_nothing():
 
 def test_a_diverged_candidate_makes_the_verdict_inconclusive_not_survivor_biased():
     reg = _reg()
-    h = reg["registration_sha256"]
     base = VARYING[:5]
     cand = base - np.array([0.05, 0.04, 0.06, 0.05, 0.0])
     record = {"status": "failed", "seed": 4, "metrics": {},
