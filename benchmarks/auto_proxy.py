@@ -247,7 +247,7 @@ def write(md: Path, picks: pd.DataFrame, ref: pd.DataFrame, best: float, sd: flo
     choices = picks[picks["method"] == "auto_proxy"][["rep", "choice", "kind", "pick_is_best"]] \
         if "choice" in picks else pd.DataFrame()
     lines = [
-        "# Auto-proxy against full-scale search at a budget of 10 full runs",
+        f"# Auto-proxy against full-scale search at a budget of {args.budget_runs:g} full runs",
         "",
         f"Produced by `{' '.join(['.venv/bin/python', 'benchmarks/auto_proxy.py', *args.argv])}` "
         f"({time.strftime('%Y-%m-%d')}; {args.cpu_s / 60:.0f} CPU minutes, {args.wall_s / 60:.0f} wall minutes, reference "

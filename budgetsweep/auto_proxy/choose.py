@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from budgetsweep.analysis.compare import MIN_CONFIGS_VERDICT, compare_strategies, recommend
+from budgetsweep.analysis.compare import MIN_CONFIGS_VERDICT, compare_strategies, not_cheaper, recommend
 from budgetsweep.analysis.pair import split_runs
 from budgetsweep.analysis.schema import FULL_LABEL
 
@@ -44,7 +44,7 @@ class Choice:
     """What the search runs at and why.
 
     ``kind``: ``proxy`` (a candidate cleared the target with its uncertainty), ``milder`` (fallback: the
-    mildest candidate whose estimate meets the target) or ``full`` (fallback: full scale). ``label``:
+    mildest candidate whose estimate meets the target and that measured cheaper than full scale) or ``full`` (fallback: full scale). ``label``:
     the reduction label to search at (``full`` for full scale); ``name``: the candidate's name.
     ``candidates``: per candidate, its calibration fidelity, interval and verdict columns.
     """
@@ -131,6 +131,8 @@ def choose(runs: pd.DataFrame, settings: AutoProxySettings, unit: str,
                       f"{names.get(rec.strategy, rec.strategy)} is the cheapest candidate whose {settings.criterion} "
                       f"clears the target {settings.target:g} with its uncertainty. {rec.text}{note}", **common)
     meets = informative[informative["meets"].astype(bool)] if len(informative) else informative
+    # a candidate measured as costly as full scale or more is no proxy to search at (bf16 autocast on a CPU)
+    meets = meets[~not_cheaper(meets, cost_by)] if len(meets) else meets
     if settings.fallback == Fallback.MILDER and len(meets):
         cost = meets[f"cost_reduction_{cost_by}"].astype(float).fillna(math.inf)
         # the mildest: the least reduction (its bias the smallest), ties by the better lower bound
@@ -141,7 +143,8 @@ def choose(runs: pd.DataFrame, settings: AutoProxySettings, unit: str,
                   f"{settings.fallback.value}) to {name}, the mildest candidate whose {settings.criterion} estimate "
                   f"meets {settings.target:g}. {rec.text}{note}")
         return Choice("milder", label, name, reason, **common)
-    why = ("no candidate's estimate meets the target either" if settings.fallback == Fallback.MILDER
+    why = ("no candidate cheaper than full scale has an estimate meeting the target either"
+           if settings.fallback == Fallback.MILDER
            else "auto_proxy.fallback=full")
     reason = (f"No candidate clears the target with its uncertainty and {why}: searching at full scale. "
               f"{rec.text}{note}")

@@ -28,7 +28,10 @@ LRS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 WIDTHS = (32, 128, 512)
 KINDS = {"full": (1.0, "full"), "faithful": (1 / 8, FAITHFUL), "biased": (1 / 50, BIASED),
          "faithful_mild": (1 / 2, "batch_scaling(factor=0.5,keep=steps,rule=sqrt)"),
-         "biased_mild": (1 / 4, "short_schedule(fraction=0.25,mode=truncate)")}
+         "biased_mild": (1 / 4, "short_schedule(fraction=0.25,mode=truncate)"),
+         "faithful_slow": (1 / 2, "mixed_precision(dtype=bf16)+batch_scaling(factor=0.5,keep=steps,rule=sqrt)")}
+# wall time against what the examples would take: bf16 autocast on a CPU runs slower than fp32
+SLOWDOWN = {"faithful_slow": 3.0}
 
 
 def full_loss(lr: float, width: int) -> float:
@@ -39,7 +42,7 @@ def full_loss(lr: float, width: int) -> float:
 def true_loss(kind: str, lr: float, width: int) -> float:
     if kind == "full":
         return full_loss(lr, width)
-    if kind in ("faithful", "faithful_mild"):
+    if kind in ("faithful", "faithful_mild", "faithful_slow"):
         return 1.3 * full_loss(lr, width) + 0.05
     # biased: best at lr 1e-1 (short runs favour high learning rates), width matters little
     return 0.4 + 0.1 * (math.log10(lr) + 1) ** 2 + 0.5 / width
@@ -65,7 +68,7 @@ def write_run(root: Path, kind: str, lr: float, width: int, seed: int, *, value:
         reductions=[], reduction_label=label, seed=seed,
         objective=Objective("val_loss", "minimize", value if status == "completed" else None),
         metrics={"val_loss": value}, cost=Cost(predicted_factor=factor, measured=MeasuredCost(
-            wall_seconds=0.01 + examples / 1e4, examples=examples, flops=examples * 1e6)))
+            wall_seconds=(0.01 + examples / 1e4) * SLOWDOWN.get(kind, 1.0), examples=examples, flops=examples * 1e6)))
     folder = root / f"{kind}_{lr:g}_{width}_{seed}"
     write_record(folder, record)
     return folder

@@ -64,6 +64,15 @@ def test_too_few_configurations_for_confidence_fall_back_to_the_mildest_that_mee
     assert choose(runs, settings(fallback="full"), "examples", NAMES).kind == "full"
 
 
+def test_the_milder_fallback_never_searches_at_a_candidate_not_cheaper_than_full(tmp_path):
+    # half the examples but three times their wall time (bf16 autocast on a CPU): 1.5x full's time
+    runs = calibration(tmp_path, ("faithful_slow",), n_configs=6)
+    assert choose(runs, settings(), "examples", NAMES).name == "faithful_slow"  # 2x cheaper in examples
+    choice = choose(runs, settings(), "gpu_hours", NAMES)
+    assert (choice.kind, choice.label) == ("full", "full")
+    assert "not cheaper than the full run" in choice.reason
+
+
 def test_a_candidate_whose_runs_all_failed_is_evidence_not_a_choice(tmp_path):
     write_calibration(tmp_path, ("faithful",), n_configs=12)
     for lr, width in [(1e-3, 32), (1e-2, 128), (1e-1, 512)]:
