@@ -179,8 +179,8 @@ def ceiling_sentence(story: Story) -> str:
             + (" (undefined at rho <= 0: seed noise swamps the ranking)" if math.isnan(nc.ceiling) else "") + ".")
 
 
-KINDS = {"proxy": "it clears the target with its uncertainty", "milder": "a fallback: the mildest candidate whose "
-         "estimate meets the target", "full": "a fallback: full scale"}
+KINDS = {"proxy": "it clears the target with its uncertainty", "milder": "a fallback: the best-evidenced candidate "
+         "whose estimate meets the target", "full": "a fallback: full scale"}
 
 
 def chosen_sentence(choice: dict[str, Any]) -> str:

@@ -24,13 +24,15 @@ from typing import Any
 
 import pandas as pd
 
-from budgetsweep.analysis.compare import MIN_CONFIGS_VERDICT, compare_strategies, not_cheaper, recommend
+from budgetsweep.analysis.compare import (MIN_CONFIGS_VERDICT, compare_strategies, criterion_columns, not_cheaper,
+                                          recommend)
 from budgetsweep.analysis.pair import split_runs
 from budgetsweep.analysis.schema import FULL_LABEL
 
 from .jsonable import plain as _plain
 from .settings import AutoProxySettings, Fallback
 
+LOW_DIGITS = 2  # lower bounds equal to 2 decimals are a tie: a bootstrap's third decimal is resampling noise
 # budget unit -> the measured cost the analysis module compares (cost_reduction_<cost_by>)
 COST_BY = {"examples": "examples", "flops": "flops", "gpu_hours": "time"}
 EVIDENCE_COLUMNS = ("configs", "rho", "rho_low", "rho_high", "tau", "tau_low", "tau_high", "ceiling", "rho_rel",
@@ -43,8 +45,9 @@ EVIDENCE_COLUMNS = ("configs", "rho", "rho_low", "rho_high", "tau", "tau_low", "
 class Choice:
     """What the search runs at and why.
 
-    ``kind``: ``proxy`` (a candidate cleared the target with its uncertainty), ``milder`` (fallback: the
-    mildest candidate whose estimate meets the target and that measured cheaper than full scale) or ``full`` (fallback: full scale). ``label``:
+    ``kind``: ``proxy`` (a candidate cleared the target with its uncertainty), ``milder`` (fallback: among the
+    candidates whose estimate meets the target and that measured cheaper than full scale, the one with the
+    highest lower bound of its interval, then the mildest) or ``full`` (fallback: full scale). ``label``:
     the reduction label to search at (``full`` for full scale); ``name``: the candidate's name.
     ``candidates``: per candidate, its calibration fidelity, interval and verdict columns.
     """
@@ -135,13 +138,22 @@ def choose(runs: pd.DataFrame, settings: AutoProxySettings, unit: str,
     meets = meets[~not_cheaper(meets, cost_by)] if len(meets) else meets
     if settings.fallback == Fallback.MILDER and len(meets):
         cost = meets[f"cost_reduction_{cost_by}"].astype(float).fillna(math.inf)
-        # the mildest: the least reduction (its bias the smallest), ties by the better lower bound
-        order = pd.DataFrame({"cost": cost, "low": -meets["rho_low"].astype(float).fillna(-math.inf)})
-        label = str(order.sort_values(["cost", "low"], kind="stable").index[0])
+        # the strongest evidence first: the highest lower bound of the criterion's interval; without
+        # intervals (below 5 configurations) or between equal bounds, the mildest (least reduction: its
+        # bias the smallest). A milder candidate whose runs rank noisily is no safer than a cheaper one
+        # that ranked the calibration configurations consistently.
+        _, low, _ = criterion_columns(meets, settings.criterion)
+        low = low.astype(float).round(LOW_DIGITS).fillna(-math.inf)
+        order = pd.DataFrame({"low": -low, "cost": cost})
+        label = str(order.sort_values(["low", "cost"], kind="stable").index[0])
         name = names.get(label, label)
+        bound = low[label]
+        why = (f"the one with the highest lower bound of its {settings.criterion} interval ({bound:.2f}) among the "
+               f"candidates whose estimate meets {settings.target:g}" if math.isfinite(bound) else
+               f"the mildest candidate whose {settings.criterion} estimate meets {settings.target:g} (no interval "
+               "to compare them by)")
         reason = (f"No candidate clears the target with its uncertainty; falling back (auto_proxy.fallback="
-                  f"{settings.fallback.value}) to {name}, the mildest candidate whose {settings.criterion} estimate "
-                  f"meets {settings.target:g}. {rec.text}{note}")
+                  f"{settings.fallback.value}) to {name}, {why}. {rec.text}{note}")
         return Choice("milder", label, name, reason, **common)
     why = ("no candidate cheaper than full scale has an estimate meeting the target either"
            if settings.fallback == Fallback.MILDER

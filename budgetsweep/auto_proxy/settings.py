@@ -32,8 +32,10 @@ class AutoProxyConfigError(ValueError):
 class Fallback(enum.StrEnum):
     """What to search at when no candidate's fidelity clears the target with its uncertainty.
 
-    ``milder``: the mildest candidate (smallest measured cost reduction) whose fidelity *estimate*
-    meets the target (its interval is too wide to be sure), else full scale. ``full``: full scale.
+    ``milder``: among the candidates whose fidelity *estimate* meets the target (their intervals too
+    wide to be sure) and that measured cheaper than full scale, the one with the highest lower bound of
+    its interval, then the mildest (smallest measured cost reduction); else full scale. ``full``: full
+    scale.
     """
 
     MILDER = "milder"

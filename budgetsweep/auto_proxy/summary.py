@@ -79,6 +79,10 @@ def _answer(final: FinalPick | None, verification: Verification | None, choice: 
         where = f"best of {top} verified at full scale"
         if final.calibration_configs:
             where += f" and the {final.calibration_configs} calibration configuration(s) measured there"
+    if final.calibration_fewer_seeds:
+        where += (f" ({final.calibration_fewer_seeds} calibration configuration(s) measured on fewer than the "
+                  f"verification's {final.verify_seeds} seed(s) not compared: the best of one-seed means is mostly "
+                  "the luckiest seed)")
     if verification.pick_is_best is None:
         held = "the proxy's pick was not verified"
     elif verification.pick_is_best:

@@ -29,7 +29,10 @@ WIDTHS = (32, 128, 512)
 KINDS = {"full": (1.0, "full"), "faithful": (1 / 8, FAITHFUL), "biased": (1 / 50, BIASED),
          "faithful_mild": (1 / 2, "batch_scaling(factor=0.5,keep=steps,rule=sqrt)"),
          "biased_mild": (1 / 4, "short_schedule(fraction=0.25,mode=truncate)"),
-         "faithful_slow": (1 / 2, "mixed_precision(dtype=bf16)+batch_scaling(factor=0.5,keep=steps,rule=sqrt)")}
+         "faithful_slow": (1 / 2, "mixed_precision(dtype=bf16)+batch_scaling(factor=0.5,keep=steps,rule=sqrt)"),
+         "noisy_mild": (1 / 2, "data_subset(fraction=0.5)")}
+# seed noise against NOISE: a mild proxy that ranks well on average but with noisy runs
+NOISE_SCALE = {"noisy_mild": 6.0}
 # wall time against what the examples would take: bf16 autocast on a CPU runs slower than fp32
 SLOWDOWN = {"faithful_slow": 3.0}
 
@@ -42,7 +45,7 @@ def full_loss(lr: float, width: int) -> float:
 def true_loss(kind: str, lr: float, width: int) -> float:
     if kind == "full":
         return full_loss(lr, width)
-    if kind in ("faithful", "faithful_mild", "faithful_slow"):
+    if kind in ("faithful", "faithful_mild", "faithful_slow", "noisy_mild"):
         return 1.3 * full_loss(lr, width) + 0.05
     # biased: best at lr 1e-1 (short runs favour high learning rates), width matters little
     return 0.4 + 0.1 * (math.log10(lr) + 1) ** 2 + 0.5 / width
@@ -59,7 +62,7 @@ def write_run(root: Path, kind: str, lr: float, width: int, seed: int, *, value:
     factor, label = KINDS[kind]
     rng = np.random.default_rng([seed, int(lr * 1e6), width, list(KINDS).index(kind)])
     if value is None:
-        value = true_loss(kind, lr, width) + NOISE * float(rng.standard_normal())
+        value = true_loss(kind, lr, width) + NOISE * NOISE_SCALE.get(kind, 1.0) * float(rng.standard_normal())
     examples = int(FULL_EXAMPLES * factor)
     config = {"task": "synthetic", "optim.lr": lr, "model.hidden": width}
     record = RunRecord(

@@ -142,3 +142,16 @@ def test_one_tie_among_twelve_configurations_still_leaves_a_verdict(tmp_path):
     [evidence] = choice.candidates
     assert (evidence["proxy_levels"], evidence["tie_limited"]) == (11, False)
     assert choice.kind == "proxy"
+
+
+@pytest.mark.parametrize("n_configs", [8, 9])
+def test_the_milder_fallback_prefers_the_stronger_evidence_over_the_milder_reduction(tmp_path, n_configs):
+    # both estimates meet 0.8 below the 10 configurations a verdict needs; the mild one's runs are noisy,
+    # so its interval's lower bound is far below the cheaper one's (8 configurations: 0.34 against 0.80)
+    runs = calibration(tmp_path, ("faithful", "noisy_mild"), n_configs=n_configs)
+    choice = choose(runs, settings(), "examples", NAMES)
+    evidence = {c["name"]: c for c in choice.candidates}
+    assert evidence["noisy_mild"]["meets"] and evidence["faithful"]["meets"]
+    assert evidence["faithful"]["rho_low"] > evidence["noisy_mild"]["rho_low"] + 0.2
+    assert (choice.kind, choice.name) == ("milder", "faithful")
+    assert f"the highest lower bound of its rho interval ({evidence['faithful']['rho_low']:.2f})" in choice.reason

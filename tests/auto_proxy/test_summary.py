@@ -211,3 +211,16 @@ def test_unknown_phase(tmp_path):
 def test_gpu_hours_spent_is_device_time(tmp_path):
     write_run(tmp_path, "full", 1e-3, 32, 0)  # wall 0.01 + 1000 / 1e4 = 0.11 s, one device
     assert spent_from_runs(load_runs(tmp_path), "gpu_hours") == pytest.approx(0.11 / 3600)
+
+
+def test_a_calibration_configuration_on_fewer_seeds_than_the_verified_ones_is_not_compared(tmp_path):
+    # calibration measured the grid's best at full scale on one seed only, the verification ran two seeds per
+    # configuration: one lucky seed must not beat two, so the answer is the verified best
+    write_run(tmp_path / "calibrate", "full", 1e-3, 512, 0, value=0.0)  # a lucky draw no two-seed mean reaches
+    write_run(tmp_path / "calibrate", "biased", 1e-3, 512, 0)
+    calibration, search, verified, result = _swept(tmp_path, [])
+    final = final_pick(result, verified, calibration)
+    assert (final.source, final.config_key) == ("verification", result.final)
+    assert (final.calibration_configs, final.calibration_fewer_seeds, final.verify_seeds) == (0, 1, 2)
+    answer = _summary(calibration, result, final)["answer"]
+    assert "(1 calibration configuration(s) measured on fewer than the verification's 2 seed(s) not compared" in answer
