@@ -17,6 +17,7 @@ from .compare import CRITERIA, MIN_CONFIGS_VERDICT, Recommendation, comparison_t
 from . import auto_proxy_section, forked, ranks
 from .fidelity import FidelitySettings
 from .labels import config_labels
+from .learned import learned_counts
 from .load import load_curves, load_runs
 from .mismatch import explain_no_overlap
 from .pair import aggregate_seeds, as_columns, pair_runs, split_runs
@@ -304,6 +305,10 @@ def grouped_verdict(summary: pd.DataFrame, by: Sequence[str], *, threshold: floa
     tally = (f"recommended (interval's lower bound clears {threshold:.2f}) in {count(row['share_recommended'])} of "
              f"{n} groups of {what}, {name} >= {threshold:.2f} by its estimate in {count(row['share_meets'])} "
              f"(median rho {median})")
+    stuck = count(row.get("share_did_not_learn", 0.0))
+    if stuck:
+        tally += (f"; in {stuck} of {n} groups most of its proxy runs did not learn (did not beat the task's "
+                  f"trivial baseline), so it is not recommended there")
     if count(row["share_recommended"]) > 0:
         return Recommendation(str(best), f"Across groups: {best} is {tally}.", threshold, criterion, cost_by)
     return Recommendation(None, f"No proxy is recommended in any group of {what}; the closest, {best}, is {tally}.",
@@ -583,14 +588,13 @@ def not_learned_note(runs: pd.DataFrame) -> str | None:
     """One line naming the strategies with proxy runs whose record says ``learned: not_learned`` (the
     objective did not beat the task's trivial baseline: class prior, unigram entropy, mean predictor),
     with their counts; None when there are none (or the records predate the verdict)."""
-    if "learned" not in runs.columns or not len(runs):
-        return None
     proxy = runs[runs["role"] == "proxy"] if "role" in runs.columns else runs
-    verdicts = proxy.groupby("reduction_label", sort=True)["learned"]
-    found = [f"{label} ({int((v == 'not_learned').sum())} of {len(v)} runs)" for label, v in verdicts
-             if (v == "not_learned").any()]
-    if not found:
+    counts = learned_counts(proxy)
+    counts = counts[counts["not_learned_runs"] > 0]
+    if not len(counts):
         return None
+    found = [f"{label} ({row.not_learned_runs} of {row.judged_runs} runs)" for label, row in
+             zip(counts.index.get_level_values("strategy"), counts.itertuples())]
     return ("Did not learn: proxy runs whose objective did not beat the task's trivial baseline (class prior, "
             "unigram entropy or mean predictor; the record's learned verdict), so their ranking says little: "
             + "; ".join(found) + ".")

@@ -130,7 +130,9 @@ def choose(runs: pd.DataFrame, settings: AutoProxySettings, unit: str,
         return Choice("proxy", rec.strategy, names.get(rec.strategy, rec.strategy),
                       f"{names.get(rec.strategy, rec.strategy)} is the cheapest candidate whose {settings.criterion} "
                       f"clears the target {settings.target:g} with its uncertainty. {rec.text}{note}", **common)
-    meets = informative[informative["meets"].astype(bool)] if len(informative) else informative
+    # a candidate most of whose runs did not learn (analysis.compare.decide) is not the fallback either
+    meets = informative[informative["meets"].astype(bool) & ~informative["did_not_learn"].astype(bool)] \
+        if len(informative) else informative
     if settings.fallback == Fallback.MILDER and len(meets):
         cost = meets[f"cost_reduction_{cost_by}"].astype(float).fillna(math.inf)
         # the mildest: the least reduction (its bias the smallest), ties by the better lower bound

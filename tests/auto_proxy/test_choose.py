@@ -133,3 +133,13 @@ def test_one_tie_among_twelve_configurations_still_leaves_a_verdict(tmp_path):
     [evidence] = choice.candidates
     assert (evidence["proxy_levels"], evidence["tie_limited"]) == (11, False)
     assert choice.kind == "proxy"
+
+
+def test_a_candidate_whose_runs_did_not_learn_is_not_the_fallback(tmp_path):
+    # as above, but the mildest candidate's runs did not beat the task's trivial baseline (record verdicts)
+    runs = calibration(tmp_path, ("faithful", "faithful_mild", "biased"), n_configs=6)
+    mild = {label for label, name in NAMES.items() if name == "faithful_mild"}
+    runs["learned"] = runs["reduction_label"].isin(mild).map({True: "not_learned", False: "learned"})
+    choice = choose(runs, settings(), "examples", NAMES)
+    assert (choice.kind, choice.name) == ("milder", "faithful")
+    assert "did not learn" in choice.reason
