@@ -45,7 +45,8 @@ def report_parser() -> argparse.ArgumentParser:
                    help="job, sweep or multirun directories (searched at any depth for record.json); runs "
                         "labelled 'full' found here join the full set")
     p.add_argument("--full", nargs="+", default=[], metavar="FULL_PATHS", dest="full_paths",
-                   help="directories of the full-scale (reference) runs")
+                   help="directories of the full-scale (reference) runs; where they also hold runs of other "
+                        "labels beside those labelled 'full' (a grid over both scales), those are compared as proxies")
     p.add_argument("--storage", help="Optuna storage URL of a budget sweep, e.g. sqlite:///outputs/study.db")
     p.add_argument("--study", help="study name in --storage")
     p.add_argument("--threshold", type=_threshold, default=0.8,

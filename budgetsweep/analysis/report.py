@@ -416,9 +416,11 @@ def load_sets(
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str], list[str]]:
     """(proxy runs, full runs, sources, skipped files) from paths and an optional Optuna study.
 
-    Runs under ``full_paths`` are the full set. Runs under ``proxy_paths`` and from the study
-    are split by label: those labelled ``full`` join the full set (a multirun or a calibration
-    study holding both scales), the others are proxies. A run seen twice (same record file)
+    Runs under ``proxy_paths`` and from the study are split by label: those labelled ``full`` join
+    the full set (a multirun or a calibration study holding both scales), the others are proxies.
+    Runs under ``full_paths`` are the full set; where they hold runs labelled ``full`` and runs of
+    other labels (a grid over both scales), only the former are, and the others join the proxies
+    (``sources`` says so). A run seen twice (same record file)
     counts once. Raises ValueError when a group of paths holds no record at all.
     """
     if (storage is None) != (study is None):
@@ -436,8 +438,18 @@ def load_sets(
             extra = f" ({df.attrs['skipped']} record files were unreadable)" if df.attrs.get("skipped") else ""
             raise ValueError(f"no run records (record.json) found under {what}path(s) "
                              f"{', '.join(map(str, paths))}{extra}")
-        target.append(df)
         sources += [f"{what}{p}".strip() for p in paths]
+        if target is frames_full and df["reduction_label"].eq(FULL_LABEL).any() \
+                and df["reduction_label"].ne(FULL_LABEL).any():
+            # a grid holding both scales under --full: its runs labelled full are the reference, the others
+            # are proxies compared with them (all of them the reference only when none is labelled full)
+            moved, df = split_runs(df)
+            frames_other.append(moved)
+            labels = sorted(moved["reduction_label"].unique())
+            sources.append(f"{len(moved)} runs under --full not labelled {FULL_LABEL!r} ({len(labels)} strategies: "
+                           f"{', '.join(labels[:5])}{', ...' if len(labels) > 5 else ''}) compared as proxies; "
+                           f"the {len(df)} runs labelled {FULL_LABEL!r} are the full set")
+        target.append(df)
     if storage is not None and study is not None:
         df = load_study_runs(storage, study)
         skipped += df.attrs.get("skipped_files", [])
