@@ -200,6 +200,9 @@ def plan_main(argv: Sequence[str] | None = None) -> int:
         if message := unknown_option(args.overrides) or reduction_conflict(args.overrides):
             return _plan_fail(message)
 
+    from budgetsweep import config_keys
+
+    config_keys.install(())  # a mistyped key's error names the allowed keys (here as Hydra's exception, caught below)
     try:
         jobs = compose_jobs(args.overrides, multirun=args.multirun, config_path=args.config_path,
                             config_name=args.config_name)
