@@ -91,6 +91,8 @@ def report_main(argv: Sequence[str] | None = None) -> int:
                      f"word after it, so put run directories before it: budgetsweep-report {taken} --by "
                      f"{' '.join(c for c in args.by if c != taken)}")
     if not args.proxy_paths and not args.full_paths and args.storage is None:
+        # argparse's convention for missing arguments: the usage, then the error, on stderr; exit 2
+        parser.print_usage(sys.stderr)
         return _fail("no runs given: pass run directories (PROXY_PATHS, --full) and/or --storage URL --study NAME")
     if args.resamples < 0:
         return _fail(f"--resamples={args.resamples}; must be >= 0")

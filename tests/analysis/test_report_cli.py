@@ -96,8 +96,7 @@ def test_the_command_exits_with_the_status_of_report_main(tmp_path):
         (["{tmp}/empty", "--full", "{tmp}/empty"], "no run records (record.json) found under --full path(s)"),
         (["{tmp}/empty", "--storage", "sqlite:///x.db"], "give both (--storage URL --study NAME) or neither"),
         (["--storage", "sqlite:///{tmp}/no.db", "--study", "s"], "the SQLite file '{tmp}/no.db' does not exist"),
-        ([], "no runs given"),
-    ],
+    ],  # no arguments at all: the usage, then the error (tests/test_cli_usage.py)
 )
 def test_errors_are_one_paragraph_and_nonzero(tmp_path, capsys, args, message):
     (tmp_path / "empty").mkdir()
