@@ -534,7 +534,8 @@ def write_report(
 
 def _strategy_cells(table: pd.DataFrame, cost_by: str) -> pd.DataFrame:
     """The strategy table as a reader sees it: correlations with intervals, top-k, regret against the
-    top configurations' seed noise, the chance the pick is worse, the cost reduction, the verdict."""
+    top configurations' seed noise, the chance the pick is worse, the cost reduction, the verdict, and
+    (where any proxy run did not learn) its proxy runs that did not learn of those judged."""
     fid = pd.DataFrame(index=table.index)
     fid["configs"] = table["configs"]
     fid["rho [CI]"] = [fmt_interval(*v) for v in table[["rho", "rho_low", "rho_high"]].itertuples(index=False)]
@@ -547,6 +548,9 @@ def _strategy_cells(table: pd.DataFrame, cost_by: str) -> pd.DataFrame:
     fid[f"cheaper ({cost_by})"] = table[f"cost_reduction_{cost_by}"]
     fid["meets"] = table["meets"]
     fid["confident"] = table["confident"]
+    if "judged_runs" in table and table["not_learned_runs"].gt(0).any():  # the records' learned verdicts
+        fid["not learned"] = [f"{int(n)}/{int(m)}" if m else "-"
+                              for n, m in zip(table["not_learned_runs"], table["judged_runs"])]
     share = fmt_fixed(2)  # shares and chances in [0, 1]: two decimals, aligned
     formats = {**{c: share for c in fid.columns if c.startswith("top")}, "p_worse": share,
                "regret_sd": fmt_float(2), "rho_rel": fmt_fixed(3), f"cheaper ({cost_by})": fmt_times}

@@ -63,6 +63,8 @@ def test_the_report_verdict_says_plainly_that_the_proxy_did_not_learn(tables):
     assert report.recommendation.strategy is None
     assert report.verdict.startswith("No proxy to recommend. Most runs of short_20x")
     assert report.terminal_text().startswith(report.verdict)
+    assert report.strategy_table().loc["short_20x", "not learned"] == "12/12"
+    assert "not learned" not in build_report(proxy, full, n_resamples=0).strategy_table()  # nothing to flag
 
 
 def test_grouped_verdict_counts_groups_where_the_proxy_did_not_learn(tables):
