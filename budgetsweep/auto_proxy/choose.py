@@ -36,7 +36,7 @@ COST_BY = {"examples": "examples", "flops": "flops", "gpu_hours": "time"}
 EVIDENCE_COLUMNS = ("configs", "rho", "rho_low", "rho_high", "tau", "tau_low", "tau_high", "ceiling", "rho_rel",
                     "top1", "regret_sd", "cost_reduction", "predicted_reduction", "meets", "confident",
                     "more_configs", "recommended", "ci_method", "confidence_level", "full_seeds", "excluded_runs",
-                    "proxy_levels", "full_levels", "tie_limited")
+                    "proxy_levels", "full_levels", "tie_limited", "not_learned_runs", "judged_runs", "did_not_learn")
 
 
 @dataclass(frozen=True)

@@ -143,3 +143,6 @@ def test_a_candidate_whose_runs_did_not_learn_is_not_the_fallback(tmp_path):
     choice = choose(runs, settings(), "examples", NAMES)
     assert (choice.kind, choice.name) == ("milder", "faithful")
     assert "did not learn" in choice.reason
+    evidence = {c["name"]: c for c in choice.to_dict()["candidates"]}
+    assert (evidence["faithful_mild"]["did_not_learn"], evidence["faithful_mild"]["not_learned_runs"]) == (True, 6)
+    assert evidence["faithful"]["did_not_learn"] is False and evidence["faithful"]["judged_runs"] == 6
