@@ -1,7 +1,8 @@
 """Several proxy strategies against one full set: a table, and the cheapest proxy that is good
 enough, judged with its uncertainty.
 
-When a recommendation is made (the rule, also in docs/report.md):
+When a recommendation is made (the rule, also in docs/report.md): never for a strategy most of whose
+proxy runs did not learn (their records' learned verdict; ``learned.py``), and otherwise when
 
 - the criterion's interval lower bound (rho_low, or rho_low / ceiling for ``rho_rel``) is at or
   above the threshold, and
@@ -91,8 +92,9 @@ def criterion_columns(table: pd.DataFrame, criterion: str) -> tuple[pd.Series, p
 
 def decide(table: pd.DataFrame, threshold: float, criterion: str, cost_by: str,
            by: Sequence[str] = ()) -> pd.DataFrame:
-    """Add ``meets`` (estimate >= threshold), ``confident`` (lower bound >= threshold with at least
-    MIN_CONFIGS_VERDICT configurations), ``more_configs`` (configurations still needed at full
+    """Add ``meets`` (estimate >= threshold), ``did_not_learn`` (from ``not_learned_runs`` and
+    ``judged_runs`` when the table has them), ``confident`` (lower bound >= threshold with at least
+    MIN_CONFIGS_VERDICT configurations, and the strategy learned), ``more_configs`` (configurations still needed at full
     scale, NaN when more would not help) and ``recommended`` (per group: the confident strategy
     with the largest cost reduction) to a strategy table. Vectorised over rows."""
     value, low, _ = criterion_columns(table, criterion)
@@ -295,7 +297,9 @@ def compare_strategies(
     strategy), every group analysed in the same call, indexed by (by..., strategy); the summary
     across groups (``group_summary``) is in ``table.attrs["summary"]``.
 
-    Columns: those of ``Fidelity.to_frame()``, plus ``meets`` (estimate >= threshold),
+    Columns: those of ``Fidelity.to_frame()``, plus ``not_learned_runs`` / ``judged_runs`` (the proxy
+    runs' learned verdicts, ``learned.learned_counts``), ``meets`` (estimate >= threshold),
+    ``did_not_learn`` (most judged proxy runs did not learn: never confident nor recommended),
     ``confident`` (interval's lower bound >= threshold, enough configurations), ``more_configs``
     and ``recommended``. Settings and, without ``by``, the recommendation sentence are in
     ``table.attrs``.
