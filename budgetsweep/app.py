@@ -206,9 +206,11 @@ def main():
                    or reduction_conflict(args)):
         print(f"budgetsweep: invalid configuration: {message}", file=sys.stderr)
         sys.exit(2)
+    from budgetsweep import config_keys
     from budgetsweep.compose_memo import install
 
     install()  # one composition per job of a grid instead of Hydra's basic sweeper's two
+    config_keys.install(args)  # a typo in a key (optim.lrr=0.1): the allowed keys and exit 2, not Hydra's exit 1
     return hydra_main()
 
 

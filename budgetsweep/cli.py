@@ -45,7 +45,8 @@ def report_parser() -> argparse.ArgumentParser:
                    help="job, sweep or multirun directories (searched at any depth for record.json); runs "
                         "labelled 'full' found here join the full set")
     p.add_argument("--full", nargs="+", default=[], metavar="FULL_PATHS", dest="full_paths",
-                   help="directories of the full-scale (reference) runs")
+                   help="directories of the full-scale (reference) runs; where they also hold runs of other "
+                        "labels beside those labelled 'full' (a grid over both scales), those are compared as proxies")
     p.add_argument("--storage", help="Optuna storage URL of a budget sweep, e.g. sqlite:///outputs/study.db")
     p.add_argument("--study", help="study name in --storage")
     p.add_argument("--threshold", type=_threshold, default=0.8,
@@ -90,6 +91,8 @@ def report_main(argv: Sequence[str] | None = None) -> int:
                      f"word after it, so put run directories before it: budgetsweep-report {taken} --by "
                      f"{' '.join(c for c in args.by if c != taken)}")
     if not args.proxy_paths and not args.full_paths and args.storage is None:
+        # argparse's convention for missing arguments: the usage, then the error, on stderr; exit 2
+        parser.print_usage(sys.stderr)
         return _fail("no runs given: pass run directories (PROXY_PATHS, --full) and/or --storage URL --study NAME")
     if args.resamples < 0:
         return _fail(f"--resamples={args.resamples}; must be >= 0")
@@ -199,6 +202,9 @@ def plan_main(argv: Sequence[str] | None = None) -> int:
         if message := unknown_option(args.overrides) or reduction_conflict(args.overrides):
             return _plan_fail(message)
 
+    from budgetsweep import config_keys
+
+    config_keys.install(())  # a mistyped key's error names the allowed keys (here as Hydra's exception, caught below)
     try:
         jobs = compose_jobs(args.overrides, multirun=args.multirun, config_path=args.config_path,
                             config_name=args.config_name)

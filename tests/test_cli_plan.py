@@ -52,6 +52,7 @@ def test_own_loop_configs_plan_examples(capsys):
     (["task=teacher_student", "experiment=charlm_proxy50"], "experiment=charlm_proxy50 is a preset for task=charlm"),
     (["reduction=full,data_subset"], "reduction=full,data_subset is a sweep: add -m"),
     (["train.eval_budget_share=0"], "train.eval_budget_share=0"),
+    (["optim.lrr=0.1"], "optim.lrr=0.1: 'optim' has no key 'lrr' (did you mean optim.lr?); allowed keys in optim: lr, "),
     (["reduction=data_subset", "reduction.data_subset.fraction=2"], "reduction.data_subset.fraction=2"),
     (["--units", "flops,watts"], "--units='flops,watts': unknown unit watts"),
     (["-cp", OWN_LOOP, "--units", "flops"], "--units=flops: this config has no `task`"),

@@ -55,7 +55,8 @@ def calibration_table(summary: dict[str, Any]) -> pd.DataFrame:
         "cost_factor": [r.get("cost_reduction") for r in rows],
         "predicted_factor": [r.get("predicted_reduction") for r in rows],
         **{c: [r.get(c) for r in rows] for c in ("rho", "rho_low", "rho_high", "tau", "tau_low", "tau_high",
-                                                 "ceiling", "rho_rel", "top1", "meets", "confident", "tie_limited")},
+                                                 "ceiling", "rho_rel", "top1", "meets", "confident", "tie_limited",
+                                                 "did_not_learn")},
         "chosen": [r["label"] == chosen for r in rows],
     }, index=pd.Index([r["name"] for r in rows], name="candidate"))
     return table.astype({c: float for c in ("cost_factor", "predicted_factor", "rho", "rho_low", "rho_high", "tau",

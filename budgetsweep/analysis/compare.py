@@ -1,7 +1,8 @@
 """Several proxy strategies against one full set: a table, and the cheapest proxy that is good
 enough, judged with its uncertainty.
 
-When a recommendation is made (the rule, also in docs/report.md):
+When a recommendation is made (the rule, also in docs/report.md): never for a strategy most of whose
+proxy runs did not learn (their records' learned verdict; ``learned.py``), and otherwise when
 
 - the criterion's interval lower bound (rho_low, or rho_low / ceiling for ``rho_rel``) is at or
   above the threshold, and
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .fidelity import FidelitySettings, fidelities
+from .learned import add_learned, did_not_learn, not_learned_text
 from .pair import as_columns
 from .ranks import stats  # scipy.stats, imported on first use
 from .schema import COST_COLUMNS, check_runs
@@ -90,8 +92,9 @@ def criterion_columns(table: pd.DataFrame, criterion: str) -> tuple[pd.Series, p
 
 def decide(table: pd.DataFrame, threshold: float, criterion: str, cost_by: str,
            by: Sequence[str] = ()) -> pd.DataFrame:
-    """Add ``meets`` (estimate >= threshold), ``confident`` (lower bound >= threshold with at least
-    MIN_CONFIGS_VERDICT configurations), ``more_configs`` (configurations still needed at full
+    """Add ``meets`` (estimate >= threshold), ``did_not_learn`` (from ``not_learned_runs`` and
+    ``judged_runs`` when the table has them), ``confident`` (lower bound >= threshold with at least
+    MIN_CONFIGS_VERDICT configurations, and the strategy learned), ``more_configs`` (configurations still needed at full
     scale, NaN when more would not help) and ``recommended`` (per group: the confident strategy
     with the largest cost reduction) to a strategy table. Vectorised over rows."""
     value, low, _ = criterion_columns(table, criterion)
@@ -102,8 +105,11 @@ def decide(table: pd.DataFrame, threshold: float, criterion: str, cost_by: str,
     levels = np.minimum(table["proxy_levels"].astype(float), table["full_levels"].astype(float)) \
         if "proxy_levels" in table else configs
     table["tie_limited"] = levels < np.minimum(configs, MIN_CONFIGS_VERDICT)
+    # most proxy runs did not beat the task's trivial baseline (the records' learned verdict): never endorsed
+    table["did_not_learn"] = did_not_learn(table["not_learned_runs"], table["judged_runs"]) \
+        if "judged_runs" in table else pd.Series(False, index=table.index)
     table["confident"] = (low >= threshold - THRESHOLD_TOL) & (configs >= MIN_CONFIGS_VERDICT) & low.notna() \
-        & ~table["tie_limited"]
+        & ~table["tie_limited"] & ~table["did_not_learn"]
     # the rho threshold equivalent to the criterion's (rho_rel: threshold x ceiling)
     rho_threshold = threshold * table["ceiling"].astype(float).where(value.ne(table["rho"]), 1.0) \
         if criterion == "rho_rel" else pd.Series(threshold, index=table.index, dtype=float)
@@ -111,8 +117,10 @@ def decide(table: pd.DataFrame, threshold: float, criterion: str, cost_by: str,
     needed = [configs_needed(r, t, c) for r, t, c in
               zip(table["rho"].astype(float), rho_threshold, np.broadcast_to(levels, len(table)))]
     more = np.maximum(np.asarray(needed, float) - configs.to_numpy(), 1.0)
-    # NaN where more would not help: confident already, not meeting, or tied (more configurations keep the ties)
-    table["more_configs"] = np.where(table["confident"] | ~table["meets"] | table["tie_limited"], np.nan, more)
+    # NaN where more would not help: confident already, not meeting, tied (more configurations keep the ties)
+    # or not learning (more configurations of a proxy that learns nothing rank nothing)
+    table["more_configs"] = np.where(table["confident"] | ~table["meets"] | table["tie_limited"]
+                                     | table["did_not_learn"], np.nan, more)
     cost = table[f"cost_reduction_{cost_by}"].astype(float).fillna(-np.inf)
     # a proxy that costs the full run's or more is no proxy, however well it ranks (bf16 autocast on a CPU)
     score = cost.where(table["confident"] & ~not_cheaper(table, cost_by))
@@ -168,17 +176,22 @@ def recommend(table: pd.DataFrame, *, threshold: float = 0.8, criterion: str = "
         return (f"{name} {_fmt_value(value[pick])}{_interval(row, low[pick], high[pick])}{note} over "
                 f"{int(row['configs'])} configurations")
 
+    stuck = table["did_not_learn"].astype(bool)
+    stuck_text = not_learned_text([str(s) for s in table.index[stuck]], table.loc[stuck, "not_learned_runs"],
+                                  table.loc[stuck, "judged_runs"]) if stuck.any() else ""
+    also = f" {stuck_text}" if stuck_text else ""
     if table["recommended"].any():
         pick = table.index[table["recommended"].to_numpy()][0]
         row = table.loc[pick]
         cheaper = f"{row[cost_col]:.3g}x cheaper ({cost_by})" if np.isfinite(row[cost_col]) else "cost not measured"
         text = (f"Recommended proxy: {pick}, {cheaper}; {describe(pick)}: the interval's lower bound clears the "
-                f"threshold {threshold:.2f}.")
+                f"threshold {threshold:.2f}.{also}")
         return Recommendation(str(pick), text, threshold, criterion, cost_by)
     if (table["configs"] == 0).all():
         return Recommendation(None, "No proxy configuration could be paired with a full-scale one (no shared config "
                                     "key), so nothing was compared.", threshold, criterion, cost_by)
-    promising = table[table["meets"]]
+    # a strategy whose runs mostly did not learn never "looks good", whatever its rho
+    promising = table[table["meets"] & ~stuck]
     if len(promising):
         cost = promising[cost_col].astype(float).fillna(-np.inf)
         pick = cost.idxmax()
@@ -199,9 +212,14 @@ def recommend(table: pd.DataFrame, *, threshold: float = 0.8, criterion: str = "
         more = row["more_configs"]
         need = (f" About {int(more)} more configuration{'' if int(more) == 1 else 's'} at full scale (and at the proxy) would settle it if "
                 f"{name} stays at {_fmt_value(value[pick])}." if np.isfinite(more) else "")
-        text = f"{lead}: {pick} looks good ({describe(pick)}), but {' and '.join(reasons)}.{need}"
+        text = f"{lead}: {pick} looks good ({describe(pick)}), but {' and '.join(reasons)}.{need}{also}"
         return Recommendation(None, text, threshold, criterion, cost_by)
-    best = value.idxmax() if value.notna().any() else None
+    others = value[~stuck]
+    best = others.idxmax() if others.notna().any() else None
+    if stuck.any():  # said first and plainly: the rank agreement of runs that learned nothing is no evidence
+        closest = (f" Of the others, none meets {name} >= {threshold:.2f}; the closest is {best} ({describe(best)})."
+                   if best is not None else "")
+        return Recommendation(None, f"No proxy to recommend. {stuck_text}{closest}", threshold, criterion, cost_by)
     detail = (f" The closest is {best} ({describe(best)})." if best is not None
               else " No strategy had three or more paired configurations.")
     return Recommendation(None, f"No proxy meets {name} >= {threshold:.2f}.{detail}", threshold, criterion, cost_by)
@@ -209,7 +227,8 @@ def recommend(table: pd.DataFrame, *, threshold: float = 0.8, criterion: str = "
 
 def group_summary(table: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     """Across groups, per strategy: groups, median and quartiles of rho, the share of groups where
-    the estimate meets the threshold, where the verdict is confident, and where it is recommended."""
+    the estimate meets the threshold, where the verdict is confident, where it is recommended, and
+    where most of its proxy runs did not learn."""
     strategies = table.index.get_level_values("strategy")
     grouped = table.groupby(strategies)
     out = pd.DataFrame({
@@ -221,6 +240,8 @@ def group_summary(table: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
         "share_meets": grouped["meets"].mean(),
         "share_confident": grouped["confident"].mean(),
         "share_recommended": grouped["recommended"].mean(),
+        # groups where most of the strategy's proxy runs did not learn (never recommended there)
+        "share_did_not_learn": grouped["did_not_learn"].mean(),
         f"median_cost_reduction_{table.attrs.get('cost_by', 'time')}":
             grouped[f"cost_reduction_{table.attrs.get('cost_by', 'time')}"].median(),
     })
@@ -239,7 +260,7 @@ def comparison_table(proxy: pd.DataFrame, full: pd.DataFrame, settings: Fidelity
         table = pd.DataFrame(columns=[*by, "strategy", "rho", "rho_rel", "rho_low", "rho_high", "configs",
                                       "ceiling", "confidence_level",
                                       *(f"cost_reduction_{c}" for c in COST_COLUMNS)])
-    table = table.set_index([*by, "strategy"])
+    table = add_learned(table.set_index([*by, "strategy"]), proxy, by)
     order = [*by, f"cost_reduction_{cost_by}"]
     if by:
         table = table.reset_index().sort_values(order, ascending=[*([True] * len(by)), False], na_position="last",
@@ -276,7 +297,9 @@ def compare_strategies(
     strategy), every group analysed in the same call, indexed by (by..., strategy); the summary
     across groups (``group_summary``) is in ``table.attrs["summary"]``.
 
-    Columns: those of ``Fidelity.to_frame()``, plus ``meets`` (estimate >= threshold),
+    Columns: those of ``Fidelity.to_frame()``, plus ``not_learned_runs`` / ``judged_runs`` (the proxy
+    runs' learned verdicts, ``learned.learned_counts``), ``meets`` (estimate >= threshold),
+    ``did_not_learn`` (most judged proxy runs did not learn: never confident nor recommended),
     ``confident`` (interval's lower bound >= threshold, enough configurations), ``more_configs``
     and ``recommended``. Settings and, without ``by``, the recommendation sentence are in
     ``table.attrs``.

@@ -17,6 +17,7 @@ from .compare import CRITERIA, MIN_CONFIGS_VERDICT, Recommendation, comparison_t
 from . import auto_proxy_section, forked, ranks
 from .fidelity import FidelitySettings
 from .labels import config_labels
+from .learned import learned_counts
 from .load import load_curves, load_runs
 from .mismatch import explain_no_overlap
 from .pair import aggregate_seeds, as_columns, pair_runs, split_runs
@@ -304,6 +305,10 @@ def grouped_verdict(summary: pd.DataFrame, by: Sequence[str], *, threshold: floa
     tally = (f"recommended (interval's lower bound clears {threshold:.2f}) in {count(row['share_recommended'])} of "
              f"{n} groups of {what}, {name} >= {threshold:.2f} by its estimate in {count(row['share_meets'])} "
              f"(median rho {median})")
+    stuck = count(row.get("share_did_not_learn", 0.0))
+    if stuck:
+        tally += (f"; in {stuck} of {n} groups most of its proxy runs did not learn (did not beat the task's "
+                  f"trivial baseline), so it is not recommended there")
     if count(row["share_recommended"]) > 0:
         return Recommendation(str(best), f"Across groups: {best} is {tally}.", threshold, criterion, cost_by)
     return Recommendation(None, f"No proxy is recommended in any group of {what}; the closest, {best}, is {tally}.",
@@ -411,9 +416,11 @@ def load_sets(
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str], list[str]]:
     """(proxy runs, full runs, sources, skipped files) from paths and an optional Optuna study.
 
-    Runs under ``full_paths`` are the full set. Runs under ``proxy_paths`` and from the study
-    are split by label: those labelled ``full`` join the full set (a multirun or a calibration
-    study holding both scales), the others are proxies. A run seen twice (same record file)
+    Runs under ``proxy_paths`` and from the study are split by label: those labelled ``full`` join
+    the full set (a multirun or a calibration study holding both scales), the others are proxies.
+    Runs under ``full_paths`` are the full set; where they hold runs labelled ``full`` and runs of
+    other labels (a grid over both scales), only the former are, and the others join the proxies
+    (``sources`` says so). A run seen twice (same record file)
     counts once. Raises ValueError when a group of paths holds no record at all.
     """
     if (storage is None) != (study is None):
@@ -431,8 +438,18 @@ def load_sets(
             extra = f" ({df.attrs['skipped']} record files were unreadable)" if df.attrs.get("skipped") else ""
             raise ValueError(f"no run records (record.json) found under {what}path(s) "
                              f"{', '.join(map(str, paths))}{extra}")
-        target.append(df)
         sources += [f"{what}{p}".strip() for p in paths]
+        if target is frames_full and df["reduction_label"].eq(FULL_LABEL).any() \
+                and df["reduction_label"].ne(FULL_LABEL).any():
+            # a grid holding both scales under --full: its runs labelled full are the reference, the others
+            # are proxies compared with them (all of them the reference only when none is labelled full)
+            moved, df = split_runs(df)
+            frames_other.append(moved)
+            labels = sorted(moved["reduction_label"].unique())
+            sources.append(f"{len(moved)} runs under --full not labelled {FULL_LABEL!r} ({len(labels)} strategies: "
+                           f"{', '.join(labels[:5])}{', ...' if len(labels) > 5 else ''}) compared as proxies; "
+                           f"the {len(df)} runs labelled {FULL_LABEL!r} are the full set")
+        target.append(df)
     if storage is not None and study is not None:
         df = load_study_runs(storage, study)
         skipped += df.attrs.get("skipped_files", [])
@@ -517,7 +534,8 @@ def write_report(
 
 def _strategy_cells(table: pd.DataFrame, cost_by: str) -> pd.DataFrame:
     """The strategy table as a reader sees it: correlations with intervals, top-k, regret against the
-    top configurations' seed noise, the chance the pick is worse, the cost reduction, the verdict."""
+    top configurations' seed noise, the chance the pick is worse, the cost reduction, the verdict, and
+    (where any proxy run did not learn) its proxy runs that did not learn of those judged."""
     fid = pd.DataFrame(index=table.index)
     fid["configs"] = table["configs"]
     fid["rho [CI]"] = [fmt_interval(*v) for v in table[["rho", "rho_low", "rho_high"]].itertuples(index=False)]
@@ -530,6 +548,9 @@ def _strategy_cells(table: pd.DataFrame, cost_by: str) -> pd.DataFrame:
     fid[f"cheaper ({cost_by})"] = table[f"cost_reduction_{cost_by}"]
     fid["meets"] = table["meets"]
     fid["confident"] = table["confident"]
+    if "judged_runs" in table and table["not_learned_runs"].gt(0).any():  # the records' learned verdicts
+        fid["not learned"] = [f"{int(n)}/{int(m)}" if m else "-"
+                              for n, m in zip(table["not_learned_runs"], table["judged_runs"])]
     share = fmt_fixed(2)  # shares and chances in [0, 1]: two decimals, aligned
     formats = {**{c: share for c in fid.columns if c.startswith("top")}, "p_worse": share,
                "regret_sd": fmt_float(2), "rho_rel": fmt_fixed(3), f"cheaper ({cost_by})": fmt_times}
@@ -583,14 +604,13 @@ def not_learned_note(runs: pd.DataFrame) -> str | None:
     """One line naming the strategies with proxy runs whose record says ``learned: not_learned`` (the
     objective did not beat the task's trivial baseline: class prior, unigram entropy, mean predictor),
     with their counts; None when there are none (or the records predate the verdict)."""
-    if "learned" not in runs.columns or not len(runs):
-        return None
     proxy = runs[runs["role"] == "proxy"] if "role" in runs.columns else runs
-    verdicts = proxy.groupby("reduction_label", sort=True)["learned"]
-    found = [f"{label} ({int((v == 'not_learned').sum())} of {len(v)} runs)" for label, v in verdicts
-             if (v == "not_learned").any()]
-    if not found:
+    counts = learned_counts(proxy)
+    counts = counts[counts["not_learned_runs"] > 0]
+    if not len(counts):
         return None
+    found = [f"{label} ({row.not_learned_runs} of {row.judged_runs} runs)" for label, row in
+             zip(counts.index.get_level_values("strategy"), counts.itertuples())]
     return ("Did not learn: proxy runs whose objective did not beat the task's trivial baseline (class prior, "
             "unigram entropy or mean predictor; the record's learned verdict), so their ranking says little: "
             + "; ".join(found) + ".")

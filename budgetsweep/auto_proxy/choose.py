@@ -38,7 +38,7 @@ COST_BY = {"examples": "examples", "flops": "flops", "gpu_hours": "time"}
 EVIDENCE_COLUMNS = ("configs", "rho", "rho_low", "rho_high", "tau", "tau_low", "tau_high", "ceiling", "rho_rel",
                     "top1", "regret_sd", "cost_reduction", "predicted_reduction", "meets", "confident",
                     "more_configs", "recommended", "ci_method", "confidence_level", "full_seeds", "excluded_runs",
-                    "proxy_levels", "full_levels", "tie_limited")
+                    "proxy_levels", "full_levels", "tie_limited", "not_learned_runs", "judged_runs", "did_not_learn")
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,9 @@ def choose(runs: pd.DataFrame, settings: AutoProxySettings, unit: str,
         return Choice("proxy", rec.strategy, names.get(rec.strategy, rec.strategy),
                       f"{names.get(rec.strategy, rec.strategy)} is the cheapest candidate whose {settings.criterion} "
                       f"clears the target {settings.target:g} with its uncertainty. {rec.text}{note}", **common)
-    meets = informative[informative["meets"].astype(bool)] if len(informative) else informative
+    # a candidate most of whose runs did not learn (analysis.compare.decide) is not the fallback either
+    meets = informative[informative["meets"].astype(bool) & ~informative["did_not_learn"].astype(bool)] \
+        if len(informative) else informative
     # a candidate measured as costly as full scale or more is no proxy to search at (bf16 autocast on a CPU)
     meets = meets[~not_cheaper(meets, cost_by)] if len(meets) else meets
     if settings.fallback == Fallback.MILDER and len(meets):

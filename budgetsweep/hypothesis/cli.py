@@ -27,9 +27,12 @@ def _fail(message: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """The console script. Returns the exit status (0, or 2 for bad input before anything ran)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help"):
+    if args and args[0] in ("-h", "--help"):  # asked for: the usage on stdout, success
         print(USAGE)
-        return 0 if args else 2
+        return 0
+    if not args:  # argparse's convention for a missing argument: the usage and the error on stderr, exit 2
+        print(USAGE, file=sys.stderr)
+        return _fail("error: the hypothesis FILE is required (a YAML file: see docs/hypotheses.md)")
     path, overrides = args[0], args[1:]
     foreign = [o for o in overrides if not o.lstrip("+~").startswith("hydra")]
     if foreign:

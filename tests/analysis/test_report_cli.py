@@ -96,8 +96,7 @@ def test_the_command_exits_with_the_status_of_report_main(tmp_path):
         (["{tmp}/empty", "--full", "{tmp}/empty"], "no run records (record.json) found under --full path(s)"),
         (["{tmp}/empty", "--storage", "sqlite:///x.db"], "give both (--storage URL --study NAME) or neither"),
         (["--storage", "sqlite:///{tmp}/no.db", "--study", "s"], "the SQLite file '{tmp}/no.db' does not exist"),
-        ([], "no runs given"),
-    ],
+    ],  # no arguments at all: the usage, then the error (tests/test_cli_usage.py)
 )
 def test_errors_are_one_paragraph_and_nonzero(tmp_path, capsys, args, message):
     (tmp_path / "empty").mkdir()
@@ -290,3 +289,32 @@ def test_groups_that_match_nowhere_exit_non_zero(tmp_path, write_run, make_recor
                         "--out", str(tmp_path / "r"), "--format", "md", "--resamples", "0"])
     err = capsys.readouterr().err
     assert code == 2 and "Nothing was compared" in err and "task" in err
+
+
+@pytest.mark.parametrize("how", [["--full", "{grid}"], ["{grid}", "--full", "{grid}"]])
+def test_a_grid_of_both_scales_given_as_full_is_compared(tmp_path, study_dirs, capsys, fast_figures, how):
+    # `budgetsweep-report --full GRID`, GRID a multirun over reduction=full,data_subset,...: the proxies in it are
+    # compared with its full-scale runs (it used to rank all of them as one full set, a summary with no comparison)
+    grid = study_dirs[0].parent
+    out = tmp_path / "report"
+    code = report_main([a.format(grid=grid) for a in how] + ["--out", str(out), "--format", "md,csv",
+                                                             "--resamples", "0"])
+    printed = capsys.readouterr().out
+    assert code == 0 and printed.startswith(f"Recommended proxy: {GOOD}, 10x cheaper (time)")
+    table = pd.read_csv(out / "tables" / "fidelity.csv", index_col="strategy")
+    assert sorted(table.index) == [GOOD, "short_schedule(fraction=0.05)"] and (table["configs"] == 12).all()
+    assert table["proxy_runs"].tolist() == [24, 24] and table["full_runs"].tolist() == [36, 36]  # each run once
+    assert ("48 runs under --full not labelled 'full' (2 strategies: data_subset(fraction=0.1), "
+            "short_schedule(fraction=0.05)) compared as proxies; the 36 runs labelled 'full' are the full set"
+            in (out / "report.md").read_text())
+
+
+def test_runs_of_one_proxy_label_given_as_full_stay_the_reference(tmp_path, study_dirs, fast_figures):
+    # no run labelled full under --full: the runs there are the reference, whatever their label (a proxy as reference)
+    proxy_dir, _, _ = study_dirs
+    full_dir = proxy_dir / "multirun" / "0"
+    out = tmp_path / "r"
+    assert report_main([str(proxy_dir / "multirun" / "1"), "--full", str(full_dir), "--out", str(out),
+                        "--format", "csv", "--resamples", "0"]) == 0
+    table = pd.read_csv(out / "tables" / "fidelity.csv", index_col="strategy")
+    assert table.index.tolist() == ["short_schedule(fraction=0.05)"] and table.loc[table.index[0], "full_runs"] == 24

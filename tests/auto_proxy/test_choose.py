@@ -155,3 +155,16 @@ def test_the_milder_fallback_prefers_the_stronger_evidence_over_the_milder_reduc
     assert evidence["faithful"]["rho_low"] > evidence["noisy_mild"]["rho_low"] + 0.2
     assert (choice.kind, choice.name) == ("milder", "faithful")
     assert f"the highest lower bound of its rho interval ({evidence['faithful']['rho_low']:.2f})" in choice.reason
+
+
+def test_a_candidate_whose_runs_did_not_learn_is_not_the_fallback(tmp_path):
+    # as above, but the mildest candidate's runs did not beat the task's trivial baseline (record verdicts)
+    runs = calibration(tmp_path, ("faithful", "faithful_mild", "biased"), n_configs=6)
+    mild = {label for label, name in NAMES.items() if name == "faithful_mild"}
+    runs["learned"] = runs["reduction_label"].isin(mild).map({True: "not_learned", False: "learned"})
+    choice = choose(runs, settings(), "examples", NAMES)
+    assert (choice.kind, choice.name) == ("milder", "faithful")
+    assert "did not learn" in choice.reason
+    evidence = {c["name"]: c for c in choice.to_dict()["candidates"]}
+    assert (evidence["faithful_mild"]["did_not_learn"], evidence["faithful_mild"]["not_learned_runs"]) == (True, 6)
+    assert evidence["faithful"]["did_not_learn"] is False and evidence["faithful"]["judged_runs"] == 6
