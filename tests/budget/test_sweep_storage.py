@@ -75,3 +75,25 @@ def test_a_new_trial_is_served_once_then_read_from_the_database(tmp_path, reads)
     trial.set_user_attr("k", "v")
     for _ in range(reads):
         assert storage.get_trial(trial._trial_id).user_attrs == {"k": "v"}
+
+
+def test_tpe_reads_the_study_once_per_new_trial_and_still_sees_other_processes(storage_url, study_name):
+    storage = SweepStorage(open_optuna_storage(storage_url))
+    sampler = optuna.samplers.TPESampler(n_startup_trials=2, constant_liar=True, seed=1)
+    ours = optuna.create_study(storage=storage, study_name=study_name, sampler=sampler)
+    other = optuna.load_study(study_name=study_name, storage=open_optuna_storage(storage_url))
+    for x in (0.1, 0.9):
+        other.enqueue_trial({"x": x})
+        trial = ours.ask(SPACE)
+        ours.tell(trial, trial.params["x"])
+    syncs = []
+    backend_get_trials = storage._backend._get_trials
+    storage._backend._get_trials = lambda *a, **k: syncs.append(1) or backend_get_trials(*a, **k)
+    running = other.ask({"x": SPACE["x"]})  # another process's running trial, before ours asks
+    trial = ours.ask(SPACE)
+    assert len(syncs) == 1  # TPE's two reads: one sync (the waiting look found nothing to pop)
+    seen = {t.number: t.state.name for t in ours._storage.get_all_trials(ours._study_id, deepcopy=False)}
+    assert seen[running.number] == "RUNNING" and seen[trial.number] == "RUNNING"
+    ours.tell(trial, 0.5)
+    other.tell(running, 0.4)
+    assert [t.state.name for t in ours.get_trials()] == ["COMPLETE"] * 4  # a write ends the reused view
