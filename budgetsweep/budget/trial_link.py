@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from budgetsweep.budget.units import Unit, check_unit, cost_in_unit
@@ -28,6 +29,22 @@ class UnmeteredCost(ValueError):
 
 _studies: dict[tuple[str, str], tuple[Any, Any, int]] = {}  # (url, study) -> (Study, storage, study id):
 # jobs run in-process reuse them
+_handed: dict[tuple[str, str, int], Any] = {}  # (url, study, number) -> the sweeper's optuna Trial
+
+
+@contextmanager
+def handed_over(trials: Mapping[tuple[str, str, int], Any]):
+    """While the sweeper launches a batch, its asked ``trials`` ((storage URL as the job gets it, study
+    name, trial number) -> optuna ``Trial``) are the ones a job running in this process reports to: the
+    same trial, with the sweeper's study and pruner (the config the study's ``budgetsweep:pruner``
+    attribute holds), without reading it back. A job in another process finds none and loads its trial
+    from the storage. Writes still go to the storage (a report to a trial finished elsewhere fails there)."""
+    _handed.update(trials)
+    try:
+        yield
+    finally:
+        for key in trials:
+            _handed.pop(key, None)
 
 
 def _load_study(url: str, study_name: str):
@@ -139,6 +156,10 @@ class TrialLink:
         if self._trial is None:
             import optuna
 
+            handed = _handed.get((self.storage, self.study_name, self.number))
+            if handed is not None:
+                self._study, self._trial = handed.study, handed
+                return handed
             self._study, storage, study_id = _load_study(self.storage, self.study_name)
             trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, self.number)
             self._trial = optuna.trial.Trial(self._study, trial_id)

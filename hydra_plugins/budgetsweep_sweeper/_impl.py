@@ -49,6 +49,8 @@ from budgetsweep.budget.reservations import Reservations, cost_text
 from budgetsweep.budget.results import write_results, write_summary
 from budgetsweep.budget.settle import TrialSettler
 from budgetsweep.budget.start_log import log_start
+from budgetsweep.budget.sweep_storage import SweepStorage
+from budgetsweep.budget.trial_link import handed_over
 from budgetsweep.budget.trial_plan import PlannedTrial, TrialPlanner, contiguous
 from budgetsweep.budget.units import format_cost
 
@@ -222,10 +224,11 @@ class BudgetSweeperImpl(Sweeper):
         study_name = study_identity.study_name(user_name=self.study_name, storage_given=self.storage is not None,
                                                app_name=app, ident=ident)
         storage = open_optuna_storage(url)
+        cached = SweepStorage(storage)  # Optuna's cached storage, less two reads per ask
         try:
-            study = optuna.load_study(storage=storage, sampler=sampler, pruner=pruner, study_name=study_name)
+            study = optuna.load_study(storage=cached, sampler=sampler, pruner=pruner, study_name=study_name)
         except KeyError:  # a new study (or another sweeper creating it at this moment)
-            study = optuna.create_study(storage=storage, sampler=sampler, pruner=pruner, study_name=study_name,
+            study = optuna.create_study(storage=cached, sampler=sampler, pruner=pruner, study_name=study_name,
                                         directions=self.directions, load_if_exists=True)
         warning = study_identity.check_study(study, ident, self.directions, mask(url))
         if warning:
@@ -470,10 +473,13 @@ class _Run:
         for item in batch:
             item.identity = self._identity(item)
         returns: List[Any] = []
+        # a job the launcher runs in this process (Hydra's basic launcher) takes its trial from here, not the database
+        trials = {(self.job_url, self.study.study_name, item.number): item.trial for item in batch}
         try:
-            for group in contiguous(batch):
-                jobs = [tuple(item.overrides + item.identity) for item in group]
-                returns.extend(self.s.launcher.launch(jobs, initial_job_idx=group[0].number))
+            with handed_over(trials):
+                for group in contiguous(batch):
+                    jobs = [tuple(item.overrides + item.identity) for item in group]
+                    returns.extend(self.s.launcher.launch(jobs, initial_job_idx=group[0].number))
         except BaseException:
             # the launcher broke off (Ctrl-C, a cluster error): settle what is known now
             for item in batch[len(returns):]:

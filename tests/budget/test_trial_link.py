@@ -151,3 +151,44 @@ def test_in_gpu_hours_the_deadline_is_the_allowance_in_wall_seconds_per_device()
                       tolerance=0.5)
     assert hours.stop_after_seconds(device_count=2) == pytest.approx(0.01 * 1.5 * 3600 / 2)
     assert link_for("sqlite:////unused.db", "s", 0).stop_after_seconds() is None  # examples: the app's checks
+
+
+def test_a_job_in_the_sweepers_process_reports_to_the_handed_over_trial_without_reading_it(tmp_path):
+    from sqlalchemy import event
+
+    from budgetsweep.budget.storage import open_optuna_storage
+    from budgetsweep.budget.trial_link import handed_over
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    conf = {"_target_": "optuna.pruners.MedianPruner", "n_startup_trials": 1, "n_warmup_steps": 0}
+    storage = open_optuna_storage(url)
+    study = optuna.create_study(storage=storage, study_name="s", pruner=optuna.pruners.MedianPruner(
+        n_startup_trials=1, n_warmup_steps=0))
+    study.set_user_attr(PRUNER_ATTR, conf)
+    first = study.ask()
+    first.report(1.0, 0)
+    study.tell(first, 1.0)
+    trial = study.ask()
+    link = link_for(url, "s", trial.number)
+    statements = []
+    event.listen(storage.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    with handed_over({(url, "s", trial.number): trial}):
+        assert link.trial is trial
+        link.report(0, 5.0)
+        assert link.should_prune()
+    assert not any(s.lstrip().upper().startswith("SELECT STUDY_USER") for s in statements)  # no pruner re-read
+    assert study.trials[trial.number].intermediate_values == {0: 5.0}  # written to the storage
+    assert link_for(url, "s", trial.number).trial is not trial  # outside the launch: read from the storage
+
+
+def test_a_handed_over_trial_finished_elsewhere_stops_the_job(tmp_path):
+    from budgetsweep.budget.trial_link import handed_over
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    study = make_study(url, "s")
+    trial = study.ask()
+    optuna.load_study(study_name="s", storage=url).tell(trial.number, state=optuna.trial.TrialState.FAIL)
+    link = link_for(url, "s", trial.number)
+    with handed_over({(url, "s", trial.number): trial}):
+        link.report(0, 1.0)
+        assert link.should_prune()
