@@ -230,6 +230,10 @@ class BudgetSweeperImpl(Sweeper):
         warning = study_identity.check_study(study, ident, self.directions, mask(url))
         if warning:
             log.warning(warning)
+        if self.auto_proxy_conf is not None:  # before the ledger: a refused command changes nothing in the study
+            from budgetsweep.auto_proxy.resume import check_study_settings
+
+            check_study_settings(study, self.auto_proxy_conf)
         ledger = Ledger(url, study_name, unit=self.settings.unit, limit=self.settings.limit,
                         tolerance=self.settings.tolerance, owner=self.owner)
         study.set_user_attr(PRUNER_ATTR, self.pruner_conf)
