@@ -346,11 +346,20 @@ class _Run:
                 held.skip(fill.refused)
             elif fill.action == Action.STOP:
                 self.stopped = (f"budget exhausted: trial {fill.refused.number} needs "
-                                f"{cost_text(fill.refused, self.unit)} and "
-                                f"{format_cost(self.ledger.remaining(), self.unit)} {self.unit} remain")
+                                f"{cost_text(fill.refused, self.unit)} and {self._remaining_text(held.ledger)}")
                 log.info(f"Stopping: {self.stopped}. To run more, raise hydra.sweeper.budget.limit")
                 self._warn_unspent(fill.refused)
                 return
+
+    def _remaining_text(self, ledger: Any) -> str:
+        """What is left to reserve through ``ledger``: the budget's remaining, or, for an auto-proxy phase's
+        view of the ledger (a cap of its own), the phase's remaining with the budget's beside it (the phase's
+        cap refused the trial, not the budget)."""
+        total = f"{format_cost(self.ledger.remaining(), self.unit)} {self.unit}"
+        if ledger is self.ledger:
+            return f"{total} remain"
+        return (f"{format_cost(max(0.0, ledger.remaining()), self.unit)} {self.unit} remain of this auto-proxy "
+                f"phase's planned cost ({total} in the whole budget)")
 
     def _warn_unspent(self, refused: _Trial) -> None:
         """One warning when the sweep stops with much of the budget left although its trials cost less."""
