@@ -404,7 +404,8 @@ class AutoProxyDriver:
                                                      names=labels))
             self.study.set_user_attr(CHOICE_ATTR, _jsonable(self.choice.to_dict()))
             log.info(f"auto-proxy choice: {self.choice.reason}")
-        self._write(runs)  # the choice and its evidence, before the search
+        if not self.study.user_attrs.get(SEARCH_DONE_ATTR):  # a resumed sweep past the search wrote it already
+            self._write(runs)  # the choice and its evidence, before the search
         # search
         if self.settings.search.eta is not None:
             self.halving = halving_plan(ladder(self._rung_costs(), self.choice.name), self.plan.search.budget,

@@ -52,3 +52,6 @@ def test_a_rerun_with_another_candidate_is_exit_2_and_leaves_the_study_as_it_was
     again = budgetsweep(tmp_path, "hydra.sweeper.budget.limit=2400")  # the same command resumes (finished: no run)
     assert again.returncode == 0, again.stdout + again.stderr
     assert [(t.number, t.state.name) for t in optuna.load_study(study_name=name, storage=storage).trials] == before
+    # a finished study's rerun does not say "Not verified yet: no answer." before its answer (it once did)
+    again_log = again.stdout + again.stderr
+    assert "Not verified yet" not in again_log and "auto-proxy: Final pick: " in again_log
