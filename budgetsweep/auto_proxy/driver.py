@@ -334,8 +334,13 @@ class AutoProxyDriver:
                 f"{KEY}.calibrate.configs={n} is not allowed: the search space "
                 f"({', '.join(self.s.distributions) or 'no swept parameter'}) holds {size:.0f} configuration(s); calibration "
                 "needs that many distinct ones. Lower it or sweep more, e.g. 'optim.lr=tag(log, interval(1e-4, 1e-1))'")
-        scratch = optuna.create_study(sampler=optuna.samplers.RandomSampler(calibration_seed(
-            self.settings.calibrate.sampler_seed)))
+        verbosity = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created in memory" in the sweep's log
+        try:
+            scratch = optuna.create_study(sampler=optuna.samplers.RandomSampler(calibration_seed(
+                self.settings.calibrate.sampler_seed)))
+        finally:
+            optuna.logging.set_verbosity(verbosity)
         out: list[dict[str, Any]] = []
         while len(out) < n:
             params = dict(scratch.ask(fixed_distributions=dict(self.s.distributions)).params)

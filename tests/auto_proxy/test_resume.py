@@ -34,6 +34,9 @@ def test_same_settings_or_a_new_study_resume_and_other_settings_are_refused_nami
 def test_a_rerun_with_another_candidate_is_exit_2_and_leaves_the_study_as_it_was(tmp_path):
     first = budgetsweep(tmp_path, "hydra.sweeper.budget.limit=2400")
     assert first.returncode == 0, first.stdout + first.stderr
+    # the calibration's scratch sampler study is no study of the user's: its creation is not logged (it once read
+    # "A new study created in memory with name: no-name-...", as if the sweep's study were not stored)
+    assert "created in memory" not in first.stdout + first.stderr
     storage = f"sqlite:///{tmp_path / 'outputs' / 'budgetsweep.db'}"
     [name] = optuna.get_all_study_names(storage)
     before = [(t.number, t.state.name) for t in optuna.load_study(study_name=name, storage=storage).trials]
