@@ -559,8 +559,15 @@ class AutoProxyDriver:
         import math
 
         done = len([1 for _, j, s in self._tags() if j is not None and j.phase == SEARCH and s != "WAITING"])
-        # the trials that fit at the rung's own price (a sampled setting was planned at its space's costliest end)
-        slots = math.floor(self.plan.search.budget / float(self.rungs[self.choice.name]["cost"]) * (1 + FIT_TOL)) - done
+        # the trials that fit at the rung's own price (a sampled setting was planned at its space's costliest end),
+        # priced again now: in gpu_hours the plan priced it before any trial (assumed_overhead_seconds per trial,
+        # slow on purpose) and calibration has since measured it; a slot count from the plan's price left 99.8% of
+        # a budget unspent. The search's cap still bounds what it spends; in examples and flops the price is the same.
+        rung = self.rungs[self.choice.name]
+        cost = float(rung["cost"])
+        if self.s.unit == "gpu_hours":
+            cost = min(cost, self._price(f"the search at {self.choice.name}", rung["overrides"])[1])
+        slots = math.floor(self.plan.search.budget / cost * (1 + FIT_TOL)) - done
         return self._run(SEARCH, self.plan.search.budget, slots)
 
     def _halving(self) -> str:
