@@ -169,6 +169,8 @@ class BudgetSweeperImpl(Sweeper):
         self.launcher = Plugins.instance().instantiate_launcher(
             config=config, hydra_context=hydra_context, task_function=TimedTask(task_function))
         self.plan_run = self._find_planner(config)
+        # budgetsweep's own training app returns one objective (task.objective)
+        self.one_objective_app = getattr(task_function, "__module__", None) == "budgetsweep.app"
 
     @staticmethod
     def _find_planner(config: DictConfig) -> Optional[Callable]:
@@ -206,6 +208,13 @@ class BudgetSweeperImpl(Sweeper):
     def _prepare(self, arguments: List[str]) -> "_Run":
         """Everything that can be checked before a job runs: search space, sampler, pruner,
         storage, study (its identity) and ledger."""
+        if len(self.directions) > 1 and getattr(self, "one_objective_app", False):
+            # else every trial runs, fails on its single value and the sweep ends in a traceback
+            objective = OmegaConf.select(self.config, "task.objective", default=None)
+            raise ValueError(f"hydra.sweeper.direction={self.directions} lists {len(self.directions)} objectives; "
+                             f"budgetsweep's training app returns one (task.objective={objective}): give one "
+                             "direction (minimize or maximize), or sweep an app of your own that returns a list "
+                             "(docs/own_loops.md)")
         space = build_search_space(self.params, list(arguments), self.search_space)
         n_trials, grid = self.n_trials, None
         if is_grid(self.sampler_conf):
