@@ -215,6 +215,7 @@ class BudgetSweeperImpl(Sweeper):
                              f"budgetsweep's training app returns one (task.objective={objective}): give one "
                              "direction (minimize or maximize), or sweep an app of your own that returns a list "
                              "(docs/own_loops.md)")
+        self._check_auto_proxy_direction()
         space = build_search_space(self.params, list(arguments), self.search_space)
         n_trials, grid = self.n_trials, None
         if is_grid(self.sampler_conf):
@@ -263,6 +264,27 @@ class BudgetSweeperImpl(Sweeper):
         if self.auto_proxy_conf is not None:
             run.driver = self._auto_proxy(run, study, ledger, space, url)
         return run
+
+    def _check_auto_proxy_direction(self) -> None:
+        """Auto-proxy on budgetsweep's app: the sweep's direction must be the objective's. The plain sweeper only
+        warns (a deliberate minimize of an accuracy is possible); auto-proxy's search would follow the sweeper's
+        direction while its verification and final pick follow the records', so the answer would be the best of
+        the worst configurations the search could find."""
+        if self.auto_proxy_conf is None or not getattr(self, "one_objective_app", False) or len(self.directions) != 1:
+            return
+        objective = OmegaConf.select(self.config, "task.objective", default=None)
+        if not objective:
+            return
+        from budgetsweep.tasks.base import objective_direction
+
+        try:
+            wanted = objective_direction(str(objective))
+        except ValueError:  # the app names it when it runs
+            return
+        if wanted != self.directions[0]:
+            raise ValueError(f"hydra.sweeper.direction={self.directions[0]} is not allowed with task.objective="
+                             f"{objective}, which is to {wanted}: auto-proxy's search would {self.directions[0]} it "
+                             f"while its verification and final pick {wanted} it; set hydra.sweeper.direction={wanted}")
 
     def _auto_proxy(self, run: "_Run", study: optuna.Study, ledger: Ledger, space: SearchSpace, url: str) -> Any:
         """The auto-proxy strategy (budgetsweep.auto_proxy.driver), planned before any trial."""
