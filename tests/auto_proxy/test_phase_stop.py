@@ -14,7 +14,8 @@ def test_a_search_stopped_by_its_phase_cap_says_what_the_phase_has_left(tmp_path
     # calibration (sampler seed 2) draws three 8-wide configurations, so the search's slots are priced narrow; the
     # sampler's 256-wide proposals (200x the cost) then meet the search's cap while the budget still has room
     proc = budgetsweep(tmp_path, "hydra.sweeper.budget.unit=flops", "hydra.sweeper.budget.limit=1.2e8",
-                       "model.hidden=choice(8,256)", K + "calibrate.sampler_seed=2")
+                       "model.hidden=choice(8,256)", K + "calibrate.sampler_seed=2",
+                       "hydra.sweeper.sampler.seed=0")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     log = proc.stdout + proc.stderr
     match = re.search(r"auto-proxy search ended: budget exhausted: trial \d+ needs (\S+) flops and (\S+) flops remain "
