@@ -120,7 +120,7 @@ def report_main(argv: Sequence[str] | None = None) -> int:
             out = report.write(args.out, args.formats)
     except (FileNotFoundError, ValueError) as exc:
         text = str(exc)
-        if args.storage:
+        if args.storage and not Path(args.storage).is_file():  # a file path holds no password: shown as given
             text = text.replace(args.storage, mask_url(args.storage))
         return _fail(text)
     if args.storage:

@@ -195,8 +195,12 @@ def verification_sentence(summary: dict[str, Any]) -> str:
     if v["final"] is None:
         return (f"Top {len(v['configs'])} of the search at {summary['choice']['name']} queued for full scale; none "
                 "completed there: no verified answer.")
-    return (f"Top {len(v['configs'])} of the search at {summary['choice']['name']} verified at full scale. Proxy "
-            f"ranking held among them: {_yes_no(v['ranking_held'])}; the proxy's pick is the verified best: "
+    measured = sum(1 for c in v["configs"] if c.get("full_mean") is not None)
+    missing = len(v["configs"]) - measured
+    top = (f"Top {len(v['configs'])} of the search at {summary['choice']['name']}: {measured} verified at full scale, "
+           f"{missing} without a completed full-scale run (no evidence; the table shows n/a)" if missing else
+           f"Top {len(v['configs'])} of the search at {summary['choice']['name']} verified at full scale")
+    return (f"{top}. Proxy ranking held among them: {_yes_no(v['ranking_held'])}; the proxy's pick is the verified best: "
             f"{_yes_no(v['pick_is_best'])}; Spearman rho over the verified {fmt_fixed(3)(v['rho'])}; regret of the "
             f"proxy's pick {fmt_float(3)(v['regret'])} ({fmt_float(2)(v['regret_sd'])} seed sd of the top "
             f"configurations), chance it is truly worse {fmt_fixed(2)(v['p_worse'])}.")

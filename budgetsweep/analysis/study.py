@@ -44,6 +44,9 @@ def _check_sqlite_exists(url: str) -> None:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
+        if Path(url).is_file():  # a path to the database file: no secret in it, and the fix is one prefix
+            raise ValueError(f"storage={url!r} is a file path, not a database URL: for an SQLite file write "
+                             f"sqlite:///{url}") from exc
         raise ValueError(f"storage={mask_url(url)!r} is not a database URL (e.g. sqlite:///outputs/study.db)") from exc
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         if not Path(parsed.database).exists():

@@ -334,8 +334,13 @@ class AutoProxyDriver:
                 f"{KEY}.calibrate.configs={n} is not allowed: the search space "
                 f"({', '.join(self.s.distributions) or 'no swept parameter'}) holds {size:.0f} configuration(s); calibration "
                 "needs that many distinct ones. Lower it or sweep more, e.g. 'optim.lr=tag(log, interval(1e-4, 1e-1))'")
-        scratch = optuna.create_study(sampler=optuna.samplers.RandomSampler(calibration_seed(
-            self.settings.calibrate.sampler_seed)))
+        verbosity = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created in memory" in the sweep's log
+        try:
+            scratch = optuna.create_study(sampler=optuna.samplers.RandomSampler(calibration_seed(
+                self.settings.calibrate.sampler_seed)))
+        finally:
+            optuna.logging.set_verbosity(verbosity)
         out: list[dict[str, Any]] = []
         while len(out) < n:
             params = dict(scratch.ask(fixed_distributions=dict(self.s.distributions)).params)
@@ -404,7 +409,8 @@ class AutoProxyDriver:
                                                      names=labels))
             self.study.set_user_attr(CHOICE_ATTR, _jsonable(self.choice.to_dict()))
             log.info(f"auto-proxy choice: {self.choice.reason}")
-        self._write(runs)  # the choice and its evidence, before the search
+        if not self.study.user_attrs.get(SEARCH_DONE_ATTR):  # a resumed sweep past the search wrote it already
+            self._write(runs)  # the choice and its evidence, before the search
         # search
         if self.settings.search.eta is not None:
             self.halving = halving_plan(ladder(self._rung_costs(), self.choice.name), self.plan.search.budget,
@@ -553,8 +559,15 @@ class AutoProxyDriver:
         import math
 
         done = len([1 for _, j, s in self._tags() if j is not None and j.phase == SEARCH and s != "WAITING"])
-        # the trials that fit at the rung's own price (a sampled setting was planned at its space's costliest end)
-        slots = math.floor(self.plan.search.budget / float(self.rungs[self.choice.name]["cost"]) * (1 + FIT_TOL)) - done
+        # the trials that fit at the rung's own price (a sampled setting was planned at its space's costliest end),
+        # priced again now: in gpu_hours the plan priced it before any trial (assumed_overhead_seconds per trial,
+        # slow on purpose) and calibration has since measured it; a slot count from the plan's price left 99.8% of
+        # a budget unspent. The search's cap still bounds what it spends; in examples and flops the price is the same.
+        rung = self.rungs[self.choice.name]
+        cost = float(rung["cost"])
+        if self.s.unit == "gpu_hours":
+            cost = min(cost, self._price(f"the search at {self.choice.name}", rung["overrides"])[1])
+        slots = math.floor(self.plan.search.budget / cost * (1 + FIT_TOL)) - done
         return self._run(SEARCH, self.plan.search.budget, slots)
 
     def _halving(self) -> str:

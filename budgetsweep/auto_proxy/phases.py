@@ -242,13 +242,15 @@ def plan_phases(settings: AutoProxySettings, limit: float | None, unit: str, ful
     room = limit - (calibration.cost if calibration else caps["calibrate"]) - \
         (verification.cost if verification else caps["verify"])
     cheapest = min(candidates, key=lambda r: r.cost)
-    if _floor(room / cheapest.cost) < settings.search.min_trials:
+    fits = _floor(room / cheapest.cost)
+    if fits < settings.search.min_trials:
         need = settings.search.min_trials * cheapest.cost
+        # lowering min_trials helps only when at least one trial fits
+        lower = f", or lower {KEY}.search.min_trials to {fits}" if fits >= 1 else ""
         problems.append(
-            f"the search fits {_floor(room / cheapest.cost)} trial(s) at the cheapest candidate {cheapest.name} "
+            f"the search fits {fits} trial(s) at the cheapest candidate {cheapest.name} "
             f"({format_cost(cheapest.cost, unit)} {unit} each) and {KEY}.search.min_trials="
-            f"{settings.search.min_trials}: {_limit_and_fit(limit, need / shares.search, unit)[1]}, or lower "
-            f"{KEY}.search.min_trials to {max(1, _floor(room / cheapest.cost))}")
+            f"{settings.search.min_trials}: {_limit_and_fit(limit, need / shares.search, unit)[1]}{lower}")
     if problems:
         raise PhaseError("auto-proxy cannot plan its phases within the budget: " + "; ".join(problems) + ".")
     assert calibration is not None and verification is not None

@@ -73,10 +73,16 @@ def _answer(final: FinalPick | None, verification: Verification | None, choice: 
     if final is None:
         return "No verification run completed: there is no verified answer."
     top = f"the top {len(verification.configs)} of the search at {choice.name}"
-    if final.source == CALIBRATION:
-        where = f"a calibration configuration measured at full scale, better than {top} verified there"
+    measured = sum(1 for c in verification.configs if c.full_mean is not None)
+    if measured < len(verification.configs):  # a configuration the budget could not verify is no evidence
+        top += f" ({len(verification.configs) - measured} without a completed full-scale run)"
+        verified = f"the {measured} of {top} verified"
     else:
-        where = f"best of {top} verified at full scale"
+        verified = f"{top} verified"
+    if final.source == CALIBRATION:
+        where = f"a calibration configuration measured at full scale, better than {verified} there"
+    else:
+        where = f"best of {verified} at full scale"
         if final.calibration_configs:
             where += f" and the {final.calibration_configs} calibration configuration(s) measured there"
     if final.calibration_fewer_seeds:

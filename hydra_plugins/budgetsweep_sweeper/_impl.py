@@ -171,6 +171,8 @@ class BudgetSweeperImpl(Sweeper):
         self.launcher = Plugins.instance().instantiate_launcher(
             config=config, hydra_context=hydra_context, task_function=TimedTask(task_function))
         self.plan_run = self._find_planner(config)
+        # budgetsweep's own training app returns one objective (task.objective)
+        self.one_objective_app = getattr(task_function, "__module__", None) == "budgetsweep.app"
 
     @staticmethod
     def _find_planner(config: DictConfig) -> Optional[Callable]:
@@ -208,6 +210,14 @@ class BudgetSweeperImpl(Sweeper):
     def _prepare(self, arguments: List[str]) -> "_Run":
         """Everything that can be checked before a job runs: search space, sampler, pruner,
         storage, study (its identity) and ledger."""
+        if len(self.directions) > 1 and getattr(self, "one_objective_app", False):
+            # else every trial runs, fails on its single value and the sweep ends in a traceback
+            objective = OmegaConf.select(self.config, "task.objective", default=None)
+            raise ValueError(f"hydra.sweeper.direction={self.directions} lists {len(self.directions)} objectives; "
+                             f"budgetsweep's training app returns one (task.objective={objective}): give one "
+                             "direction (minimize or maximize), or sweep an app of your own that returns a list "
+                             "(docs/own_loops.md)")
+        self._check_auto_proxy_direction()
         space = build_search_space(self.params, list(arguments), self.search_space)
         n_trials, grid = self.n_trials, None
         if is_grid(self.sampler_conf):
@@ -233,6 +243,10 @@ class BudgetSweeperImpl(Sweeper):
         warning = study_identity.check_study(study, ident, self.directions, mask(url))
         if warning:
             log.warning(warning)
+        if self.auto_proxy_conf is not None:  # before the ledger: a refused command changes nothing in the study
+            from budgetsweep.auto_proxy.resume import check_study_settings
+
+            check_study_settings(study, self.auto_proxy_conf)
         ledger = Ledger(url, study_name, unit=self.settings.unit, limit=self.settings.limit,
                         tolerance=self.settings.tolerance, owner=self.owner)
         study.set_user_attr(PRUNER_ATTR, self.pruner_conf)
@@ -253,6 +267,27 @@ class BudgetSweeperImpl(Sweeper):
         if self.auto_proxy_conf is not None:
             run.driver = self._auto_proxy(run, study, ledger, space, url)
         return run
+
+    def _check_auto_proxy_direction(self) -> None:
+        """Auto-proxy on budgetsweep's app: the sweep's direction must be the objective's. The plain sweeper only
+        warns (a deliberate minimize of an accuracy is possible); auto-proxy's search would follow the sweeper's
+        direction while its verification and final pick follow the records', so the answer would be the best of
+        the worst configurations the search could find."""
+        if self.auto_proxy_conf is None or not getattr(self, "one_objective_app", False) or len(self.directions) != 1:
+            return
+        objective = OmegaConf.select(self.config, "task.objective", default=None)
+        if not objective:
+            return
+        from budgetsweep.tasks.base import objective_direction
+
+        try:
+            wanted = objective_direction(str(objective))
+        except ValueError:  # the app names it when it runs
+            return
+        if wanted != self.directions[0]:
+            raise ValueError(f"hydra.sweeper.direction={self.directions[0]} is not allowed with task.objective="
+                             f"{objective}, which is to {wanted}: auto-proxy's search would {self.directions[0]} it "
+                             f"while its verification and final pick {wanted} it; set hydra.sweeper.direction={wanted}")
 
     def _auto_proxy(self, run: "_Run", study: optuna.Study, ledger: Ledger, space: SearchSpace, url: str) -> Any:
         """The auto-proxy strategy (budgetsweep.auto_proxy.driver), planned before any trial."""
@@ -345,11 +380,20 @@ class _Run:
                 held.skip(fill.refused)
             elif fill.action == Action.STOP:
                 self.stopped = (f"budget exhausted: trial {fill.refused.number} needs "
-                                f"{cost_text(fill.refused, self.unit)} and "
-                                f"{format_cost(self.ledger.remaining(), self.unit)} {self.unit} remain")
+                                f"{cost_text(fill.refused, self.unit)} and {self._remaining_text(held.ledger)}")
                 log.info(f"Stopping: {self.stopped}. To run more, raise hydra.sweeper.budget.limit")
                 self._warn_unspent(fill.refused)
                 return
+
+    def _remaining_text(self, ledger: Any) -> str:
+        """What is left to reserve through ``ledger``: the budget's remaining, or, for an auto-proxy phase's
+        view of the ledger (a cap of its own), the phase's remaining with the budget's beside it (the phase's
+        cap refused the trial, not the budget)."""
+        total = f"{format_cost(self.ledger.remaining(), self.unit)} {self.unit}"
+        if ledger is self.ledger:
+            return f"{total} remain"
+        return (f"{format_cost(max(0.0, ledger.remaining()), self.unit)} {self.unit} remain of this auto-proxy "
+                f"phase's planned cost ({total} in the whole budget)")
 
     def _warn_unspent(self, refused: _Trial) -> None:
         """One warning when the sweep stops with much of the budget left although its trials cost less."""

@@ -242,3 +242,22 @@ def test_the_interval_method_names_the_fallback_each_statistic_got(tables):
     assert f.ci_method == "percentile"  # was "BCa", the method asked for, whatever the interval was
     assert ci_method_name(("BCa", "percentile")) == "rho BCa, tau percentile"
     assert ci_method_name(("BCa", "BCa")) == "BCa"
+
+
+def test_predicted_reduction_weighs_each_configuration_as_the_measured_one_does():
+    # a width proxy over three widths: its predicted factor (x flops) varies with the configuration; every run
+    # is predicted exactly (proxy flops = full flops x factor), so the predicted reduction must equal the
+    # measured one (mean full flops / mean proxy flops). 1 / the mean factor read 14.3x against 18.4x measured.
+    from tests.analysis.conftest import make_record, runs_frame
+
+    widths = {"a": (448446464.0, 0.047509225092250924), "b": (144793600.0, 0.065), "c": (21305344.0, 0.09951456310679611)}
+    full, proxy = [], []
+    for i, (key, (flops, factor)) in enumerate(widths.items()):
+        full.append(make_record(key, "full", 0, 1.0 + i, examples=1000, wall=1.0, flops=flops, factor=1.0))
+        proxy.append(make_record(key, "model_scale", 0, 2.0 + i, examples=1000, wall=1.0, flops=flops * factor,
+                                 factor=factor))
+    f = fidelity(runs_frame(proxy), runs_frame(full), n_resamples=0)
+    measured = sum(v[0] for v in widths.values()) / sum(v[0] * v[1] for v in widths.values())
+    assert f.cost_reduction_flops == pytest.approx(measured)
+    assert f.predicted_reduction == pytest.approx(measured)  # 18.4x here, not 1 / mean(factor) = 14.3x
+    assert f.predicted_reduction != pytest.approx(1 / np.mean([v[1] for v in widths.values()]))

@@ -81,6 +81,23 @@ def test_missing_sqlite_file_is_an_error_and_is_not_created(tmp_path):
     assert not db.exists()
 
 
+def test_a_file_path_given_as_storage_names_the_path_and_the_url_to_write(tmp_path, capsys):
+    # budgetsweep-report --storage outputs/budgetsweep.db once said storage='<unparsable storage URL>'
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    optuna.create_study(storage=url, study_name="s")
+    path = str(tmp_path / "b.db")
+    with pytest.raises(ValueError) as err:
+        load_study_runs(path, "s")
+    assert str(err.value) == (f"storage={path!r} is a file path, not a database URL: for an SQLite file write "
+                              f"sqlite:///{path}")
+    with pytest.raises(ValueError, match="<unparsable storage URL>"):  # not a file: masked as before
+        load_study_runs("not a url", "s")
+    from budgetsweep.cli import report_main
+
+    assert report_main(["--storage", path, "--study", "s", "--out", str(tmp_path / "r")]) == 2
+    assert f"is a file path, not a database URL: for an SQLite file write sqlite:///{path}" in capsys.readouterr().err
+
+
 def test_password_is_masked():
     masked = mask_url("postgresql://alice:s3cret@db.example.org:5432/studies")
     assert "s3cret" not in masked and "alice" in masked and "***" in masked

@@ -87,3 +87,23 @@ def test_calibration_configurations_are_not_the_search_samplers_first_proposals(
     tpe = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
     search = [tpe.ask(fixed_distributions=space).params for _ in range(3)]
     assert not any(c == s for c in calibration for s in search)
+
+
+def test_a_sweep_direction_against_the_objectives_is_exit_2_before_any_trial(tmp_path):
+    # digits' val_accuracy with the default direction (minimize): the search minimized accuracy while the final pick
+    # maximized it, after only a warning in the middle of the log
+    import os
+    import subprocess
+
+    from .test_sweep import BIN
+
+    args = ["-m", f"hydra.sweep.dir={tmp_path}/sweep", "experiment=auto_proxy", "task=digits",
+            "task.objective=val_accuracy", "hydra.sweeper.budget.limit=30000", "hydra.sweeper.budget.unit=examples",
+            "optim.lr=tag(log, interval(1e-4, 1e-1))"]
+    proc = subprocess.run([str(BIN / "budgetsweep"), *args], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "HYDRA_FULL_ERROR": "0"})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stdout + proc.stderr
+    assert ("hydra.sweeper.direction=minimize is not allowed with task.objective=val_accuracy, which is to maximize: "
+            "auto-proxy's search would minimize it while its verification and final pick maximize it; set "
+            "hydra.sweeper.direction=maximize") in proc.stderr
+    assert not any((tmp_path / "sweep").glob("[0-9]*"))

@@ -67,6 +67,17 @@ def test_search_below_its_minimum_trials_is_reported():
     assert "raise hydra.sweeper.budget.limit to 100,000" in str(err.value)
 
 
+def test_a_search_that_fits_no_trial_does_not_suggest_lowering_min_trials_to_one():
+    # room = 1,000 - the calibrate and verify caps (neither phase fits) = 200: no trial of 500 fits, so
+    # "lower auto_proxy.search.min_trials to 1" (once suggested) would not fit either
+    with pytest.raises(PhaseError) as err:
+        plan_phases(AutoProxySettings(), 1_000, "examples", FULL, [RungCost("half", 500)])
+    text = str(err.value)
+    assert "the search fits 0 trial(s) at the cheapest candidate half (500 examples each)" in text
+    assert "search.min_trials to" not in text
+    assert text.endswith("raise hydra.sweeper.budget.limit to 25,000.")
+
+
 @pytest.mark.parametrize("limit, message", [(None, "set hydra.sweeper.budget.limit"),
                                             (-1.0, "hydra.sweeper.budget.limit=-1.0 is not allowed")])
 def test_no_limit(limit, message):

@@ -224,3 +224,24 @@ def test_a_calibration_configuration_on_fewer_seeds_than_the_verified_ones_is_no
     assert (final.calibration_configs, final.calibration_fewer_seeds, final.verify_seeds) == (0, 1, 2)
     answer = _summary(calibration, result, final)["answer"]
     assert "(1 calibration configuration(s) measured on fewer than the verification's 2 seed(s) not compared" in answer
+
+
+def test_a_top_configuration_the_budget_could_not_verify_is_not_called_verified(tmp_path):
+    # verification priced the wide top configurations one by one and one did not fit: 2 of the top 3 ran at full
+    # scale. The answer and the report once said "best of the top 3 ... verified at full scale"
+    from budgetsweep.analysis.auto_proxy_section import verification_sentence
+
+    calibration, search, verified, result = _swept(tmp_path, [(1e-4, 32)], "faithful")
+    unrun = [c.config_key for c in result.configs if c.config_key != result.final][0]
+    partial = verified[verified["config_key"] != unrun]
+    result = verify(search, partial, 3)
+    assert sum(c.full_mean is not None for c in result.configs) == 2
+    summary = _summary(calibration, result, final_pick(result, partial, calibration))
+    at = summary["choice"]["name"]
+    assert (f"best of the 2 of the top 3 of the search at {at} (1 without a completed full-scale run) verified at "
+            "full scale") in summary["answer"], summary["answer"]
+    assert verification_sentence(summary).startswith(
+        f"Top 3 of the search at {at}: 2 verified at full scale, 1 without a completed full-scale run")
+    full = verify(search, verified, 3)  # all three ran: the sentence is as before
+    assert f"best of the top 3 of the search at {at} verified at full scale" in \
+        _summary(calibration, full, final_pick(full, verified, calibration))["answer"]

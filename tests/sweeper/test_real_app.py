@@ -64,3 +64,18 @@ def test_gpu_hours_budget_with_rungs_and_successive_halving(tmp_path):
     assert all(label.startswith("data_subset") for label in labels)
     bases = [t.user_attrs["cost"]["basis"] for t in finished]
     assert bases[0] == "default" and any(b.startswith("calibrated") for b in bases[1:])
+
+
+def test_several_directions_on_the_one_objective_app_is_exit_2_before_any_trial(tmp_path):
+    # a config switched from hydra-optuna-sweeper with direction: [minimize, maximize] once ran every trial, each
+    # failing on its single value, and ended in a RuntimeError traceback
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
+    proc = subprocess.run([str(BIN / "budgetsweep"), "-m", "hydra/sweeper=budget", f"hydra.sweep.dir={tmp_path}/sweep",
+                           *TINY, "hydra.sweeper.direction=[minimize,maximize]", "hydra.sweeper.n_trials=2",
+                           "optim.lr=tag(log, interval(1e-4, 1e-1))"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert ("hydra.sweeper.direction=['minimize', 'maximize'] lists 2 objectives; budgetsweep's training app returns "
+            "one (task.objective=val_loss): give one direction (minimize or maximize)") in proc.stderr
+    assert not any((tmp_path / "sweep").glob("[0-9]*"))
