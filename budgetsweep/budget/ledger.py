@@ -149,7 +149,7 @@ def read_charges(storage: str, study_name: str) -> list[Charge]:
 
 class Ledger:
     def __init__(self, storage: str | Engine, study_name: str, *, unit: str, limit: float | None,
-                 tolerance: float = 0.0, owner: str | None = None) -> None:
+                 tolerance: float = 0.0, owner: str | None = None, open_budget: bool = True) -> None:
         check_unit(unit)
         if not isinstance(study_name, str) or not study_name:
             raise LedgerError(f"study_name={study_name!r} is not allowed; it must be a non-empty string")
@@ -163,7 +163,14 @@ class Ledger:
         self.owner = owner or current_owner()
         self.limit_changed_from: float | None = None
         self._create_tables()
-        self._open_budget()
+        if open_budget:
+            self.open_budget()
+        else:  # the unit is checked now all the same: nothing else may be written for a study kept in another
+            with self.engine.connect() as conn:
+                row = conn.execute(select(budgets_table.c.unit).where(
+                    budgets_table.c.study_name == self.study_name)).first()
+            if row is not None:
+                self._check_unit(row.unit)
 
     def __repr__(self) -> str:
         return f"Ledger({mask(str(self.engine.url))!r}, study={self.study_name!r}, {self.limit_value} {self.unit})"
@@ -183,7 +190,10 @@ class Ledger:
                     raise
                 time.sleep(0.1 * (attempt + 1))
 
-    def _open_budget(self) -> None:
+    def open_budget(self) -> None:
+        """Write this study's budget row (unit, limit, tolerance), or check it against the one there. The
+        constructor does it unless ``open_budget=False``: the sweeper first checks everything else it can, so
+        a command refused before its first trial leaves the study's limit as it was."""
         for _ in range(2):
             try:
                 with self._transaction() as conn:
@@ -195,11 +205,7 @@ class Ledger:
                             study_name=self.study_name, unit=self.unit, limit_value=self.limit_value,
                             tolerance=self.tolerance, created_at=now, updated_at=now))
                         return
-                    if row.unit != self.unit:
-                        raise LedgerError(
-                            f"hydra.sweeper.budget.unit={self.unit!r} does not match study {self.study_name!r}, "
-                            f"whose budget is kept in {row.unit!r}; allowed: {row.unit!r} (the unit is fixed per "
-                            "study), or another hydra.sweeper.study_name for a new study")
+                    self._check_unit(row.unit)
                     if row.limit_value != self.limit_value or row.tolerance != self.tolerance:
                         if row.limit_value != self.limit_value:
                             self.limit_changed_from = row.limit_value
@@ -209,6 +215,13 @@ class Ledger:
             except IntegrityError:
                 continue  # another process inserted the row first; read it
         raise LedgerError(f"could not open the budget of study {self.study_name!r}")
+
+    def _check_unit(self, stored: str) -> None:
+        if stored != self.unit:
+            raise LedgerError(
+                f"hydra.sweeper.budget.unit={self.unit!r} does not match study {self.study_name!r}, "
+                f"whose budget is kept in {stored!r}; allowed: {stored!r} (the unit is fixed per "
+                "study), or another hydra.sweeper.study_name for a new study")
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:

@@ -247,12 +247,10 @@ class BudgetSweeperImpl(Sweeper):
             from budgetsweep.auto_proxy.resume import check_study_settings
 
             check_study_settings(study, self.auto_proxy_conf)
+        # the budget row (its limit) is written once the command passed every check before the first trial
         ledger = Ledger(url, study_name, unit=self.settings.unit, limit=self.settings.limit,
-                        tolerance=self.settings.tolerance, owner=self.owner)
+                        tolerance=self.settings.tolerance, owner=self.owner, open_budget=False)
         study.set_user_attr(PRUNER_ATTR, self.pruner_conf)
-        log_start(study_name=study.study_name, url=url, sampler=sampler, pruner=pruner, directions=self.directions,
-                  settings=self.settings, n_trials=self.n_trials, planned=self.plan_run is not None,
-                  limit_changed_from=ledger.limit_changed_from)
         existing = len(study.get_trials(deepcopy=False))
         if existing and (self.sampler_conf or {}).get("seed") is not None:
             # the same seed would replay the first proposals of the earlier run
@@ -266,6 +264,10 @@ class BudgetSweeperImpl(Sweeper):
         run.check_predictable()
         if self.auto_proxy_conf is not None:
             run.driver = self._auto_proxy(run, study, ledger, space, url)
+        ledger.open_budget()
+        log_start(study_name=study.study_name, url=url, sampler=sampler, pruner=pruner, directions=self.directions,
+                  settings=self.settings, n_trials=self.n_trials, planned=self.plan_run is not None,
+                  limit_changed_from=ledger.limit_changed_from)
         return run
 
     def _check_auto_proxy_direction(self) -> None:

@@ -107,3 +107,19 @@ def test_a_sweep_direction_against_the_objectives_is_exit_2_before_any_trial(tmp
             "auto-proxy's search would minimize it while its verification and final pick maximize it; set "
             "hydra.sweeper.direction=maximize") in proc.stderr
     assert not any((tmp_path / "sweep").glob("[0-9]*"))
+
+
+def test_a_command_refused_before_its_first_trial_leaves_the_studys_budget_as_it_was(tmp_path):
+    # the phase plan refuses limits too small: the ledger had already written each one as the study's limit, so
+    # the next command logged "limit changed from" a limit no trial ever ran under
+    from sqlalchemy import create_engine, text
+
+    for limit in (300, 400):
+        proc = budgetsweep(tmp_path, f"hydra.sweeper.budget.limit={limit}")
+        assert proc.returncode == 2 and "auto-proxy cannot plan its phases within the budget" in proc.stderr, \
+            proc.stdout + proc.stderr
+    engine = create_engine(f"sqlite:///{tmp_path / 'outputs' / 'budgetsweep.db'}")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT study_name, limit_value FROM budgetsweep_budgets")).fetchall() == []
+    engine.dispose()
+    assert not any((tmp_path / "sweep").glob("[0-9]*"))
