@@ -70,7 +70,10 @@ def recover(ledger: Ledger, trials: Iterable[Any], *, stale_after_seconds: float
                         f"status {result.status}")
             if running:
                 finish.append(Orphan(number, result, charge.reserved))
-        elif running and charge.state == COMMITTED:  # charged, then the sweeper died before telling Optuna
+        elif running and charge.state == COMMITTED and not is_alive(
+                charge.owner, charge.heartbeat_at, stale_after_seconds=stale_after_seconds):
+            # charged, then the sweeper died before telling Optuna; a live one is about to tell it (two sweepers
+            # started together: the other's recovery read the trial RUNNING, then its charge COMMITTED)
             finish.append(Orphan(number, orphan_outcome(charge, n_objectives=n_objectives, unit=unit),
                                  charge.reserved))
         elif running and charge.state == RELEASED:

@@ -51,6 +51,18 @@ def test_recover_charges_stale_reservations_and_sorts_the_trials(study_and_ledge
     assert alive.spent() == 44.0
 
 
+def test_a_trial_a_live_sweeper_charged_and_has_not_told_yet_is_left_to_it(study_and_ledgers):
+    # two sweepers on one study: the other's recovery read trial 0 RUNNING, then its charge COMMITTED, between this
+    # one's commit and its tell; finishing it there failed with UpdateFinishedTrialError once this one told Optuna
+    study, _, alive = study_and_ledgers
+    study.ask()
+    alive.reserve(0, 10.0)
+    alive.commit(0, 8.0)
+    found = recovery.recover(alive, study.get_trials(deepcopy=False), stale_after_seconds=3600,
+                             n_objectives=1, unit="examples")
+    assert (found.finish, found.requeue) == ([], [])
+
+
 def test_recover_finds_nothing_in_a_clean_study(study_and_ledgers):
     study, _, alive = study_and_ledgers
     study.tell(study.ask(), 1.0)
