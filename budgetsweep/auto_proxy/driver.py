@@ -38,7 +38,7 @@ from .proxy_search import (LABEL_ATTR, RUNG_ATTR, SAME_AS_ATTR, ProxySearchStudy
                            with_settings)
 from .settings import KEY, AutoProxyConfigError, AutoProxySettings, Candidate
 from .study_attrs import (CHOICE_ATTR, CONFIGS_ATTR, PHASE_ATTR, PLAN_ATTR, PROXY_SEARCH_ATTR, RUNGS_ATTR,
-                          SEARCH_DONE_ATTR, SETTINGS_ATTR)
+                          SEARCH_BUDGET_ATTR, SEARCH_DONE_ATTR, SETTINGS_ATTR)
 from .summary import build_summary, launched, spent_by_phase, write_summary
 from .verify import top_configs, verify
 
@@ -216,6 +216,7 @@ class AutoProxyDriver:
         self.search_rung: Optional[str] = None  # the rung the sampler's fresh trials run at
         self.skipped: list[dict[str, Any]] = []  # calibration trials the phase cap left unrun
         self.halving: Optional[list[HalvingRung]] = None  # search.eta set: the rungs of the search
+        self.search_budget: float = 0.0  # the search's cap (``_search_budget``), once calibration ended
         self.fixed: list[str] = []  # the given candidates' rungs (a proxy search adds its own as it samples)
         self.proxy_search: Optional[ProxySearchStudy] = None
 
@@ -412,8 +413,9 @@ class AutoProxyDriver:
         if not self.study.user_attrs.get(SEARCH_DONE_ATTR):  # a resumed sweep past the search wrote it already
             self._write(runs)  # the choice and its evidence, before the search
         # search
+        self.search_budget = self._search_budget()
         if self.settings.search.eta is not None:
-            self.halving = halving_plan(ladder(self._rung_costs(), self.choice.name), self.plan.search.budget,
+            self.halving = halving_plan(ladder(self._rung_costs(), self.choice.name), self.search_budget,
                                         self.settings.search.eta, self.settings.search.min_trials)
         self.search_rung = self.halving[0].name if self.halving else self.choice.name
         if not self.study.user_attrs.get(SEARCH_DONE_ATTR):
@@ -554,6 +556,27 @@ class AutoProxyDriver:
         members = runs["trial_number"].isin(self._members(SEARCH)())
         return runs[members & (runs["reduction_label"] == self.rungs[rung]["label"])]
 
+    def _search_budget(self) -> float:
+        """The search's cap: the plan's, plus what calibration was planned and did not spend (a proxy search's
+        settings are planned at their space's costliest end; a calibration trial may fail early), so no part of
+        the budget is left to nobody. Fixed in the study once calibration ended: a resumed sweep and the report
+        read the same."""
+        kept = self.study.user_attrs.get(SEARCH_BUDGET_ATTR)
+        if kept is not None:
+            return float(kept)
+        spent = PhaseLedger(self.s.ledger, 0.0, self._members(CALIBRATE)).used()
+        unspent = max(0.0, self.plan.calibration.cost - spent)
+        budget = self.plan.search.budget + unspent
+        self.study.set_user_attr(SEARCH_BUDGET_ATTR, budget)
+        if unspent > 0:
+            from budgetsweep.budget.units import format_cost
+
+            planned = format_cost(self.plan.search.budget, self.s.unit)
+            log.info(f"auto-proxy: calibration spent {format_cost(spent, self.s.unit)} of its planned "
+                     f"{format_cost(self.plan.calibration.cost, self.s.unit)} {self.s.unit}; the search's cap is "
+                     f"{format_cost(budget, self.s.unit)} (planned {planned})")
+        return budget
+
     def _search(self) -> str:
         """The configured sampler at the chosen rung, for the trials the search budget fits there."""
         import math
@@ -567,8 +590,8 @@ class AutoProxyDriver:
         cost = float(rung["cost"])
         if self.s.unit == "gpu_hours":
             cost = min(cost, self._price(f"the search at {self.choice.name}", rung["overrides"])[1])
-        slots = math.floor(self.plan.search.budget / cost * (1 + FIT_TOL)) - done
-        return self._run(SEARCH, self.plan.search.budget, slots)
+        slots = math.floor(self.search_budget / cost * (1 + FIT_TOL)) - done
+        return self._run(SEARCH, self.search_budget, slots)
 
     def _halving(self) -> str:
         """Successive halving: the sampler's configurations at the first rung, then each rung's top
@@ -577,7 +600,7 @@ class AutoProxyDriver:
         assert self.halving is not None
         why, planned = "nothing left to run", 0.0
         for i, rung in enumerate(self.halving):
-            planned = min(self.plan.search.budget, planned + rung.configs * rung.cost)
+            planned = min(self.search_budget, planned + rung.configs * rung.cost)
             tags = self._tags()
             if i == 0:
                 done = len([1 for _, j, s in tags if j is not None and j.phase == SEARCH and j.rung == rung.name

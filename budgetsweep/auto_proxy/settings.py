@@ -180,7 +180,8 @@ class Shares:
     seed costs 3 full runs (``verify: 0.3``); TPE needs some 10-20 trials to beat random sampling and
     a 50x proxy gets 100 of them from 2 full runs, an 8x proxy 16 (``search: 0.2``); calibration, the
     step that decides whether the proxy is worth anything, gets the rest (``calibrate: 0.5``). A
-    share is a cap: what calibration and verification are planned not to need goes to the search.
+    share is a cap: what calibration and verification are planned not to need goes to the search, and
+    so does what calibration was planned and did not spend (``AutoProxyDriver._search_budget``).
     """
 
     calibrate: float = 0.5

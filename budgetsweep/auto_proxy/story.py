@@ -24,8 +24,8 @@ from .phases import PhasePlan
 from .progress import CALIBRATE, DONE, FULL, SEARCH, VERIFY, Job, current_phase, unrun
 from .settings import AutoProxySettings
 from .proxy_search import summary_section, with_settings
-from .study_attrs import (CHOICE_ATTR, PHASE_ATTR, PLAN_ATTR, PROXY_SEARCH_ATTR, RUNGS_ATTR, SEARCH_DONE_ATTR,
-                          SETTINGS_ATTR)
+from .study_attrs import (CHOICE_ATTR, PHASE_ATTR, PLAN_ATTR, PROXY_SEARCH_ATTR, RUNGS_ATTR, SEARCH_BUDGET_ATTR,
+                          SEARCH_DONE_ATTR, SETTINGS_ATTR)
 from .summary import build_summary, launched, spent_by_phase
 from .verify import top_configs, verify
 
@@ -167,7 +167,8 @@ def read_story(storage: str, study_name: str) -> Story | None:
     eta = (settings.get("search") or {}).get("eta")
     if eta is not None:
         costs = [(name, float(r["cost"])) for name, r in rungs.items()]
-        rungs_plan = halving_plan(ladder(costs, choice.name), plan.search.budget, eta, settings["search"]["min_trials"])
+        budget = float(attrs.get(SEARCH_BUDGET_ATTR, plan.search.budget))  # the driver's cap, as it fixed it
+        rungs_plan = halving_plan(ladder(costs, choice.name), budget, eta, settings["search"]["min_trials"])
         summary["halving"] = {"eta": eta, "rungs": plan_dicts(rungs_plan)}
     if proxy_study is not None:
         sweep_settings = AutoProxySettings.from_mapping(settings)

@@ -8,6 +8,8 @@ RUNGS_ATTR = "auto_proxy:rungs"  # rung name -> {label, overrides, cost}; ``full
 PLAN_ATTR = "auto_proxy:plan"  # the phase plan (``PhasePlan.to_dict()``)
 CHOICE_ATTR = "auto_proxy:choice"  # the choice and its evidence (``Choice.to_dict()``), before the search
 SEARCH_DONE_ATTR = "auto_proxy:search_done"
+# the search's cap: the plan's, plus what calibration was planned and did not spend (fixed once calibration ended)
+SEARCH_BUDGET_ATTR = "auto_proxy:search_budget"
 PHASE_ATTR = "auto_proxy:phase"  # the phase of the driver's last summary (``done``: it finished)
 SETTINGS_ATTR = "auto_proxy:settings"  # the validated settings, so that a reader can judge as the sweep did
 PROXY_SEARCH_ATTR = "auto_proxy:proxy_search"  # {"study": the proxy search's own Optuna study}
