@@ -38,6 +38,7 @@ from budgetsweep.budget.decision import Action, unspent_warning
 from budgetsweep.budget.failures import batch_failure
 from budgetsweep.budget.ledger import Ledger
 from budgetsweep.budget.optuna_objects import PRUNER_ATTR, build_pruner, build_sampler, is_grid
+from budgetsweep import gc_tuning
 from budgetsweep.dotted import get_method
 from budgetsweep.budget.owner import current_owner
 from budgetsweep.budget.search_space import SearchSpace, build_search_space, quote
@@ -186,12 +187,18 @@ class BudgetSweeperImpl(Sweeper):
         return plan_run
 
     # -- the sweep ----------------------------------------------------------------------------
-    def sweep(self, arguments: List[str]) -> None:
+    def sweep(self, arguments: List[str], heap: Optional[gc_tuning.FrozenHeap] = None) -> None:
+        """``heap``: the sweep's ``FrozenHeap`` scope, entered by the caller (the plugin class) before this
+        module's imports; settled here once the study is open, warmed up after the first batch."""
         assert self.config is not None and self.launcher is not None
+        gc_tuning.install_exit_hook()  # no teardown tracing Optuna's and SQLAlchemy's objects again
         try:
             run = self._prepare(arguments)
         except ValueError as exc:
             refuse(exc)
+        if heap is not None:
+            heap.settle()
+            run.heap = heap
         try:
             with Heartbeat(run.ledger, self.settings.heartbeat_seconds):
                 run.recover()
@@ -326,6 +333,7 @@ class _Run:
         self.n_objectives = len(setup.directions)
         self.stopped = "running"
         self.driver: Any = None  # the auto-proxy strategy, when hydra.sweeper.auto_proxy is set
+        self.heap = gc_tuning.FrozenHeap()  # the sweep's, entered by sweep()
         self._grid_size = math.prod(len(v) for v in grid.values()) if grid is not None else None
         from budgetsweep.compose_memo import launch_composer
 
@@ -526,6 +534,7 @@ class _Run:
                 for group in contiguous(batch):
                     jobs = [tuple(item.overrides + item.identity) for item in group]
                     returns.extend(self.s.launcher.launch(jobs, initial_job_idx=group[0].number))
+                    self.heap.warm_up()  # what the first jobs imported and loaded stays, like the modules
         except BaseException:
             # the launcher broke off (Ctrl-C, a cluster error): settle what is known now
             for item in batch[len(returns):]:

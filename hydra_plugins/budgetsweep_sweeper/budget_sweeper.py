@@ -1,4 +1,4 @@
-"""The Hydra plugin class: thin; the work is in ``_impl``, imported only when the sweeper is used."""
+"""The Hydra plugin class: thin; the work is in ``_impl``, imported only when a sweep runs."""
 from typing import Any, List, Optional
 
 from hydra.plugins.sweeper import Sweeper
@@ -12,27 +12,26 @@ class BudgetSweeper(Sweeper):
                  search_space: Optional[DictConfig], params: Optional[DictConfig],
                  custom_search_space: Optional[str], budget: DictConfig,
                  auto_proxy: Optional[DictConfig] = None) -> None:
-        from ._impl import BudgetSweeperImpl
-
-        # a bad setting raised here would reach the user through Hydra's instantiate ("Error in call to target",
-        # exit 1): kept for sweep(), which reports bad input as one message with exit 2
-        self.init_error: Optional[ValueError] = None
-        try:
-            self.sweeper = BudgetSweeperImpl(
-                sampler=sampler, pruner=pruner, direction=direction, storage=storage, study_name=study_name,
-                n_trials=n_trials, n_jobs=n_jobs, max_failure_rate=max_failure_rate, search_space=search_space,
-                params=params, custom_search_space=custom_search_space, budget=budget, auto_proxy=auto_proxy,
-            )
-        except ValueError as exc:
-            self.init_error = exc
+        self.settings = dict(sampler=sampler, pruner=pruner, direction=direction, storage=storage,
+                             study_name=study_name, n_trials=n_trials, n_jobs=n_jobs,
+                             max_failure_rate=max_failure_rate, search_space=search_space, params=params,
+                             custom_search_space=custom_search_space, budget=budget, auto_proxy=auto_proxy)
+        self.context: dict = {}
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
-        if self.init_error is None:
-            self.sweeper.setup(hydra_context=hydra_context, task_function=task_function, config=config)
+        self.context = dict(hydra_context=hydra_context, task_function=task_function, config=config)
 
     def sweep(self, arguments: List[str]) -> Any:
-        if self.init_error is not None:
-            from ._impl import refuse
+        from budgetsweep.gc_tuning import FrozenHeap
 
-            refuse(self.init_error)
-        return self.sweeper.sweep(arguments)
+        # Optuna, SQLAlchemy and NumPy are imported here, inside the sweep's heap scope: their objects are
+        # never traced by a full collection (budgetsweep/gc_tuning.py)
+        with FrozenHeap() as heap:
+            from ._impl import BudgetSweeperImpl, refuse
+
+            try:
+                sweeper = BudgetSweeperImpl(**self.settings)
+            except ValueError as exc:  # bad input: one message, exit 2 (not Hydra's "Error in call to target")
+                refuse(exc)
+            sweeper.setup(**self.context)
+            return sweeper.sweep(arguments, heap)
