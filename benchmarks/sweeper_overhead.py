@@ -201,9 +201,14 @@ def report(results: dict, size: dict[str, tuple[float, float]] | None, args, com
               "not read back, `budgetsweep/budget/sweep_storage.py`) and tell, the trial's attributes (one upsert), "
               "the ledger's reserve and commit, and, in the job, reporting to its trial (handed over in-process by "
               "the sweeper, not read from the database); under a limit also the plan (`budgetsweep.plan.plan_run`). "
-              "Start-up: importing "
-              "Optuna and SQLAlchemy (NumPy and tqdm through Optuna), creating or opening the study's database and "
-              "the ledger."]
+              "hydra-optuna-sweeper keeps its study in memory: it pays the sampler but no database, so the "
+              "difference between its row and the budget sweeper's is the persistent study and ledger (what resume, "
+              "several sweepers on one study and recovery after a crash need). Start-up: importing Optuna and "
+              "SQLAlchemy (NumPy and tqdm through Optuna), creating or opening the study's database and the ledger. "
+              "The cyclic garbage collector would trace those modules' objects again in each full collection and at "
+              "exit; the budget sweeper pauses collection during its start-up and freezes the long-lived heap "
+              "(`budgetsweep/gc_tuning.py`), again after the first batch (torch, the task's data), until the sweep "
+              "ends."]
     return "\n".join(lines) + "\n"
 
 
