@@ -129,16 +129,23 @@ def calibration_cells(table: pd.DataFrame) -> pd.DataFrame:
                                 "noise ceiling": fmt_fixed(3), "rho_rel": fmt_fixed(3), "top1": fmt_fixed(2)})
 
 
-def verification_cells(table: pd.DataFrame, label: Label) -> pd.DataFrame:
+def verification_cells(table: pd.DataFrame, label: Label, searched: str = "proxy") -> pd.DataFrame:
+    """``searched``: ``proxy``, or ``search`` when the search ran at full scale (its one-seed ranking is what the
+    verification checks; there was no proxy)."""
     shown = pd.DataFrame(index=pd.Index([label(k) for k in table.index], name="configuration"))
     shown["key"] = table.index.astype(str)
-    for col, name in (("proxy_rank", "proxy rank"), ("proxy_score", "proxy score"), ("full_rank", "full rank"),
-                      ("full_mean", "full mean"), ("full_std", "full sd"), ("seeds", "full seeds")):
+    for col, name in (("proxy_rank", f"{searched} rank"), ("proxy_score", f"{searched} score"),
+                      ("full_rank", "full rank"), ("full_mean", "full mean"), ("full_std", "full sd"),
+                      ("seeds", "full seeds")):
         shown[name] = table[col].to_numpy()
-    shown["proxy's pick"] = ["yes" if v else "" for v in table["pick"]]
+    shown[f"{searched}'s pick"] = ["yes" if v else "" for v in table["pick"]]
     shown["final pick"] = ["yes" if v else "" for v in table["final"]]
-    return format_table(shown, {"proxy rank": _rank, "full rank": _rank, "proxy score": fmt_float(4),
+    return format_table(shown, {f"{searched} rank": _rank, "full rank": _rank, f"{searched} score": fmt_float(4),
                                 "full mean": fmt_float(4), "full sd": fmt_float(2)})
+
+
+def _searched(summary: dict[str, Any]) -> str:
+    return "search" if summary["choice"]["kind"] == "full" else "proxy"
 
 
 def budget_cells(table: pd.DataFrame, unit: str) -> pd.DataFrame:
@@ -200,10 +207,12 @@ def verification_sentence(summary: dict[str, Any]) -> str:
     top = (f"Top {len(v['configs'])} of the search at {summary['choice']['name']}: {measured} verified at full scale, "
            f"{missing} without a completed full-scale run (no evidence; the table shows n/a)" if missing else
            f"Top {len(v['configs'])} of the search at {summary['choice']['name']} verified at full scale")
-    return (f"{top}. Proxy ranking held among them: {_yes_no(v['ranking_held'])}; the proxy's pick is the verified best: "
-            f"{_yes_no(v['pick_is_best'])}; Spearman rho over the verified {fmt_fixed(3)(v['rho'])}; regret of the "
-            f"proxy's pick {fmt_float(3)(v['regret'])} ({fmt_float(2)(v['regret_sd'])} seed sd of the top "
-            f"configurations), chance it is truly worse {fmt_fixed(2)(v['p_worse'])}.")
+    searched = _searched(summary)  # a full-scale search: its one-seed ranking, checked on more seeds
+    return (f"{top}. {searched.capitalize()} ranking held among them: {_yes_no(v['ranking_held'])}; the {searched}'s "
+            f"pick is the verified best: {_yes_no(v['pick_is_best'])}; Spearman rho over the verified "
+            f"{fmt_fixed(3)(v['rho'])}; regret of the {searched}'s pick {fmt_float(3)(v['regret'])} "
+            f"({fmt_float(2)(v['regret_sd'])} seed sd of the top configurations), chance it is truly worse "
+            f"{fmt_fixed(2)(v['p_worse'])}.")
 
 
 def calibration_final_sentence(summary: dict[str, Any], label: Label) -> str | None:
@@ -315,7 +324,7 @@ def add_section(doc: Document, story: Story, label: Label) -> None:
         doc.add("p", found)
     table = verification_table(summary)
     if len(table):
-        doc.add("table", table=verification_cells(table, label))
+        doc.add("table", table=verification_cells(table, label, _searched(summary)))
     doc.add("figure", "proxy vs full: calibration (left) and verified configurations (right)", name="auto_proxy.png",
             figure=functools.partial(plot_proxy_vs_full, story, label))
     if found := notes(story):
@@ -342,7 +351,7 @@ def terminal_lines(story: Story, label: Label) -> list[str]:
     lines += [found] if (found := calibration_final_sentence(summary, label)) else []
     table = verification_table(summary)
     if len(table):
-        lines.append(verification_cells(table, label).to_string())
+        lines.append(verification_cells(table, label, _searched(summary)).to_string())
     return lines + [""]
 
 

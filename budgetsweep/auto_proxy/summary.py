@@ -67,6 +67,12 @@ def _final(final: FinalPick | None, verification: Verification | None, choice: C
     return {**final.to_dict(), "rung": choice.label, "is_proxy_pick": final.config_key == verification.pick}
 
 
+def pick_name(kind: str) -> str:
+    """What the search's best is called: "the proxy's pick", or "the search's pick" when the search ran at full
+    scale (``Choice.kind`` ``full``: no proxy ranked anything; verification reruns it on more seeds)."""
+    return "the search's pick" if kind == "full" else "the proxy's pick"
+
+
 def _answer(final: FinalPick | None, verification: Verification | None, choice: Choice) -> str:
     if verification is None:
         return "Not verified yet: no answer."
@@ -89,12 +95,13 @@ def _answer(final: FinalPick | None, verification: Verification | None, choice: 
         where += (f" ({final.calibration_fewer_seeds} calibration configuration(s) measured on fewer than the "
                   f"verification's {final.verify_seeds} seed(s) not compared: the best of one-seed means is mostly "
                   "the luckiest seed)")
+    pick = pick_name(choice.kind)
     if verification.pick_is_best is None:
-        held = "the proxy's pick was not verified"
+        held = f"{pick} was not verified"
     elif verification.pick_is_best:
-        held = "the proxy's pick is the verified best"
+        held = f"{pick} is the verified best"
     else:
-        held = f"the proxy's pick ({verification.pick}) is not the verified best"
+        held = f"{pick} ({verification.pick}) is not the verified best"
     return (f"Final pick: {final.config_key}, full-scale objective {final.full_mean:.4g} over {len(final.seeds)} "
             f"seed(s), {where}; {held}.")
 

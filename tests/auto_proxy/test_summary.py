@@ -245,3 +245,18 @@ def test_a_top_configuration_the_budget_could_not_verify_is_not_called_verified(
     full = verify(search, verified, 3)  # all three ran: the sentence is as before
     assert f"best of the top 3 of the search at {at} verified at full scale" in \
         _summary(calibration, full, final_pick(full, verified, calibration))["answer"]
+
+
+def test_a_search_at_full_scale_is_not_called_a_proxy(tmp_path):
+    from budgetsweep.analysis.auto_proxy_section import terminal_lines
+    from budgetsweep.auto_proxy.story import Story
+
+    calibration, search, verified, result = _swept(tmp_path, [(1e-4, 32), (1e-1, 32), (1e-2, 32)], "full")
+    summary = _summary(calibration, result, final_pick(result, verified, calibration))
+    assert summary["choice"]["kind"] == "full"  # the only candidate is biased: the search ran at full scale
+    assert summary["answer"].endswith("; the search's pick is the verified best.")
+    story = Story("s", summary, {"full": {"label": "full", "overrides": [], "cost": 1000.0}}, calibration, search,
+                  verified)
+    text = "\n".join(terminal_lines(story, str))
+    assert "Search ranking held among them: " in text and "the search's pick is the verified best: yes" in text
+    assert "search rank" in text and "proxy" not in text.split("Searched at:")[1]  # the table's columns too
