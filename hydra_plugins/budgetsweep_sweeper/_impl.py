@@ -203,7 +203,9 @@ class BudgetSweeperImpl(Sweeper):
             with Heartbeat(run.ledger, self.settings.heartbeat_seconds):
                 run.recover()
                 if run.driver is not None:
-                    run.driver.run()
+                    phase = run.driver.run().get("phase")
+                    # the last phase's reason alone ("the phase's 2 trial(s) launched") reads as the sweep's
+                    run.stopped = f"auto-proxy {phase}" + (f" (last phase: {run.stopped})" if phase != "done" else "")
                 else:
                     run.loop()
         except BaseException:
@@ -334,6 +336,7 @@ class _Run:
         self.stopped = "running"
         self.driver: Any = None  # the auto-proxy strategy, when hydra.sweeper.auto_proxy is set
         self.heap = gc_tuning.FrozenHeap()  # the sweep's, entered by sweep()
+        self._phase_slots: Optional[int] = None  # while run_phase runs an auto-proxy phase: its trial slots
         self._grid_size = math.prod(len(v) for v in grid.values()) if grid is not None else None
         from budgetsweep.compose_memo import launch_composer
 
@@ -369,7 +372,7 @@ class _Run:
             launched = self.ledger.launched()
             if held.slots_left(launched) <= 0:
                 self.stopped = self._full(launched)
-                if first:
+                if first and self._phase_slots is None:
                     log.info(f"Study {self.study.study_name!r} already has {launched} launched trials of "
                              f"n_trials={self.n_trials}; nothing to run. {self._how_to_run_more(launched)}")
                 return
@@ -434,9 +437,11 @@ class _Run:
         held.ledger, held.invalid, held.skipped = ledger, 0, 0
         self.n_trials = held.n_trials = self.ledger.launched() + slots
         self.stopped = "running"
+        self._phase_slots = slots
         try:
             self.loop()
         finally:
+            self._phase_slots = None
             held.ledger = self.ledger
             if held.carry is not None:
                 held.parked.append(held.carry)
@@ -448,6 +453,8 @@ class _Run:
         return self._grid_size is not None and self.n_trials >= self._grid_size
 
     def _full(self, launched: int) -> str:
+        if self._phase_slots is not None:  # an auto-proxy phase: its slots, not the user's n_trials, bound it
+            return f"the phase's {self._phase_slots} trial(s) launched"
         if self._grid_bound():
             return f"grid exhausted ({launched}/{self._grid_size} points launched)"
         return f"n_trials reached ({launched}/{self.n_trials})"

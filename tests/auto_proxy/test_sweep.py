@@ -49,6 +49,9 @@ def test_the_phases_run_in_order_and_the_summary_matches_the_ledger_and_the_reco
     proc = budgetsweep(tmp_path, f"hydra.sweeper.budget.limit={limit:g}")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     summary, budget, storage, study, ledger = sweep_outputs(tmp_path, "examples", limit)
+    log = proc.stdout + proc.stderr
+    assert "n_trials reached" not in log  # auto-proxy's phases are bounded by their slots, not n_trials
+    assert "auto-proxy search ended: the phase's " in log and budget["stopped"] == "auto-proxy done"
 
     tags = sorted((t.number, t.user_attrs["auto_proxy"]) for t in study.trials if t.state.name != "WAITING")
     phases = [tag["phase"] for _, tag in tags]
