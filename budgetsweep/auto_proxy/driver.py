@@ -29,7 +29,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 from .choose import Choice, choose
 from .costs import RungPlan, proxy_search_plans
 from .final import FinalPick, final_pick
-from .halving import HalvingRung, halving_plan, ladder, plan_dicts
+from .halving import HalvingRung, halving_plan, ladder, misleading, plan_dicts
 from .phases import FIT_TOL, PhasePlan, plan_phases
 from .presets import resolve_preset
 from .progress import (ATTR, CALIBRATE, FULL, SEARCH, VERIFY, Job, calibration_jobs, remaining, rung_jobs, unrun,
@@ -415,8 +415,13 @@ class AutoProxyDriver:
         # search
         self.search_budget = self._search_budget()
         if self.settings.search.eta is not None:
-            self.halving = halving_plan(ladder(self._rung_costs(), self.choice.name), self.search_budget,
+            skip = misleading(self.choice.candidates)
+            self.halving = halving_plan(ladder(self._rung_costs(), self.choice.name, skip), self.search_budget,
                                         self.settings.search.eta, self.settings.search.min_trials)
+            left_out = [n for n in skip if n != self.choice.name and n in self.rungs]
+            if left_out and not self.study.user_attrs.get(SEARCH_DONE_ATTR):
+                log.info(f"auto-proxy successive halving: not through {', '.join(left_out)} (calibration measured "
+                         "their ranking at rho <= 0, could not rank, or did not learn)")
         self.search_rung = self.halving[0].name if self.halving else self.choice.name
         if not self.study.user_attrs.get(SEARCH_DONE_ATTR):
             why = self._halving() if self.halving else self._search()

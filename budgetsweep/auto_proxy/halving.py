@@ -8,7 +8,8 @@ the rung before). The driver runs the rungs (``search.eta`` set: ``driver.AutoPr
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -26,15 +27,32 @@ class HalvingRung:
     configs: int
 
 
-def ladder(costs: Sequence[tuple[str, float]], chosen: str) -> list[tuple[str, float]]:
+def misleading(candidates: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Names of the calibrated candidates (``Choice.candidates``: their evidence) a halving search does not
+    climb through, because their ranking would pass the wrong configurations on: calibration measured their
+    Spearman rho at 0 or below, or could not measure it (no rho, or ``tie_limited``: too few distinct
+    scores), or most of their runs did not learn (``did_not_learn``). A rung promotes its top 1/eta by its
+    own ranking; at rho <= 0 that top is no better than a random draw, in expectation, or worse."""
+    out = []
+    for c in candidates:
+        rho = c.get("rho")
+        unmeasured = rho is None or not math.isfinite(float(rho))
+        if unmeasured or float(rho) <= 0 or c.get("tie_limited") or c.get("did_not_learn"):
+            out.append(str(c.get("name")))
+    return out
+
+
+def ladder(costs: Sequence[tuple[str, float]], chosen: str, skip: Sequence[str] = ()) -> list[tuple[str, float]]:
     """The rungs a halving search climbs: every rung no costlier than ``chosen`` (the choice's rung:
-    a candidate's name or ``full``), cheapest first, ending at ``chosen``. ``costs``: (name, predicted
-    cost of one trial) of every candidate and of full scale. ValueError: ``chosen`` is not among them."""
+    a candidate's name or ``full``), cheapest first, ending at ``chosen``, less those named in ``skip``
+    (``misleading``; never ``chosen``). ``costs``: (name, predicted cost of one trial) of every candidate
+    and of full scale. ValueError: ``chosen`` is not among them."""
     by_name = dict(costs)
     if chosen not in by_name:
         raise ValueError(f"chosen rung {chosen!r} is not among the rungs {sorted(by_name)}")
     top = by_name[chosen]
-    below = sorted(((n, c) for n, c in costs if n != chosen and c <= top), key=lambda nc: (nc[1], nc[0]))
+    below = sorted(((n, c) for n, c in costs if n != chosen and n not in skip and c <= top),
+                   key=lambda nc: (nc[1], nc[0]))
     return [*below, (chosen, top)]
 
 
@@ -84,4 +102,4 @@ def plan_dicts(plan: Sequence[HalvingRung]) -> list[dict[str, Any]]:
     return [asdict(r) for r in plan]
 
 
-__all__ = ["HalvingRung", "halving_cost", "halving_plan", "ladder", "plan_dicts", "rung_configs"]
+__all__ = ["HalvingRung", "halving_cost", "halving_plan", "ladder", "misleading", "plan_dicts", "rung_configs"]

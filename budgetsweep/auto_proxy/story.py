@@ -19,7 +19,7 @@ import pandas as pd
 
 from .choose import Choice, choose
 from .final import final_pick
-from .halving import halving_plan, ladder, plan_dicts
+from .halving import halving_plan, ladder, misleading, plan_dicts
 from .phases import PhasePlan
 from .progress import CALIBRATE, DONE, FULL, SEARCH, VERIFY, Job, current_phase, unrun
 from .settings import AutoProxySettings
@@ -168,7 +168,8 @@ def read_story(storage: str, study_name: str) -> Story | None:
     if eta is not None:
         costs = [(name, float(r["cost"])) for name, r in rungs.items()]
         budget = float(attrs.get(SEARCH_BUDGET_ATTR, plan.search.budget))  # the driver's cap, as it fixed it
-        rungs_plan = halving_plan(ladder(costs, choice.name), budget, eta, settings["search"]["min_trials"])
+        rungs_plan = halving_plan(ladder(costs, choice.name, misleading(choice.candidates)), budget, eta,
+                                  settings["search"]["min_trials"])
         summary["halving"] = {"eta": eta, "rungs": plan_dicts(rungs_plan)}
     if proxy_study is not None:
         sweep_settings = AutoProxySettings.from_mapping(settings)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from budgetsweep.auto_proxy.halving import halving_cost, halving_plan, ladder, rung_configs
+from budgetsweep.auto_proxy.halving import halving_cost, halving_plan, ladder, misleading, rung_configs
 from budgetsweep.auto_proxy.phases import PhaseError
 
 COSTS = [("full", 1000.0), ("small_batch", 125.0), ("mup_width", 28.0), ("proxy50", 20.0)]
@@ -38,3 +38,16 @@ def test_a_halving_search_that_cannot_fit_its_minimum_is_reported():
         halving_plan(ladder(COSTS, "full"), 1_000, 2, min_first=10)
     with pytest.raises(ValueError, match="auto_proxy.search.eta=1 is not allowed; it must be an integer >= 2"):
         halving_plan(ladder(COSTS, "full"), 10_000, 1)
+
+
+def test_halving_does_not_climb_through_a_rung_whose_calibration_could_not_rank():
+    evidence = [{"name": "good", "rho": 0.6}, {"name": "reversed", "rho": -0.5}, {"name": "flat", "rho": 0.0},
+                {"name": "unmeasured", "rho": None}, {"name": "nan", "rho": float("nan")},
+                {"name": "tied", "rho": 0.9, "tie_limited": True},
+                {"name": "did_not_learn", "rho": 0.9, "did_not_learn": True}]
+    skip = misleading(evidence)
+    assert skip == ["reversed", "flat", "unmeasured", "nan", "tied", "did_not_learn"]
+    costs = [(c["name"], 10.0 + i) for i, c in enumerate(evidence)] + [("full", 100.0)]
+    assert ladder(costs, "full", skip) == [("good", 10.0), ("full", 100.0)]
+    # the chosen rung is climbed to whatever its evidence (the milder fallback may choose a noisy one)
+    assert ladder(costs, "tied", skip) == [("good", 10.0), ("tied", 15.0)]

@@ -279,9 +279,15 @@ def test_successive_halving_climbs_the_ladder_within_the_search_cap_exactly(tmp_
     study = optuna.load_study(study_name=budget["study_name"], storage=storage)
     assert summary["choice"]["name"] == "full"  # 3 configurations: no confident choice, and fallback=full
     cost = {"quarter": 64.0, "half": 128.0, "full": FULL}
-    # the most configurations the first rung can run with every rung within 1,144 (eta 2: floor(n0 / 2^i), >= 1):
-    # 7 x 64 + 3 x 128 + 1 x 256 = 1,088 (n0 = 8: 512 + 512 + 512 = 1,536)
-    expected = [("quarter", 7), ("half", 3), ("full", 1)]
+    rho = {c["name"]: c["rho"] for c in summary["candidates"]}
+    # the most configurations the first rung can run with every rung within 1,144 (eta 2: floor(n0 / 2^i), >= 1)
+    if rho["quarter"] > 0 and rho["half"] > 0:  # 7 x 64 + 3 x 128 + 1 x 256 = 1,088 (n0 = 8: 1,536)
+        expected = [("quarter", 7), ("half", 3), ("full", 1)]
+    elif rho["quarter"] > 0:  # half ranked the calibration configurations no better than chance or reversed:
+        expected = [("quarter", 5), ("full", 2)]  # not climbed through; 5 x 64 + 2 x 256 = 832 (n0 = 6: 1,152)
+        assert "auto-proxy successive halving: not through half" in proc.stdout + proc.stderr
+    else:
+        pytest.skip(f"calibration measured quarter at rho {rho['quarter']}: this ladder is not the one tested")
     assert [(r["name"], r["configs"]) for r in summary["halving"]["rungs"]] == expected
     search = [t for t in study.trials if t.state.name != "WAITING" and t.user_attrs["auto_proxy"]["phase"] == "search"]
     by_rung = {name: [t for t in search if t.user_attrs["auto_proxy"]["rung"] == name] for name, _ in expected}
