@@ -205,10 +205,10 @@ def report(results: dict, size: dict[str, tuple[float, float]] | None, args, com
               "difference between its row and the budget sweeper's is the persistent study and ledger (what resume, "
               "several sweepers on one study and recovery after a crash need). Start-up: importing Optuna and "
               "SQLAlchemy (NumPy and tqdm through Optuna), creating or opening the study's database and the ledger. "
-              "The cyclic garbage collector would trace those modules' objects again in each full collection and at "
-              "exit; the budget sweeper pauses collection during its start-up and freezes the long-lived heap "
+              "The cyclic garbage collector would trace those modules' objects again in each full collection; the "
+              "budget sweeper pauses collection during its start-up and freezes the long-lived heap "
               "(`budgetsweep/gc_tuning.py`), again after the first batch (torch, the task's data), until the sweep "
-              "ends."]
+              "ends. The interpreter's teardown at exit still frees that heap (it closes what a script left open)."]
     return "\n".join(lines) + "\n"
 
 

@@ -3,47 +3,30 @@
 A full collection (CPython's oldest generation) traces every object alive. In a sweep the bulk of them
 live as long as the process: the modules (Optuna, SQLAlchemy's ORM, NumPy for the sweeper; torch and
 scikit-learn once the first job has run), Hydra's state, a task's cached data. Measured on this project's
-2-core machine (``gc.callbacks`` timing): a one-trial budget sweep of a trivial app spent 120-155 ms in
-collections against 13 ms for Hydra's basic sweeper, and CPython's teardown at exit another 0.15-0.3 s
-(0.4 s more with torch loaded); a 43-trial digits sweep spent 8.5-11 ms per trial in collections, most of
-it tracing torch's objects again in each full pass.
+2-core machine (``gc.callbacks`` timing): a one-trial budget sweep of the trivial app spent 120-155 ms in
+collections against 13 ms for Hydra's basic sweeper, and a 43-trial digits sweep 8.5-11 ms per trial,
+most of it tracing torch's objects again in each full pass.
 
 ``FrozenHeap`` (one per sweep, a context manager) pauses automatic collection during the sweeper's
 start-up (its imports, opening the study), then moves what is alive to the permanent generation
 (``gc.freeze``, the technique CPython's ``gc`` documentation gives for long-lived objects), and again after
 its first batch of jobs (after a ``gc.collect()``, so no garbage is kept); it gives all of it back
-(``gc.unfreeze``) when the sweep ends, so a process that goes on (a notebook, a test run) collects as
-before. Objects frozen are still freed by reference counting; only a reference cycle among
-them that becomes garbage during the sweep waits for its end. A heap someone else froze
-(``gc.get_freeze_count() > 0`` at the start) is left as it is.
+(``gc.unfreeze``) when the sweep ends, so the process collects as before afterwards (a notebook, a test
+run, and the interpreter's own teardown, which closes and flushes what a script left open).
 
-``install_exit_hook`` registers, once per process, a hook that collects (unreachable objects are
-finalized as usual: a file in a reference cycle is flushed and closed) and then freezes, so the
-interpreter's teardown frees modules by reference count without tracing them again. Exit hooks run
-last-registered first: those of modules imported later (torch's, a logger's) run before it. An object
-that becomes unreachable only during teardown, and only through a cycle, is then released by the OS
-without its ``__del__``, which the data model never promises at exit (``object.__del__``).
+What changes during the sweep: objects frozen are still freed by reference counting, but a reference
+cycle among them that becomes garbage (an object a job kept in a global from the first batch and
+replaced later) waits for the end of the sweep. A heap someone else froze (``gc.get_freeze_count() > 0``
+at the start) is left as it is; a ``gc.freeze()`` a job makes during the sweep is undone with the
+sweep's at its end (``gc.unfreeze`` cannot tell them apart).
+
+Not done at exit: freezing the heap there would make teardown fast (0.15-0.3 s less after a budget
+sweep) but a file a script keeps in a module global sits in a reference cycle (``__main__``'s dict and its
+functions): only teardown's collection closes it, so its buffered output would be lost.
 """
 from __future__ import annotations
 
-import atexit
 import gc
-
-_exit_hook_installed = False
-
-
-def collect_and_freeze() -> None:
-    """``gc.collect()`` (finalizers of unreachable objects run), then ``gc.freeze()`` of every survivor."""
-    gc.collect()
-    gc.freeze()
-
-
-def install_exit_hook() -> None:
-    """Register ``collect_and_freeze`` to run at interpreter exit, once per process."""
-    global _exit_hook_installed
-    if not _exit_hook_installed:
-        atexit.register(collect_and_freeze)
-        _exit_hook_installed = True
 
 
 class FrozenHeap:

@@ -191,7 +191,6 @@ class BudgetSweeperImpl(Sweeper):
         """``heap``: the sweep's ``FrozenHeap`` scope, entered by the caller (the plugin class) before this
         module's imports; settled here once the study is open, warmed up after the first batch."""
         assert self.config is not None and self.launcher is not None
-        gc_tuning.install_exit_hook()  # no teardown tracing Optuna's and SQLAlchemy's objects again
         try:
             run = self._prepare(arguments)
         except ValueError as exc:
