@@ -7,9 +7,10 @@ come from it: run a sweep of 3 and of 43 trials, the difference over 40 is the p
     OMP_NUM_THREADS=1 python benchmarks/gc_sql_counts.py budgetsweep.app -m task=digits train.epochs=null \\
         train.steps=1 hydra/sweeper=budget hydra.sweeper.n_trials=43 'optim.lr=tag(log, interval(1e-4, 1e-1))'
 
-Printed to stderr after the interpreter's exit hooks registered before it (so teardown's own collections
-are not counted): ``GC <n> collections <per generation> <ms> ms`` and one ``SQL <count> <kind> <table>`` line
-per kind of statement.
+Printed to stderr by an exit hook, before the interpreter's teardown (whose collections are not counted):
+``GC <n> collections <per generation> <ms> ms`` and one ``SQL <count> <kind> <table>`` line per kind of
+statement. Run each sweep in a fresh folder: the default storage is ``outputs/`` under it, and a finished
+study reruns nothing.
 """
 from __future__ import annotations
 

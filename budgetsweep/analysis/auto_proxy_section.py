@@ -20,7 +20,7 @@ import pandas as pd
 
 from .pair import pair_runs, split_runs
 from .plots import _figure, _short
-from .schema import FULL_LABEL
+from .schema import FULL_LABEL, searched
 from .render import NA, Document, fmt_fixed, fmt_float, fmt_interval, fmt_times, format_table
 
 if TYPE_CHECKING:
@@ -145,7 +145,7 @@ def verification_cells(table: pd.DataFrame, label: Label, searched: str = "proxy
 
 
 def _searched(summary: dict[str, Any]) -> str:
-    return "search" if summary["choice"]["kind"] == "full" else "proxy"
+    return searched(summary["choice"]["kind"])
 
 
 def budget_cells(table: pd.DataFrame, unit: str) -> pd.DataFrame:

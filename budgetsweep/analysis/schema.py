@@ -117,3 +117,10 @@ def direction_of(df: pd.DataFrame, name: str) -> str | None:
 def scores(values: pd.Series, direction: str) -> pd.Series:
     """Objective values turned into scores where higher is better, whatever the direction."""
     return values if direction == "maximize" else -values
+
+
+def searched(kind: str) -> str:
+    """What ranked an auto-proxy search's configurations, as its answer and report name it: ``proxy``, or
+    ``search`` when the search ran at full scale (``Choice.kind`` ``full``: its one-seed ranking, which the
+    verification checks on more seeds)."""
+    return "search" if kind == FULL_LABEL else "proxy"

@@ -415,10 +415,12 @@ class AutoProxyDriver:
         # search
         self.search_budget = self._search_budget()
         if self.settings.search.eta is not None:
-            skip = misleading(self.choice.candidates)
-            self.halving = halving_plan(ladder(self._rung_costs(), self.choice.name, skip), self.search_budget,
-                                        self.settings.search.eta, self.settings.search.min_trials)
-            left_out = [n for n in skip if n != self.choice.name and n in self.rungs]
+            climbed = ladder(self._rung_costs(), self.choice.name, misleading(self.choice.candidates))
+            self.halving = halving_plan(climbed, self.search_budget, self.settings.search.eta,
+                                        self.settings.search.min_trials)
+            # named: the rungs the ladder would have climbed (cheaper than the choice), not every skipped one
+            kept = {n for n, _ in climbed}
+            left_out = [n for n, _ in ladder(self._rung_costs(), self.choice.name) if n not in kept]
             if left_out and not self.study.user_attrs.get(SEARCH_DONE_ATTR):
                 log.info(f"auto-proxy successive halving: not through {', '.join(left_out)} (calibration measured "
                          "their ranking at rho <= 0, could not rank, or did not learn)")

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from budgetsweep.analysis.schema import searched
 from budgetsweep.budget.units import check_unit, cost_in_unit
 from budgetsweep.records import write_json_atomic
 
@@ -67,12 +68,6 @@ def _final(final: FinalPick | None, verification: Verification | None, choice: C
     return {**final.to_dict(), "rung": choice.label, "is_proxy_pick": final.config_key == verification.pick}
 
 
-def pick_name(kind: str) -> str:
-    """What the search's best is called: "the proxy's pick", or "the search's pick" when the search ran at full
-    scale (``Choice.kind`` ``full``: no proxy ranked anything; verification reruns it on more seeds)."""
-    return "the search's pick" if kind == "full" else "the proxy's pick"
-
-
 def _answer(final: FinalPick | None, verification: Verification | None, choice: Choice) -> str:
     if verification is None:
         return "Not verified yet: no answer."
@@ -95,7 +90,7 @@ def _answer(final: FinalPick | None, verification: Verification | None, choice: 
         where += (f" ({final.calibration_fewer_seeds} calibration configuration(s) measured on fewer than the "
                   f"verification's {final.verify_seeds} seed(s) not compared: the best of one-seed means is mostly "
                   "the luckiest seed)")
-    pick = pick_name(choice.kind)
+    pick = f"the {searched(choice.kind)}'s pick"
     if verification.pick_is_best is None:
         held = f"{pick} was not verified"
     elif verification.pick_is_best:
