@@ -278,7 +278,9 @@ def _checked_storage(url: str, kwargs: dict):
     if revision is None or checked != f"{optuna.__version__}|{revision}":
         engine.dispose()
         return None
-    storage = optuna.storages.RDBStorage.__new__(optuna.storages.RDBStorage)
+    from budgetsweep.budget.storage_retry import RetryingRDBStorage
+
+    storage = RetryingRDBStorage.__new__(RetryingRDBStorage)
     # what RDBStorage.__init__ sets, with its defaults (no heartbeat), minus the version manager
     storage.engine_kwargs = dict(kwargs)
     storage.url = url
@@ -291,13 +293,14 @@ def _checked_storage(url: str, kwargs: dict):
 
 
 def open_optuna_storage(url: str, key: str = "hydra.sweeper.storage"):
-    """An Optuna RDBStorage on ``url``; raises ValueError naming ``key`` when it cannot be opened.
+    """An Optuna RDBStorage on ``url`` (a ``RetryingRDBStorage``: a database busy for a moment is waited
+    for); raises ValueError naming ``key`` when it cannot be opened.
 
     Several sweepers started together on a new database all create Optuna's tables: the losers of
     that race retry (the tables are there by then); any other error is the URL's, reported at once.
     A database this Optuna version has checked before opens without the schema check (no alembic).
     """
-    import optuna
+    from budgetsweep.budget.storage_retry import RetryingRDBStorage
 
     check_url(url, key)
     kwargs = engine_kwargs(url)
@@ -318,7 +321,7 @@ def open_optuna_storage(url: str, key: str = "hydra.sweeper.storage"):
     attempts = 8
     for attempt in range(attempts if storage is None else 0):
         try:
-            storage = optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+            storage = RetryingRDBStorage(url, engine_kwargs=kwargs)
             _stamp_checked(storage)
             break
         except Exception as exc:

@@ -78,11 +78,16 @@ def _write_all(storage, values: dict[str, Any], *, one, check, model, owner: dic
         return
     from optuna.storages._rdb.storage import _create_scoped_session
 
-    with _create_scoped_session(rdb.scoped_session, True) as session:
-        found = check(rdb, session)
-        if not _upsert(session, rdb.engine.name, model, owner, values):
-            for key, value in values.items():
-                in_session(rdb, session, found, key, value)
+    from budgetsweep.budget.storage_retry import call_retrying
+
+    def write() -> None:
+        with _create_scoped_session(rdb.scoped_session, True) as session:
+            found = check(rdb, session)
+            if not _upsert(session, rdb.engine.name, model, owner, values):
+                for key, value in values.items():
+                    in_session(rdb, session, found, key, value)
+
+    call_retrying(write, what="the study's storage (attributes)")  # one transaction: a failed try wrote nothing
 
 
 def _set(storage, trial_id: int, values: dict[str, Any]) -> None:

@@ -30,6 +30,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from budgetsweep.budget import outcome as outcomes
 from budgetsweep.budget import recovery
 from budgetsweep.budget import study_identity
+from budgetsweep.budget import storage_retry
 from budgetsweep.budget.trial_echo import hide_trial_overrides
 from budgetsweep.budget import trial_attrs as attrs
 from budgetsweep.budget.cost_model import CostModel, Work
@@ -62,6 +63,10 @@ DIRECTIONS = ("minimize", "maximize")
 
 class SweepConfigError(CompactHydraException, ValueError):
     """Bad input found before any job ran; Hydra prints just the message."""
+
+
+class StorageFailure(RuntimeError):
+    """The study's database failed during the sweep; the message names the database's own error."""
 
 
 def refuse(exc: ValueError) -> NoReturn:
@@ -207,11 +212,14 @@ class BudgetSweeperImpl(Sweeper):
                     run.stopped = f"auto-proxy {phase}" + (f" (last phase: {run.stopped})" if phase != "done" else "")
                 else:
                     run.loop()
-        except BaseException:
+        except BaseException as exc:
             try:
                 run.finish()
             except Exception:  # do not hide the error that stopped the sweep
                 log.exception("could not write the sweep's results")
+            reason = storage_retry.explain(exc, mask(run.url))
+            if reason is not None:  # Optuna's message blames "invalid data"; name the database's own error
+                raise StorageFailure(reason) from exc
             raise
         run.finish()
 

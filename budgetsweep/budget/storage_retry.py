@@ -1,0 +1,112 @@
+"""The study's storage, riding out a database that is busy for a moment, and naming what failed when it is not.
+
+SQLite waits for a lock (the busy timeout, ``storage.SQLITE_TIMEOUT_S``) in most cases, but answers
+"database is locked" at once in a few: a read while the last connection of another process cleans up
+the write-ahead log, or while another connection recovers it after a crash; a write whose read
+snapshot another writer made stale. Each is over a moment later. Optuna's ``RDBStorage`` turns any
+such error into ``StorageInternalError`` ("... due to invalid data in the commit, e.g. exceeding max
+length"), which would end a sweep and blame the data.
+
+``RetryingRDBStorage`` is Optuna's ``RDBStorage`` whose reads and writes are tried again, a few times
+over about ``RETRY_SECONDS``, when the error under Optuna's is one of those transient ones. Retrying
+is safe: Optuna runs each call in one transaction, rolled back when it fails, so a failed call wrote
+nothing. Any other error, or one that outlasts the retries, is raised as before; ``explain`` turns
+it into a sentence naming the database's own error, for the sweep's last line.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable
+
+from optuna.storages import RDBStorage
+
+log = logging.getLogger(__name__)
+
+# sqlite3's and SQLAlchemy's wording of an error that is over once another connection lets go
+TRANSIENT = ("database is locked", "database table is locked", "locking protocol", "queuepool limit")
+RETRY_SECONDS = 10.0
+_FIRST_WAIT_S = 0.05
+
+# RDBStorage's methods that each run one transaction (the others, get_all_trials or create_new_trial,
+# call these, so they are not retried twice over)
+RETRIED = (
+    "create_new_study", "delete_study", "set_study_user_attr", "set_study_system_attr",
+    "get_study_id_from_name", "get_study_name_from_id", "get_study_directions", "get_study_user_attrs",
+    "get_study_system_attrs", "get_all_studies", "_create_new_trial", "_set_trial_param",
+    "get_trial_id_from_study_id_trial_number", "set_trial_state_values", "set_trial_intermediate_value",
+    "set_trial_user_attr", "set_trial_system_attr", "get_trial", "_get_trials", "_get_best_trial_id",
+)
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception of ``exc``'s chain (``__cause__``, else ``__context__``)."""
+    seen = {id(exc)}
+    while True:
+        inner = exc.__cause__ or exc.__context__
+        if inner is None or id(inner) in seen:
+            return exc
+        seen.add(id(inner))
+        exc = inner
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` (as Optuna raises it) comes from a database that is busy for a moment."""
+    from sqlalchemy.exc import OperationalError, TimeoutError as PoolTimeout
+
+    inner = root_cause(exc)
+    chain = [exc, inner]
+    if not any(isinstance(e, (OperationalError, PoolTimeout)) or type(e).__name__ == "OperationalError"
+               for e in chain):
+        return False
+    text = " ".join(str(e) for e in chain).lower()
+    return any(words in text for words in TRANSIENT)
+
+
+def call_retrying(call: Callable[..., Any], *args: Any, what: str = "the study's storage", **kwargs: Any) -> Any:
+    """``call(*args, **kwargs)``, tried again while it fails transiently, for up to ``RETRY_SECONDS``
+    (waits 0.05 s, doubling, at most 1 s); the last error is raised."""
+    deadline = time.monotonic() + RETRY_SECONDS
+    wait = _FIRST_WAIT_S
+    while True:
+        try:
+            return call(*args, **kwargs)
+        except Exception as exc:
+            if not is_transient(exc) or time.monotonic() + wait > deadline:
+                raise
+            log.debug("%s was busy (%s); trying again in %.2f s", what, root_cause(exc), wait)
+            time.sleep(wait)
+            wait = min(1.0, wait * 2)
+
+
+class RetryingRDBStorage(RDBStorage):
+    """Optuna's ``RDBStorage`` (same constructor), whose calls in ``RETRIED`` ride out a busy database."""
+
+
+def _retrying(name: str) -> Callable[..., Any]:
+    plain = getattr(RDBStorage, name)
+
+    def method(self: RDBStorage, *args: Any, **kwargs: Any) -> Any:
+        return call_retrying(plain, self, *args, what=f"the study's storage ({name})", **kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = plain.__doc__
+    return method
+
+
+for _name in RETRIED:
+    if hasattr(RDBStorage, _name):  # an Optuna without one of them keeps its own
+        setattr(RetryingRDBStorage, _name, _retrying(_name))
+
+
+def explain(exc: BaseException, storage: str) -> str | None:
+    """A sentence naming the database error under Optuna's ``StorageInternalError`` ``exc`` (None for any
+    other exception); ``storage``: the URL to name (masked)."""
+    from optuna.exceptions import StorageInternalError
+
+    if not isinstance(exc, StorageInternalError):
+        return None
+    inner = root_cause(exc)
+    detail = f"{type(inner).__name__}: {str(inner).splitlines()[0] if str(inner) else '(no message)'}"
+    busy = " (still busy after the retries: another process holds it)" if is_transient(exc) else ""
+    return f"the study's database {storage} failed{busy}: {detail}"

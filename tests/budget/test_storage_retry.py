@@ -1,0 +1,128 @@
+"""budgetsweep/budget/storage_retry.py: a study's SQLite file locked by another connection for a moment is
+waited for (reads and writes), any other database error is raised at once and named."""
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+import textwrap
+
+import optuna
+import pytest
+from optuna.exceptions import StorageInternalError
+from optuna.trial import TrialState
+
+from budgetsweep.budget import storage_retry
+from budgetsweep.budget.storage_retry import RetryingRDBStorage, explain, is_transient
+
+QUICK = {"connect_args": {"timeout": 0.05}}  # SQLite's own wait, short: the lock outlasts it
+
+
+def _study(tmp_path, cls):
+    """A study with one running trial in a rollback-journal SQLite file (readers wait for a writer there)."""
+    db = tmp_path / "s.db"
+    storage = cls(f"sqlite:///{db}", engine_kwargs=QUICK)
+    study = optuna.create_study(storage=storage, study_name="s")
+    trial_id = storage.create_new_trial(study._study_id)
+    return db, storage, trial_id
+
+
+def _lock_for(db, seconds: float) -> threading.Thread:
+    """Another connection holds the file's exclusive lock for ``seconds``, from now."""
+    conn = sqlite3.connect(db, check_same_thread=False, isolation_level=None)
+    conn.execute("BEGIN EXCLUSIVE")
+    release = threading.Timer(seconds, lambda: (conn.execute("COMMIT"), conn.close()))
+    release.start()
+    return release
+
+
+def test_optunas_own_storage_fails_on_the_lock_this_one_waits_for(tmp_path):
+    db, plain, trial_id = _study(tmp_path, optuna.storages.RDBStorage)
+    release = _lock_for(db, 0.5)
+    with pytest.raises(StorageInternalError) as failed:
+        plain.get_trial(trial_id)
+    release.join()
+    assert is_transient(failed.value)
+    assert "database is locked" in explain(failed.value, "sqlite:///s.db")
+
+
+def test_a_read_and_a_write_wait_out_a_lock_held_for_a_moment(tmp_path):
+    db, storage, trial_id = _study(tmp_path, RetryingRDBStorage)
+    release = _lock_for(db, 0.5)
+    assert storage.get_trial(trial_id).state == TrialState.RUNNING
+    release.join()
+    release = _lock_for(db, 0.5)
+    assert storage.set_trial_state_values(trial_id, TrialState.COMPLETE, [1.5]) is True
+    release.join()
+    [trial] = optuna.load_study(study_name="s", storage=f"sqlite:///{db}").trials
+    assert (trial.state, trial.values) == (TrialState.COMPLETE, [1.5])  # written once
+
+
+def test_trial_attributes_written_by_the_sweeper_wait_too(tmp_path):
+    from budgetsweep.budget import trial_attrs
+
+    db, storage, trial_id = _study(tmp_path, RetryingRDBStorage)
+    release = _lock_for(db, 0.5)
+    trial_attrs.write_status(storage, trial_id, "completed", note="waited")
+    release.join()
+    assert storage.get_trial(trial_id).user_attrs == {"status": "completed", "note": "waited"}
+
+
+def test_a_lock_held_past_the_retries_is_raised_and_named_busy(tmp_path, monkeypatch):
+    monkeypatch.setattr(storage_retry, "RETRY_SECONDS", 0.3)
+    db, storage, trial_id = _study(tmp_path, RetryingRDBStorage)
+    release = _lock_for(db, 2.0)
+    with pytest.raises(StorageInternalError) as failed:
+        storage.get_trial(trial_id)
+    release.join()
+    assert explain(failed.value, "sqlite:///s.db") == (
+        "the study's database sqlite:///s.db failed (still busy after the retries: another process holds it): "
+        "OperationalError: database is locked")
+
+
+def test_any_other_database_error_is_raised_at_once_and_named(tmp_path):
+    db, storage, trial_id = _study(tmp_path, RetryingRDBStorage)
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TABLE trial_values")
+    with pytest.raises(StorageInternalError) as failed:
+        storage.set_trial_state_values(trial_id, TrialState.COMPLETE, [1.0])
+    assert not is_transient(failed.value)
+    assert explain(failed.value, "sqlite:///s.db") == \
+        "the study's database sqlite:///s.db failed: OperationalError: no such table: trial_values"
+    assert explain(ValueError("x"), "sqlite:///s.db") is None
+
+
+def test_open_optuna_storage_gives_the_retrying_storage(tmp_path):
+    from budgetsweep.budget.storage import open_optuna_storage
+
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    assert type(open_optuna_storage(url)) is RetryingRDBStorage  # new database
+    assert type(open_optuna_storage(url)) is RetryingRDBStorage  # checked before: opened without alembic
+
+
+APP = """
+import sqlite3, sys
+import hydra
+
+@hydra.main(version_base=None, config_path=None, config_name=None)
+def main(cfg):
+    # the study's database changes under the sweep: its values table is gone when the sweeper tells
+    with sqlite3.connect(sys.argv[0].replace("app.py", "outputs/budgetsweep.db")) as conn:
+        conn.execute("DROP TABLE IF EXISTS trial_values")
+    return float(cfg.x)
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_a_sweep_stopped_by_its_database_names_the_databases_error(tmp_path):
+    (tmp_path / "app.py").write_text(textwrap.dedent(APP))
+    proc = subprocess.run([sys.executable, str(tmp_path / "app.py"), "-m", "hydra/sweeper=budget",
+                           "hydra.sweeper.n_trials=1", "+x=interval(0,1)", f"hydra.sweep.dir={tmp_path}/sweep"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.endswith("StorageFailure: the study's database sqlite:///"
+                         f"{tmp_path}/outputs/budgetsweep.db failed: OperationalError: no such table: trial_values"), last
