@@ -82,6 +82,14 @@ def call_retrying(call: Callable[..., Any], *args: Any, what: str = "the study's
 class RetryingRDBStorage(RDBStorage):
     """Optuna's ``RDBStorage`` (same constructor), whose calls in ``RETRIED`` ride out a busy database."""
 
+    def __getstate__(self) -> dict[str, Any]:
+        # RDBStorage's own drops a version manager that a storage opened without alembic
+        # (storage._checked_storage) does not have; unpickling builds engine and version manager again
+        state = self.__dict__.copy()
+        for key in ("scoped_session", "engine", "_version_manager"):
+            state.pop(key, None)
+        return state
+
 
 def _retrying(name: str) -> Callable[..., Any]:
     plain = getattr(RDBStorage, name)

@@ -2,6 +2,7 @@
 waited for (reads and writes), any other database error is raised at once and named."""
 from __future__ import annotations
 
+import pickle
 import sqlite3
 import subprocess
 import sys
@@ -98,7 +99,11 @@ def test_open_optuna_storage_gives_the_retrying_storage(tmp_path):
 
     url = f"sqlite:///{tmp_path / 'o.db'}"
     assert type(open_optuna_storage(url)) is RetryingRDBStorage  # new database
-    assert type(open_optuna_storage(url)) is RetryingRDBStorage  # checked before: opened without alembic
+    checked = open_optuna_storage(url)  # checked before: opened without alembic
+    assert type(checked) is RetryingRDBStorage
+    optuna.create_study(storage=checked, study_name="p")
+    copied = pickle.loads(pickle.dumps(checked))  # as a process pool hands a storage over
+    assert type(copied) is RetryingRDBStorage and [s.study_name for s in copied.get_all_studies()] == ["p"]
 
 
 APP = """
