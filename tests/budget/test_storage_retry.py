@@ -40,7 +40,7 @@ def _lock_for(db, seconds: float) -> threading.Thread:
 
 def test_optunas_own_storage_fails_on_the_lock_this_one_waits_for(tmp_path):
     db, plain, trial_id = _study(tmp_path, optuna.storages.RDBStorage)
-    release = _lock_for(db, 0.5)
+    release = _lock_for(db, 2.0)  # long enough that the call surely starts while it is held
     with pytest.raises(StorageInternalError) as failed:
         plain.get_trial(trial_id)
     release.join()
