@@ -14,13 +14,13 @@ study reruns nothing.
 """
 from __future__ import annotations
 
-import atexit
 import collections
 import gc
 import re
-import runpy
 import sys
 import time
+
+from run_module import run_with_report
 
 
 def main() -> None:
@@ -56,9 +56,7 @@ def main() -> None:
         for (kind, table), count in sql.most_common():
             print(f"SQL {count} {kind} {table}", file=sys.stderr)
 
-    atexit.register(report)
-    module, sys.argv = sys.argv[1], sys.argv[1:]
-    runpy.run_module(module, run_name="__main__", alter_sys=True)
+    run_with_report(report)
 
 
 if __name__ == "__main__":

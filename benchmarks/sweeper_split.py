@@ -12,13 +12,13 @@ Printed to stderr: one ``STEP <name> <calls> <ms>`` line per step. Steps nest: `
 """
 from __future__ import annotations
 
-import atexit
 import collections
 import functools
 import importlib
-import runpy
 import sys
 import time
+
+from run_module import run_with_report
 
 STEPS = (  # (module, class or None, function)
     ("hydra_plugins.budgetsweep_sweeper._impl", "_Run", "_ask"),
@@ -59,9 +59,7 @@ def main() -> None:
         for step in sorted(total, key=total.get, reverse=True):
             print(f"STEP {step} {calls[step]} {1000 * total[step]:.1f}", file=sys.stderr)
 
-    atexit.register(report)
-    module, sys.argv = sys.argv[1], sys.argv[1:]
-    runpy.run_module(module, run_name="__main__", alter_sys=True)
+    run_with_report(report)
 
 
 if __name__ == "__main__":
