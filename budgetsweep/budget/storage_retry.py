@@ -50,11 +50,29 @@ def root_cause(exc: BaseException) -> BaseException:
         exc = inner
 
 
+def database_error(exc: BaseException) -> BaseException:
+    """The database's own error under ``exc`` (as Optuna raises it): the driver's exception that the first
+    SQLAlchemy error of the chain wraps, or that SQLAlchemy error (a pool timeout); ``root_cause(exc)``
+    when the chain has none. Not simply the innermost: a call made while another exception was being
+    handled (a job's failure, Ctrl-C) chains that exception under the driver's as its ``__context__``."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    seen = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        if isinstance(link, SQLAlchemyError):
+            orig = getattr(link, "orig", None)
+            return orig if isinstance(orig, BaseException) else link
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    return root_cause(exc)
+
+
 def is_transient(exc: BaseException) -> bool:
     """Whether ``exc`` (as Optuna raises it) comes from a database that is busy for a moment."""
     from sqlalchemy.exc import OperationalError, TimeoutError as PoolTimeout
 
-    inner = root_cause(exc)
+    inner = database_error(exc)
     chain = [exc, inner]
     if not any(isinstance(e, (OperationalError, PoolTimeout)) or type(e).__name__ == "OperationalError"
                for e in chain):
@@ -74,7 +92,7 @@ def call_retrying(call: Callable[..., Any], *args: Any, what: str = "the study's
         except Exception as exc:
             if not is_transient(exc) or time.monotonic() + wait > deadline:
                 raise
-            log.debug("%s was busy (%s); trying again in %.2f s", what, root_cause(exc), wait)
+            log.debug("%s was busy (%s); trying again in %.2f s", what, database_error(exc), wait)
             time.sleep(wait)
             wait = min(1.0, wait * 2)
 
@@ -114,7 +132,7 @@ def explain(exc: BaseException, storage: str) -> str | None:
 
     if not isinstance(exc, StorageInternalError):
         return None
-    inner = root_cause(exc)
+    inner = database_error(exc)
     detail = f"{type(inner).__name__}: {str(inner).splitlines()[0] if str(inner) else '(no message)'}"
     busy = " (still busy after the retries: another process holds it)" if is_transient(exc) else ""
     return f"the study's database {storage} failed{busy}: {detail}"

@@ -94,6 +94,27 @@ def test_any_other_database_error_is_raised_at_once_and_named(tmp_path):
     assert explain(ValueError("x"), "sqlite:///s.db") is None
 
 
+def test_a_call_made_while_handling_another_error_waits_too_and_names_the_databases_error(tmp_path):
+    # a job's failure (or Ctrl-C) being handled: SQLite's error chains it as its __context__
+    db, storage, trial_id = _study(tmp_path, RetryingRDBStorage)
+    release = _lock_for(db, 0.5)
+    try:
+        raise ValueError("the job failed")
+    except ValueError:
+        storage.set_trial_user_attr(trial_id, "status", "failed")
+    release.join()
+    assert storage.get_trial(trial_id).user_attrs == {"status": "failed"}
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TABLE trial_values")
+    with pytest.raises(StorageInternalError) as failed:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            storage.set_trial_state_values(trial_id, TrialState.COMPLETE, [1.0])
+    assert explain(failed.value, "sqlite:///s.db") == \
+        "the study's database sqlite:///s.db failed: OperationalError: no such table: trial_values"
+
+
 def test_open_optuna_storage_gives_the_retrying_storage(tmp_path):
     from budgetsweep.budget.storage import open_optuna_storage
 
