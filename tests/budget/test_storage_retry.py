@@ -115,6 +115,43 @@ def test_a_call_made_while_handling_another_error_waits_too_and_names_the_databa
         "the study's database sqlite:///s.db failed: OperationalError: no such table: trial_values"
 
 
+@pytest.mark.parametrize("name", [None, "named"])
+def test_a_new_study_whose_id_cannot_be_read_back_is_not_inserted_again(tmp_path, monkeypatch, name):
+    # create_new_study commits the study, then reads its id: the lock is taken right after that commit and
+    # held past the read's retries; released as soon as a study is looked for or inserted again
+    from sqlalchemy import event
+    from optuna.study import StudyDirection
+
+    monkeypatch.setattr(storage_retry, "RETRY_SECONDS", 2.6)  # the read gives up at ~1.9 s, the call could go on
+    db = tmp_path / "n.db"
+    storage = RetryingRDBStorage(f"sqlite:///{db}", engine_kwargs=QUICK)
+    locker = sqlite3.connect(db, check_same_thread=False, isolation_level=None)
+    inserted = []  # the names of the studies inserted
+
+    def lock_after_the_insert(_session):
+        if len(inserted) == 1 and not locker.in_transaction:
+            locker.execute("BEGIN EXCLUSIVE")
+
+    def watch(_conn, _cursor, statement, parameters, *_args):
+        insert = statement.startswith("INSERT INTO studies")
+        again = insert or (" studies" in statement and inserted[:1] and inserted[0] not in tuple(parameters))
+        if inserted and again and locker.in_transaction:
+            locker.execute("COMMIT")
+        if insert:
+            inserted.append(parameters[0])
+
+    event.listen(storage.scoped_session.session_factory, "after_commit", lock_after_the_insert)
+    event.listen(storage.engine, "before_cursor_execute", watch)
+    with pytest.raises(StorageInternalError) as failed:
+        storage.create_new_study([StudyDirection.MINIMIZE], name)
+    assert is_transient(failed.value) and len(inserted) == 1
+    if locker.in_transaction:
+        locker.execute("COMMIT")
+    locker.close()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM studies").fetchone() == (1,)
+
+
 def test_open_optuna_storage_gives_the_retrying_storage(tmp_path):
     from budgetsweep.budget.storage import open_optuna_storage
 
