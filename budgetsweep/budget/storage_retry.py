@@ -151,13 +151,15 @@ for _name in RETRIED:
 
 
 def explain(exc: BaseException, storage: str) -> str | None:
-    """A sentence naming the database error under Optuna's ``StorageInternalError`` ``exc`` (None for any
-    other exception); ``storage``: the URL to name (masked)."""
+    """A sentence naming the database error under ``exc``: Optuna's ``StorageInternalError``, or an SQLAlchemy
+    error raised as is (the ledger's, in the same database); None for any other exception. ``storage``: the URL
+    to name (masked)."""
     from optuna.exceptions import StorageInternalError
+    from sqlalchemy.exc import SQLAlchemyError
 
-    if not isinstance(exc, StorageInternalError):
+    if not isinstance(exc, (StorageInternalError, SQLAlchemyError)):
         return None
     inner = database_error(exc)
     detail = f"{type(inner).__name__}: {str(inner).splitlines()[0] if str(inner) else '(no message)'}"
-    busy = " (still busy after the retries: another process holds it)" if is_transient(exc) else ""
+    busy = " (still busy: another process holds it)" if is_transient(exc) else ""
     return f"the study's database {storage} failed{busy}: {detail}"

@@ -218,7 +218,7 @@ class BudgetSweeperImpl(Sweeper):
             except Exception:  # do not hide the error that stopped the sweep
                 log.exception("could not write the sweep's results")
             reason = storage_retry.explain(exc, mask(run.url))
-            if reason is not None:  # Optuna's message blames "invalid data"; name the database's own error
+            if reason is not None:  # Optuna's message blames "invalid data", SQLAlchemy's ends in a link
                 raise StorageFailure(reason) from exc
             raise
         run.finish()

@@ -78,7 +78,7 @@ def test_a_lock_held_past_the_retries_is_raised_and_named_busy(tmp_path, monkeyp
         storage.get_trial(trial_id)
     release.join()
     assert explain(failed.value, "sqlite:///s.db") == (
-        "the study's database sqlite:///s.db failed (still busy after the retries: another process holds it): "
+        "the study's database sqlite:///s.db failed (still busy: another process holds it): "
         "OperationalError: database is locked")
 
 
@@ -150,6 +150,28 @@ def test_a_new_study_whose_id_cannot_be_read_back_is_not_inserted_again(tmp_path
     locker.close()
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM studies").fetchone() == (1,)
+
+
+def test_an_sqlalchemy_error_raised_as_is_is_named_too(tmp_path):
+    # the ledger (same database) raises SQLAlchemy's own error: its last line would be a link to sqlalche.me
+    from sqlalchemy import create_engine, text
+
+    db, _storage, _trial_id = _study(tmp_path, RetryingRDBStorage)
+    engine = create_engine(f"sqlite:///{db}", **QUICK)
+    release = _lock_for(db, 0.5)
+    with pytest.raises(Exception) as failed:
+        with engine.begin() as conn:
+            conn.execute(text("SELECT COUNT(*) FROM trials"))
+    release.join()
+    assert explain(failed.value, "sqlite:///s.db") == (
+        "the study's database sqlite:///s.db failed (still busy: another process holds it): "
+        "OperationalError: database is locked")
+    with pytest.raises(Exception) as failed:
+        with engine.begin() as conn:
+            conn.execute(text("SELECT * FROM budget_ledger_missing"))
+    engine.dispose()
+    assert explain(failed.value, "sqlite:///s.db") == \
+        "the study's database sqlite:///s.db failed: OperationalError: no such table: budget_ledger_missing"
 
 
 def test_open_optuna_storage_gives_the_retrying_storage(tmp_path):
