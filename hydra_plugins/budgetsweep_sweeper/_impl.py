@@ -200,6 +200,11 @@ class BudgetSweeperImpl(Sweeper):
             run = self._prepare(arguments)
         except ValueError as exc:
             refuse(exc)
+        except Exception as exc:  # the study's database failing while the study is opened
+            reason = storage_retry.explain(exc, getattr(self, "_masked_url", "(not opened)"))
+            if reason is not None:
+                raise StorageFailure(reason) from exc
+            raise
         if heap is not None:
             heap.settle()
             run.heap = heap
@@ -244,6 +249,7 @@ class BudgetSweeperImpl(Sweeper):
         pruner = build_pruner(self.pruner_conf)
         url = check_url(absolute_sqlite(self.storage, self._original_cwd()) if self.storage
                         else default_storage_url(self._original_cwd()))
+        self._masked_url = mask(url)  # what a database error while opening the study names
         ident = study_identity.identity(space.distributions, space.fixed, self.directions,
                                         self.custom_search_space_path)
         app = OmegaConf.select(self.config, "hydra.job.name", default=None) or "budgetsweep"

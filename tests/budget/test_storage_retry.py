@@ -211,3 +211,34 @@ def test_a_sweep_stopped_by_its_database_names_the_databases_error(tmp_path):
     last = proc.stderr.strip().splitlines()[-1]
     assert last.endswith("StorageFailure: the study's database sqlite:///"
                          f"{tmp_path}/outputs/budgetsweep.db failed: OperationalError: no such table: trial_values"), last
+
+
+PLAIN_APP = """
+import hydra
+
+@hydra.main(version_base=None, config_path=None, config_name=None)
+def main(cfg):
+    return float(cfg.x)
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_a_database_failing_while_the_study_is_opened_is_named_too(tmp_path):
+    (tmp_path / "app.py").write_text(textwrap.dedent(PLAIN_APP))
+
+    def sweep(n):
+        return subprocess.run([sys.executable, str(tmp_path / "app.py"), "-m", "hydra/sweeper=budget",
+                               f"hydra.sweeper.n_trials={n}", "+x=interval(0,1)", f"hydra.sweep.dir={tmp_path}/s{n}"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+    assert sweep(1).returncode == 0
+    with sqlite3.connect(tmp_path / "outputs" / "budgetsweep.db") as conn:
+        conn.execute("DROP TABLE study_user_attributes")
+    proc = sweep(2)  # the rerun fails in loading the study, before its loop
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.endswith("StorageFailure: the study's database sqlite:///"
+                         f"{tmp_path}/outputs/budgetsweep.db failed: OperationalError: no such table: "
+                         "study_user_attributes"), last
