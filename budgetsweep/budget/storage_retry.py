@@ -29,9 +29,10 @@ RETRY_SECONDS = 10.0
 _FIRST_WAIT_S = 0.05
 
 # RDBStorage's methods that each run one transaction (the others, get_all_trials or create_new_trial,
-# call these, so they are not retried twice over)
+# call these, so they are not retried twice over). create_new_study is two (its insert, committed, then
+# get_study_id_from_name): RetryingRDBStorage retries each on its own.
 RETRIED = (
-    "create_new_study", "delete_study", "set_study_user_attr", "set_study_system_attr",
+    "delete_study", "set_study_user_attr", "set_study_system_attr",
     "get_study_id_from_name", "get_study_name_from_id", "get_study_directions", "get_study_user_attrs",
     "get_study_system_attrs", "get_all_studies", "_create_new_trial", "_set_trial_param",
     "get_trial_id_from_study_id_trial_number", "set_trial_state_values", "set_trial_intermediate_value",
@@ -50,11 +51,29 @@ def root_cause(exc: BaseException) -> BaseException:
         exc = inner
 
 
+def database_error(exc: BaseException) -> BaseException:
+    """The database's own error under ``exc`` (as Optuna raises it): the driver's exception that the first
+    SQLAlchemy error of the chain wraps, or that SQLAlchemy error (a pool timeout); ``root_cause(exc)``
+    when the chain has none. Not simply the innermost: a call made while another exception was being
+    handled (a job's failure, Ctrl-C) chains that exception under the driver's as its ``__context__``."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    seen = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        if isinstance(link, SQLAlchemyError):
+            orig = getattr(link, "orig", None)
+            return orig if isinstance(orig, BaseException) else link
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    return root_cause(exc)
+
+
 def is_transient(exc: BaseException) -> bool:
     """Whether ``exc`` (as Optuna raises it) comes from a database that is busy for a moment."""
     from sqlalchemy.exc import OperationalError, TimeoutError as PoolTimeout
 
-    inner = root_cause(exc)
+    inner = database_error(exc)
     chain = [exc, inner]
     if not any(isinstance(e, (OperationalError, PoolTimeout)) or type(e).__name__ == "OperationalError"
                for e in chain):
@@ -74,13 +93,37 @@ def call_retrying(call: Callable[..., Any], *args: Any, what: str = "the study's
         except Exception as exc:
             if not is_transient(exc) or time.monotonic() + wait > deadline:
                 raise
-            log.debug("%s was busy (%s); trying again in %.2f s", what, root_cause(exc), wait)
+            log.debug("%s was busy (%s); trying again in %.2f s", what, database_error(exc), wait)
             time.sleep(wait)
             wait = min(1.0, wait * 2)
 
 
 class RetryingRDBStorage(RDBStorage):
     """Optuna's ``RDBStorage`` (same constructor), whose calls in ``RETRIED`` ride out a busy database."""
+
+    def create_new_study(self, directions: Any, study_name: str | None = None) -> int:
+        """RDBStorage's: the study's insert, then the read of its id, each retried on its own (retried as a
+        whole, a failed read would insert the committed study again: a second unnamed study, or
+        DuplicatedStudyError for the named one just made)."""
+        from optuna.exceptions import DuplicatedStudyError
+        from optuna.storages._rdb import models
+        from optuna.storages._rdb.storage import _create_scoped_session
+        from sqlalchemy.exc import IntegrityError
+
+        def insert() -> str:
+            try:
+                with _create_scoped_session(self.scoped_session) as session:
+                    name = study_name if study_name is not None else self._create_unique_study_name(session)
+                    session.add(models.StudyModel(study_name=name, directions=[
+                        models.StudyDirectionModel(objective=objective, direction=d)
+                        for objective, d in enumerate(list(directions))]))
+            except IntegrityError:
+                raise DuplicatedStudyError from None
+            return name
+
+        name = call_retrying(insert, what="the study's storage (create_new_study)")
+        logging.getLogger("optuna.storages._rdb.storage").info(f"A new study created in RDB with name: {name}")
+        return self.get_study_id_from_name(name)
 
     def __getstate__(self) -> dict[str, Any]:
         # RDBStorage's own drops a version manager that a storage opened without alembic
@@ -108,13 +151,15 @@ for _name in RETRIED:
 
 
 def explain(exc: BaseException, storage: str) -> str | None:
-    """A sentence naming the database error under Optuna's ``StorageInternalError`` ``exc`` (None for any
-    other exception); ``storage``: the URL to name (masked)."""
+    """A sentence naming the database error under ``exc``: Optuna's ``StorageInternalError``, or an SQLAlchemy
+    error raised as is (the ledger's, in the same database); None for any other exception. ``storage``: the URL
+    to name (masked)."""
     from optuna.exceptions import StorageInternalError
+    from sqlalchemy.exc import SQLAlchemyError
 
-    if not isinstance(exc, StorageInternalError):
+    if not isinstance(exc, (StorageInternalError, SQLAlchemyError)):
         return None
-    inner = root_cause(exc)
+    inner = database_error(exc)
     detail = f"{type(inner).__name__}: {str(inner).splitlines()[0] if str(inner) else '(no message)'}"
-    busy = " (still busy after the retries: another process holds it)" if is_transient(exc) else ""
+    busy = " (still busy: another process holds it)" if is_transient(exc) else ""
     return f"the study's database {storage} failed{busy}: {detail}"

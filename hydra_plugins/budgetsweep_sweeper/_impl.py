@@ -200,6 +200,11 @@ class BudgetSweeperImpl(Sweeper):
             run = self._prepare(arguments)
         except ValueError as exc:
             refuse(exc)
+        except Exception as exc:  # the study's database failing while the study is opened
+            reason = storage_retry.explain(exc, getattr(self, "_masked_url", "(not opened)"))
+            if reason is not None:
+                raise StorageFailure(reason) from exc
+            raise
         if heap is not None:
             heap.settle()
             run.heap = heap
@@ -218,7 +223,7 @@ class BudgetSweeperImpl(Sweeper):
             except Exception:  # do not hide the error that stopped the sweep
                 log.exception("could not write the sweep's results")
             reason = storage_retry.explain(exc, mask(run.url))
-            if reason is not None:  # Optuna's message blames "invalid data"; name the database's own error
+            if reason is not None:  # Optuna's message blames "invalid data", SQLAlchemy's ends in a link
                 raise StorageFailure(reason) from exc
             raise
         run.finish()
@@ -244,6 +249,7 @@ class BudgetSweeperImpl(Sweeper):
         pruner = build_pruner(self.pruner_conf)
         url = check_url(absolute_sqlite(self.storage, self._original_cwd()) if self.storage
                         else default_storage_url(self._original_cwd()))
+        self._masked_url = mask(url)  # what a database error while opening the study names
         ident = study_identity.identity(space.distributions, space.fixed, self.directions,
                                         self.custom_search_space_path)
         app = OmegaConf.select(self.config, "hydra.job.name", default=None) or "budgetsweep"

@@ -78,7 +78,7 @@ def test_a_lock_held_past_the_retries_is_raised_and_named_busy(tmp_path, monkeyp
         storage.get_trial(trial_id)
     release.join()
     assert explain(failed.value, "sqlite:///s.db") == (
-        "the study's database sqlite:///s.db failed (still busy after the retries: another process holds it): "
+        "the study's database sqlite:///s.db failed (still busy: another process holds it): "
         "OperationalError: database is locked")
 
 
@@ -92,6 +92,86 @@ def test_any_other_database_error_is_raised_at_once_and_named(tmp_path):
     assert explain(failed.value, "sqlite:///s.db") == \
         "the study's database sqlite:///s.db failed: OperationalError: no such table: trial_values"
     assert explain(ValueError("x"), "sqlite:///s.db") is None
+
+
+def test_a_call_made_while_handling_another_error_waits_too_and_names_the_databases_error(tmp_path):
+    # a job's failure (or Ctrl-C) being handled: SQLite's error chains it as its __context__
+    db, storage, trial_id = _study(tmp_path, RetryingRDBStorage)
+    release = _lock_for(db, 0.5)
+    try:
+        raise ValueError("the job failed")
+    except ValueError:
+        storage.set_trial_user_attr(trial_id, "status", "failed")
+    release.join()
+    assert storage.get_trial(trial_id).user_attrs == {"status": "failed"}
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TABLE trial_values")
+    with pytest.raises(StorageInternalError) as failed:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            storage.set_trial_state_values(trial_id, TrialState.COMPLETE, [1.0])
+    assert explain(failed.value, "sqlite:///s.db") == \
+        "the study's database sqlite:///s.db failed: OperationalError: no such table: trial_values"
+
+
+@pytest.mark.parametrize("name", [None, "named"])
+def test_a_new_study_whose_id_cannot_be_read_back_is_not_inserted_again(tmp_path, monkeypatch, name):
+    # create_new_study commits the study, then reads its id: the lock is taken right after that commit and
+    # held past the read's retries; released as soon as a study is looked for or inserted again
+    from sqlalchemy import event
+    from optuna.study import StudyDirection
+
+    monkeypatch.setattr(storage_retry, "RETRY_SECONDS", 2.6)  # the read gives up at ~1.9 s, the call could go on
+    db = tmp_path / "n.db"
+    storage = RetryingRDBStorage(f"sqlite:///{db}", engine_kwargs=QUICK)
+    locker = sqlite3.connect(db, check_same_thread=False, isolation_level=None)
+    inserted = []  # the names of the studies inserted
+
+    def lock_after_the_insert(_session):
+        if len(inserted) == 1 and not locker.in_transaction:
+            locker.execute("BEGIN EXCLUSIVE")
+
+    def watch(_conn, _cursor, statement, parameters, *_args):
+        insert = statement.startswith("INSERT INTO studies")
+        again = insert or (" studies" in statement and inserted[:1] and inserted[0] not in tuple(parameters))
+        if inserted and again and locker.in_transaction:
+            locker.execute("COMMIT")
+        if insert:
+            inserted.append(parameters[0])
+
+    event.listen(storage.scoped_session.session_factory, "after_commit", lock_after_the_insert)
+    event.listen(storage.engine, "before_cursor_execute", watch)
+    with pytest.raises(StorageInternalError) as failed:
+        storage.create_new_study([StudyDirection.MINIMIZE], name)
+    assert is_transient(failed.value) and len(inserted) == 1
+    if locker.in_transaction:
+        locker.execute("COMMIT")
+    locker.close()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM studies").fetchone() == (1,)
+
+
+def test_an_sqlalchemy_error_raised_as_is_is_named_too(tmp_path):
+    # the ledger (same database) raises SQLAlchemy's own error: its last line would be a link to sqlalche.me
+    from sqlalchemy import create_engine, text
+
+    db, _storage, _trial_id = _study(tmp_path, RetryingRDBStorage)
+    engine = create_engine(f"sqlite:///{db}", **QUICK)
+    release = _lock_for(db, 0.5)
+    with pytest.raises(Exception) as failed:
+        with engine.begin() as conn:
+            conn.execute(text("SELECT COUNT(*) FROM trials"))
+    release.join()
+    assert explain(failed.value, "sqlite:///s.db") == (
+        "the study's database sqlite:///s.db failed (still busy: another process holds it): "
+        "OperationalError: database is locked")
+    with pytest.raises(Exception) as failed:
+        with engine.begin() as conn:
+            conn.execute(text("SELECT * FROM budget_ledger_missing"))
+    engine.dispose()
+    assert explain(failed.value, "sqlite:///s.db") == \
+        "the study's database sqlite:///s.db failed: OperationalError: no such table: budget_ledger_missing"
 
 
 def test_open_optuna_storage_gives_the_retrying_storage(tmp_path):
@@ -131,3 +211,34 @@ def test_a_sweep_stopped_by_its_database_names_the_databases_error(tmp_path):
     last = proc.stderr.strip().splitlines()[-1]
     assert last.endswith("StorageFailure: the study's database sqlite:///"
                          f"{tmp_path}/outputs/budgetsweep.db failed: OperationalError: no such table: trial_values"), last
+
+
+PLAIN_APP = """
+import hydra
+
+@hydra.main(version_base=None, config_path=None, config_name=None)
+def main(cfg):
+    return float(cfg.x)
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_a_database_failing_while_the_study_is_opened_is_named_too(tmp_path):
+    (tmp_path / "app.py").write_text(textwrap.dedent(PLAIN_APP))
+
+    def sweep(n):
+        return subprocess.run([sys.executable, str(tmp_path / "app.py"), "-m", "hydra/sweeper=budget",
+                               f"hydra.sweeper.n_trials={n}", "+x=interval(0,1)", f"hydra.sweep.dir={tmp_path}/s{n}"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+    assert sweep(1).returncode == 0
+    with sqlite3.connect(tmp_path / "outputs" / "budgetsweep.db") as conn:
+        conn.execute("DROP TABLE study_user_attributes")
+    proc = sweep(2)  # the rerun fails in loading the study, before its loop
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.endswith("StorageFailure: the study's database sqlite:///"
+                         f"{tmp_path}/outputs/budgetsweep.db failed: OperationalError: no such table: "
+                         "study_user_attributes"), last
