@@ -29,8 +29,9 @@ RETRY_SECONDS = 10.0
 _FIRST_WAIT_S = 0.05
 
 # RDBStorage's methods that each run one transaction (the others, get_all_trials or create_new_trial,
-# call these, so they are not retried twice over). create_new_study is two (its insert, committed, then
-# get_study_id_from_name): RetryingRDBStorage retries each on its own.
+# call these, so they are not retried twice over). Not create_new_study: it commits the study, then reads
+# its id (get_study_id_from_name, retried); retried as a whole, a failed read would insert the committed
+# study again. Its insert, a first write, is waited for by SQLite's own busy timeout.
 RETRIED = (
     "delete_study", "set_study_user_attr", "set_study_system_attr",
     "get_study_id_from_name", "get_study_name_from_id", "get_study_directions", "get_study_user_attrs",
@@ -100,30 +101,6 @@ def call_retrying(call: Callable[..., Any], *args: Any, what: str = "the study's
 
 class RetryingRDBStorage(RDBStorage):
     """Optuna's ``RDBStorage`` (same constructor), whose calls in ``RETRIED`` ride out a busy database."""
-
-    def create_new_study(self, directions: Any, study_name: str | None = None) -> int:
-        """RDBStorage's: the study's insert, then the read of its id, each retried on its own (retried as a
-        whole, a failed read would insert the committed study again: a second unnamed study, or
-        DuplicatedStudyError for the named one just made)."""
-        from optuna.exceptions import DuplicatedStudyError
-        from optuna.storages._rdb import models
-        from optuna.storages._rdb.storage import _create_scoped_session
-        from sqlalchemy.exc import IntegrityError
-
-        def insert() -> str:
-            try:
-                with _create_scoped_session(self.scoped_session) as session:
-                    name = study_name if study_name is not None else self._create_unique_study_name(session)
-                    session.add(models.StudyModel(study_name=name, directions=[
-                        models.StudyDirectionModel(objective=objective, direction=d)
-                        for objective, d in enumerate(list(directions))]))
-            except IntegrityError:
-                raise DuplicatedStudyError from None
-            return name
-
-        name = call_retrying(insert, what="the study's storage (create_new_study)")
-        logging.getLogger("optuna.storages._rdb.storage").info(f"A new study created in RDB with name: {name}")
-        return self.get_study_id_from_name(name)
 
     def __getstate__(self) -> dict[str, Any]:
         # RDBStorage's own drops a version manager that a storage opened without alembic
