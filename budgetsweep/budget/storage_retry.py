@@ -41,33 +41,25 @@ RETRIED = (
 )
 
 
-def root_cause(exc: BaseException) -> BaseException:
-    """The innermost exception of ``exc``'s chain (``__cause__``, else ``__context__``)."""
-    seen = {id(exc)}
-    while True:
-        inner = exc.__cause__ or exc.__context__
-        if inner is None or id(inner) in seen:
-            return exc
-        seen.add(id(inner))
-        exc = inner
-
-
 def database_error(exc: BaseException) -> BaseException:
     """The database's own error under ``exc`` (as Optuna raises it): the driver's exception that the first
-    SQLAlchemy error of the chain wraps, or that SQLAlchemy error (a pool timeout); ``root_cause(exc)``
-    when the chain has none. Not simply the innermost: a call made while another exception was being
-    handled (a job's failure, Ctrl-C) chains that exception under the driver's as its ``__context__``."""
+    SQLAlchemy error of the chain (``__cause__``, else ``__context__``) wraps, or that SQLAlchemy error (a
+    pool timeout); the chain's innermost exception when it has none. Not simply the innermost: a call made
+    while another exception was being handled (a job's failure, Ctrl-C) chains that exception under the
+    driver's as its ``__context__``."""
     from sqlalchemy.exc import SQLAlchemyError
 
     seen = set()
     link: BaseException | None = exc
+    innermost = exc
     while link is not None and id(link) not in seen:
         if isinstance(link, SQLAlchemyError):
             orig = getattr(link, "orig", None)
             return orig if isinstance(orig, BaseException) else link
         seen.add(id(link))
+        innermost = link
         link = link.__cause__ or link.__context__
-    return root_cause(exc)
+    return innermost
 
 
 def is_transient(exc: BaseException) -> bool:
