@@ -194,17 +194,24 @@ class BudgetSweeperImpl(Sweeper):
     # -- the sweep ----------------------------------------------------------------------------
     def sweep(self, arguments: List[str], heap: Optional[gc_tuning.FrozenHeap] = None) -> None:
         """``heap``: the sweep's ``FrozenHeap`` scope, entered by the caller (the plugin class) before this
-        module's imports; settled here once the study is open, warmed up after the first batch."""
+        module's imports; settled here once the study is open, warmed up after the first batch. A database
+        error that stops the sweep (opening the study or later; the study's or the ledger's) is raised as
+        ``StorageFailure`` naming it: Optuna's message blames "invalid data", SQLAlchemy's ends in a link."""
+        self._masked_url = "(not opened)"  # _prepare sets the study's
+        try:
+            self._sweep(arguments, heap)
+        except Exception as exc:
+            reason = storage_retry.explain(exc, self._masked_url)
+            if reason is None:
+                raise
+            raise StorageFailure(reason) from exc
+
+    def _sweep(self, arguments: List[str], heap: Optional[gc_tuning.FrozenHeap]) -> None:
         assert self.config is not None and self.launcher is not None
         try:
             run = self._prepare(arguments)
         except ValueError as exc:
             refuse(exc)
-        except Exception as exc:  # the study's database failing while the study is opened
-            reason = storage_retry.explain(exc, getattr(self, "_masked_url", "(not opened)"))
-            if reason is not None:
-                raise StorageFailure(reason) from exc
-            raise
         if heap is not None:
             heap.settle()
             run.heap = heap
@@ -217,14 +224,11 @@ class BudgetSweeperImpl(Sweeper):
                     run.stopped = f"auto-proxy {phase}" + (f" (last phase: {run.stopped})" if phase != "done" else "")
                 else:
                     run.loop()
-        except BaseException as exc:
+        except BaseException:
             try:
                 run.finish()
             except Exception:  # do not hide the error that stopped the sweep
                 log.exception("could not write the sweep's results")
-            reason = storage_retry.explain(exc, mask(run.url))
-            if reason is not None:  # Optuna's message blames "invalid data", SQLAlchemy's ends in a link
-                raise StorageFailure(reason) from exc
             raise
         run.finish()
 
@@ -249,7 +253,7 @@ class BudgetSweeperImpl(Sweeper):
         pruner = build_pruner(self.pruner_conf)
         url = check_url(absolute_sqlite(self.storage, self._original_cwd()) if self.storage
                         else default_storage_url(self._original_cwd()))
-        self._masked_url = mask(url)  # what a database error while opening the study names
+        self._masked_url = mask(url)  # what a database error that stops the sweep names
         ident = study_identity.identity(space.distributions, space.fixed, self.directions,
                                         self.custom_search_space_path)
         app = OmegaConf.select(self.config, "hydra.job.name", default=None) or "budgetsweep"
